@@ -1,0 +1,46 @@
+# socketwire: `make serve` runs the demo server, `make test` runs every check.
+# Both work on a fresh machine: they create .venv, install what is needed, then run.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMPS := .stamps
+JS     := tests/interop/js
+
+.PHONY: serve test lint typecheck pytest install system-deps npm clean
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+$(STAMPS)/npm: $(JS)/package.json $(JS)/package-lock.json
+	@mkdir -p $(STAMPS)
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(STAMPS)/venv
+npm: $(STAMPS)/npm
+
+system-deps:
+	bash scripts/system-deps.sh
+
+serve: $(STAMPS)/venv
+	$(BIN)/socketwire serve
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMPS)/venv
+	$(BIN)/mypy --strict src
+
+pytest: $(STAMPS)/venv $(STAMPS)/npm system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(STAMPS) $(JS)/node_modules

@@ -1,0 +1,180 @@
+"""The narrow interface between HTTP/WebSocket plumbing and the applications it serves.
+
+Two plumbings implement it: the native server (:mod:`socketwire.io.native`) and the ASGI
+app (:mod:`socketwire.io.asgi`). Two kinds of application use it: the Engine.IO server
+(:mod:`socketwire.io.engine`) and, later, static-file hooks. Nothing here knows about
+Engine.IO; nothing in an application knows which plumbing drives it.
+
+Flow for a plain HTTP request::
+
+    plumbing parses the request head -> HttpRequest
+    response = await app.handle_http(request)       # may await request.read_body(limit)
+    plumbing writes response (status, headers, body) and keeps the connection alive
+
+Flow for a WebSocket upgrade request (``Upgrade: websocket``)::
+
+    decision = await app.handle_websocket(request)   # HttpResponse rejects, WebSocketAccept accepts
+    if HttpResponse: plumbing answers it as plain HTTP and does not upgrade
+    else: plumbing completes the handshake, builds a WebSocketTransport ``ws`` and calls
+          handler = decision.attach(ws)
+          then, for every message: handler.on_message(str | bytes)
+          and once, when the connection ends for any reason: handler.on_close(code)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "BodyTimeoutError",
+    "BodyTooLargeError",
+    "ClientDisconnectedError",
+    "HttpApp",
+    "HttpRequest",
+    "HttpResponse",
+    "WebSocketAccept",
+    "WebSocketHandler",
+    "WebSocketTransport",
+]
+
+
+class BodyTooLargeError(Exception):
+    """The request body is longer than the limit given to :meth:`HttpRequest.read_body`."""
+
+
+class BodyTimeoutError(Exception):
+    """The request body did not arrive in full within the plumbing's body timeout."""
+
+
+class ClientDisconnectedError(Exception):
+    """The client closed the connection before the request was answered."""
+
+
+class HttpRequest(Protocol):
+    """One HTTP request, as the plumbing parsed it.
+
+    ``headers`` maps lower-case header names to values (repeated headers joined by ``", "``).
+    ``query`` maps each query parameter to its first value.
+    """
+
+    @property
+    def method(self) -> str:
+        """The request method in upper case (``GET``, ``POST``...)."""
+
+    @property
+    def path(self) -> str:
+        """The URL path, percent-decoded, without the query string."""
+
+    @property
+    def raw_path(self) -> str:
+        """The request target as sent: path and query string (``/socket.io/?EIO=4``)."""
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """Query parameters, first value of each."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Request headers by lower-case name."""
+
+    @property
+    def remote_addr(self) -> tuple[str, int] | None:
+        """The peer's address, when known."""
+
+    @property
+    def secure(self) -> bool:
+        """True when the request came over TLS."""
+
+    async def read_body(self, limit: int) -> bytes:
+        """Read the whole body.
+
+        Raises:
+            BodyTooLargeError: the body (or its Content-Length) exceeds ``limit`` bytes;
+                the caller should answer 413.
+            BodyTimeoutError: the body did not finish in time; the plumbing closes the
+                connection after the caller's response.
+            ClientDisconnectedError: the client went away.
+        """
+
+    async def wait_disconnected(self) -> None:
+        """Return when the client closes the connection (for long-polling GETs)."""
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    """A complete HTTP response. ``headers`` must not include Content-Length."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class WebSocketTransport(Protocol):
+    """Writes to one accepted WebSocket connection. Every method returns at once."""
+
+    def send_text(self, data: str) -> None:
+        """Queue a text message."""
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue a binary message."""
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue bytes that are already one complete, unmasked WebSocket frame.
+
+        Used to write one pre-framed broadcast to many connections. A plumbing that cannot
+        write raw frames (ASGI) never receives this call: see :attr:`supports_frames`.
+        """
+
+    @property
+    def supports_frames(self) -> bool:
+        """True when :meth:`send_frame` may be used."""
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for this connection and not yet handed to the OS."""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; :meth:`WebSocketHandler.on_close` follows."""
+
+
+class WebSocketHandler(Protocol):
+    """Receives what arrives on one accepted WebSocket connection."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """A complete message arrived (text as ``str``, binary as ``bytes``)."""
+
+    def on_close(self, code: int) -> None:
+        """The connection ended (closing handshake, error, or lost TCP); called once."""
+
+
+@dataclass(slots=True)
+class WebSocketAccept:
+    """The application accepts the upgrade; the plumbing calls ``attach`` once it is open.
+
+    ``max_message_size``: a larger incoming message closes the connection with 1009.
+    ``compression``: offer permessage-deflate to the client.
+    ``headers``: extra headers for the 101 response (cookies, for instance).
+    """
+
+    attach: Callable[[WebSocketTransport], WebSocketHandler]
+    max_message_size: int | None = None
+    compression: bool = False
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HttpApp(Protocol):
+    """What a plumbing serves."""
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Answer one plain HTTP request."""
+
+    async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
+        """Accept or refuse one WebSocket upgrade request."""
+
+    async def shutdown(self) -> None:
+        """The server is stopping: close sessions (reason "server shutting down")."""
+
+
+HttpHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
