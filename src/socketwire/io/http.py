@@ -167,6 +167,9 @@ class WebSocketAccept:
 class HttpApp(Protocol):
     """What a plumbing serves."""
 
+    def owns(self, path: str) -> bool:
+        """True when this app answers ``path``; the ASGI app passes other paths through."""
+
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         """Answer one plain HTTP request."""
 
