@@ -1,0 +1,72 @@
+"""Socket.IO v5 packets, as the application layers see them.
+
+See https://github.com/socketio/socket.io-protocol (version 5). Binary arguments are plain
+``bytes`` anywhere inside :attr:`Packet.data`; the parsers turn them into placeholders and
+attachments (JSON) or msgpack ``bin`` values on the wire, and back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["MAX_ACK_ID", "RESERVED_EVENTS", "Packet", "PacketType"]
+
+
+class PacketType(enum.IntEnum):
+    """The packet types of the Socket.IO v5 protocol."""
+
+    CONNECT = 0
+    DISCONNECT = 1
+    EVENT = 2
+    ACK = 3
+    CONNECT_ERROR = 4
+    BINARY_EVENT = 5
+    BINARY_ACK = 6
+
+
+#: Event names a peer may not send: they have a meaning of their own on either side
+#: (``RESERVED_EVENTS`` in socket.io-parser, whose decoder rejects them).
+RESERVED_EVENTS: Final = frozenset(
+    {
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    }
+)
+
+#: The largest ack id accepted from a peer: ``Number.MAX_SAFE_INTEGER``, the largest integer a
+#: JavaScript peer represents exactly (socket.io-parser's ``isInteger`` would also accept
+#: larger, imprecise values; we do not).
+MAX_ACK_ID: Final = 2**53 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One Socket.IO packet.
+
+    Callers build ``EVENT`` and ``ACK`` packets; the JSON parser picks ``BINARY_EVENT`` /
+    ``BINARY_ACK`` on the wire itself when ``data`` holds bytes, and decodes them back to
+    ``EVENT`` / ``ACK`` with the bytes in place, so decoded packets never have a ``BINARY_*``
+    type and never contain placeholders.
+
+    Attributes:
+        type: The packet type.
+        nsp: The namespace, ``"/"`` for the main one.
+        data: ``EVENT``: ``[event_name, *args]``; ``ACK``: ``[*args]``; ``CONNECT``: the auth
+            (client to server) or ``{"sid": ...}`` (server to client) dict, or ``None``;
+            ``CONNECT_ERROR``: a dict (usually ``{"message": ...}``) or a string;
+            ``DISCONNECT``: ``None``. ``bytes`` may appear anywhere inside an ``EVENT`` or
+            ``ACK`` payload (``bytearray`` and ``memoryview`` are accepted when encoding).
+        id: The ack id of an ``EVENT`` that expects an acknowledgement, or of the ``ACK``
+            answering it; ``None`` otherwise.
+    """
+
+    type: PacketType
+    nsp: str = "/"
+    data: Any = None
+    id: int | None = None
