@@ -1,0 +1,14 @@
+"""Errors raised by the Engine.IO codecs."""
+
+from __future__ import annotations
+
+__all__ = ["ProtocolError"]
+
+
+class ProtocolError(Exception):
+    """The peer sent bytes that are not valid Engine.IO v4.
+
+    Raised by the pure decoders (:func:`~socketwire.engineio.packets.decode_packet`,
+    :func:`~socketwire.engineio.payload.decode_payload`). The session turns it into a close
+    with reason ``"parse error"``; it never reaches the I/O layer.
+    """

@@ -1,0 +1,550 @@
+"""The server side of one Engine.IO v4 session, sans I/O (JS engine.io 6 ``Socket``).
+
+The I/O layer feeds what arrives (a poll, a POST body, a WebSocket message, a closed
+connection, the passing of time) into one :class:`ServerSession`, and after each call
+must drain :meth:`ServerSession.take_outputs` and act on every output in order:
+
+- :class:`AnswerPoll`: answer the pending polling GET with this payload (200, text).
+- :class:`SendWebSocket` / :class:`SendProbe`: write a message to the session's WebSocket,
+  or to the WebSocket probing an upgrade.
+- :class:`CloseWebSocket`: close the session's WebSocket (or the probe).
+- :class:`MessageReceived`, :class:`Upgraded`, :class:`Closed`: tell the application.
+
+Then it must (re)arm one timer for :meth:`ServerSession.next_deadline` and call
+:meth:`ServerSession.handle_timeout` when it passes. The session starts no timer itself.
+
+Outgoing packets are queued in WebSocket form (``str`` or raw ``bytes``): on WebSocket they
+are written as they are, and a poll joins them into one payload. A packet encoded once can
+thus be queued on many sessions (:meth:`ServerSession.send_encoded`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from socketwire.engineio.errors import ProtocolError
+from socketwire.engineio.http import HttpAnswer, bad_request_empty
+from socketwire.engineio.options import EngineOptions, Transport
+from socketwire.engineio.packets import Packet, PacketType, decode_packet, encode_packet
+from socketwire.engineio.payload import decode_payload_bytes, join_encoded
+from socketwire.engineio.reasons import CloseReason
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "AnswerPoll",
+    "CloseWebSocket",
+    "Closed",
+    "MessageReceived",
+    "Output",
+    "ReadyState",
+    "SendProbe",
+    "SendWebSocket",
+    "ServerSession",
+    "Upgraded",
+    "max_payload_packets",
+]
+
+#: Seconds a polling session closed by the server waits for the poll that carries its
+#: close packet (JS ``Polling.closeTimeout``).
+CLOSE_TIMEOUT = 30.0
+
+_PING = encode_packet(Packet(PacketType.PING))
+_NOOP = "6"
+_CLOSE = "1"
+_PONG_PROBE = "3probe"
+
+
+class ReadyState(StrEnum):
+    """The session's state, with the JS ``readyState`` names."""
+
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class _Probe(Enum):
+    NONE = 0
+    #: A WebSocket with this sid is attached; ``2probe`` not yet received.
+    ATTACHED = 1
+    #: ``3probe`` sent; waiting for ``5``.
+    PROBED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPoll:
+    """Answer the pending polling GET (200, ``text/plain; charset=UTF-8``) with ``payload``."""
+
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendWebSocket:
+    """Write one message (text or binary) to the session's WebSocket."""
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendProbe:
+    """Write one message to the WebSocket that is probing an upgrade."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseWebSocket:
+    """Close the session's WebSocket (``probe=False``) or the probing one (``probe=True``)."""
+
+    probe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """The client sent a message."""
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    """The session now runs on the probing WebSocket, which becomes its WebSocket."""
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The session ended; the I/O layer forgets it. Always the last output."""
+
+    reason: CloseReason
+
+
+Output = (
+    AnswerPoll | SendWebSocket | SendProbe | CloseWebSocket | MessageReceived | Upgraded | Closed
+)
+
+
+def max_payload_packets(max_http_buffer_size: int) -> int:
+    """The most packets accepted in one POST payload.
+
+    A payload is already bounded by ``max_http_buffer_size`` bytes; this bound stops a
+    payload of one-character packets from costing one object per two bytes. Four bytes a
+    packet is below any real message (Socket.IO's smallest event, ``42["a"]``, is 8).
+    """
+    return max(1024, max_http_buffer_size // 4)
+
+
+def _too_large(data: str | bytes, limit: int) -> bool:
+    # A str has at most 4 UTF-8 bytes a character: encode only when it could be too large.
+    if isinstance(data, str) and len(data) * 4 > limit:
+        return len(data.encode("utf-8", "surrogatepass")) > limit
+    return len(data) > limit
+
+
+class ServerSession:
+    """One Engine.IO v4 session on the server.
+
+    Create it when a handshake is accepted: the open packet (and the configured initial
+    packet) is queued at once, and on WebSocket written at once.
+    """
+
+    __slots__ = (
+        "_close_deadline",
+        "_get_pending",
+        "_next_ping",
+        "_options",
+        "_outputs",
+        "_pong_deadline",
+        "_post_pending",
+        "_probe",
+        "_queue",
+        "_queued_bytes",
+        "_refreshed",
+        "_upgrade_deadline",
+        "sid",
+        "state",
+        "transport",
+        "upgraded",
+    )
+
+    def __init__(self, sid: str, transport: Transport, options: EngineOptions, now: float) -> None:
+        """Open the session.
+
+        Args:
+            sid: the session id (unique, unguessable).
+            transport: the transport of the handshake request.
+            options: the server's options (shared, read only).
+            now: the current time, in seconds, on the clock of every later ``now``.
+        """
+        self.sid = sid
+        self.transport: Transport = transport
+        self.state = ReadyState.OPEN
+        self.upgraded = False
+        self._options = options
+        self._outputs: list[Output] = []
+        self._queue: list[str | bytes] = []
+        self._queued_bytes = 0
+        self._get_pending = False
+        self._post_pending = False
+        self._probe = _Probe.NONE
+        self._upgrade_deadline: float | None = None
+        self._close_deadline: float | None = None
+        self._pong_deadline: float | None = None
+        self._refreshed = False
+        self._next_ping: float | None = now + options.ping_interval
+        handshake = {
+            "sid": sid,
+            "upgrades": options.upgrades(transport),
+            "pingInterval": round(options.ping_interval * 1000),
+            "pingTimeout": round(options.ping_timeout * 1000),
+            "maxPayload": options.max_http_buffer_size,
+        }
+        # The handshake is exempt from the buffer bound: it always reaches the client.
+        self._send("0" + json.dumps(handshake, separators=(",", ":")), bounded=False)
+        initial = options.initial_packet
+        if initial is not None:
+            self._send("4" + initial if isinstance(initial, str) else initial, bounded=False)
+
+    # -- what the I/O layer reads -------------------------------------------------------
+
+    def take_outputs(self) -> list[Output]:
+        """Return and forget the outputs produced so far; act on each, in order."""
+        outputs = self._outputs
+        if outputs:
+            self._outputs = []
+        return outputs
+
+    @property
+    def writable(self) -> bool:
+        """True when a packet sent now leaves at once (WebSocket, or a poll is pending)."""
+        return self.state is ReadyState.OPEN and (
+            self.transport == "websocket" or self._get_pending
+        )
+
+    @property
+    def closed(self) -> bool:
+        """True once the session has ended (a :class:`Closed` output was produced)."""
+        return self.state is ReadyState.CLOSED
+
+    @property
+    def upgrading(self) -> bool:
+        """True while a WebSocket is probing an upgrade."""
+        return self._probe is not _Probe.NONE
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for the next poll (not counting what the transport holds)."""
+        return self._queued_bytes
+
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`handle_timeout` must be called, or None."""
+        # Called after every input by the I/O layer: no allocation on this path.
+        best = self._next_ping
+        for deadline in (self._pong_deadline, self._upgrade_deadline, self._close_deadline):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
+
+    # -- time ---------------------------------------------------------------------------
+
+    def handle_timeout(self, now: float) -> None:
+        """Act on every deadline that has passed (call it early: it does nothing)."""
+        if self.state is ReadyState.CLOSED:
+            return
+        if self._pong_deadline is not None and now >= self._pong_deadline:
+            self._close(CloseReason.PING_TIMEOUT)
+            return
+        if self._close_deadline is not None and now >= self._close_deadline:
+            self._close(CloseReason.FORCED_CLOSE)
+            return
+        if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
+            self._end_probe()
+        if self._next_ping is not None and now >= self._next_ping and self.state is ReadyState.OPEN:
+            # engine.io 6: the server pings, then waits ping_timeout for the pong.
+            self._next_ping = None
+            self._refreshed = False
+            self._pong_deadline = now + self._options.ping_timeout
+            self._send(_PING)
+
+    # -- the application ----------------------------------------------------------------
+
+    def send_message(self, data: str | bytes) -> None:
+        """Send a message packet (text or binary); dropped once the session is closing."""
+        self._send("4" + data if isinstance(data, str) else bytes(data))
+
+    def send_encoded(self, message: str | bytes) -> None:
+        """Send a packet already encoded for a WebSocket (see :func:`encode_packet`).
+
+        This is the broadcast path: the caller encodes a packet once for many sessions.
+        """
+        self._send(message)
+
+    def close(self, now: float, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
+        """Close the session from the server side.
+
+        ``FORCED_CLOSE`` (the application) is orderly, as JS ``socket.close()``: over polling
+        with no poll pending, the queued packets and a close packet wait for the next poll
+        (at most :data:`CLOSE_TIMEOUT`). Any other reason (server shutdown) closes now.
+        """
+        if self.state is not ReadyState.OPEN:
+            if self.state is ReadyState.CLOSING and reason is not CloseReason.FORCED_CLOSE:
+                self._close(reason)
+            return
+        if (
+            reason is CloseReason.FORCED_CLOSE
+            and self.transport == "polling"
+            and not self._get_pending
+        ):
+            self.state = ReadyState.CLOSING
+            self._close_deadline = now + CLOSE_TIMEOUT
+            self._next_ping = None
+            self._pong_deadline = None
+            if self._probe is not _Probe.NONE:
+                self._end_probe()
+            return
+        self._close(reason)
+
+    # -- polling ------------------------------------------------------------------------
+
+    def receive_get(self, now: float) -> HttpAnswer | None:
+        """A polling GET arrived.
+
+        Returns:
+            None: this GET is now the pending poll; wait for an :class:`AnswerPoll` output
+            (it may already be among the outputs). An :class:`HttpAnswer`: answer this GET
+            with it at once (the pending poll, if any, is answered through the outputs).
+        """
+        if self.state is ReadyState.CLOSED:
+            return bad_request_empty()
+        if self._get_pending:
+            # JS: "overlap from client" is a transport error; the first poll gets the close
+            # packet (its transport is still writable) and the second a bare 400.
+            self._close(CloseReason.TRANSPORT_ERROR)
+            return bad_request_empty()
+        self._get_pending = True
+        if self.state is ReadyState.CLOSING:
+            tail = [*self._queue, _CLOSE] if self._queue else [_NOOP, _CLOSE]
+            self._queue = []
+            self._queued_bytes = 0
+            self._answer(join_encoded(tail))
+            self._close(CloseReason.FORCED_CLOSE)
+        elif self._queue:
+            self._flush_poll()
+        elif self._probe is _Probe.PROBED:
+            # JS writes a noop to a writable poll while probing (every 100 ms) so that the
+            # client can pause polling and complete the upgrade.
+            self._answer(_NOOP)
+        return None
+
+    def poll_aborted(self) -> None:
+        """The client closed the connection of the pending GET before it was answered."""
+        if self._get_pending:
+            self._get_pending = False
+            # JS: "poll connection closed prematurely".
+            self._close(CloseReason.TRANSPORT_ERROR)
+
+    def receive_post_start(self, *, binary: bool) -> HttpAnswer | None:
+        """A polling POST arrived; call before reading its body.
+
+        Args:
+            binary: the Content-Type is ``application/octet-stream`` (refused on v4).
+
+        Returns:
+            None: read the body (limit ``max_http_buffer_size``), then call
+            :meth:`receive_post` (or :meth:`post_aborted`). An :class:`HttpAnswer`: answer
+            it at once and do not read the body.
+        """
+        if self.state is ReadyState.CLOSED:
+            return bad_request_empty()
+        if self._post_pending or binary:
+            # JS: "data request overlap from client" / "invalid content".
+            self._close(CloseReason.TRANSPORT_ERROR)
+            return bad_request_empty()
+        self._post_pending = True
+        return None
+
+    def post_aborted(self, *, disconnected: bool) -> None:
+        """Reading the POST body failed: too large (413, session kept) or client gone."""
+        self._post_pending = False
+        if disconnected:
+            # JS: "data request connection closed prematurely".
+            self._close(CloseReason.TRANSPORT_ERROR)
+
+    def receive_post(self, body: bytes, now: float) -> HttpAnswer:
+        """The whole POST body arrived; returns the answer (``ok``, or 400)."""
+        self._post_pending = False
+        if self.state is ReadyState.CLOSED:
+            return bad_request_empty()
+        if len(body) > self._options.max_http_buffer_size:
+            # The I/O layer bounds its read; this keeps the limit true for any driver.
+            return HttpAnswer(413)
+        try:
+            packets = decode_payload_bytes(
+                body, max_packets=max_payload_packets(self._options.max_http_buffer_size)
+            )
+        except ProtocolError:
+            self._close(CloseReason.PARSE_ERROR)
+            return bad_request_empty()
+        for packet in packets:
+            if self.closed:
+                break
+            if packet.type is PacketType.CLOSE:
+                # JS Polling.onData: a close packet closes the transport.
+                self._close(CloseReason.TRANSPORT_CLOSE)
+                break
+            self._on_packet(packet, now)
+        return HttpAnswer(200, b"ok", "text/html")
+
+    # -- WebSocket ----------------------------------------------------------------------
+
+    def receive_websocket(self, data: str | bytes, now: float) -> None:
+        """A message arrived on the session's WebSocket."""
+        if self.state is ReadyState.CLOSED:
+            return
+        if _too_large(data, self._options.max_http_buffer_size):
+            # JS: the ws library fails the connection ("Max payload size exceeded"), which
+            # engine.io reports as a transport error.
+            self._close(CloseReason.TRANSPORT_ERROR)
+            return
+        try:
+            packet = decode_packet(data)
+        except ProtocolError:
+            self._close(CloseReason.PARSE_ERROR)
+            return
+        # A close packet on WebSocket is ignored, as JS does: the WebSocket close follows.
+        self._on_packet(packet, now)
+
+    def websocket_closed(self) -> None:
+        """The session's WebSocket ended (for any reason)."""
+        if self.state is not ReadyState.CLOSED:
+            self._close(CloseReason.TRANSPORT_CLOSE, websocket_open=False)
+
+    def start_probe(self, now: float) -> bool:
+        """A WebSocket with this session's sid was accepted: may it probe an upgrade?
+
+        Returns:
+            True: it is the probe; feed its messages to :meth:`receive_probe`. False: the
+            session is not on polling, is closing, or is already upgrading; close the new
+            WebSocket (the session is not disturbed).
+        """
+        if (
+            self.state is not ReadyState.OPEN
+            or self.transport != "polling"
+            or self._probe is not _Probe.NONE
+        ):
+            return False
+        self._probe = _Probe.ATTACHED
+        self._upgrade_deadline = now + self._options.upgrade_timeout
+        return True
+
+    def receive_probe(self, data: str | bytes, now: float) -> None:
+        """A message arrived on the probing WebSocket (JS ``Socket._maybeUpgrade``)."""
+        if self._probe is _Probe.NONE or self.state is ReadyState.CLOSED:
+            return
+        try:
+            packet = decode_packet(data)
+        except ProtocolError:
+            self._end_probe()
+            return
+        if packet.type is PacketType.PING and packet.data == "probe":
+            self._outputs.append(SendProbe(_PONG_PROBE))
+            self._probe = _Probe.PROBED
+            if self._get_pending and not self._queue:
+                self._answer(_NOOP)
+        elif packet.type is PacketType.UPGRADE:
+            self._complete_upgrade()
+        else:
+            self._end_probe()
+
+    def probe_closed(self) -> None:
+        """The probing WebSocket ended before the upgrade completed."""
+        if self._probe is not _Probe.NONE:
+            self._probe = _Probe.NONE
+            self._upgrade_deadline = None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _on_packet(self, packet: Packet, now: float) -> None:
+        if self.state is not ReadyState.OPEN:
+            return
+        kind = packet.type
+        if self._pong_deadline is not None and not self._refreshed and kind is not PacketType.PONG:
+            # JS 6.6: any packet while waiting for the pong proves the client alive once.
+            self._pong_deadline = now + self._options.ping_timeout
+            self._refreshed = True
+        if kind is PacketType.MESSAGE:
+            self._outputs.append(MessageReceived(packet.data))
+        elif kind is PacketType.PONG:
+            self._pong_deadline = None
+            self._next_ping = now + self._options.ping_interval
+        elif kind is PacketType.PING:
+            # v4 heartbeats go server to client: "invalid heartbeat direction".
+            self._close(CloseReason.TRANSPORT_ERROR)
+        # open, upgrade and noop from the client carry nothing on the main transport.
+
+    def _send(self, message: str | bytes, *, bounded: bool = True) -> None:
+        if self.state is not ReadyState.OPEN:
+            return
+        if self.transport == "websocket":
+            self._outputs.append(SendWebSocket(message))
+            return
+        self._queue.append(message)
+        # Binary travels as base64 in a payload: 4 chars for 3 bytes.
+        self._queued_bytes += len(message) if isinstance(message, str) else len(message) * 4 // 3
+        if self._get_pending:
+            self._flush_poll()
+        elif bounded and self._queued_bytes > self._options.max_buffered_bytes:
+            self._close(CloseReason.BUFFER_FULL)
+
+    def _flush_poll(self) -> None:
+        payload = join_encoded(self._queue)
+        self._queue = []
+        self._queued_bytes = 0
+        self._answer(payload)
+
+    def _answer(self, payload: str) -> None:
+        self._get_pending = False
+        self._outputs.append(AnswerPoll(payload))
+
+    def _end_probe(self) -> None:
+        if self._probe is not _Probe.NONE:
+            self._probe = _Probe.NONE
+            self._upgrade_deadline = None
+            self._outputs.append(CloseWebSocket(probe=True))
+
+    def _complete_upgrade(self) -> None:
+        self._probe = _Probe.NONE
+        self._upgrade_deadline = None
+        self.transport = "websocket"
+        self.upgraded = True
+        if self._get_pending:
+            # JS closes the discarded polling transport, which ends a pending poll with a
+            # close packet. (A conforming client paused polling before sending "5".)
+            self._answer(_CLOSE)
+        self._outputs.append(Upgraded())
+        queue = self._queue
+        self._queue = []
+        self._queued_bytes = 0
+        self._outputs.extend(SendWebSocket(m) for m in queue)
+
+    def _close(self, reason: CloseReason, *, websocket_open: bool = True) -> None:
+        if self.state is ReadyState.CLOSED:
+            return
+        self.state = ReadyState.CLOSED
+        self._next_ping = self._pong_deadline = None
+        self._upgrade_deadline = self._close_deadline = None
+        if self._probe is not _Probe.NONE:
+            self._probe = _Probe.NONE
+            self._outputs.append(CloseWebSocket(probe=True))
+        if self.transport == "polling":
+            if self._get_pending:
+                # The client's close packet closes the transport itself and JS
+                # Polling.onClose ends the poll with a noop; any other close goes through
+                # Polling.doClose, which sends the close packet.
+                self._answer(_NOOP if reason is CloseReason.TRANSPORT_CLOSE else _CLOSE)
+        elif websocket_open:
+            self._outputs.append(CloseWebSocket(probe=False))
+        self._queue = []
+        self._queued_bytes = 0
+        self._outputs.append(Closed(reason))

@@ -1,0 +1,630 @@
+"""The Engine.IO v4 server on asyncio: drives one sans-I/O session per client.
+
+:class:`EngineServer` is an :class:`~socketwire.io.http.HttpApp`: a plumbing (native server
+or ASGI) hands it requests; it validates them as the JS ``engine.io`` 6 server does, feeds
+each session's core (:class:`~socketwire.engineio.server_session.ServerSession`) and acts
+on its outputs. Each session has at most one ``loop.call_at`` timer, rescheduled from the
+core's next deadline: an idle session owns no task.
+
+Backpressure: the bytes queued for one client (waiting for a poll, or written to its
+WebSocket and not yet taken by the OS) are bounded by ``EngineOptions.max_buffered_bytes``
+(16 MiB by default); a client over it is closed with reason "transport buffer full".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from socketwire.engineio.http import (
+    HttpAnswer,
+    HttpErrorCode,
+    compress,
+    cors_headers,
+    error_answer,
+    has_invalid_header_char,
+    negotiate_encoding,
+    upgrade_error_answer,
+)
+from socketwire.engineio.options import EngineOptions, Transport
+from socketwire.engineio.reasons import CloseReason
+from socketwire.engineio.server_session import (
+    AnswerPoll,
+    Closed,
+    CloseWebSocket,
+    MessageReceived,
+    SendProbe,
+    SendWebSocket,
+    ServerSession,
+    Upgraded,
+)
+from socketwire.io.http import (
+    BodyTimeoutError,
+    BodyTooLargeError,
+    ClientDisconnectedError,
+    HttpRequest,
+    HttpResponse,
+    WebSocketAccept,
+    WebSocketHandler,
+    WebSocketTransport,
+)
+
+__all__ = ["EngineServer", "EngineSocket"]
+
+logger = logging.getLogger(__name__)
+
+ConnectionCallback = Callable[["EngineSocket"], None]
+CloseCallback = Callable[["EngineSocket", str], None]
+Fallback = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+_TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+
+class EngineSocket:
+    """One Engine.IO session as the application sees it.
+
+    Set ``on_message`` (``(data: str | bytes) -> None``), ``on_close`` (``(reason: str) ->
+    None``) and ``on_upgrade`` (``() -> None``) in the connection callback. Callbacks run on
+    the event loop and must not block.
+    """
+
+    __slots__ = (
+        "_poll",
+        "_probe_ws",
+        "_processing",
+        "_server",
+        "_session",
+        "_timer",
+        "_timer_at",
+        "_ws",
+        "on_close",
+        "on_message",
+        "on_upgrade",
+        "request",
+    )
+
+    def __init__(self, server: EngineServer, session: ServerSession, request: HttpRequest) -> None:
+        """Wrap a new session (the server does this; applications never do)."""
+        self._server = server
+        self._session = session
+        self.request = request
+        self.on_message: Callable[[str | bytes], None] | None = None
+        self.on_close: Callable[[str], None] | None = None
+        self.on_upgrade: Callable[[], None] | None = None
+        self._ws: WebSocketTransport | None = None
+        self._probe_ws: WebSocketTransport | None = None
+        self._poll: asyncio.Future[str] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._processing = False
+
+    # -- public -------------------------------------------------------------------------
+
+    @property
+    def sid(self) -> str:
+        """The session id."""
+        return self._session.sid
+
+    @property
+    def transport(self) -> Transport:
+        """``"polling"`` or ``"websocket"`` (after an upgrade, or from the start)."""
+        return self._session.transport
+
+    @property
+    def protocol(self) -> int:
+        """The Engine.IO protocol revision (always 4)."""
+        return 4
+
+    @property
+    def ready_state(self) -> str:
+        """``"opening"``, ``"open"``, ``"closing"`` or ``"closed"``."""
+        return self._session.state.value
+
+    @property
+    def writable(self) -> bool:
+        """True when a packet sent now leaves at once (JS ``transport.writable``)."""
+        return self._session.writable
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for this client and not yet handed to the OS."""
+        amount = self._session.buffered_amount
+        if self._ws is not None:
+            amount += self._ws.buffered_amount
+        return amount
+
+    def send(self, data: str | bytes) -> None:
+        """Send a message (text or binary); ignored once the session is closing."""
+        self._session.send_message(data)
+        self._process()
+
+    def send_encoded(self, message: str | bytes) -> None:
+        """Send a packet already encoded for a WebSocket (``4...`` text, or raw bytes).
+
+        The broadcast path: encode once with :func:`~socketwire.engineio.encode_packet`,
+        then call this on every recipient.
+        """
+        self._session.send_encoded(message)
+        self._process()
+
+    def close(self) -> None:
+        """Close the session (reason ``"forced close"``); queued packets are sent first."""
+        self._session.close(self._server.loop_time())
+        self._process()
+
+    # -- driving the core ---------------------------------------------------------------
+
+    def _process(self) -> None:
+        # Callbacks may send or close: the outer call keeps draining, so outputs are acted
+        # on strictly in the order the core produced them.
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            session = self._session
+            while outputs := session.take_outputs():
+                for out in outputs:
+                    self._act(out)
+            if not session.closed:
+                self._check_buffer()
+        finally:
+            self._processing = False
+        self._rearm()
+
+    def _act(self, out: object) -> None:
+        if isinstance(out, SendWebSocket):
+            ws = self._ws
+            if ws is not None:
+                if isinstance(out.data, str):
+                    ws.send_text(out.data)
+                else:
+                    ws.send_bytes(out.data)
+        elif isinstance(out, MessageReceived):
+            if self.on_message is not None:
+                _call(self.on_message, out.data)
+        elif isinstance(out, AnswerPoll):
+            poll, self._poll = self._poll, None
+            if poll is not None and not poll.done():
+                poll.set_result(out.payload)
+        elif isinstance(out, SendProbe):
+            if self._probe_ws is not None:
+                self._probe_ws.send_text(out.data)
+        elif isinstance(out, CloseWebSocket):
+            if out.probe:
+                probe, self._probe_ws = self._probe_ws, None
+                if probe is not None:
+                    probe.close()
+            elif self._ws is not None:
+                self._ws.close()
+        elif isinstance(out, Upgraded):
+            self._ws, self._probe_ws = self._probe_ws, None
+            if self.on_upgrade is not None:
+                _call(self.on_upgrade)
+        elif isinstance(out, Closed):
+            self._server._forget(self)
+            if self.on_close is not None:
+                _call(self.on_close, out.reason.value)
+            self._server._closed(self, out.reason.value)
+
+    def _check_buffer(self) -> None:
+        ws = self._ws
+        if ws is not None and ws.buffered_amount > self._server.options.max_buffered_bytes:
+            self._session.close(self._server.loop_time(), CloseReason.BUFFER_FULL)
+            while outputs := self._session.take_outputs():
+                for out in outputs:
+                    self._act(out)
+
+    def _rearm(self) -> None:
+        deadline = self._session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._server.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._session.handle_timeout(self._server.loop_time())
+        self._process()
+
+    # -- WebSocket events (from _WsHandler) --------------------------------------------
+
+    def _ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+        now = self._server.loop_time()
+        if transport is self._ws:
+            self._session.receive_websocket(data, now)
+        elif transport is self._probe_ws:
+            self._session.receive_probe(data, now)
+        else:
+            return
+        self._process()
+
+    def _ws_closed(self, transport: WebSocketTransport) -> None:
+        if transport is self._ws:
+            self._ws = None
+            self._session.websocket_closed()
+        elif transport is self._probe_ws:
+            self._probe_ws = None
+            self._session.probe_closed()
+        else:
+            return
+        self._process()
+
+
+class _WsHandler:
+    """Routes one WebSocket's events to its session (as main transport or probe)."""
+
+    __slots__ = ("_sock", "_transport")
+
+    def __init__(self, sock: EngineSocket, transport: WebSocketTransport) -> None:
+        self._sock = sock
+        self._transport = transport
+
+    def on_message(self, data: str | bytes) -> None:
+        self._sock._ws_message(self._transport, data)
+
+    def on_close(self, code: int) -> None:
+        self._sock._ws_closed(self._transport)
+
+
+class _Ignore:
+    """The handler of a WebSocket that was accepted only to be closed."""
+
+    __slots__ = ()
+
+    def on_message(self, data: str | bytes) -> None:
+        pass
+
+    def on_close(self, code: int) -> None:
+        pass
+
+
+def _call(callback: Callable[..., None], *args: Any) -> None:
+    # An application error must not break the session's state machine.
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception("error in Engine.IO callback %r", callback)
+
+
+def _refusal(result: bool | tuple[bool, str]) -> tuple[bool, str | None]:
+    """Normalise an ``allow_request`` result to ``(allowed, message)``."""
+    if isinstance(result, tuple):
+        allowed, message = result
+        return bool(allowed), message or None
+    return bool(result), None
+
+
+class EngineServer:
+    """The Engine.IO v4 server (JS ``engine.io`` 6 ``Server``), as an ``HttpApp``.
+
+    Example::
+
+        engine = EngineServer(ping_interval=0.3, ping_timeout=0.2)
+
+        @engine.on_connection
+        def on_conn(sock: EngineSocket) -> None:
+            sock.on_message = sock.send
+    """
+
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        *,
+        fallback: Fallback | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Create the server.
+
+        Args:
+            options: the options; keyword arguments override them (or build them alone).
+            fallback: answers HTTP requests for paths this server does not own (else 404).
+        """
+        base = options if options is not None else EngineOptions()
+        self.options = dataclasses.replace(base, **kwargs) if kwargs else base
+        self.fallback = fallback
+        self.clients: dict[str, EngineSocket] = {}
+        self._on_connection: list[ConnectionCallback] = []
+        self._on_close: list[CloseCallback] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- application hooks --------------------------------------------------------------
+
+    def on_connection(self, callback: ConnectionCallback) -> ConnectionCallback:
+        """Register ``callback(sock)`` for every new session (usable as a decorator)."""
+        self._on_connection.append(callback)
+        return callback
+
+    def on_close(self, callback: CloseCallback) -> CloseCallback:
+        """Register ``callback(sock, reason)`` for every session that ends (a decorator)."""
+        self._on_close.append(callback)
+        return callback
+
+    @property
+    def clients_count(self) -> int:
+        """The number of live sessions."""
+        return len(self.clients)
+
+    @property
+    def polling_clients_count(self) -> int:
+        """The number of live sessions currently on HTTP long-polling."""
+        return sum(1 for s in self.clients.values() if s.transport == "polling")
+
+    # -- HttpApp ------------------------------------------------------------------------
+
+    def owns(self, path: str) -> bool:
+        """True for paths under ``options.path`` (a prefix match, as JS ``attach``)."""
+        return path.startswith(self.options.path)
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Answer one plain HTTP request (polling, CORS preflight, or errors)."""
+        if not self.owns(request.path):
+            if self.fallback is not None:
+                return await self.fallback(request)
+            return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
+        headers = await self._cors(request)
+        if self.options.cors is not None and request.method == "OPTIONS":
+            return HttpResponse(204, headers)
+        error = await self._verify(request, upgrade=False)
+        if error is not None:
+            return _response(error, headers)
+        sid = request.query.get("sid")
+        if sid is None:
+            return await self._handshake_polling(request, headers)
+        sock = self.clients[sid]
+        if request.method == "GET":
+            return await self._poll(sock, request, headers)
+        if request.method == "POST":
+            return await self._post(sock, request, headers)
+        return HttpResponse(500, headers)
+
+    async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
+        """Accept or refuse one WebSocket upgrade request."""
+        if not self.owns(request.path):
+            return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
+        headers = await self._cors(request)
+        error = await self._verify(request, upgrade=True)
+        if error is not None:
+            return _response(error, [])
+        sid = request.query.get("sid")
+        accept_kwargs: dict[str, Any] = {
+            "max_message_size": self.options.max_http_buffer_size,
+            "compression": self.options.per_message_deflate,
+            "headers": headers,
+        }
+        if request.query.get("transport") != "websocket":
+            # JS onWebSocket: a transport that does not handle upgrades closes at once.
+            return WebSocketAccept(attach=_close_at_once, **accept_kwargs)
+        if sid is None:
+
+            def attach_new(ws: WebSocketTransport) -> WebSocketHandler:
+                return self._open_websocket_session(request, ws)
+
+            return WebSocketAccept(attach=attach_new, **accept_kwargs)
+
+        def attach_probe(ws: WebSocketTransport) -> WebSocketHandler:
+            sock = self.clients.get(sid)
+            if sock is None or not sock._session.start_probe(self.loop_time()):
+                # Closed, already upgraded or upgrading: refuse without disturbing it.
+                ws.close()
+                return _Ignore()
+            sock._probe_ws = ws
+            sock._rearm()
+            return _WsHandler(sock, ws)
+
+        return WebSocketAccept(attach=attach_probe, **accept_kwargs)
+
+    async def shutdown(self) -> None:
+        """Close every session with reason ``"server shutting down"``."""
+        now = self.loop_time()
+        for sock in list(self.clients.values()):
+            sock._session.close(now, CloseReason.SERVER_SHUTTING_DOWN)
+            sock._process()
+
+    # -- internals ----------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this server runs on (the one of its first request)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def loop_time(self) -> float:
+        """The clock every session's ``now`` comes from."""
+        return self.loop.time()
+
+    async def _cors(self, request: HttpRequest) -> list[tuple[str, str]]:
+        cors = self.options.cors
+        if cors is None:
+            return []
+        result: bool | None = None
+        if callable(cors.origin):
+            answer = cors.origin(request.headers.get("origin"))
+            if isinstance(answer, Awaitable):
+                answer = await answer
+            result = bool(answer)
+        return cors_headers(cors, request.method, request.headers, callback_result=result) or []
+
+    async def _verify(self, request: HttpRequest, *, upgrade: bool) -> HttpAnswer | None:
+        """JS ``Server.verify`` then the handshake's protocol check; None when valid."""
+        abort = upgrade_error_answer if upgrade else error_answer
+        query = request.query
+        transport = query.get("transport")
+        if transport not in self.options.transports:
+            return abort(HttpErrorCode.UNKNOWN_TRANSPORT)
+        if has_invalid_header_char(request.headers.get("origin")):
+            return abort(HttpErrorCode.BAD_REQUEST)
+        sid = query.get("sid")
+        if sid is not None:
+            sock = self.clients.get(sid)
+            if sock is None:
+                return abort(HttpErrorCode.UNKNOWN_SID)
+            if not upgrade and sock.transport != transport:
+                return abort(HttpErrorCode.BAD_REQUEST)  # TRANSPORT_MISMATCH
+            if query.get("EIO") != "4":
+                return abort(HttpErrorCode.BAD_REQUEST)  # PROTOCOL_MISMATCH
+            return None
+        if request.method != "GET":
+            return abort(HttpErrorCode.BAD_HANDSHAKE_METHOD)
+        if transport == "websocket" and not upgrade:
+            return abort(HttpErrorCode.BAD_REQUEST)  # TRANSPORT_HANDSHAKE_ERROR
+        if self.options.allow_request is not None:
+            allowed, message = _refusal(await self.options.allow_request(request))
+            if not allowed:
+                return abort(HttpErrorCode.FORBIDDEN, message)
+        if query.get("EIO") != "4":
+            return abort(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+        return None
+
+    def _new_sid(self) -> str:
+        # 15 random bytes, 20 URL-safe characters, like JS base64id.
+        while True:
+            sid = secrets.token_urlsafe(15)
+            if sid not in self.clients:
+                return sid
+
+    def _create(self, request: HttpRequest, transport: Transport) -> EngineSocket:
+        session = ServerSession(self._new_sid(), transport, self.options, self.loop_time())
+        sock = EngineSocket(self, session, request)
+        self.clients[session.sid] = sock
+        return sock
+
+    def _connected(self, sock: EngineSocket) -> None:
+        for callback in self._on_connection:
+            _call(callback, sock)
+        sock._process()
+
+    async def _handshake_polling(
+        self, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse:
+        sock = self._create(request, "polling")
+        sock._session.receive_get(self.loop_time())
+        poll: asyncio.Future[str] = self.loop.create_future()
+        sock._poll = poll
+        sock._process()
+        if not poll.done():  # the open packet is answered at once; this cannot happen
+            return _response(error_answer(HttpErrorCode.BAD_REQUEST), headers)
+        payload = poll.result()
+        cookie = self.options.cookie_options
+        if cookie is not None:
+            headers = [*headers, ("Set-Cookie", cookie.serialize(sock.sid))]
+        # JS emits "connection" after the handshake is written: sends queue for next poll.
+        self._connected(sock)
+        return self._payload_response(request, payload, headers)
+
+    def _open_websocket_session(
+        self, request: HttpRequest, ws: WebSocketTransport
+    ) -> WebSocketHandler:
+        sock = self._create(request, "websocket")
+        sock._ws = ws
+        sock._process()
+        self._connected(sock)
+        return _WsHandler(sock, ws)
+
+    async def _poll(
+        self, sock: EngineSocket, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse:
+        session = sock._session
+        error = session.receive_get(self.loop_time())
+        if error is not None:
+            sock._process()
+            return _response(error, headers)
+        poll: asyncio.Future[str] = self.loop.create_future()
+        sock._poll = poll
+        sock._process()
+        if not poll.done():
+            disconnected = asyncio.ensure_future(request.wait_disconnected())
+            waiting: set[asyncio.Future[Any]] = {poll, disconnected}
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not poll.done():
+                    # The client left (or this task was cancelled) before the answer.
+                    if sock._poll is poll:
+                        sock._poll = None
+                    poll.cancel()
+                    session.poll_aborted()
+                    sock._process()
+                disconnected.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await disconnected
+            if poll.cancelled():
+                return HttpResponse(400, headers)
+        return self._payload_response(request, poll.result(), headers)
+
+    async def _post(
+        self, sock: EngineSocket, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse:
+        session = sock._session
+        binary = request.headers.get("content-type") == "application/octet-stream"
+        error = session.receive_post_start(binary=binary)
+        if error is not None:
+            sock._process()
+            return _response(error, headers)
+        try:
+            body = await request.read_body(self.options.max_http_buffer_size)
+        except BodyTooLargeError:
+            session.post_aborted(disconnected=False)
+            return HttpResponse(413, headers)
+        except (ClientDisconnectedError, BodyTimeoutError):
+            session.post_aborted(disconnected=True)
+            sock._process()
+            return HttpResponse(400, headers)
+        except BaseException:
+            session.post_aborted(disconnected=True)
+            sock._process()
+            raise
+        answer = session.receive_post(body, self.loop_time())
+        sock._process()
+        return _response(answer, [*headers, ("cache-control", "no-store")])
+
+    def _payload_response(
+        self, request: HttpRequest, payload: str, headers: list[tuple[str, str]]
+    ) -> HttpResponse:
+        body = payload.encode()
+        out = [("Content-Type", _TEXT_PLAIN), *headers]
+        options = self.options
+        if options.http_compression and len(body) >= options.compression_threshold:
+            encoding = negotiate_encoding(request.headers.get("accept-encoding"))
+            if encoding is not None:
+                body = compress(body, encoding)
+                out.append(("Content-Encoding", encoding))
+        user_agent = request.headers.get("user-agent", "")
+        if ";MSIE" in user_agent or "Trident/" in user_agent:
+            out.append(("X-XSS-Protection", "0"))
+        out.append(("cache-control", "no-store"))
+        return HttpResponse(200, out, body)
+
+    def _forget(self, sock: EngineSocket) -> None:
+        if self.clients.get(sock.sid) is sock:
+            del self.clients[sock.sid]
+        if sock._timer is not None:
+            sock._timer.cancel()
+            sock._timer = None
+            sock._timer_at = None
+
+    def _closed(self, sock: EngineSocket, reason: str) -> None:
+        for callback in self._on_close:
+            _call(callback, sock, reason)
+
+
+def _close_at_once(ws: WebSocketTransport) -> WebSocketHandler:
+    ws.close()
+    return _Ignore()
+
+
+def _response(answer: HttpAnswer, headers: list[tuple[str, str]]) -> HttpResponse:
+    out = list(headers)
+    if answer.content_type is not None:
+        out.insert(0, ("Content-Type", answer.content_type))
+    return HttpResponse(answer.status, out, answer.body)
