@@ -1,0 +1,400 @@
+"""The asyncio Engine.IO v4 client, driving the sans-I/O ``ClientSession``.
+
+All protocol decisions (handshake, heartbeat, upgrade, buffering, close reasons) are the
+session's. :class:`EngineClient` only performs its actions with
+:class:`~socketwire.io.client_polling.PollingChannel` (aiohttp) and
+:class:`~socketwire.io.client_websocket.WebSocketChannel` (websockets), feeds back what
+they observe with ``loop.time()`` as ``now``, and keeps one ``loop.call_at`` timer on the
+session's next deadline.
+
+Example::
+
+    client = EngineClient()
+    await client.connect("http://localhost:3000")
+    client.send("hello")
+    async for event in client:        # MessageReceived, Upgraded, ..., then Closed
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import ssl as ssl_module
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from socketwire.engineio.client_session import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Action,
+    ClientSession,
+    ClientState,
+    Closed,
+    CloseWebSocket,
+    Event,
+    Handshake,
+    Opened,
+    OpenWebSocket,
+    SendWebSocket,
+    StartPoll,
+    StartPost,
+    StopPolling,
+    TransportName,
+)
+from socketwire.io.client_polling import PollingChannel
+from socketwire.io.client_websocket import WebSocketChannel
+
+__all__ = ["EngineClient", "EngineConnectionError"]
+
+_SECURE = {"http": False, "ws": False, "https": True, "wss": True}
+
+
+class EngineConnectionError(ConnectionError):
+    """The session could not be opened (or ended before its handshake).
+
+    Attributes:
+        closed: the session's :class:`Closed` event (reason and description).
+    """
+
+    def __init__(self, closed: Closed) -> None:
+        super().__init__(f"{closed.reason}: {closed.description}")
+        self.closed = closed
+
+
+class EngineClient:
+    """An Engine.IO v4 client connection (engine.io-client's ``Socket``).
+
+    Events reach ``on_event`` when given (called synchronously on the event loop; it must
+    not block; an exception it raises goes to the loop's exception handler), otherwise
+    they are queued for ``async for event in client``, which ends after :class:`Closed`.
+    """
+
+    def __init__(self, *, on_event: Callable[[Event], None] | None = None) -> None:
+        self._on_event = on_event
+        self._queue: asyncio.Queue[Event] | None = None if on_event else asyncio.Queue()
+        self._session: ClientSession | None = None
+        self._polling: PollingChannel | None = None
+        self._websocket: WebSocketChannel | None = None
+        self._channels: list[PollingChannel | WebSocketChannel] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._pumping = False
+        self._opened: asyncio.Future[Handshake] | None = None
+        self._closed: asyncio.Future[Closed] | None = None
+        self._cleanup: asyncio.Task[None] | None = None
+        self._endpoint: _Endpoint | None = None
+
+    # -- public API --------------------------------------------------------------------
+    @property
+    def sid(self) -> str | None:
+        """The session id while open."""
+        return self._session.sid if self._session else None
+
+    @property
+    def transport(self) -> TransportName | None:
+        """The transport carrying the session."""
+        return self._session.transport if self._session else None
+
+    @property
+    def state(self) -> ClientState:
+        """The session's ready state."""
+        return self._session.state if self._session else ClientState.CLOSED
+
+    async def connect(
+        self,
+        url: str,
+        *,
+        path: str = "/engine.io/",
+        transports: Sequence[str] = ("polling", "websocket"),
+        upgrade: bool = True,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        # The session enforces it as a protocol deadline, so asyncio.timeout cannot replace it.
+        timeout: float = 20.0,  # noqa: ASYNC109
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> Handshake:
+        """Open the session and wait for the server's handshake.
+
+        Args:
+            url: ``http``, ``https``, ``ws`` or ``wss`` URL of the server; its path is
+                ignored (see ``path``), its query is sent.
+            path: the Engine.IO endpoint (a trailing slash is added, as engine.io-client).
+            transports: transports to use, the first one to connect with.
+            upgrade: probe the WebSocket after a polling handshake.
+            query: extra query parameters on every request.
+            headers: extra headers on every request and the WebSocket handshake.
+            ssl: TLS context for https/wss (None: default certificate verification).
+            timeout: seconds to connect and receive the handshake; bound on each POST.
+            max_message_size: the largest message accepted from the server.
+
+        Returns:
+            The server's handshake.
+
+        Raises:
+            EngineConnectionError: connection refused, handshake timeout, bad handshake.
+            ValueError: unsupported URL scheme or transport.
+            RuntimeError: called twice.
+        """
+        if self._session is not None:
+            raise RuntimeError("connect() called twice")
+        parts = urlsplit(url)
+        secure = _SECURE.get(parts.scheme.lower())
+        if secure is None or not parts.netloc:
+            raise ValueError(f"unsupported URL {url!r}: use http, https, ws or wss")
+        loop = asyncio.get_running_loop()
+        self._session = session = ClientSession(
+            transports=transports,
+            upgrade=upgrade,
+            handshake_timeout=timeout,
+            max_message_size=max_message_size,
+        )
+        self._endpoint = _Endpoint(
+            secure=secure,
+            netloc=parts.netloc,
+            path=path.rstrip("/") + "/",
+            query={**dict(parse_qsl(parts.query)), **(query or {})},
+            headers=dict(headers or {}),
+            ssl=ssl,
+            timeout=timeout,
+        )
+        self._opened = loop.create_future()
+        # connect() may be cancelled before the outcome: never leave it "never retrieved".
+        self._opened.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._closed = loop.create_future()
+        session.start(loop.time())
+        self._pump()
+        try:
+            return await asyncio.shield(self._opened)
+        except EngineConnectionError:
+            await self.wait_closed()  # release every connection before reporting
+            raise
+        except asyncio.CancelledError:
+            session.close()
+            self._pump()
+            await self.wait_closed()
+            raise
+
+    def send(self, data: str | bytes) -> bool:
+        """Queue a message; False once the session is closing or closed.
+
+        Raises:
+            RuntimeError: :meth:`connect` was not called.
+        """
+        if self._session is None:
+            raise RuntimeError("not connected")
+        queued = self._session.send(data)
+        self._pump()
+        return queued
+
+    async def close(self) -> Closed:
+        """Close (after buffered messages) and wait until every connection is released."""
+        if self._session is None:
+            raise RuntimeError("not connected")
+        self._session.close()
+        self._pump()
+        return await self.wait_closed()
+
+    async def wait_closed(self) -> Closed:
+        """Wait for the end of the session and the release of its connections."""
+        if self._closed is None:
+            raise RuntimeError("not connected")
+        closed = await asyncio.shield(self._closed)
+        if self._cleanup is not None:
+            await asyncio.shield(self._cleanup)
+        return closed
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        if self._queue is None:
+            raise RuntimeError("events go to on_event")
+        while True:
+            event = await self._queue.get()
+            yield event
+            if isinstance(event, Closed):
+                return
+
+    # -- the loop: actions, events, timer ----------------------------------------------
+    def _pump(self) -> None:
+        # Listeners and on_event may re-enter (send() from a handler): the outer call
+        # drains everything, in order.
+        if self._pumping or self._session is None:
+            return
+        self._pumping = True
+        try:
+            while True:
+                actions = self._session.actions_to_perform()
+                events = self._session.events_received()
+                if not actions and not events:
+                    break
+                for action in actions:
+                    self._perform(action)
+                for event in events:
+                    self._dispatch(event)
+            self._arm_timer()
+        finally:
+            self._pumping = False
+
+    def _perform(self, action: Action) -> None:
+        if isinstance(action, StartPoll):
+            self._polling_channel().start_poll()
+        elif isinstance(action, StartPost):
+            self._polling_channel().post(action.body)
+        elif isinstance(action, StopPolling):
+            if self._polling is not None:
+                self._polling.stop()
+        elif isinstance(action, OpenWebSocket):
+            self._websocket = self._open_websocket()
+        elif isinstance(action, SendWebSocket):
+            assert self._websocket is not None
+            self._websocket.send(action.messages)
+        elif isinstance(action, CloseWebSocket) and self._websocket is not None:
+            self._websocket.close()
+
+    def _dispatch(self, event: Event) -> None:
+        assert self._opened is not None
+        assert self._closed is not None
+        if isinstance(event, Opened) and not self._opened.done():
+            self._opened.set_result(event.handshake)
+        elif isinstance(event, Closed):
+            if not self._opened.done():
+                self._opened.set_exception(EngineConnectionError(event))
+            self._closed.set_result(event)
+            self._cleanup = asyncio.get_running_loop().create_task(self._release())
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception as exc:
+                # A bug in the handler must not kill the transport task that called us.
+                asyncio.get_running_loop().call_exception_handler(
+                    {"message": f"on_event handler failed on {event!r}", "exception": exc}
+                )
+        else:
+            assert self._queue is not None
+            self._queue.put_nowait(event)
+
+    def _arm_timer(self) -> None:
+        assert self._session is not None
+        deadline = self._session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        assert self._session is not None
+        self._session.handle_timeout(asyncio.get_running_loop().time())
+        self._pump()
+
+    async def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for channel in self._channels:
+            await channel.aclose()
+
+    # -- channels ----------------------------------------------------------------------
+    def _url(self, transport: TransportName) -> str:
+        session, endpoint = self._require()
+        secure = endpoint.secure
+        if transport is TransportName.POLLING:
+            scheme = "https" if secure else "http"
+        else:
+            scheme = "wss" if secure else "ws"
+        params = {**endpoint.query, **session.query(transport)}
+        if transport is TransportName.POLLING:
+            params["t"] = secrets.token_urlsafe(6)  # cache busting, as engine.io-client
+        return f"{scheme}://{endpoint.netloc}{endpoint.path}?{urlencode(params)}"
+
+    def _polling_channel(self) -> PollingChannel:
+        if self._polling is None:
+            session, endpoint = self._require()
+            self._polling = PollingChannel(
+                url=lambda: self._url(TransportName.POLLING),
+                listener=_Listener(self),
+                headers=endpoint.headers,
+                ssl=endpoint.ssl,
+                timeout=endpoint.timeout,
+                max_body=session.max_payload_size,
+            )
+            self._channels.append(self._polling)
+        return self._polling
+
+    def _open_websocket(self) -> WebSocketChannel:
+        session, endpoint = self._require()
+        channel = WebSocketChannel(
+            url=self._url(TransportName.WEBSOCKET),
+            listener=_Listener(self),
+            headers=endpoint.headers,
+            ssl=endpoint.ssl,
+            timeout=endpoint.timeout,
+            # Text messages carry one more byte than their data: the packet type.
+            max_size=session.max_message_size + 1,
+        )
+        self._channels.append(channel)
+        channel.open()
+        return channel
+
+    def _require(self) -> tuple[ClientSession, _Endpoint]:
+        if self._session is None or self._endpoint is None:
+            raise RuntimeError("not connected")
+        return self._session, self._endpoint
+
+    def _feed(self, call: Callable[[ClientSession, float], None]) -> None:
+        if self._session is not None:
+            call(self._session, asyncio.get_running_loop().time())
+            self._pump()
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    secure: bool
+    netloc: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    ssl: ssl_module.SSLContext | None
+    timeout: float
+
+
+class _Listener:
+    """Feeds what the channels observe into the session (PollingListener, WebSocketListener)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: EngineClient) -> None:
+        self._client = client
+
+    def poll_response(self, body: bytes) -> None:
+        self._client._feed(lambda s, now: s.receive_poll_response(body, now))
+
+    def poll_failed(self, description: str) -> None:
+        self._client._feed(lambda s, now: s.poll_failed(description))
+
+    def post_done(self) -> None:
+        self._client._feed(lambda s, now: s.post_done())
+
+    def post_failed(self, description: str) -> None:
+        self._client._feed(lambda s, now: s.post_failed(description))
+
+    def websocket_opened(self) -> None:
+        self._client._feed(lambda s, now: s.websocket_opened())
+
+    def websocket_message(self, data: str | bytes) -> None:
+        self._client._feed(lambda s, now: s.receive_websocket_message(data, now))
+
+    def websocket_drained(self) -> None:
+        self._client._feed(lambda s, now: s.websocket_drained())
+
+    def websocket_closed(self, description: str) -> None:
+        self._client._feed(lambda s, now: s.websocket_closed(description))
+
+    def websocket_failed(self, description: str) -> None:
+        self._client._feed(lambda s, now: s.websocket_failed(description))

@@ -1,0 +1,172 @@
+"""The WebSocket transport of the Engine.IO client, on the ``websockets`` asyncio client.
+
+One :class:`WebSocketChannel` per WebSocket, with two tasks: the reader (connects, then
+reports every message) and the writer (writes the session's batches in order, then reports
+that the batch is written, which is the session's backpressure signal). Results go back
+through a :class:`WebSocketListener`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as ssl_module
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+
+__all__ = ["WebSocketChannel", "WebSocketListener"]
+
+# Close codes we send when the server breaks the WebSocket protocol or our size limit.
+_OUR_ERROR_CODES = frozenset({1002, 1007, 1009})
+
+
+class WebSocketListener(Protocol):
+    """Receives what the WebSocket channel observed (the session's WebSocket inputs)."""
+
+    def websocket_opened(self) -> None:
+        """The opening handshake completed."""
+
+    def websocket_message(self, data: str | bytes) -> None:
+        """A message arrived."""
+
+    def websocket_drained(self) -> None:
+        """One batch given to :meth:`WebSocketChannel.send` was written."""
+
+    def websocket_closed(self, description: str) -> None:
+        """The connection ended normally or was lost."""
+
+    def websocket_failed(self, description: str) -> None:
+        """The connection could not be opened, or broke the protocol or a limit."""
+
+
+_CLOSE = object()
+
+
+class WebSocketChannel:
+    """One WebSocket connection for an Engine.IO session.
+
+    Args:
+        url: the ``ws://`` or ``wss://`` URL, query included.
+        listener: receives the results.
+        headers: extra handshake headers.
+        ssl: TLS context for wss (None: default verification).
+        timeout: seconds for the opening handshake.
+        max_size: the largest message accepted (a larger one fails the connection, 1009).
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        listener: WebSocketListener,
+        headers: Mapping[str, str],
+        ssl: ssl_module.SSLContext | None,
+        timeout: float,
+        max_size: int,
+    ) -> None:
+        self._url = url
+        self._listener = listener
+        self._headers = dict(headers)
+        self._ssl = ssl
+        self._timeout = timeout
+        self._max_size = max_size
+        self._outgoing: deque[tuple[str | bytes, ...] | object] = deque()
+        self._wake_writer = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._ws: ClientConnection | None = None
+
+    def open(self) -> None:
+        """Start connecting."""
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+
+    def send(self, messages: tuple[str | bytes, ...]) -> None:
+        """Write ``messages`` after those already queued."""
+        self._outgoing.append(messages)
+        self._wake_writer.set()
+
+    def close(self) -> None:
+        """Close after the queued messages are written."""
+        self._outgoing.append(_CLOSE)
+        self._wake_writer.set()
+
+    async def aclose(self) -> None:
+        """Close and wait until both tasks ended (the closing handshake is bounded)."""
+        self.close()
+        reader = self._reader
+        if reader is None:
+            return
+        # The reader ends when the connection does; if it never opened, stop connecting.
+        if self._ws is None:
+            reader.cancel()
+        # A server that stops reading could block a write forever: bound the goodbye.
+        done, _ = await asyncio.wait([reader], timeout=2 * self._timeout)
+        if not done:
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+    async def _read_loop(self) -> None:
+        # websockets wants ssl only for wss (True: default verification).
+        tls: dict[str, Any] = {"ssl": self._ssl or True} if self._url.startswith("wss:") else {}
+        try:
+            ws = await connect(
+                self._url,
+                additional_headers=self._headers,
+                **tls,
+                open_timeout=self._timeout,
+                close_timeout=self._timeout,
+                max_size=self._max_size,
+                # Engine.IO has its own heartbeat; proxies come from explicit options only.
+                ping_interval=None,
+                proxy=None,
+            )
+        except Exception as exc:
+            # Whatever stops the connection (refused, TLS, bad handshake, bad option) is a
+            # transport error for the session; nothing may escape this task unreported.
+            self._listener.websocket_failed(f"websocket error: {_describe(exc)}")
+            return
+        self._ws = ws
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(ws))
+        self._listener.websocket_opened()
+        try:
+            async for message in ws:
+                self._listener.websocket_message(message)
+        except ConnectionClosedError as exc:
+            if exc.rcvd is None and exc.sent is not None and exc.sent.code in _OUR_ERROR_CODES:
+                self._listener.websocket_failed(f"websocket error: {exc}")
+            else:
+                self._listener.websocket_closed(f"websocket connection closed: {exc}")
+        else:
+            self._listener.websocket_closed("websocket connection closed")
+        finally:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            await ws.close()
+
+    async def _write_loop(self, ws: ClientConnection) -> None:
+        while True:
+            while not self._outgoing:
+                self._wake_writer.clear()
+                await self._wake_writer.wait()
+            item = self._outgoing.popleft()
+            if not isinstance(item, tuple):
+                await ws.close()
+                return
+            try:
+                for message in item:
+                    await ws.send(message)
+            except ConnectionClosed:
+                return  # the reader reports the end
+            self._listener.websocket_drained()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return str(exc) or type(exc).__name__
