@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need, when they are missing.
+# Installs the Debian packages the tests need, when they are missing:
+#   node/npm (interop with the official JS packages), redis-server (cluster tests, started
+#   by the tests themselves on a free port), chromium (browser tests, headless).
+# A package's own service is never started: the tests start what they need and stop it by PID.
 set -euo pipefail
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "system-deps: missing ${need[*]}; run as root or install them" >&2
-    exit 1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+  exit 1
 fi
+echo "system-deps: installing ${need[*]}"
+# policy-rc.d exit code 101 tells invoke-rc.d not to start services the packages bring.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+cleanup() { [ "$created_policy" -eq 1 ] && rm -f "$policy"; }
+trap cleanup EXIT
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
