@@ -132,6 +132,15 @@ class WebSocketTransport(Protocol):
         """True when :meth:`send_frame` may be used."""
 
     @property
+    def compressed(self) -> bool:
+        """True when permessage-deflate was negotiated and this plumbing applies it.
+
+        Read only when :attr:`supports_frames` is True: a frame written with
+        :meth:`send_frame` is then sent uncompressed (RSV1 clear, RFC 7692 section 6),
+        while :meth:`send_text` and :meth:`send_bytes` compress.
+        """
+
+    @property
     def buffered_amount(self) -> int:
         """Bytes queued for this connection and not yet handed to the OS."""
 

@@ -1,0 +1,411 @@
+"""Serve an :class:`~socketwire.io.http.HttpApp` behind ASGI 3 (uvicorn, hypercorn, granian...).
+
+Usage::
+
+    app = ASGIApp(engine_server, other_app=starlette_app)   # then: uvicorn module:app
+
+Paths the HttpApp owns go to it; everything else goes to ``other_app`` (404 without one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl, quote
+
+from .http import (
+    BodyTimeoutError,
+    BodyTooLargeError,
+    ClientDisconnectedError,
+    HttpApp,
+    HttpResponse,
+    WebSocketAccept,
+    WebSocketHandler,
+)
+from .types import ASGIApp as ASGI3App
+from .types import Message, Receive, Scope, Send
+
+__all__ = ["ASGIApp"]
+
+logger = logging.getLogger("socketwire.asgi")
+
+_NOT_FOUND: Final = HttpResponse(404, [("content-type", "text/plain")], b"Not Found")
+_SERVER_ERROR: Final = b"Internal Server Error"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        previous = headers.get(name)
+        headers[name] = value if previous is None else f"{previous}, {value}"
+    return headers
+
+
+class _AsgiRequest:
+    """An HTTP or WebSocket scope seen as an :class:`~socketwire.io.http.HttpRequest`."""
+
+    __slots__ = (
+        "_body_timeout",
+        "_disconnected",
+        "_query",
+        "_query_string",
+        "_receive",
+        "close_connection",
+        "headers",
+        "method",
+        "path",
+        "raw_path",
+        "remote_addr",
+        "secure",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
+        self._receive = receive
+        self._body_timeout = body_timeout
+        self._disconnected = False
+        self.close_connection = False
+        self.method: str = scope.get("method", "GET")
+        self.path: str = scope["path"]
+        query_string: str = scope.get("query_string", b"").decode("latin-1")
+        self._query_string = query_string
+        self._query: dict[str, str] | None = None
+        raw: bytes | None = scope.get("raw_path")
+        target = raw.decode("latin-1") if raw else quote(self.path)
+        self.raw_path = f"{target}?{query_string}" if query_string else target
+        self.headers = _headers(scope)
+        client = scope.get("client")
+        self.remote_addr = (str(client[0]), int(client[1])) if client else None
+        self.secure = scope.get("scheme") in ("https", "wss")
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """Query parameters, first value of each."""
+        if self._query is None:
+            query: dict[str, str] = {}
+            for key, value in parse_qsl(self._query_string, keep_blank_values=True):
+                query.setdefault(key, value)
+            self._query = query
+        return self._query
+
+    async def read_body(self, limit: int) -> bytes:
+        """Read the whole body from ``receive()`` (see ``HttpRequest.read_body``)."""
+        length = self.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            self.close_connection = True
+            raise BodyTooLargeError
+        if self._disconnected:
+            raise ClientDisconnectedError
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while True:
+                    message = await self._receive()
+                    if message["type"] == "http.disconnect":
+                        self._disconnected = True
+                        raise ClientDisconnectedError
+                    chunk: bytes = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        self.close_connection = True
+                        raise BodyTooLargeError
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            self.close_connection = True
+            raise BodyTimeoutError from None
+
+    async def wait_disconnected(self) -> None:
+        """Return when the client goes away (unread body chunks are discarded)."""
+        while not self._disconnected:
+            message = await self._receive()
+            if message["type"] in ("http.disconnect", "websocket.disconnect"):
+                self._disconnected = True
+
+
+class _AsgiWebSocket:
+    """The :class:`~socketwire.io.http.WebSocketTransport` of one ASGI WebSocket.
+
+    ASGI ``send`` is a coroutine while the transport's methods return at once, so messages
+    go through a queue that a writer task drains.
+    """
+
+    __slots__ = ("_buffered", "_closing", "_queue", "_wakeup")
+
+    def __init__(self) -> None:
+        # Items: str, bytes, or a (code, reason) close request, which is always last.
+        self._queue: deque[str | bytes | tuple[int, str]] = deque()
+        self._wakeup = asyncio.Event()
+        self._buffered = 0
+        self._closing = False
+
+    def send_text(self, data: str) -> None:
+        """Queue a text message."""
+        if not self._closing:
+            self._queue.append(data)
+            self._buffered += len(data)
+            self._wakeup.set()
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue a binary message."""
+        if not self._closing:
+            self._queue.append(data)
+            self._buffered += len(data)
+            self._wakeup.set()
+
+    def send_frame(self, frame: bytes) -> None:
+        """Not available behind ASGI (:attr:`supports_frames` is False)."""
+        raise RuntimeError("ASGI WebSockets cannot send raw frames")
+
+    @property
+    def supports_frames(self) -> bool:
+        """Always False: the ASGI server owns the socket."""
+        return False
+
+    @property
+    def compressed(self) -> bool:
+        """Unknown behind ASGI (the ASGI server negotiates); never read, as frames are off."""
+        return False
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes (characters for text) queued and not yet given to the ASGI server."""
+        return self._buffered
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closing
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Queue a close after the pending messages."""
+        if not self._closing:
+            self._closing = True
+            self._queue.append((code, reason))
+            self._wakeup.set()
+
+    async def write_loop(self, send: Send) -> int:
+        """Drain the queue into ``send``; returns the close code once a close was sent."""
+        queue = self._queue
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while queue:
+                item = queue.popleft()
+                if isinstance(item, str):
+                    self._buffered -= len(item)
+                    await send({"type": "websocket.send", "text": item})
+                elif isinstance(item, bytes):
+                    self._buffered -= len(item)
+                    await send({"type": "websocket.send", "bytes": item})
+                else:
+                    code, reason = item
+                    await send({"type": "websocket.close", "code": code, "reason": reason})
+                    return code
+
+
+class ASGIApp:
+    """An ASGI 3 application serving ``http_app`` and passing other paths to ``other_app``.
+
+    Args:
+        http_app: the application for the paths it owns.
+        other_app: an ASGI 3 application for everything else (and lifespan events).
+        body_timeout: seconds ``read_body`` waits for a complete body.
+    """
+
+    def __init__(
+        self,
+        http_app: HttpApp,
+        other_app: ASGI3App | None = None,
+        *,
+        body_timeout: float = 30.0,
+    ) -> None:
+        self.http_app = http_app
+        self.other_app = other_app
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch one ASGI connection."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif kind in ("http", "websocket") and self.http_app.owns(scope["path"]):
+            if kind == "http":
+                await self._http(scope, receive, send)
+            else:
+                await self._websocket(scope, receive, send)
+        elif self.other_app is not None:
+            await self.other_app(scope, receive, send)
+        elif kind == "http":
+            await self._send_response(send, _NOT_FOUND)
+        elif kind == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = _AsgiRequest(scope, receive, self.body_timeout)
+        try:
+            response = await self.http_app.handle_http(request)
+        except ClientDisconnectedError:
+            return
+        except Exception:
+            logger.exception("application failed on %s %s", request.method, request.raw_path)
+            response = HttpResponse(500, [("content-type", "text/plain")], _SERVER_ERROR)
+        await self._send_response(send, response, close=request.close_connection)
+
+    @staticmethod
+    async def _send_response(send: Send, response: HttpResponse, *, close: bool = False) -> None:
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers
+        ]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        if close:
+            # The rest of the body was not read: ask the server not to reuse the connection.
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        request = _AsgiRequest(scope, receive, self.body_timeout)
+        try:
+            decision = await self.http_app.handle_websocket(request)
+        except Exception:
+            logger.exception("application failed on WebSocket %s", request.raw_path)
+            decision = HttpResponse(500, [("content-type", "text/plain")], _SERVER_ERROR)
+        if isinstance(decision, HttpResponse):
+            await self._refuse(scope, send, decision)
+            return
+        await self._run_websocket(receive, send, decision)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, response: HttpResponse) -> None:
+        if "websocket.http.response" in scope.get("extensions", {}):
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.headers
+            ]
+            headers.append((b"content-length", str(len(response.body)).encode()))
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status,
+                    "headers": headers,
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": response.body})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+    async def _run_websocket(self, receive: Receive, send: Send, accept: WebSocketAccept) -> None:
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in accept.headers
+        ]
+        await send({"type": "websocket.accept", "headers": headers})
+        transport = _AsgiWebSocket()
+        try:
+            handler = accept.attach(transport)
+        except Exception:
+            logger.exception("WebSocket attach failed")
+            await send({"type": "websocket.close", "code": 1011, "reason": ""})
+            return
+        reader = asyncio.ensure_future(
+            self._read_loop(receive, transport, handler, accept.max_message_size)
+        )
+        writer = asyncio.ensure_future(transport.write_loop(send))
+        code = 1006
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            # The writer finishing means we sent a close; the reader, that the client left.
+            for task in (writer, reader):
+                if task in done and not task.cancelled():
+                    if task.exception() is None:
+                        code = task.result()
+                        break
+                    logger.debug("WebSocket loop ended", exc_info=task.exception())
+        finally:
+            # Runs on cancellation too (server shutdown): on_close is always called, once.
+            for task in (reader, writer):
+                task.cancel()
+            try:
+                handler.on_close(code)
+            except Exception:
+                logger.exception("WebSocket handler on_close failed")
+            # Leave no task behind.
+            await asyncio.wait({reader, writer})
+
+    @staticmethod
+    async def _read_loop(
+        receive: Receive,
+        transport: _AsgiWebSocket,
+        handler: WebSocketHandler,
+        max_size: int | None,
+    ) -> int:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                code: int = message.get("code", 1005)
+                return code
+            if kind != "websocket.receive" or transport.closing:
+                continue
+            text: str | None = message.get("text")
+            data: str | bytes = text if text is not None else message.get("bytes") or b""
+            if max_size is not None and len(data) > max_size:
+                transport.close(1009, "message too big")
+                continue
+            try:
+                handler.on_message(data)
+            except Exception:
+                logger.exception("WebSocket handler on_message failed")
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shutdown_done = False
+
+        async def shutdown() -> None:
+            nonlocal shutdown_done
+            if not shutdown_done:
+                shutdown_done = True
+                try:
+                    await self.http_app.shutdown()
+                except Exception:
+                    logger.exception("app.shutdown() failed")
+
+        if self.other_app is not None:
+            started = False
+
+            async def wrapped_receive() -> Message:
+                nonlocal started
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    started = True
+                elif message["type"] == "lifespan.shutdown":
+                    await shutdown()
+                return message
+
+            try:
+                await self.other_app(scope, wrapped_receive, send)
+                return
+            except Exception:
+                if started:
+                    raise
+                # The wrapped app does not speak lifespan: answer it ourselves.
+                logger.debug("other_app does not support lifespan", exc_info=True)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,184 @@
+"""The native server: asyncio + httptools for HTTP/1.1, websockets' sans-I/O protocol for frames.
+
+One :class:`~._native_http.HttpConnection` (an :class:`asyncio.Protocol`) per TCP connection
+parses requests and answers them in order; a WebSocket upgrade the application accepts swaps
+the transport over to a :class:`~._native_ws.NativeWebSocket`. This module holds the
+listening server and its graceful shutdown.
+
+Usage::
+
+    server = NativeServer(app, "127.0.0.1", 8000)
+    await server.start()
+    await server.serve_forever()      # until close() is called
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl as ssl_module
+from collections.abc import Callable
+
+from ._native_http import HttpConnection
+from ._native_ws import NativeWebSocket, frame_message
+from .http import HttpApp
+
+__all__ = ["NativeServer", "NativeWebSocket", "frame_message", "install_uvloop"]
+
+logger = logging.getLogger("socketwire.native")
+
+
+def install_uvloop() -> bool:
+    """Make uvloop the event loop policy when it is installed.
+
+    Returns:
+        True when uvloop is now the policy; False when it is not installed.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if use_uvloop is False:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if use_uvloop:
+            raise
+        return None
+    return uvloop.new_event_loop
+
+
+class NativeServer:
+    """The embedded HTTP/1.1 + WebSocket server for an :class:`~socketwire.io.http.HttpApp`.
+
+    Args:
+        app: the application to serve.
+        host: address to bind.
+        port: port to bind; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        ssl: TLS context; requests then report ``secure``.
+        backlog: listen backlog.
+        body_timeout: seconds :meth:`HttpRequest.read_body` waits for a complete body.
+        keepalive_timeout: seconds an idle keep-alive connection stays open.
+        max_header_size: limit on the request line plus headers; over it, 431.
+        use_uvloop: for :meth:`run`: True requires uvloop, False never uses it, None uses
+            it when installed.
+    """
+
+    def __init__(
+        self,
+        app: HttpApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl: ssl_module.SSLContext | None = None,
+        backlog: int = 2048,
+        body_timeout: float = 30.0,
+        keepalive_timeout: float = 75.0,
+        max_header_size: int = 16 * 1024,
+        use_uvloop: bool | None = None,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self.backlog = backlog
+        self.body_timeout = body_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.max_header_size = max_header_size
+        self.use_uvloop = use_uvloop
+        self.connections: set[HttpConnection] = set()
+        self.websockets: set[NativeWebSocket] = set()
+        self._server: asyncio.Server | None = None
+        self._closed = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._closing = False
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets (empty before :meth:`start`)."""
+        return self._server.sockets if self._server is not None else ()
+
+    def forget(self, connection: HttpConnection | NativeWebSocket) -> None:
+        """Called by a connection that ended."""
+        if isinstance(connection, NativeWebSocket):
+            self.websockets.discard(connection)
+        else:
+            self.connections.discard(connection)
+        if self._closing and not self.connections and not self.websockets:
+            self._drained.set()
+
+    async def start(self) -> None:
+        """Bind and start accepting connections; :attr:`port` then holds the bound port."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: HttpConnection(self),
+            self.host,
+            self.port,
+            ssl=self.ssl,
+            backlog=self.backlog,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`close` completes (call :meth:`start` first)."""
+        await self._closed.wait()
+
+    async def close(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a shutdown budget)
+        """Shut down gracefully.
+
+        Stops accepting, awaits ``app.shutdown()``, closes idle keep-alive connections and
+        WebSockets the app left open (1001), then waits up to ``timeout`` seconds for the
+        rest to finish before dropping them.
+        """
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.app.shutdown()
+        except TimeoutError:
+            logger.warning("app.shutdown() did not finish in %.1f s", timeout)
+        except Exception:
+            logger.exception("app.shutdown() failed")
+        for connection in list(self.connections):
+            connection.shutdown()
+        for websocket in list(self.websockets):
+            websocket.close(1001, "server shutting down")
+        if self.connections or self.websockets:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._drained.wait()
+        for connection in list(self.connections):
+            connection.abort()
+        for websocket in list(self.websockets):
+            websocket.abort()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        self._closed.set()
+
+    def run(self) -> None:
+        """Run the server in a new event loop until interrupted (Ctrl-C closes gracefully)."""
+
+        async def main() -> None:
+            await self.start()
+            try:
+                await self.serve_forever()
+            finally:
+                if not self._closed.is_set():
+                    await self.close()
+
+        factory = _loop_factory(self.use_uvloop)
+        with asyncio.Runner(loop_factory=factory) as runner, contextlib.suppress(KeyboardInterrupt):
+            runner.run(main())
