@@ -1,0 +1,96 @@
+"""How application callables are run: coroutines on the loop, plain functions in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+__all__ = ["LoopGuard", "call_handler", "fire", "spawn"]
+
+logger = logging.getLogger("socketwire.server")
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run ``coro`` as a task that is referenced until done and whose failure is logged."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_done)
+    return task
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("background task failed", exc_info=task.exception())
+
+
+async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call an application handler and return its result.
+
+    A coroutine function is awaited on the event loop. A plain function runs in a worker
+    thread (``asyncio.to_thread``) so that it can block without stalling the server; if it
+    returns an awaitable, that is awaited too.
+    """
+    if _is_async(fn):
+        return await fn(*args)
+    result = await asyncio.to_thread(fn, *args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    # an object whose __call__ is a coroutine function counts too
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - we want the method, not callable()
+    )
+
+
+def fire(fn: Callable[..., Any], *args: Any) -> None:
+    """Call a listener inline; if it returns an awaitable, run that as a task.
+
+    Used for listeners JS calls synchronously (catch-all outgoing listeners): a plain one
+    must not block.
+    """
+    try:
+        result = fn(*args)
+    except Exception:
+        logger.exception("listener %r failed", fn)
+        return
+    if inspect.isawaitable(result):
+
+        async def wait() -> None:
+            await result
+
+        spawn(wait())
+
+
+class LoopGuard:
+    """Remembers the server's event loop so that sync API calls from worker threads (plain
+    handlers run in threads) are handed over to it instead of touching sockets concurrently.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread_id: int | None = None
+
+    def bind(self) -> None:
+        """Record the running loop (called on the loop, when the first connection arrives)."""
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+            self.thread_id = threading.get_ident()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run ``fn(*args)`` now when on the loop's thread (returns True); otherwise schedule
+        it on the loop and return False."""
+        if self.loop is None or threading.get_ident() == self.thread_id:
+            fn(*args)
+            return True
+        self.loop.call_soon_threadsafe(fn, *args)
+        return False

@@ -1,0 +1,350 @@
+"""The Socket.IO server (JS ``Server``): namespaces over one Engine.IO server.
+
+It is an :class:`~socketwire.io.http.HttpApp`: serve it with
+:class:`~socketwire.io.native.NativeServer` or :class:`socketwire.ASGIApp`.
+
+Example::
+
+    sio = socketwire.Server(cors=CorsOptions(origin="*"))
+
+    @sio.on("connection")
+    async def on_connection(socket: socketwire.Socket) -> None:
+        @socket.on("chat")
+        async def chat(message: str) -> str:
+            socket.broadcast.emit("chat", message)
+            return "ok"   # the acknowledgement, if the client asked for one
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
+
+from socketwire.adapters.base import Adapter, AdapterFactory
+from socketwire.adapters.memory import MemoryAdapter, SessionAwareMemoryAdapter
+from socketwire.engineio.options import CorsOptions, EngineOptions
+from socketwire.io.engine import EngineServer, EngineSocket
+from socketwire.io.http import HttpRequest, HttpResponse, WebSocketAccept
+from socketwire.server.client import Client
+from socketwire.server.handlers import LoopGuard, spawn
+from socketwire.server.namespace import Namespace, ParentNamespace
+from socketwire.server.operators import BroadcastOperator, RemoteSocket
+from socketwire.server.recovery import RecoveryOptions
+from socketwire.socketio import JsonParser, MsgpackParser, Parser
+from socketwire.static import ClientBundle
+
+__all__ = ["NamespacePredicate", "Server"]
+
+logger = logging.getLogger("socketwire.server")
+
+H = TypeVar("H", bound=Callable[..., Any])
+#: ``(name, auth) -> bool`` (or an awaitable of it): may a client create namespace ``name``?
+NamespacePredicate = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
+
+
+def _resolve_parser(parser: Parser | str | None) -> Parser:
+    if parser is None or parser == "json":
+        return JsonParser()
+    if parser == "msgpack":
+        return MsgpackParser()
+    if isinstance(parser, str):
+        raise ValueError(f"unknown parser {parser!r} (use 'json', 'msgpack' or a Parser)")
+    return parser
+
+
+class Server:
+    """A Socket.IO v5 server (what socket.io 4.8 does, in Python naming).
+
+    Args:
+        path: The URL path served (JS ``path``, ``"/socket.io/"`` by default).
+        parser: None or ``"json"`` (the default parser), ``"msgpack"``
+            (``socket.io-msgpack-parser``), or a :class:`~socketwire.socketio.Parser`.
+        connect_timeout: Seconds an Engine.IO connection may stay without joining a
+            namespace before it is closed.
+        connection_state_recovery: None (off), True (the defaults) or
+            :class:`RecoveryOptions`.
+        cleanup_empty_child_namespaces: Remove a dynamic child namespace when its last
+            socket leaves.
+        adapter: Builds the adapter of each namespace (default: the in-memory one).
+        max_namespaces_per_client: A connection connected or connecting to more namespaces
+            than this at once is closed (a bound JS does not have).
+        concurrent_events: Run each incoming event's handlers in a task of its own instead
+            of one after the other per socket (JS runs listeners without waiting for the
+            previous one's promise).
+        serve_client: Serve the official browser client at ``<path>/socket.io.js`` (and
+            ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, with their maps), as JS
+            ``serveClient``; see :class:`~socketwire.static.ClientBundle`.
+        serve_client_dir: Where the ``socket.io-client`` dist is (default: looked for, see
+            :meth:`~socketwire.static.ClientBundle.locate`).
+        **engine_options: Passed to :class:`~socketwire.engineio.EngineOptions` (``cors``,
+            ``ping_interval``, ``transports``, ``max_buffered_bytes``...); ``cors`` may also
+            be a dict of :class:`~socketwire.engineio.CorsOptions` fields.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io/",
+        parser: Parser | str | None = None,
+        connect_timeout: float = 45.0,
+        connection_state_recovery: RecoveryOptions | bool | None = None,
+        cleanup_empty_child_namespaces: bool = False,
+        adapter: AdapterFactory | None = None,
+        max_namespaces_per_client: int = 100,
+        concurrent_events: bool = False,
+        serve_client: bool = True,
+        serve_client_dir: str | os.PathLike[str] | None = None,
+        **engine_options: Any,
+    ) -> None:
+        self.parser: Parser = _resolve_parser(parser)
+        self.connect_timeout = connect_timeout
+        if connection_state_recovery is True:
+            connection_state_recovery = RecoveryOptions()
+        self.connection_state_recovery: RecoveryOptions | None = connection_state_recovery or None
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self.max_namespaces_per_client = max_namespaces_per_client
+        self.concurrent_events = concurrent_events
+        #: The browser client files served, or None (``serve_client=False``).
+        self.client_bundle: ClientBundle | None = (
+            ClientBundle.locate(serve_client_dir) if serve_client else None
+        )
+        if adapter is None:
+            adapter = (
+                MemoryAdapter
+                if self.connection_state_recovery is None
+                else SessionAwareMemoryAdapter
+            )
+        self._adapter_factory: AdapterFactory = adapter
+        self._guard = LoopGuard()
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[tuple[NamespacePredicate, ParentNamespace]] = []
+        self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
+        self._clients: dict[str, Client] = {}
+        self._unstarted: list[Adapter] = []
+        cors = engine_options.get("cors")
+        if isinstance(cors, Mapping):
+            # JS-style `cors={"origin": ..., "credentials": ...}`
+            engine_options["cors"] = CorsOptions(**cors)
+        self.engine = EngineServer(EngineOptions(path=path, **engine_options))
+        self.engine.on_connection(self._on_engine_connection)
+        #: The main namespace ("/").
+        self.sockets: Namespace = self.of("/")
+
+    # -- HttpApp -----------------------------------------------------------------------------
+
+    def owns(self, path: str) -> bool:
+        """True for paths under the server's ``path``."""
+        return self.engine.owns(path)
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Answer one plain HTTP request (Engine.IO polling, or the browser client)."""
+        self._bind()
+        if self.client_bundle is not None:
+            filename = self.client_bundle.match(request.path, self.engine.options.path)
+            if filename is not None:
+                # JS attachServe: the bundle is answered before engine.io, with CORS
+                headers = await self.engine._cors(request)
+                if self.engine.options.cors is not None and request.method == "OPTIONS":
+                    return HttpResponse(204, headers)
+                return self.client_bundle.respond(filename, request, headers)
+        return await self.engine.handle_http(request)
+
+    async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
+        """Accept or refuse one WebSocket upgrade request."""
+        self._bind()
+        return await self.engine.handle_websocket(request)
+
+    async def shutdown(self) -> None:
+        """Disconnect every socket ("server shutting down"), close the adapters and the
+        Engine.IO sessions."""
+        for nsp in list(self._nsps.values()):
+            for socket in list(nsp.sockets.values()):
+                socket._on_close("server shutting down")
+            try:
+                await nsp.adapter.close()
+            except Exception:
+                logger.exception("closing the adapter of %s failed", nsp.name)
+        await self.engine.shutdown()
+        # connections the engine did not end synchronously (or that it does not own)
+        for client in list(self._clients.values()):
+            client._close_with("server shutting down")
+
+    async def close(self) -> None:
+        """Alias of :meth:`shutdown` (JS ``io.close()``, without the HTTP server)."""
+        await self.shutdown()
+
+    def _bind(self) -> None:
+        if self._guard.loop is None:
+            self._guard.bind()
+            for adapter in self._unstarted:
+                spawn(adapter.init())
+            self._unstarted.clear()
+
+    def _start_adapter(self, nsp: Namespace) -> None:
+        # JS calls adapter.init() without waiting; we need a loop for that.
+        if self._guard.loop is None:
+            self._unstarted.append(nsp.adapter)
+        else:
+            spawn(nsp.adapter.init())
+
+    def _on_engine_connection(self, conn: EngineSocket) -> None:
+        self._bind()
+        self._clients[conn.sid] = Client(self, conn)
+
+    # -- namespaces --------------------------------------------------------------------------
+
+    @overload
+    def of(self, name: str) -> Namespace: ...
+    @overload
+    def of(self, name: re.Pattern[str] | NamespacePredicate) -> ParentNamespace: ...
+
+    def of(self, name: str | re.Pattern[str] | NamespacePredicate) -> Namespace:
+        """The namespace ``name``, created if needed.
+
+        Args:
+            name: A name (``"/chat"``; a missing leading slash is added), a compiled regular
+                expression (``re.search`` on the name) or a predicate ``(name, auth) -> bool``
+                (may be async): the latter two return a parent namespace whose children are
+                created when a client connects to a matching name.
+        """
+        if isinstance(name, re.Pattern) or callable(name):
+            parent = ParentNamespace(self)
+            if isinstance(name, re.Pattern):
+                pattern = name
+                self._parents.append((lambda n, _auth: pattern.search(n) is not None, parent))
+                self._regex_parents.append((pattern, parent))
+            else:
+                self._parents.append((name, parent))
+            return parent
+        if not name.startswith("/"):
+            name = "/" + name
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            return nsp
+        for pattern, parent in self._regex_parents:
+            if pattern.search(name):
+                return parent._create_child(name)
+        nsp = Namespace(self, name)
+        self._nsps[name] = nsp
+        if name != "/":
+            self.sockets._emit_local("new_namespace", nsp)
+        return nsp
+
+    async def _check_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        for predicate, parent in list(self._parents):
+            try:
+                allowed = predicate(name, auth)
+                if inspect.isawaitable(allowed):
+                    allowed = await allowed
+            except Exception:
+                logger.exception("namespace predicate failed for %r", name)
+                continue
+            if not allowed:
+                continue
+            existing = self._nsps.get(name)
+            if existing is not None:
+                # created in the meantime
+                return existing
+            return parent._create_child(name)
+        return None
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        """The namespaces by name (static and dynamic children); a copy."""
+        return dict(self._nsps)
+
+    # -- the main namespace ------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register a handler on the main namespace; see :meth:`Namespace.on`."""
+        if handler is None:
+            return self.sockets.on(event)
+        return self.sockets.on(event, handler)
+
+    def use(self, middleware: Callable[..., Any]) -> None:
+        """Add a connection middleware to the main namespace; see :meth:`Namespace.use`."""
+        self.sockets.use(middleware)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """The sockets of the main namespace in ``room``."""
+        return self.sockets.to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.sockets.in_(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """The sockets of the main namespace not in ``room``."""
+        return self.sockets.except_(room)
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Every socket of the main namespace, asking for (or against) compression."""
+        return self.sockets.compress(compress)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Every socket of the main namespace; volatile."""
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Every socket of the main namespace on this server."""
+        return self.sockets.local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Every socket of the main namespace, waiting at most ``seconds`` for acks."""
+        return self.sockets.timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the main namespace."""
+        self.sockets.emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Send a ``message`` event to every socket of the main namespace."""
+        self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send ``event`` to every socket of the main namespace and collect their acks."""
+        return await self.sockets.emit_with_ack(event, *args)
+
+    async def all_sockets(self) -> set[str]:
+        """The ids of the sockets of the main namespace."""
+        return await self.sockets.all_sockets()
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """The sockets of the main namespace."""
+        return await self.sockets.fetch_sockets()
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the main namespace join ``room``."""
+        await self.sockets.sockets_join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make every socket of the main namespace leave ``room``."""
+        await self.sockets.sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the main namespace."""
+        await self.sockets.disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other servers of the cluster (nothing on a single server)."""
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send ``event`` to the other servers and return their responses."""
+        return await self.sockets.server_side_emit_with_ack(event, *args)
+
+    @property
+    def clients_count(self) -> int:
+        """The number of Engine.IO connections."""
+        return self.engine.clients_count

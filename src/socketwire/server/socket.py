@@ -1,0 +1,489 @@
+"""One client's connection to one namespace (JS ``Socket``).
+
+Handlers
+    ``socket.on("event", handler)`` (or ``@socket.on("event")``). The handler is called with
+    the event's arguments. A coroutine function is awaited; a plain function runs in a worker
+    thread. When the client asked for an acknowledgement, the handler's return value is sent
+    as the ack: ``None`` sends no argument, a ``tuple`` sends its items as separate
+    arguments, anything else is sent as one argument.
+
+    Events of one socket are handled in order: the next handler starts when the previous one
+    has returned (the ``connection`` handlers run first). Acknowledgements from the client
+    are processed at once, so a handler may ``await socket.emit_with_ack(...)``. With
+    ``Server(concurrent_events=True)`` each event runs in its own task once the
+    ``connection`` handlers have returned.
+
+Reserved events
+    ``disconnecting(reason)`` (``socket.rooms`` still lists the rooms), ``disconnect(reason)``
+    and ``error(exception)`` (a per-packet middleware rejected an event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from socketwire.adapters.base import BroadcastFlags, BroadcastOptions
+from socketwire.server.errors import AckTimeoutError, DisconnectedError
+from socketwire.server.handlers import call_handler, fire, spawn
+from socketwire.server.handshake import Handshake, build_handshake
+from socketwire.server.operators import BroadcastOperator, check_event_name, room_set
+from socketwire.server.recovery import RECOVERABLE_REASONS, Session
+from socketwire.socketio import Packet, PacketType
+
+if TYPE_CHECKING:
+    from socketwire.server.client import Client, EngineSocketLike
+    from socketwire.server.namespace import Namespace
+
+__all__ = ["Socket", "SocketEmitter", "ack_value", "generate_id"]
+
+logger = logging.getLogger("socketwire.server")
+
+H = TypeVar("H", bound=Callable[..., Any])
+_RESERVED_HANDLERS = frozenset({"disconnecting", "disconnect", "error"})
+_NO_FLAGS = BroadcastFlags()
+
+
+def generate_id() -> str:
+    """A random 20-character URL-safe id (JS ``base64id.generateId()``: 15 random bytes)."""
+    return secrets.token_urlsafe(15)
+
+
+def ack_value(args: list[Any]) -> Any:
+    """What an awaited ack returns: None for no argument, the argument, or a tuple of them."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def _ack_args(result: Any) -> list[Any]:
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+class _Emitting:
+    """Emit methods shared by :class:`Socket` and :class:`SocketEmitter` (flags differ)."""
+
+    _socket: Socket
+    _flags: BroadcastFlags
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` (JSON-able values, ``bytes`` anywhere) to this client.
+
+        Safe to call from a worker thread (plain handlers): it is handed to the event loop.
+        """
+        check_event_name(event)
+        sock = self._socket
+        sock.server._guard.call(sock._send_event, event, list(args), self._flags, None)
+
+    def send(self, *args: Any) -> None:
+        """Send a ``message`` event."""
+        self.emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send ``event`` and return the client's acknowledgement.
+
+        Returns:
+            None when the client acked with no argument, the argument, or a tuple of them.
+
+        Raises:
+            AckTimeoutError: set with ``timeout(seconds)``, elapsed first.
+            DisconnectedError: the socket disconnected first.
+        """
+        check_event_name(event)
+        return await self._socket._emit_with_ack(event, list(args), self._flags)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace but this one."""
+        return self._socket._operator(self._flags)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """The sockets in ``room``, except this one."""
+        return self.broadcast.to(room)
+
+    def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Every socket but this one and those in ``room``."""
+        return self.broadcast.except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Like :attr:`broadcast`, on this server only."""
+        return self.broadcast.local
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        """Drop the next packet if the connection cannot take it right now."""
+        return SocketEmitter(self._socket, dataclasses.replace(self._flags, volatile=True))
+
+    def compress(self, compress: bool) -> SocketEmitter:
+        """Ask for (or against) compression of the packet."""
+        return SocketEmitter(self._socket, dataclasses.replace(self._flags, compress=compress))
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
+        return SocketEmitter(self._socket, dataclasses.replace(self._flags, timeout=seconds))
+
+
+class SocketEmitter(_Emitting):
+    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``...)."""
+
+    def __init__(self, socket: Socket, flags: BroadcastFlags) -> None:
+        self._socket = socket
+        self._flags = flags
+
+
+class Socket(_Emitting):
+    """A client connected to a namespace.
+
+    Attributes:
+        id: The socket id (not the Engine.IO id, which is sensitive).
+        nsp: The namespace.
+        handshake: What the server knew about the client when it connected.
+        data: Free-form application data (kept across a recovered reconnection).
+        recovered: True when connection state recovery restored this socket's session.
+        connected: True until the socket disconnects.
+    """
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        client: Client,
+        auth: dict[str, Any],
+        previous_session: Session | None = None,
+    ) -> None:
+        self._socket = self
+        self._flags = _NO_FLAGS
+        self.nsp = nsp
+        self.client = client
+        self.server = nsp.server
+        self.adapter = nsp.adapter
+        self.recovered = False
+        self.connected = False
+        self.data: dict[str, Any] = {}
+        self.pid: str | None = None
+        #: ack id -> callback(args, or None when the socket disconnected first)
+        self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+        self._handlers: dict[str, list[Callable[..., Any]]] = {}
+        self._any: list[Callable[..., Any]] = []
+        self._any_outgoing: list[Callable[..., Any]] = []
+        self._middlewares: list[Callable[..., Any]] = []
+        self._jobs: deque[Callable[[], Awaitable[None]]] = deque()
+        self._runner: asyncio.Task[None] | None = None
+        self._closing_rooms: set[str] | None = None
+        self._joinable = True
+        #: the connection handlers have run (events may then run concurrently, if allowed)
+        self._ready = False
+        if previous_session is not None:
+            self.id = previous_session.sid
+            self.pid = previous_session.pid
+            self.join(previous_session.rooms)
+            self.data = previous_session.data
+            for data in previous_session.missed_packets:
+                # replayed before the CONNECT packet, as JS does
+                self.client._write_packet(Packet(PacketType.EVENT, nsp.name, data))
+            self.recovered = True
+        else:
+            self.id = generate_id()
+            if self.server.connection_state_recovery is not None:
+                self.pid = generate_id()
+        self.handshake: Handshake = build_handshake(client.request, auth)
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} nsp={self.nsp.name!r} connected={self.connected}>"
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def disconnected(self) -> bool:
+        """True once the socket has disconnected."""
+        return not self.connected
+
+    @property
+    def conn(self) -> EngineSocketLike:
+        """The underlying Engine.IO connection."""
+        return self.client.conn
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (its own id included); a copy."""
+        if self._closing_rooms is not None:
+            return set(self._closing_rooms)
+        return set(self.adapter.socket_rooms(self.id) or ())
+
+    # -- listeners ---------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+
+        def register(fn: H) -> H:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove ``handler`` from ``event`` (all handlers of ``event`` when None)."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, ()):
+            self._handlers[event].remove(handler)
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
+        self._any.append(listener)
+
+    def prepend_any(self, listener: Callable[..., Any]) -> None:
+        """Like :meth:`on_any`, called before the listeners already added."""
+        self._any.insert(0, listener)
+
+    def off_any(self, listener: Callable[..., Any] | None = None) -> None:
+        """Remove a catch-all listener (all of them when None)."""
+        _remove(self._any, listener)
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every event sent to this client.
+
+        Called inline as the packet is sent: a plain listener must not block (a coroutine
+        function is run as a task).
+        """
+        self._any_outgoing.append(listener)
+
+    def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """Like :meth:`on_any_outgoing`, called before the listeners already added."""
+        self._any_outgoing.insert(0, listener)
+
+    def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
+        """Remove an outgoing catch-all listener (all of them when None)."""
+        _remove(self._any_outgoing, listener)
+
+    def use(self, middleware: Callable[..., Any]) -> None:
+        """Run ``middleware(event, args)`` on every incoming event before its handlers.
+
+        It may change ``args`` (a list) in place; raising rejects the event, which is then
+        reported to this socket's ``error`` handlers (nothing is sent to the client, as JS).
+        """
+        self._middlewares.append(middleware)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Join one room or several (no effect once disconnected)."""
+        rooms = room_set(rooms)
+        self.server._guard.call(self._join, rooms)
+
+    def _join(self, rooms: frozenset[str]) -> None:
+        if self._joinable:
+            self.adapter.add_all(self.id, rooms)
+
+    def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        self.server._guard.call(self.adapter.delete, self.id, room)
+
+    def leave_all(self) -> None:
+        """Leave every room (the socket's own room too)."""
+        self.server._guard.call(self.adapter.del_all, self.id)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _operator(self, flags: BroadcastFlags) -> BroadcastOperator:
+        return BroadcastOperator(self.adapter, frozenset(), frozenset((self.id,)), flags)
+
+    def _send_event(
+        self, event: str, args: list[Any], flags: BroadcastFlags, ack_id: int | None
+    ) -> None:
+        if not self.connected:
+            return
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+        if self.server.connection_state_recovery is not None:
+            # through the adapter, which stores the packet and appends its offset
+            self.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
+        else:
+            self._notify_outgoing(packet)
+            self.client._write_packet(packet, volatile=flags.volatile, compress=flags.compress)
+
+    async def _emit_with_ack(self, event: str, args: list[Any], flags: BroadcastFlags) -> Any:
+        if not self.connected:
+            raise DisconnectedError(f"socket {self.id} is disconnected")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        ack_id = self.nsp._next_ack_id()
+
+        def on_ack(ack_args: list[Any] | None) -> None:
+            if future.done():
+                return
+            if ack_args is None:
+                future.set_exception(DisconnectedError(f"socket {self.id} disconnected"))
+            else:
+                future.set_result(ack_value(ack_args))
+
+        self._acks[ack_id] = on_ack
+        try:
+            self._send_event(event, args, flags, ack_id)
+            async with asyncio.timeout(flags.timeout):
+                return await future
+        except TimeoutError:
+            raise AckTimeoutError("operation has timed out", missing=[self.id]) from None
+        finally:
+            self._acks.pop(ack_id, None)
+
+    def _notify_outgoing(self, packet: Packet) -> None:
+        for listener in list(self._any_outgoing):
+            fire(listener, *packet.data)
+
+    def _packet(self, packet: Packet) -> None:
+        self.client._write_packet(packet)
+
+    # -- connection lifecycle ----------------------------------------------------------------
+
+    def _on_connect(self) -> None:
+        self.connected = True
+        self.join(self.id)
+        data = {"sid": self.id} if self.pid is None else {"sid": self.id, "pid": self.pid}
+        self._packet(Packet(PacketType.CONNECT, self.nsp.name, data))
+
+    def _connect_error(self, data: dict[str, Any]) -> None:
+        self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
+
+    def _on_packet(self, packet: Packet) -> None:
+        if packet.type == PacketType.EVENT:
+            data = packet.data
+            if self.server.concurrent_events and self._ready:
+                spawn(self._dispatch(data[0], list(data[1:]), packet.id))
+            else:
+                self._enqueue(lambda: self._dispatch(data[0], list(data[1:]), packet.id))
+        elif packet.type == PacketType.ACK:
+            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            if callback is not None:
+                callback(list(packet.data or ()))
+            # an ack id we do not wait for (timed out, or made up) is ignored, as JS
+        elif packet.type == PacketType.DISCONNECT:
+            self._on_close("client namespace disconnect")
+
+    async def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        for listener in list(self._any):
+            try:
+                result = listener(event, *args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("catch-all listener on %s failed", self)
+        for middleware in list(self._middlewares):
+            try:
+                await call_handler(middleware, event, args)
+            except Exception as exc:
+                await self._emit_reserved("error", exc)
+                return
+        handlers = list(self._handlers.get(event, ()))
+        results = []
+        for handler in handlers:
+            try:
+                results.append(await call_handler(handler, *args))
+            except Exception:
+                logger.exception("handler of %r on %s failed", event, self)
+                return
+        if ack_id is not None and handlers and self.connected:
+            self._packet(Packet(PacketType.ACK, self.nsp.name, _ack_args(results[0]), ack_id))
+
+    async def _emit_reserved(self, event: str, *args: Any) -> None:
+        for handler in list(self._handlers.get(event, ())):
+            try:
+                await call_handler(handler, *args)
+            except Exception:
+                logger.exception("%r handler on %s failed", event, self)
+
+    def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
+        self._jobs.append(job)
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
+
+    async def _run_jobs(self) -> None:
+        try:
+            while self._jobs:
+                job = self._jobs.popleft()
+                try:
+                    await job()
+                except Exception:
+                    logger.exception("handler on %s failed", self)
+        finally:
+            self._runner = None
+
+    def _on_error(self, exc: Exception) -> None:
+        self._enqueue(lambda: self._emit_reserved("error", exc))
+
+    def _on_close(self, reason: str) -> None:
+        """Disconnect for ``reason`` (a JS reason string); idempotent."""
+        if not self.connected:
+            return
+        rooms = self.rooms
+        if (
+            self.server.connection_state_recovery is not None
+            and self.pid is not None
+            and reason in RECOVERABLE_REASONS
+        ):
+            session = Session(self.id, self.pid, sorted(rooms), self.data)
+            spawn(self.adapter.persist_session(session))
+        self.connected = False
+        self._cleanup()
+        self.client._remove(self)
+        acks = list(self._acks.values())
+        self._acks.clear()
+        for callback in acks:
+            callback(None)
+        self._closing_rooms = rooms
+        self._enqueue(lambda: self._run_disconnect(reason))
+
+    async def _run_disconnect(self, reason: str) -> None:
+        try:
+            await self._emit_reserved("disconnecting", reason)
+        finally:
+            self._closing_rooms = None
+        await self._emit_reserved("disconnect", reason)
+
+    def _cleanup(self) -> None:
+        self.adapter.del_all(self.id)
+        self.nsp._remove(self)
+        self._joinable = False
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace ("server namespace disconnect").
+
+        Args:
+            close: Also close the underlying connection (every namespace of the client).
+        """
+        self.server._guard.call(self._disconnect, close)
+
+    def _disconnect(self, close: bool) -> None:
+        if not self.connected:
+            return
+        if close:
+            self.client._disconnect()
+        else:
+            self._packet(Packet(PacketType.DISCONNECT, self.nsp.name))
+            self._on_close("server namespace disconnect")
+
+
+def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:
+    if listener is None:
+        listeners.clear()
+    elif listener in listeners:
+        listeners.remove(listener)

@@ -1,0 +1,268 @@
+"""Events, acknowledgements both ways, binary, catch-all listeners, per-packet middlewares."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from sio_fakes import Signal, connect
+
+from socketwire import AckTimeoutError, DisconnectedError, Server, Socket
+from socketwire.socketio import MsgpackParser, Packet, PacketType
+
+
+async def _server_socket(sio: Server, nsp: str = "/") -> tuple[Any, Socket]:
+    connected = Signal()
+    sio.of(nsp).on("connection", connected)
+    sock, _ = await connect(sio, nsp)
+    [(socket,)] = await connected.wait()
+    return sock, socket
+
+
+@pytest.mark.parametrize("parser", [None, "msgpack"])
+async def test_client_event_with_binary_and_ack(parser: str | None) -> None:
+    sio = Server(parser=parser)
+    received = Signal()
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("chat")
+        async def chat(text: str, blob: bytes, obj: dict[str, Any]) -> Any:
+            await received(text, blob, obj)
+            return ("ok", b"\x01\x02")
+
+        @socket.on("none")
+        async def none() -> None:
+            return None
+
+    sock, _ = await connect(sio)
+    sock.emit("chat", "hi", b"\x00\xff", {"a": [1, b"x"]}, ack=7)
+    ack = await sock.wait_type(PacketType.ACK)
+    assert ack.id == 7
+    assert ack.data == ["ok", b"\x01\x02"]
+    assert (await received.wait())[0] == ("hi", b"\x00\xff", {"a": [1, b"x"]})
+    sock.emit("none", ack=8)
+    ack = await sock.wait_for(lambda p: p.type == PacketType.ACK and p.id == 8)
+    assert ack.data == []
+    if parser == "msgpack":
+        assert isinstance(sio.parser, MsgpackParser)
+        assert all(isinstance(m, bytes) for m in sock.messages)
+
+
+async def test_plain_handler_runs_in_thread_and_can_emit() -> None:
+    sio = Server()
+    threads: list[int] = []
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("work")
+        def work(n: int) -> int:  # plain: runs in a worker thread
+            threads.append(threading.get_ident())
+            socket.emit("progress", n)  # handed over to the loop
+            return n * 2
+
+    sock, _ = await connect(sio)
+    sock.emit("work", 21, ack=1)
+    ack = await sock.wait_type(PacketType.ACK)
+    assert ack.data == [42]
+    assert (await sock.wait_event("progress")).data == ["progress", 21]
+    assert threads
+    assert threads[0] != threading.get_ident()
+
+
+async def test_events_are_handled_in_order_after_connection_handler() -> None:
+    sio = Server()
+    order: list[Any] = []
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        await asyncio.sleep(0.01)  # a slow connection handler: events wait for it
+
+        @socket.on("n")
+        async def n(value: int) -> None:
+            order.append(value)
+            if value == 0:
+                await asyncio.sleep(0.01)
+
+        @socket.on("done")
+        async def done() -> str:
+            return "done"
+
+    sock, _ = await connect(sio)
+    for i in range(5):
+        sock.emit("n", i)
+    sock.emit("done", ack=99)
+    await sock.wait_type(PacketType.ACK)
+    assert order == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("parser", [None, "msgpack"])
+async def test_server_emit_with_ack(parser: str | None) -> None:
+    sio = Server(parser=parser)
+    sock, socket = await _server_socket(sio)
+    task = asyncio.create_task(socket.emit_with_ack("question", 42, b"\x00"))
+    event = await sock.wait_event("question")
+    assert event.data == ["question", 42, b"\x00"]
+    assert event.id is not None
+    assert len(socket._acks) == 1
+    sock.deliver(Packet(PacketType.ACK, "/", ["answer", b"\x01"], event.id))
+    assert await task == ("answer", b"\x01")
+    assert socket._acks == {}
+
+
+async def test_emit_with_ack_timeout_and_late_ack_ignored() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    with pytest.raises(AckTimeoutError) as info:
+        await socket.timeout(0.05).emit_with_ack("q")
+    assert info.value.missing == [socket.id]
+    assert socket._acks == {}
+    event = await sock.wait_event("q")
+    sock.deliver(Packet(PacketType.ACK, "/", ["late"], event.id))  # ignored
+    sock.deliver(Packet(PacketType.ACK, "/", ["made up"], 12345))  # ignored
+    assert not sock.closed
+    assert socket.connected
+
+
+async def test_pending_acks_fail_on_disconnect() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    task = asyncio.create_task(socket.emit_with_ack("q"))
+    await sock.wait_event("q")
+    sock.drop("transport close")
+    with pytest.raises(DisconnectedError):
+        await task
+    assert socket._acks == {}
+    with pytest.raises(DisconnectedError):
+        await socket.emit_with_ack("again")
+
+
+async def test_catch_all_listeners_in_and_out() -> None:
+    sio = Server()
+    incoming = Signal()
+    outgoing = Signal()
+    sock, socket = await _server_socket(sio)
+    socket.on_any(incoming)
+    socket.on_any_outgoing(outgoing)
+    first: list[Any] = []
+    socket.prepend_any(lambda *a: first.append(("prepended", incoming.calls[:])))
+    sock.emit("whatever", 1, 2)
+    assert (await incoming.wait())[0] == ("whatever", 1, 2)
+    assert first == [("prepended", [])]
+    socket.emit("out", "x")
+    sio.emit("all", 1)
+    calls = await outgoing.wait(2)
+    assert calls == [("out", "x"), ("all", 1)]
+    socket.off_any_outgoing(outgoing)
+    socket.emit("out2")
+    await sock.wait_event("out2")
+    assert len(outgoing.calls) == 2
+
+
+async def test_socket_middleware_rejects_and_mutates() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    errors = Signal()
+    socket.on("error", errors)
+    got = Signal()
+    socket.on("ev", got)
+
+    async def mw(event: str, args: list[Any]) -> None:
+        if event == "forbidden":
+            raise PermissionError("no")
+        args.append("added")
+
+    socket.use(mw)
+    sock.emit("forbidden", 1)
+    sock.emit("ev", 1)
+    assert (await got.wait())[0] == (1, "added")
+    [(exc,)] = await errors.wait()
+    assert isinstance(exc, PermissionError)
+    assert not sock.closed  # nothing is sent to the client, as JS
+
+
+async def test_reserved_event_names_cannot_be_emitted() -> None:
+    sio = Server()
+    _, socket = await _server_socket(sio)
+    for name in ("connect", "disconnect", "disconnecting", "connect_error"):
+        with pytest.raises(ValueError, match="reserved"):
+            socket.emit(name)
+        with pytest.raises(ValueError, match="reserved"):
+            sio.emit(name)
+
+
+async def test_handler_failure_sends_no_ack_and_keeps_socket() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+
+    @socket.on("boom")
+    async def boom() -> None:
+        raise RuntimeError("handler bug")
+
+    @socket.on("ok")
+    async def ok() -> int:
+        return 1
+
+    sock.emit("boom", ack=1)
+    sock.emit("ok", ack=2)
+    ack = await sock.wait_type(PacketType.ACK)
+    assert ack.id == 2
+    assert socket.connected
+
+
+async def test_concurrent_events_option() -> None:
+    sio = Server(concurrent_events=True)
+    release = asyncio.Event()
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("wait")
+        async def wait() -> str:
+            await release.wait()
+            return "released"
+
+        @socket.on("go")
+        async def go() -> str:
+            release.set()  # runs while "wait" is still waiting
+            return "went"
+
+        @socket.on("ready")
+        async def ready() -> None:
+            return None
+
+    sock, _ = await connect(sio)
+    # events before the connection handler returned run in order, after it: once this ack
+    # is back, the socket handles events concurrently
+    sock.emit("ready", ack=0)
+    await sock.wait_type(PacketType.ACK)
+    sock.emit("wait", ack=1)
+    sock.emit("go", ack=2)
+    acks = [
+        await sock.wait_for(lambda p, i=i: p.type == PacketType.ACK and p.id == i) for i in (2, 1)
+    ]
+    assert [a.data for a in acks] == [["went"], ["released"]]
+
+
+async def test_send_and_off() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    socket.send("m", 1)
+    assert (await sock.wait_event("message")).data == ["message", "m", 1]
+    got: list[Any] = []
+
+    async def handler(x: int) -> None:
+        got.append(x)
+
+    socket.on("e", handler)
+    socket.off("e", handler)
+
+    @socket.on("marker")
+    async def marker() -> int:
+        return 1
+
+    sock.emit("e", 1)
+    sock.emit("marker", ack=5)
+    await sock.wait_type(PacketType.ACK)
+    assert got == []
