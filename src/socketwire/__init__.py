@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from socketwire.client import AsyncClient, BufferFullError, ConnectError, SyncClient
 from socketwire.io.asgi import ASGIApp
 from socketwire.server import (
     AckError,
@@ -22,7 +23,10 @@ __all__ = [
     "ASGIApp",
     "AckError",
     "AckTimeoutError",
+    "AsyncClient",
     "BroadcastOperator",
+    "BufferFullError",
+    "ConnectError",
     "ConnectionRefusedError",
     "DisconnectedError",
     "Handshake",
@@ -32,4 +36,5 @@ __all__ = [
     "Server",
     "Socket",
     "SocketwireError",
+    "SyncClient",
 ]

@@ -1,0 +1,40 @@
+"""The Socket.IO client: ``AsyncClient`` (asyncio) and ``SyncClient`` (blocking facade).
+
+Layers: :mod:`~socketwire.client.state` and :mod:`~socketwire.client.backoff` are pure
+(sans-I/O); :mod:`~socketwire.client.socket` and :mod:`~socketwire.client.manager` drive them
+on asyncio over :class:`~socketwire.io.client_transports.EngineClient`;
+:mod:`~socketwire.client.client` is the application's entry point and
+:mod:`~socketwire.client.sync` its blocking facade.
+"""
+
+from __future__ import annotations
+
+from socketwire.client.backoff import Backoff
+from socketwire.client.client import MANAGER_EVENTS, AsyncClient
+from socketwire.client.errors import (
+    AckTimeoutError,
+    BufferFullError,
+    ConnectError,
+    DisconnectedError,
+)
+from socketwire.client.manager import Manager, ManagerOptions, ReadyState
+from socketwire.client.socket import ClientSocket, SocketEmitter
+from socketwire.client.sync import SyncClient, SyncEmitter, SyncSocket
+
+__all__ = [
+    "MANAGER_EVENTS",
+    "AckTimeoutError",
+    "AsyncClient",
+    "Backoff",
+    "BufferFullError",
+    "ClientSocket",
+    "ConnectError",
+    "DisconnectedError",
+    "Manager",
+    "ManagerOptions",
+    "ReadyState",
+    "SocketEmitter",
+    "SyncClient",
+    "SyncEmitter",
+    "SyncSocket",
+]

@@ -1,0 +1,411 @@
+"""``AsyncClient``: the Socket.IO client on asyncio (socket.io-client's ``io()``).
+
+One client connects one or more namespaces of one server. Its namespaces share one
+:class:`~socketwire.client.manager.Manager` (one Engine.IO connection); with ``multiplex``
+(the default, as in JS) clients of the same event loop and server share a Manager too,
+unless one of their namespaces is already there or ``force_new`` is set.
+
+The client's own ``on``/``emit``/... methods are those of its main namespace ``"/"``;
+:meth:`AsyncClient.socket` gives the others. Manager events (``reconnect_attempt``,
+``reconnect``, ``reconnect_error``, ``reconnect_failed``, ``open``, ``close``, ``error``,
+``ping``) registered with :meth:`AsyncClient.on` go to the Manager.
+
+Example::
+
+    client = socketwire.AsyncClient(reconnection_delay=0.5)
+
+    @client.on("chat")
+    async def chat(text):
+        return "got it"            # the ack, when the server asked for one
+
+    await client.connect("http://127.0.0.1:3000", namespaces=["/", "/admin"])
+    reply = await client.timeout(2).emit_with_ack("hello", b"\\x00binary")
+    await client.socket("/admin").emit_with_ack("stats")
+    await client.disconnect()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import ssl as ssl_module
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, overload
+from urllib.parse import urlsplit
+
+from socketwire.client.errors import ConnectError
+from socketwire.client.manager import Manager, ManagerOptions, ReadyState, make_parser
+from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
+from socketwire.socketio import Parser
+
+__all__ = ["MANAGER_EVENTS", "AsyncClient"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+#: Events that belong to the Manager (socket.io-client: ``socket.io.on(...)``).
+MANAGER_EVENTS = frozenset(
+    {
+        "open",
+        "close",
+        "error",
+        "ping",
+        "reconnect_attempt",
+        "reconnect",
+        "reconnect_error",
+        "reconnect_failed",
+    }
+)
+
+_SCHEMES = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_UNSET: Any = object()
+
+# Managers shared by the clients of one loop (socket.io-client's ``cache``).
+_CACHE: weakref.WeakValueDictionary[tuple[int, str], Manager] = weakref.WeakValueDictionary()
+
+
+def _manager_key(url: str, path: str) -> str:
+    # JS url(): "protocol://host:port" + path, with the default port made explicit.
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES or not parts.hostname:
+        raise ValueError(f"unsupported URL {url!r}: use http, https, ws or wss")
+    port = parts.port or _SCHEMES[scheme]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}:{port}{path}"
+
+
+class AsyncClient:
+    """A Socket.IO client on asyncio (socket.io-client 4.8).
+
+    Args:
+        reconnection: reconnect after an unexpected disconnection.
+        reconnection_attempts: attempts before ``reconnect_failed`` (``math.inf``: no end).
+        reconnection_delay: the first delay before reconnecting, in seconds.
+        reconnection_delay_max: the largest delay, in seconds.
+        randomization_factor: jitter of the delays, in ``[0, 1]``.
+        timeout: seconds allowed for each Engine.IO connection attempt.
+        parser: ``"json"`` (default) or ``"msgpack"`` (socket.io-msgpack-parser), or a parser.
+        retries: resend an acknowledged emit up to this many times: every non-volatile emit
+            then waits for the server's ack, one at a time, in order (at-least-once).
+        ack_timeout: default seconds to wait for an acknowledgement (None: forever).
+        transports: transports to use, the first one to connect with.
+        upgrade: probe the WebSocket after a polling handshake.
+        path: the Socket.IO endpoint path.
+        auth: sent with CONNECT: a dict, or a callable returning one (or an awaitable of
+            one), called on every connection attempt (plain callables run on the loop).
+        max_buffered_packets: bound on each namespace's send buffer (emits while
+            disconnected) and retry queue; past it, emits raise ``BufferFullError``.
+        headers: extra headers of every request and of the WebSocket handshake.
+        query: extra query parameters.
+        ssl: TLS context for https/wss.
+        force_new: always use a new Manager (JS ``forceNew``).
+        multiplex: share the Manager of another client of the same server (JS default).
+    """
+
+    def __init__(
+        self,
+        *,
+        reconnection: bool = True,
+        reconnection_attempts: float = math.inf,
+        reconnection_delay: float = 1.0,
+        reconnection_delay_max: float = 5.0,
+        randomization_factor: float = 0.5,
+        timeout: float = 20.0,
+        parser: str | Parser | None = None,
+        retries: int = 0,
+        ack_timeout: float | None = None,
+        transports: Sequence[str] = ("polling", "websocket"),
+        upgrade: bool = True,
+        path: str = "/socket.io",
+        auth: Auth = None,
+        max_buffered_packets: int = 1000,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        force_new: bool = False,
+        multiplex: bool = True,
+    ) -> None:
+        make_parser(parser)  # fail early on an unknown name
+        if retries < 0 or max_buffered_packets < 1:
+            raise ValueError("retries must be >= 0 and max_buffered_packets >= 1")
+        self._options = ManagerOptions(
+            path=path,
+            transports=tuple(transports),
+            upgrade=upgrade,
+            query=dict(query or {}),
+            headers=dict(headers or {}),
+            ssl=ssl,
+            timeout=timeout,
+            reconnection=reconnection,
+            reconnection_attempts=reconnection_attempts,
+            reconnection_delay=reconnection_delay,
+            reconnection_delay_max=reconnection_delay_max,
+            randomization_factor=randomization_factor,
+            parser=parser,
+        )
+        self._socket_options: dict[str, Any] = {
+            "retries": retries,
+            "ack_timeout": ack_timeout,
+            "max_buffered_packets": max_buffered_packets,
+        }
+        self._auth = auth
+        self._force_new = force_new
+        self._multiplex = multiplex
+        self._sockets: dict[str, ClientSocket] = {}
+        self._namespaces: list[str] = []
+        self._manager_handlers: list[tuple[str, Callable[..., Any]]] = []
+        #: The Manager of the current connection (None before :meth:`connect`).
+        self.io: Manager | None = None
+        self.socket("/")
+
+    def __repr__(self) -> str:
+        return f"<AsyncClient {self._namespaces} connected={self.connected}>"
+
+    # -- namespaces --------------------------------------------------------------------
+    def socket(self, nsp: str = "/") -> ClientSocket:
+        """The socket of namespace ``nsp`` (created if new; connected by :meth:`connect`
+        when listed in its ``namespaces``, or by its own ``connect()`` afterwards)."""
+        if not nsp.startswith("/"):
+            raise ValueError(f"a namespace starts with '/': {nsp!r}")
+        sock = self._sockets.get(nsp)
+        if sock is None:
+            sock = ClientSocket(None, nsp, auth=self._auth, **self._socket_options)
+            self._sockets[nsp] = sock
+            if self.io is not None:
+                self._attach(self.io, sock)
+        return sock
+
+    @property
+    def main(self) -> ClientSocket:
+        """The socket of the main namespace ``"/"`` (the target of this object's emits)."""
+        return self._sockets["/"]
+
+    @property
+    def connected(self) -> bool:
+        """Every namespace given to :meth:`connect` is connected."""
+        return bool(self._namespaces) and all(
+            self._sockets[nsp].connected for nsp in self._namespaces
+        )
+
+    @property
+    def id(self) -> str | None:
+        """The id of the main namespace's socket (None when not connected)."""
+        return self.main.id
+
+    @property
+    def recovered(self) -> bool:
+        """The main namespace recovered its session on the last connection."""
+        return self.main.recovered
+
+    # -- connection --------------------------------------------------------------------
+    async def connect(
+        self,
+        url: str,
+        *,
+        namespaces: Iterable[str] | None = None,
+        auth: Auth = _UNSET,
+        transports: Sequence[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+    ) -> None:
+        """Connect ``namespaces`` (default: the URL's path, else ``"/"``) over one connection.
+
+        Args:
+            url: the server, ``http(s)://host:port`` (or ``ws(s)://``).
+            namespaces: the namespaces to connect.
+            auth: replaces the constructor's ``auth`` for these namespaces.
+            transports: replaces the constructor's ``transports``.
+            headers: replaces the constructor's ``headers``.
+            wait: wait until every namespace is connected.
+            wait_timeout: seconds to wait (None: as long as connection attempts go on, that
+                is until ``reconnect_failed`` with a bounded ``reconnection_attempts``).
+
+        Raises:
+            ConnectError: a namespace was refused (``data`` is the server's), or the
+                connection failed and no reconnection is coming, or ``wait_timeout``
+                elapsed; the client is then disconnected.
+            RuntimeError: the client is already connected or connecting.
+            ValueError: an unsupported URL.
+        """
+        if any(s.active for s in self._sockets.values()):
+            raise RuntimeError("the client is already connected or connecting")
+        if namespaces is None:
+            path = urlsplit(url).path
+            namespaces = [path if path not in ("", "/") else "/"]
+        names = list(dict.fromkeys(namespaces))
+        if not names:
+            raise ValueError("no namespace to connect")
+        options = self._options
+        if transports is not None:
+            options = dataclasses.replace(options, transports=tuple(transports))
+        if headers is not None:
+            options = dataclasses.replace(options, headers=dict(headers))
+        key = _manager_key(url, options.path)
+        parts = urlsplit(url)
+        # The path names a namespace; the query goes to every request, as in JS.
+        origin = f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else "")
+        manager = self._lookup(key, origin, names, options)
+        self.io = manager
+        for handler_event, handler in self._manager_handlers:
+            if handler not in manager._listeners.handlers(handler_event):
+                manager.on(handler_event, handler)
+        self._namespaces = names
+        sockets = [self.socket(nsp) for nsp in names]
+        for sock in sockets:
+            self._attach(manager, sock)
+        for sock in sockets:
+            if auth is not _UNSET:
+                sock.auth = auth
+            sock.connect_error = None
+            sock.connect()
+        if not wait:
+            return
+        try:
+            async with asyncio.timeout(wait_timeout):
+                for sock in sockets:
+                    await sock.wait_connected()
+        except TimeoutError:
+            await self.disconnect()
+            raise ConnectError(f"not connected within {wait_timeout} s") from None
+        except ConnectError:
+            await self.disconnect()
+            raise
+
+    def _lookup(self, key: str, origin: str, names: list[str], options: ManagerOptions) -> Manager:
+        loop = asyncio.get_running_loop()
+        cache_key = (id(loop), key)
+        cached = _CACHE.get(cache_key)
+        if cached is not None and cached.loop is not loop and cached.loop is not None:
+            cached = None  # a Manager of a loop that is gone
+        mine = [s for s in self._sockets.values() if s.manager is not None]
+        if mine and mine[0].manager is cached and cached is not None:
+            return cached  # reconnecting this client on its own Manager
+        shared = any(nsp in cached.nsps for nsp in names) if cached is not None else False
+        if self._force_new or not self._multiplex or shared:
+            return Manager(origin, options)
+        if cached is None:
+            cached = Manager(origin, options)
+            _CACHE[cache_key] = cached
+        return cached
+
+    def _attach(self, manager: Manager, sock: ClientSocket) -> None:
+        if sock.manager is manager:
+            return
+        if sock.manager is not None and sock.manager.nsps.get(sock.nsp) is sock:
+            del sock.manager.nsps[sock.nsp]
+        sock.manager = manager
+        manager.nsps[sock.nsp] = sock
+
+    async def disconnect(self) -> None:
+        """Leave every namespace of this client (no reconnection) and, when no other
+        client shares the Manager, close the connection and wait until it is released."""
+        manager = self.io
+        for sock in self._sockets.values():
+            if sock.active:
+                sock.disconnect()
+        if manager is not None:
+            busy = manager.ready_state is not ReadyState.CLOSED or manager.reconnecting
+            if busy and not any(s.active for s in manager.nsps.values()):
+                manager._close()
+            await manager.aclose()
+
+    async def wait(self) -> None:
+        """Wait until the client is done: every namespace disconnected (by either side), or
+        the connection lost with no reconnection coming (``reconnect_failed``, or
+        ``reconnection=False``)."""
+        while not self._finished():
+            assert self.io is not None
+            await self.io.wait_changed()
+
+    def _finished(self) -> bool:
+        manager = self.io
+        if manager is None:
+            return True
+        sockets = [self._sockets[nsp] for nsp in self._namespaces]
+        if not any(s.active for s in sockets):
+            return True
+        return manager.ready_state is ReadyState.CLOSED and not manager.reconnecting
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    # -- the main namespace ------------------------------------------------------------
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for an event of ``"/"``, or for a Manager event.
+
+        Without ``handler``, a decorator.
+        """
+
+        def register(fn: H) -> H:
+            if event in MANAGER_EVENTS:
+                self._manager_handlers.append((event, fn))
+                if self.io is not None:
+                    self.io.on(event, fn)
+            else:
+                self.main.on(event, fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
+        if event in MANAGER_EVENTS:
+            self._manager_handlers = [
+                (e, h)
+                for e, h in self._manager_handlers
+                if e != event or (handler is not None and h is not handler)
+            ]
+            if self.io is not None:
+                self.io.off(event, handler)
+        else:
+            self.main.off(event, handler)
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`ClientSocket.on_any` (main namespace)."""
+        self.main.on_any(listener)
+
+    def off_any(self, listener: Callable[..., Any] | None = None) -> None:
+        """See :meth:`ClientSocket.off_any` (main namespace)."""
+        self.main.off_any(listener)
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`ClientSocket.on_any_outgoing` (main namespace)."""
+        self.main.on_any_outgoing(listener)
+
+    def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
+        """See :meth:`ClientSocket.off_any_outgoing` (main namespace)."""
+        self.main.off_any_outgoing(listener)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """See :meth:`ClientSocket.emit` (main namespace)."""
+        self.main.emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """See :meth:`ClientSocket.emit_with_ack` (main namespace)."""
+        return await self.main.emit_with_ack(event, *args)
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        """See :meth:`ClientSocket.timeout` (main namespace)."""
+        return self.main.timeout(seconds)
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        """See :attr:`ClientSocket.volatile` (main namespace)."""
+        return self.main.volatile

@@ -1,0 +1,468 @@
+"""A client's connection to one namespace (socket.io-client's ``Socket``), on asyncio.
+
+The protocol state is :class:`~socketwire.client.state.SocketCore`'s; this class registers
+handlers, turns emits into core calls, runs the core's ack timers with ``loop.call_later``
+and hands its packets to the :class:`~socketwire.client.manager.Manager`.
+
+Handlers
+    ``socket.on("event", handler)`` (or ``@socket.on("event")``). A coroutine function is
+    awaited; a plain function runs in a worker thread. Handlers of one socket run one after
+    the other, in the order of the events (``connect`` first). When the server asked for an
+    acknowledgement, the first handler's return value is the ack: ``None`` sends no
+    argument, a ``tuple`` sends its items as separate arguments, anything else is sent as
+    one argument (as the server API).
+
+Reserved events
+    ``connect()``, ``connect_error(error)`` (a :class:`~socketwire.client.errors.ConnectError`
+    whose ``data`` is the server's), ``disconnect(reason)`` with socket.io-client's reasons
+    (``"io server disconnect"``, ``"io client disconnect"``, ``"transport close"``,
+    ``"transport error"``, ``"ping timeout"``, ``"parse error"``, ``"forced close"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from socketwire.client.dispatch import Listeners, logger
+from socketwire.client.errors import ConnectError
+from socketwire.client.state import (
+    CancelAckTimer,
+    Connected,
+    ConnectFailed,
+    Destroyed,
+    Disconnected,
+    EventReceived,
+    EventSent,
+    SocketCore,
+    StartAckTimer,
+)
+from socketwire.server.handlers import call_handler, fire
+from socketwire.server.socket import ack_value
+
+if TYPE_CHECKING:
+    from socketwire.client.manager import Manager
+
+__all__ = ["Auth", "ClientSocket", "SocketEmitter"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+T = TypeVar("T")
+
+#: A dict sent with CONNECT, or a callable returning one (or an awaitable of one), called on
+#: every connection attempt.
+Auth = dict[str, Any] | Callable[[], Any] | None
+
+
+def _ack_args(result: Any) -> list[Any]:
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flags:
+    volatile: bool = False
+    timeout: float | None = None
+
+
+class _Emitting:
+    """Emit methods shared by :class:`ClientSocket` and :class:`SocketEmitter`."""
+
+    _socket: ClientSocket
+    _flags: _Flags
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` (JSON-able values, ``bytes`` anywhere).
+
+        While the namespace is disconnected the packet waits in the send buffer and leaves
+        on the next connection, in order. With ``retries`` it goes through the retry queue
+        (acknowledged, resent until acknowledged). Safe to call from a worker thread.
+
+        Raises:
+            BufferFullError: the send buffer (or retry queue) is full.
+            ValueError: ``event`` is a reserved name.
+        """
+        sock = self._socket
+        sock._call_on_loop(lambda: sock._emit([event, *args], self._flags))
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event (socket.io-client's ``send``)."""
+        self.emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send ``event`` and return the server's acknowledgement.
+
+        Returns:
+            None when the server acked with no argument, the argument, or a tuple of them.
+
+        Raises:
+            AckTimeoutError: ``timeout(seconds)`` (or ``ack_timeout``) elapsed first.
+            DisconnectedError: the connection ended while the ack was awaited (never with
+                ``retries``: the packet is resent on the next connection instead).
+            BufferFullError: the send buffer (or retry queue) is full.
+        """
+        sock = self._socket
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None, args: list[Any]) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(ack_value(args))
+
+        sock._emit([event, *args], self._flags, settle)
+        return await future
+
+    @property
+    def volatile(self) -> SocketEmitter:
+        """Drop the next packet if the transport cannot take it now (never buffered)."""
+        return SocketEmitter(self._socket, _Flags(True, self._flags.timeout))
+
+    def timeout(self, seconds: float) -> SocketEmitter:
+        """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
+        return SocketEmitter(self._socket, _Flags(self._flags.volatile, seconds))
+
+
+class SocketEmitter(_Emitting):
+    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``)."""
+
+    def __init__(self, socket: ClientSocket, flags: _Flags) -> None:
+        self._socket = socket
+        self._flags = flags
+
+
+class ClientSocket(_Emitting):
+    """One namespace of a client, multiplexed with the others over its Manager's connection.
+
+    Get it from :meth:`socketwire.AsyncClient.socket` (or ``Manager.socket``).
+    """
+
+    def __init__(
+        self,
+        manager: Manager | None,
+        nsp: str,
+        *,
+        auth: Auth = None,
+        retries: int = 0,
+        ack_timeout: float | None = None,
+        max_buffered_packets: int = 1000,
+    ) -> None:
+        self._socket = self
+        self._flags = _Flags()
+        #: The Manager carrying this namespace (None until the client connects).
+        self.manager = manager
+        self.nsp = nsp
+        #: Sent with every CONNECT; a callable is called on each attempt.
+        self.auth: Auth = auth
+        self._core = SocketCore(
+            nsp,
+            retries=retries,
+            ack_timeout=ack_timeout,
+            max_buffered_packets=max_buffered_packets,
+        )
+        self._listeners = Listeners(f"client socket {nsp}")
+        self._any: list[Callable[..., Any]] = []
+        self._any_outgoing: list[Callable[..., Any]] = []
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._changed = asyncio.Event()
+        #: The last ``connect_error`` (None once connected).
+        self.connect_error: ConnectError | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<ClientSocket {self.nsp} id={self.id} connected={self.connected}>"
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """The namespace is connected."""
+        return self._core.connected
+
+    @property
+    def disconnected(self) -> bool:
+        """The namespace is not connected."""
+        return not self._core.connected
+
+    @property
+    def active(self) -> bool:
+        """The socket takes part in (re)connections: not disconnected by either side."""
+        return self._core.active
+
+    @property
+    def id(self) -> str | None:
+        """The socket id given by the server while connected."""
+        return self._core.id
+
+    @property
+    def recovered(self) -> bool:
+        """The last connection recovered the previous session (connection state recovery)."""
+        return self._core.recovered
+
+    @property
+    def send_buffer_size(self) -> int:
+        """Packets waiting for a connection (send buffer and retry queue)."""
+        return len(self._core.send_buffer) + len(self._core.queue)
+
+    # -- listeners ---------------------------------------------------------------------
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+        if handler is None:
+            return self._listeners.on(event)
+        return self._listeners.on(event, handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
+        self._listeners.off(event, handler)
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
+        self._any.append(listener)
+
+    def prepend_any(self, listener: Callable[..., Any]) -> None:
+        """Like :meth:`on_any`, before the listeners already added."""
+        self._any.insert(0, listener)
+
+    def off_any(self, listener: Callable[..., Any] | None = None) -> None:
+        """Remove ``listener`` (every catch-all listener when None)."""
+        _remove(self._any, listener)
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every event packet as it is sent.
+
+        Called on the event loop when the packet leaves (a buffered emit: on connection); a
+        plain listener must not block, an async one runs as a task.
+        """
+        self._any_outgoing.append(listener)
+
+    def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """Like :meth:`on_any_outgoing`, before the listeners already added."""
+        self._any_outgoing.insert(0, listener)
+
+    def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
+        """Remove ``listener`` (every outgoing catch-all listener when None)."""
+        _remove(self._any_outgoing, listener)
+
+    # -- connection --------------------------------------------------------------------
+    def connect(self) -> None:
+        """Take part in the Manager's connection (opening it if needed) and connect.
+
+        Returns at once; wait for ``connect`` / ``connect_error`` (:meth:`wait_connected`).
+        Must be called on the event loop.
+        """
+        if self.manager is None:
+            raise RuntimeError("this socket has no Manager yet: connect the client first")
+        self._bind_loop()
+        if self._core.connected:
+            return
+        self._core.activate()
+        self._changed.set()
+        self.manager._socket_connecting(self)
+
+    def disconnect(self) -> None:
+        """Leave the namespace (``"io client disconnect"``); no reconnection follows.
+
+        When no other socket of the Manager is active, its connection closes.
+        """
+        self._call_on_loop(self._disconnect)
+
+    def _disconnect(self) -> None:
+        self._core.disconnect()
+        self._flush()
+
+    async def wait_connected(self) -> None:
+        """Wait until connected.
+
+        Raises:
+            ConnectError: the server refused the namespace (the socket became inactive), or
+                the connection attempt failed and no reconnection is coming.
+        """
+        while True:
+            if self.connected:
+                return
+            error = self.connect_error
+            retrying = self.manager is not None and self.manager.will_retry
+            if error is not None and (not self.active or not retrying):
+                raise error
+            if not self.active and error is None:
+                raise ConnectError("the socket was disconnected")
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def wait_inactive(self) -> None:
+        """Wait until the socket is no longer active (disconnected by either side)."""
+        while self.active:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def drain_handlers(self) -> None:
+        """Wait until every queued handler call has run."""
+        await self._listeners.drain()
+
+    # -- called by the Manager ---------------------------------------------------------
+    def _on_open(self) -> None:
+        auth = self.auth
+        if not callable(auth):
+            self._core.open(auth)
+            self._flush()
+            return
+        try:
+            result = auth()
+        except Exception as exc:
+            logger.exception("auth callable of %s failed", self.nsp)
+            self._core.on_error(f"auth callable failed: {exc!r}")
+            self._flush()
+            return
+        if not asyncio.iscoroutine(result) and not isinstance(result, Awaitable):
+            self._core.open(result)
+            self._flush()
+            return
+        manager = self.manager
+        assert manager is not None
+        generation = manager.generation
+
+        async def resolve() -> None:
+            data: Any = None
+            error: Exception | None = None
+            try:
+                data = await result
+            except Exception as exc:
+                logger.exception("auth callable of %s failed", self.nsp)
+                error = exc
+            # Act only on the connection it was computed for.
+            if manager.generation != generation or not self.active:
+                return
+            if error is not None:
+                self._core.on_error(f"auth callable failed: {error!r}")
+            else:
+                self._core.open(data)
+            self._flush()
+
+        # Not behind the handlers: a slow handler must not delay the CONNECT.
+        manager._spawn(resolve())
+
+    def _on_packet(self, packet: Any) -> None:
+        self._core.receive(packet)
+        self._flush()
+
+    def _on_error(self, message: str) -> None:
+        self._core.on_error(message)
+        self._flush()
+
+    def _on_close(self, reason: str, description: str) -> None:
+        self._core.on_close(reason, description)
+        self._flush()
+
+    # -- internals ---------------------------------------------------------------------
+    def _emit(
+        self,
+        args: list[Any],
+        flags: _Flags,
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+    ) -> None:
+        self._core.emit(
+            args,
+            callback=callback,
+            volatile=flags.volatile,
+            timeout=flags.timeout,
+            writable=self.manager is not None and self.manager.writable,
+        )
+        self._flush()
+
+    def _flush(self) -> None:
+        core = self._core
+        manager = self.manager
+        for packet in core.packets_to_send():
+            if manager is not None:
+                manager._packet(packet)
+        for timer in core.timers():
+            if isinstance(timer, StartAckTimer):
+                loop = asyncio.get_running_loop()
+                self._timers[timer.ack_id] = loop.call_later(
+                    timer.seconds, self._ack_timed_out, timer.ack_id
+                )
+            elif isinstance(timer, CancelAckTimer):
+                handle = self._timers.pop(timer.ack_id, None)
+                if handle is not None:
+                    handle.cancel()
+        for event in core.events_received():
+            self._changed.set()
+            if isinstance(event, EventReceived):
+                self._listeners.enqueue(functools.partial(self._handle_event, event))
+            elif isinstance(event, EventSent):
+                for listener in list(self._any_outgoing):
+                    fire(listener, *event.args)
+            elif isinstance(event, Connected):
+                self.connect_error = None
+                self._listeners.emit("connect")
+            elif isinstance(event, ConnectFailed):
+                self.connect_error = ConnectError(event.message, event.data)
+                self._listeners.emit("connect_error", self.connect_error)
+            elif isinstance(event, Disconnected):
+                self._listeners.emit("disconnect", event.reason)
+            elif isinstance(event, Destroyed) and manager is not None:
+                manager._destroy(self)
+        if manager is not None:
+            manager._changed()
+
+    def _ack_timed_out(self, ack_id: int) -> None:
+        self._timers.pop(ack_id, None)
+        self._core.ack_timed_out(ack_id)
+        self._flush()
+
+    async def _handle_event(self, event: EventReceived) -> None:
+        name, *args = event.args
+        for listener in list(self._any):
+            try:
+                await call_handler(listener, name, *args)
+            except Exception:
+                logger.exception("catch-all listener on %s failed", self.nsp)
+        handlers = self._listeners.handlers(name)
+        if not handlers:
+            return
+        results = await self._listeners.call_all(handlers, name, tuple(args))
+        if event.ack_id is not None and results and self._core.connected:
+            self._core.send_ack(event.ack_id, _ack_args(results[0]))
+            self._flush()
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._thread = threading.get_ident()
+
+    def _call_on_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the socket's loop: at once on its thread, else handed over and
+        waited for (a plain handler in a worker thread may emit)."""
+        if self._loop is None or threading.get_ident() == self._thread:
+            return fn()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return done.result()
+
+
+def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:
+    if listener is None:
+        listeners.clear()
+    elif listener in listeners:
+        listeners.remove(listener)

@@ -1,0 +1,316 @@
+"""``SyncClient``: a blocking facade over :class:`~socketwire.client.client.AsyncClient`.
+
+An event loop runs in a background thread; every method hands its work to that loop and
+waits for the result. There is no protocol logic here: features, options and behaviour are
+the async client's.
+
+Handlers registered with :meth:`SyncClient.on` run as the async client runs them: a plain
+function in a worker thread (it may block, and may call this client's methods), a coroutine
+function on the background loop (it must not call this client's blocking methods: use
+``client.aio``, the async client, there).
+
+Example::
+
+    with socketwire.SyncClient() as client:
+        client.on("news", print)
+        client.connect("http://127.0.0.1:3000")
+        print(client.timeout(5).emit_with_ack("hello", 1))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from socketwire.client.client import AsyncClient
+from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
+
+__all__ = ["SyncClient", "SyncEmitter", "SyncSocket"]
+
+T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
+_UNSET: Any = object()
+
+
+class _Loop:
+    """An event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name="socketwire-sync-client", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait for its result."""
+        if threading.get_ident() == self._thread.ident:
+            coro.close()
+            raise RuntimeError(
+                "a blocking SyncClient method was called on its own event loop (from a "
+                "coroutine handler): use the async client (client.aio) there"
+            )
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run the plain callable ``fn`` on the loop and wait for its result."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def stop(self) -> None:
+        """Stop the loop and its thread (after cancelling what still runs on it)."""
+        if self.loop.is_closed():
+            return
+
+        async def cancel_rest() -> None:
+            current = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.loop.shutdown_default_executor()
+
+        if threading.get_ident() != self._thread.ident:
+            asyncio.run_coroutine_threadsafe(cancel_rest(), self.loop).result()
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+            self.loop.close()
+
+
+class _SyncEmitting:
+    _loop: _Loop
+    _target: ClientSocket | SocketEmitter
+
+    def emit(self, event: str, *args: Any) -> None:
+        """See :meth:`socketwire.client.socket.ClientSocket.emit`."""
+        target = self._target
+        self._loop.call(lambda: target.emit(event, *args))
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event."""
+        self.emit("message", *args)
+
+    def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """See :meth:`socketwire.client.socket.ClientSocket.emit_with_ack` (blocking)."""
+        return self._loop.run(self._target.emit_with_ack(event, *args))
+
+    def timeout(self, seconds: float) -> SyncEmitter:
+        """See :meth:`socketwire.client.socket.ClientSocket.timeout`."""
+        return SyncEmitter(self._loop, self._target.timeout(seconds))
+
+    @property
+    def volatile(self) -> SyncEmitter:
+        """See :attr:`socketwire.client.socket.ClientSocket.volatile`."""
+        return SyncEmitter(self._loop, self._target.volatile)
+
+
+class SyncEmitter(_SyncEmitting):
+    """A blocking socket with emit flags set."""
+
+    def __init__(self, loop: _Loop, target: SocketEmitter) -> None:
+        self._loop = loop
+        self._target = target
+
+
+class SyncSocket(_SyncEmitting):
+    """The blocking view of one namespace socket (:meth:`SyncClient.socket`)."""
+
+    def __init__(self, loop: _Loop, sock: ClientSocket) -> None:
+        self._loop = loop
+        self._target = sock
+        #: The async socket.
+        self.aio = sock
+
+    @property
+    def connected(self) -> bool:
+        """The namespace is connected."""
+        return self.aio.connected
+
+    @property
+    def id(self) -> str | None:
+        """The socket id while connected."""
+        return self.aio.id
+
+    @property
+    def recovered(self) -> bool:
+        """The last connection recovered the previous session."""
+        return self.aio.recovered
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+
+        def register(fn: H) -> H:
+            self._loop.call(lambda: self.aio.on(event, fn))
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
+        self._loop.call(lambda: self.aio.off(event, handler))
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`socketwire.client.socket.ClientSocket.on_any`."""
+        self._loop.call(lambda: self.aio.on_any(listener))
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`socketwire.client.socket.ClientSocket.on_any_outgoing`."""
+        self._loop.call(lambda: self.aio.on_any_outgoing(listener))
+
+    def connect(self) -> None:
+        """Connect this namespace over the client's connection (returns at once)."""
+        self._loop.call(self.aio.connect)
+
+    def disconnect(self) -> None:
+        """Leave this namespace."""
+        self._loop.call(self.aio._disconnect)
+
+
+class SyncClient(_SyncEmitting):
+    """A blocking Socket.IO client: :class:`~socketwire.client.client.AsyncClient` run on an
+    event loop in a background thread.
+
+    Takes the async client's options. Call :meth:`close` (or use ``with``) to stop the
+    background thread.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._loop = _Loop()
+
+        async def create() -> AsyncClient:
+            return AsyncClient(**options)
+
+        try:
+            #: The async client (use it from coroutine handlers).
+            self.aio = self._loop.run(create())
+        except BaseException:
+            self._loop.stop()
+            raise
+        self._target = self.aio.main
+        self._sockets: dict[str, SyncSocket] = {}
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        """Every namespace given to :meth:`connect` is connected."""
+        return self.aio.connected
+
+    @property
+    def id(self) -> str | None:
+        """The id of the main namespace's socket."""
+        return self.aio.id
+
+    @property
+    def recovered(self) -> bool:
+        """The main namespace recovered its session on the last connection."""
+        return self.aio.recovered
+
+    def socket(self, nsp: str = "/") -> SyncSocket:
+        """The blocking view of namespace ``nsp``."""
+        sock = self._sockets.get(nsp)
+        if sock is None:
+            sock = SyncSocket(self._loop, self._loop.call(lambda: self.aio.socket(nsp)))
+            self._sockets[nsp] = sock
+        return sock
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """See :meth:`socketwire.client.client.AsyncClient.on`."""
+
+        def register(fn: H) -> H:
+            self._loop.call(lambda: self.aio.on(event, fn))
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """See :meth:`socketwire.client.client.AsyncClient.off`."""
+        self._loop.call(lambda: self.aio.off(event, handler))
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`socketwire.client.client.AsyncClient.on_any`."""
+        self._loop.call(lambda: self.aio.on_any(listener))
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """See :meth:`socketwire.client.client.AsyncClient.on_any_outgoing`."""
+        self._loop.call(lambda: self.aio.on_any_outgoing(listener))
+
+    def connect(
+        self,
+        url: str,
+        *,
+        namespaces: Iterable[str] | None = None,
+        auth: Auth = _UNSET,
+        transports: Sequence[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+    ) -> None:
+        """See :meth:`socketwire.client.client.AsyncClient.connect` (blocking)."""
+        extra: dict[str, Any] = {} if auth is _UNSET else {"auth": auth}
+        self._loop.run(
+            self.aio.connect(
+                url,
+                namespaces=namespaces,
+                transports=transports,
+                headers=headers,
+                wait=wait,
+                wait_timeout=wait_timeout,
+                **extra,
+            )
+        )
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the client is done (see ``AsyncClient.wait``); False on timeout."""
+        try:
+            self._loop.run(self.aio.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def disconnect(self) -> None:
+        """See :meth:`socketwire.client.client.AsyncClient.disconnect` (blocking)."""
+        self._loop.run(self.aio.disconnect())
+
+    def close(self) -> None:
+        """Disconnect and stop the background event loop."""
+        if self._loop.loop.is_closed():
+            return
+        try:
+            self.disconnect()
+        finally:
+            self._loop.stop()
