@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMPS := .stamps
 JS     := tests/interop/js
 
-.PHONY: serve test lint typecheck pytest install system-deps npm clean
+.PHONY: serve test lint typecheck pytest install system-deps npm clean bench bench-setup bench-quick
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -31,8 +31,8 @@ serve: $(STAMPS)/venv
 	$(BIN)/socketwire serve
 
 lint: $(STAMPS)/venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMPS)/venv
 	$(BIN)/mypy --strict src
@@ -42,5 +42,14 @@ pytest: $(STAMPS)/venv $(STAMPS)/npm system-deps
 
 test: lint typecheck pytest
 
+bench-setup: system-deps
+	PYTHON=$(PYTHON) bash bench/setup.sh
+
+bench: bench-setup
+	bench/.peers/venv/bin/python bench/run.py
+
+bench-quick: bench-setup
+	bench/.peers/venv/bin/python bench/run.py --quick
+
 clean:
-	rm -rf $(VENV) $(STAMPS) $(JS)/node_modules
+	rm -rf $(VENV) $(STAMPS) $(JS)/node_modules bench/.peers bench/node_modules

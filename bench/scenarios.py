@@ -1,0 +1,263 @@
+"""The contenders (servers) and the scenarios of the benchmark, as data."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "BASELINES",
+    "CONTENDERS",
+    "SCENARIOS",
+    "Better",
+    "Contender",
+    "Metric",
+    "Mode",
+    "Protocol",
+    "Scenario",
+]
+
+SERVERS = Path(__file__).resolve().parent / "servers"
+
+
+class Better(enum.Enum):
+    """Which way a metric improves."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Protocol(enum.Enum):
+    """What a server speaks, hence which client the generator uses."""
+
+    SOCKETIO = "socketio"
+    RAW = "raw"  # bare WebSocket: the floor
+
+
+class Mode(enum.Enum):
+    """What the load generator does (see loadgen.js)."""
+
+    ECHO = "echo"
+    BROADCAST = "broadcast"
+    IDLE = "idle"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One number a scenario reports.
+
+    Attributes:
+        key: its name in the JSON record.
+        label: its column header.
+        better: which way it improves.
+        short: its name on the chart.
+        digits: decimals shown in the table.
+    """
+
+    key: str
+    label: str
+    better: Better
+    short: str
+    digits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Contender:
+    """A server under test.
+
+    Attributes:
+        key: short name (command line, JSON).
+        label: name in the table.
+        script: file in bench/servers/ (``.py`` runs on the bench Python, ``.js`` on node).
+        protocol: Socket.IO, or the raw WebSocket floor.
+        needs_socketwire: only runs when ``socketwire.Server`` imports.
+        cluster: the server takes ``--redis URL`` and joins a cluster (S6).
+        args: extra command-line options for the script.
+        default: part of a run that names no contenders.
+    """
+
+    key: str
+    label: str
+    script: str
+    protocol: Protocol
+    needs_socketwire: bool = False
+    cluster: bool = False
+    args: tuple[str, ...] = ()
+    default: bool = True
+
+    def command(self, python: str, port: int) -> list[str]:
+        """The command line that serves on ``port``."""
+        path = str(SERVERS / self.script)
+        runner = ["node"] if self.script.endswith(".js") else [python]
+        return [*runner, path, "--port", str(port), *self.args]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One measured situation.
+
+    Attributes:
+        key: short name (``S1-50``).
+        title: what it is, for the table.
+        mode: what the generator does.
+        clients: connections in a full run.
+        quick_clients: connections in ``--quick`` mode.
+        payload_kind: ``text`` or ``binary``.
+        payload_bytes: size of each payload.
+        transport: ``websocket`` or ``polling``.
+        metrics: what it reports, the first being its headline.
+        ratio_metrics: keys of the metrics given as ratios against the baselines.
+        floor: what the raw WebSocket floor measures here (None: the floor does not apply).
+        nodes: server processes (2 for the cluster scenario).
+        quick: part of ``--quick``.
+        depth: broadcast rounds in flight (S2, S6): enough to keep a server busy, few enough
+            that no contender is measured draining a backlog.
+    """
+
+    key: str
+    title: str
+    mode: Mode
+    clients: int
+    quick_clients: int
+    metrics: tuple[Metric, ...]
+    ratio_metrics: tuple[str, ...]
+    floor: str | None
+    payload_kind: str = "text"
+    payload_bytes: int = 32
+    transport: str = "websocket"
+    nodes: int = 1
+    quick: bool = False
+    depth: int = 4
+
+
+_ECHO_METRICS = (
+    Metric("round_trips_per_s", "round trips/s", Better.HIGHER, "rt/s"),
+    Metric("p50_ms", "p50 ms", Better.LOWER, "p50", 3),
+    Metric("p99_ms", "p99 ms", Better.LOWER, "p99", 3),
+    Metric("cpu_ms_per_1k", "server CPU ms / 1k rt", Better.LOWER, "CPU/rt", 1),
+)
+_FANOUT_METRICS = (
+    Metric("deliveries_per_s", "deliveries/s", Better.HIGHER, "deliveries/s"),
+    Metric("cpu_ms_per_1k", "server CPU ms / 1k deliveries", Better.LOWER, "CPU/delivery", 2),
+)
+_RAW_ECHO = "raw echo: the same bytes a Socket.IO client sends, returned verbatim"
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender("socketwire", "socketwire (native)", "socketwire_native.py", Protocol.SOCKETIO, True),
+    Contender(
+        "socketwire-asgi",
+        "socketwire (ASGI, uvicorn)",
+        "socketwire_asgi.py",
+        Protocol.SOCKETIO,
+        True,
+    ),
+    Contender(
+        "psio-uvicorn", "python-socketio (ASGI, uvicorn)", "psio_uvicorn.py", Protocol.SOCKETIO
+    ),
+    Contender("psio-aiohttp", "python-socketio (aiohttp)", "psio_aiohttp.py", Protocol.SOCKETIO),
+    Contender("node", "Node socket.io 4.8", "node_socketio.js", Protocol.SOCKETIO),
+    Contender("raw", "raw WebSocket floor (websockets)", "raw_websockets.py", Protocol.RAW),
+    # Not run by default: the native server on the stdlib loop, to see what uvloop buys.
+    Contender(
+        "socketwire-stdloop",
+        "socketwire (native, stdlib loop)",
+        "socketwire_native.py",
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        args=("--loop", "asyncio"),
+        default=False,
+    ),
+)
+
+#: Every contender is also given as a ratio against these, measured in the same run.
+BASELINES: tuple[str, ...] = ("node", "psio-uvicorn", "psio-aiohttp")
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "S1-1",
+        "echo with ack, 1 client",
+        Mode.ECHO,
+        clients=1,
+        quick_clients=1,
+        metrics=_ECHO_METRICS,
+        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
+        floor=_RAW_ECHO,
+    ),
+    Scenario(
+        "S1-50",
+        "echo with ack, 50 clients",
+        Mode.ECHO,
+        clients=50,
+        quick_clients=50,
+        metrics=_ECHO_METRICS,
+        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
+        floor=_RAW_ECHO,
+        quick=True,
+    ),
+    Scenario(
+        "S2",
+        "broadcast fan-out",
+        Mode.BROADCAST,
+        clients=1000,
+        quick_clients=200,
+        metrics=_FANOUT_METRICS,
+        ratio_metrics=("deliveries_per_s", "cpu_ms_per_1k"),
+        floor="raw fan-out: the frame a Socket.IO server would send, sent verbatim to all",
+        quick=True,
+    ),
+    Scenario(
+        "S3",
+        "idle WebSocket clients",
+        Mode.IDLE,
+        clients=5000,
+        quick_clients=1000,
+        metrics=(
+            Metric("rss_kib_per_conn", "RSS KiB / connection", Better.LOWER, "RSS/conn", 1),
+            Metric("connects_per_s", "connects/s", Better.HIGHER, "connects/s"),
+            Metric("cpu_ms_per_1k", "server CPU ms / 1k connects", Better.LOWER, "CPU/connect"),
+        ),
+        ratio_metrics=("rss_kib_per_conn", "connects_per_s"),
+        floor="bare WebSocket connections (no Engine.IO handshake, no ping timer)",
+        quick=True,
+    ),
+    Scenario(
+        "S4",
+        "polling echo with ack, 1 client",
+        Mode.ECHO,
+        clients=1,
+        quick_clients=1,
+        metrics=_ECHO_METRICS,
+        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
+        floor=None,
+        transport="polling",
+    ),
+    Scenario(
+        "S5",
+        "binary 64 KiB echo with ack, 1 client",
+        Mode.ECHO,
+        clients=1,
+        quick_clients=1,
+        metrics=(
+            Metric("mb_per_s", "MB/s (one way)", Better.HIGHER, "MB/s", 1),
+            Metric("p50_ms", "p50 ms", Better.LOWER, "p50", 3),
+            Metric("cpu_ms_per_mb", "server CPU ms / MB", Better.LOWER, "CPU/MB", 2),
+        ),
+        ratio_metrics=("mb_per_s", "cpu_ms_per_mb"),
+        floor="raw echo of the 64 KiB binary frame alone (no attachment header packet)",
+        payload_kind="binary",
+        payload_bytes=64 * 1024,
+        quick=True,
+    ),
+    Scenario(
+        "S6",
+        "broadcast fan-out through 2 nodes + Redis",
+        Mode.BROADCAST,
+        clients=1000,
+        quick_clients=200,
+        metrics=_FANOUT_METRICS,
+        ratio_metrics=("deliveries_per_s", "cpu_ms_per_1k"),
+        floor=None,
+        nodes=2,
+    ),
+)

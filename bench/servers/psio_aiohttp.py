@@ -1,0 +1,45 @@
+"""python-socketio 5.x (AsyncServer) on aiohttp: the Python peer, its native deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio  # type: ignore[import-untyped]
+import uvloop
+from _common import parse_args, raise_nofile
+from aiohttp import web
+
+sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=10_000_000)
+
+
+@sio.on("echo")  # type: ignore[untyped-decorator]
+async def echo(sid: str, data: Any = None) -> Any:
+    """Acknowledge with the payload: S1, S4 (text) and S5 (binary)."""
+    return data
+
+
+@sio.on("broadcast")  # type: ignore[untyped-decorator]
+async def broadcast(sid: str, data: Any = None) -> None:
+    """Send the payload to every connected client: S2."""
+    await sio.emit("bcast", data)
+
+
+def main() -> None:
+    """Serve on aiohttp with uvloop."""
+    args = parse_args(__doc__ or "")
+    raise_nofile()
+    app = web.Application()
+    sio.attach(app)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+        backlog=4096,
+        loop=uvloop.new_event_loop(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""socketwire on its native server (asyncio + uvloop + httptools + websockets' sans-I/O)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from _common import raise_nofile, run_loop
+
+import socketwire
+from socketwire.io.native import NativeServer
+
+
+def make_server() -> socketwire.Server:
+    """The benchmark application: ``echo`` with ack, ``broadcast`` to everyone."""
+    sio = socketwire.Server(max_http_buffer_size=10_000_000)
+
+    @sio.on("connection")
+    async def connection(socket: socketwire.Socket) -> None:
+        @socket.on("echo")
+        async def echo(*args: Any) -> Any:
+            # S1, S4 (text) and S5 (binary): the return value is the acknowledgement.
+            return args[0] if args else None
+
+        @socket.on("broadcast")
+        async def broadcast(*args: Any) -> None:
+            # S2: send the payload to every connected client.
+            sio.emit("bcast", *args)
+
+    return sio
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    raise_nofile()
+    server = NativeServer(make_server(), args.host, args.port, backlog=4096)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close(timeout=1.0)
+
+
+if __name__ == "__main__":
+    run_loop(main)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the benchmark peers: bench/.peers/venv (python-socketio, uvicorn, aiohttp, websockets,
+# uvloop, matplotlib and socketwire itself, editable) and bench/node_modules (socket.io 4.8,
+# socket.io-client 4.8, ws) from bench/package-lock.json. Re-running is cheap: each half is
+# skipped while its inputs are unchanged.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PYTHON="${PYTHON:-python3}"
+PEERS="$HERE/.peers"
+VENV="$PEERS/venv"
+
+mkdir -p "$PEERS"
+
+stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+py_stamp="$(stamp_of "$HERE/requirements-peers.txt" "$ROOT/pyproject.toml")"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$PEERS/python.stamp" 2>/dev/null)" != "$py_stamp" ]; then
+    echo "bench/setup.sh: installing the Python peers into bench/.peers/venv" >&2
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$HERE/requirements-peers.txt" -e "$ROOT[uvloop]"
+    echo "$py_stamp" > "$PEERS/python.stamp"
+fi
+
+js_stamp="$(stamp_of "$HERE/package.json" "$HERE/package-lock.json")"
+if [ ! -d "$HERE/node_modules" ] || [ "$(cat "$PEERS/node.stamp" 2>/dev/null)" != "$js_stamp" ]; then
+    echo "bench/setup.sh: installing the Node peers into bench/node_modules" >&2
+    (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$js_stamp" > "$PEERS/node.stamp"
+fi
+
+if ! command -v taskset > /dev/null; then
+    echo "bench/setup.sh: taskset not found (util-linux); run.py will not pin processes" >&2
+fi

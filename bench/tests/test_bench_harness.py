@@ -1,0 +1,186 @@
+"""The arithmetic and the reporting of the benchmark harness (no load is run here)."""
+
+# The report under test uses en dashes and multiplication signs.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# bench/ holds scripts side by side, not a package. (No conftest.py here: tests/ imports its
+# own conftest by name, and a second one would shadow it.)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from procstat import parse_core_busy_seconds, parse_cpu_seconds, parse_rss_kib
+from report import (
+    add_ratios,
+    better_factor,
+    render_markdown,
+    summarize,
+    summarize_contender,
+)
+from scenarios import BASELINES, CONTENDERS, SCENARIOS, Better
+
+# A /proc/PID/stat line whose comm holds a space and a parenthesis, as a thread name may.
+STAT = (
+    "4242 (node (worker) x) S 1 4242 4242 0 -1 4194304 1000 0 0 0 "
+    "250 130 0 0 20 0 11 0 12345 1000000 5000 18446744073709551615"
+)
+
+
+def test_cpu_seconds_are_utime_plus_stime_after_the_last_parenthesis() -> None:
+    assert parse_cpu_seconds(STAT, clk_tck=100) == pytest.approx(3.8)
+
+
+def test_rss_is_read_from_the_vmrss_line() -> None:
+    status = "Name:\tpython\nVmPeak:\t  9000 kB\nVmRSS:\t   51234 kB\nThreads:\t1\n"
+    assert parse_rss_kib(status) == 51234
+
+
+def test_rss_of_a_zombie_is_an_error() -> None:
+    with pytest.raises(ValueError, match="VmRSS"):
+        parse_rss_kib("Name:\tpython\nState:\tZ (zombie)\n")
+
+
+def test_core_busy_time_leaves_out_idle_and_iowait() -> None:
+    stat = (
+        "cpu  900 0 90 9000 9 0 9 0 0 0\n"
+        "cpu0 100 5 20 5000 7 1 2 3 0 0\n"
+        "cpu1 800 0 70 4000 2 0 7 0 0 0\n"
+    )
+    assert parse_core_busy_seconds(stat, 0, clk_tck=100) == pytest.approx(1.31)
+    assert parse_core_busy_seconds(stat, 1, clk_tck=100) == pytest.approx(8.77)
+    with pytest.raises(ValueError, match="cpu2"):
+        parse_core_busy_seconds(stat, 2)
+
+
+def test_summary_is_median_min_max() -> None:
+    assert summarize([3.0, 1.0, 10.0]) == {"median": 3.0, "min": 1.0, "max": 10.0, "n": 3}
+
+
+@pytest.mark.parametrize(
+    ("value", "baseline", "better", "expected"),
+    [
+        (200.0, 100.0, Better.HIGHER, 2.0),  # twice the rate
+        (50.0, 100.0, Better.LOWER, 2.0),  # half the cost
+        (100.0, 50.0, Better.LOWER, 0.5),
+        (1.0, 0.0, Better.HIGHER, None),
+        (0.0, 1.0, Better.LOWER, None),
+    ],
+)
+def test_ratios_read_as_times_better(
+    value: float, baseline: float, better: Better, expected: float | None
+) -> None:
+    assert better_factor(value, baseline, better) == expected
+
+
+def _run(
+    rate: float, cpu: float, generator: float = 0.5, others: float = 0.02, gen_others: float = 0.0
+) -> dict[str, Any]:
+    return {
+        "round_trips_per_s": rate,
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "cpu_ms_per_1k": cpu,
+        "mb_per_s": 0.1,
+        "cpu_ms_per_mb": 1.0,
+        "server_cpu_util": 0.9,
+        "generator_cpu_util": generator,
+        "server_core_others": others,
+        "generator_core_others": gen_others,
+    }
+
+
+def _record() -> dict[str, Any]:
+    scenario = next(s for s in SCENARIOS if s.key == "S1-50")
+    contenders: dict[str, dict[str, Any]] = {
+        "socketwire": {"status": "ok", "runs": [_run(300, 10), _run(200, 20), _run(250, 15)]},
+        "node": {"status": "ok", "runs": [_run(500, 5, generator=0.95)]},
+        "raw": {"status": "ok", "runs": [_run(600, 4, gen_others=0.5)]},
+        "psio-uvicorn": {"status": "ok", "runs": [_run(100, 30, others=0.3)]},
+        "psio-aiohttp": {"status": "failed", "reason": "server exited | badly", "runs": []},
+    }
+    for entry in contenders.values():
+        if entry["status"] == "ok":
+            summarize_contender(scenario, entry)
+    add_ratios(scenario, contenders)
+    meta = {
+        "started": "2026-01-01 00:00 UTC",
+        "quick": True,
+        "repeats": 3,
+        "warmup_s": 0.5,
+        "duration_s": 1.5,
+        "client": "lite",
+        "pinning": {"server": "0", "generator": "1"},
+        "host": {"cpu": "test", "nproc": 2, "loadavg": "0.00"},
+        "versions": {"python": "3.11"},
+        "contenders": {c.key: {"label": c.label} for c in CONTENDERS},
+    }
+    return {
+        "meta": meta,
+        "scenarios": [
+            {
+                "key": "S1-50",
+                "title": scenario.title,
+                "setup": "50 clients.",
+                "contenders": contenders,
+            }
+        ],
+    }
+
+
+def test_ratios_use_the_medians_against_each_measured_baseline() -> None:
+    record = _record()
+    socketwire = record["scenarios"][0]["contenders"]["socketwire"]
+    assert socketwire["summary"]["round_trips_per_s"]["median"] == 250
+    assert socketwire["ratios"]["node"] == {"round_trips_per_s": 0.5, "cpu_ms_per_1k": 5 / 15}
+    assert socketwire["ratios"]["psio-uvicorn"] == {"round_trips_per_s": 2.5, "cpu_ms_per_1k": 2.0}
+    assert "psio-aiohttp" not in socketwire["ratios"]  # that baseline failed: no ratio
+
+
+def test_a_saturated_generator_is_flagged() -> None:
+    contenders = _record()["scenarios"][0]["contenders"]
+    assert contenders["node"]["flags"] == ["generator-bound"]
+    assert contenders["socketwire"]["flags"] == []
+
+
+def test_a_run_disturbed_by_other_processes_is_flagged() -> None:
+    contenders = _record()["scenarios"][0]["contenders"]
+    assert contenders["psio-uvicorn"]["flags"] == ["noisy"]
+    assert contenders["raw"]["flags"] == ["noisy"]  # the generator's core was taken
+
+
+def test_markdown_shows_ranges_ratios_baselines_and_escaped_failures() -> None:
+    markdown = render_markdown(_record())
+    rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| ")}
+    socketwire = rows["| socketwire (native)"]
+    assert "250 (200–300)" in socketwire
+    assert "0.50× / 0.33×" in socketwire
+    assert "2.50× / 2.00×" in socketwire
+    assert "baseline" in rows["| Node socket.io 4.8"]
+    assert "generator-bound" in rows["| Node socket.io 4.8"]
+    failed = rows["| python-socketio (aiohttp)"]
+    assert "server exited \\| badly" in failed
+    header = rows["| server"]
+    assert failed.count(" | ") == header.count(" | ")  # the escaped pipe split no cell
+
+
+def test_every_baseline_and_ratio_metric_exists() -> None:
+    keys = {c.key for c in CONTENDERS}
+    assert set(BASELINES) <= keys
+    for scenario in SCENARIOS:
+        metric_keys = {m.key for m in scenario.metrics}
+        assert set(scenario.ratio_metrics) <= metric_keys, scenario.key
+
+
+def test_the_chart_is_drawn(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from report import draw_chart
+
+    path = tmp_path / "chart.png"
+    assert draw_chart(_record(), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
