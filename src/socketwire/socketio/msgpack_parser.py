@@ -21,14 +21,13 @@ notepack.io specifics we follow:
 
 from __future__ import annotations
 
-import enum
-import re
 from typing import Any, Final
 
 import msgpack  # type: ignore[import-untyped]  # ships no type information
 
 from .base import Decoder
 from .errors import ProtocolError
+from .notepack import BIN_OR_EXT, UNDEFINED, normalize, string_keyed_map
 from .packets import Packet, PacketType
 from .validation import ABSENT, check_ack_id, check_packet
 
@@ -38,16 +37,6 @@ __all__ = ["MsgpackDecoder", "MsgpackParser"]
 # by packet type (an int): enum hashing is slow.
 _WIRE_TYPE: Final = (0, 1, 2, 3, 4, 2, 3)
 _TYPES: Final = tuple(PacketType)
-# Any byte that can start a bin (c4-c6) or ext (c7-c9, d4-d8) value. It may also occur inside
-# other values; that only costs the slower, checked path.
-_BIN_OR_EXT: Final = re.compile(rb"[\xc4-\xc9\xd4-\xd8]")
-
-
-class _Undefined(enum.Enum):
-    UNDEFINED = enum.auto()
-
-
-_UNDEFINED: Final = _Undefined.UNDEFINED
 
 
 class MsgpackParser:
@@ -96,10 +85,10 @@ class MsgpackDecoder(Decoder):
     shape (:func:`.check_packet`).
     """
 
-    __slots__ = ("_saw_undefined",)
+    __slots__ = ("_slow",)
 
     def __init__(self) -> None:
-        self._saw_undefined = False
+        self._slow = False
 
     @property
     def awaiting_attachments(self) -> int:
@@ -108,7 +97,6 @@ class MsgpackDecoder(Decoder):
 
     def reset(self) -> None:
         """Nothing to drop: every message is a whole packet."""
-        self._saw_undefined = False
 
     def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
         """Decode one Engine.IO message; see :meth:`Decoder.feed`. Never returns ``None``."""
@@ -116,11 +104,11 @@ class MsgpackDecoder(Decoder):
             raise ProtocolError("got a text message: the msgpack parser only takes binary")
         if not isinstance(message, bytes | bytearray | memoryview):
             raise TypeError(f"expected str or bytes, got {type(message).__name__}")
-        self._saw_undefined = False
         if isinstance(message, memoryview):
             message = message.tobytes()
         try:
-            if _BIN_OR_EXT.search(message) is None:
+            self._slow = BIN_OR_EXT.search(message) is not None
+            if not self._slow:
                 # No bin or ext value anywhere, so every map key is a str (strict_map_key
                 # refuses the rest): skip the per-map hook, which costs more than the parse.
                 decoded: object = msgpack.unpackb(message, raw=False)
@@ -129,7 +117,7 @@ class MsgpackDecoder(Decoder):
                     message,
                     raw=False,
                     ext_hook=self._ext_hook,
-                    object_pairs_hook=_string_keyed_map,
+                    object_pairs_hook=string_keyed_map,
                 )
         except ProtocolError:
             raise
@@ -143,8 +131,7 @@ class MsgpackDecoder(Decoder):
         if code != 0:
             raise ProtocolError(f"invalid msgpack: unsupported ext type {code}")
         if data == b"\x00":
-            self._saw_undefined = True
-            return _UNDEFINED
+            return UNDEFINED
         return data
 
     def _to_packet(self, decoded: object) -> Packet:
@@ -157,40 +144,13 @@ class MsgpackDecoder(Decoder):
         nsp = decoded.get("nsp")
         if not isinstance(nsp, str):
             raise ProtocolError("invalid namespace")
-        raw_id = decoded.get("id", _UNDEFINED)
-        ack_id = None if raw_id is _UNDEFINED else check_ack_id(raw_id)
+        raw_id = decoded.get("id", UNDEFINED)
+        ack_id = None if raw_id is UNDEFINED else check_ack_id(raw_id)
         data = decoded.get("data", ABSENT)
-        if data is _UNDEFINED:
+        if data is UNDEFINED:
             data = ABSENT
-        elif self._saw_undefined:
-            _replace_undefined(data)
+        elif self._slow:
+            # undefined inside data becomes None; a timestamp (ext -1) is refused.
+            normalize(data)
         check_packet(packet_type, data, ack_id)
         return Packet(packet_type, nsp, None if data is ABSENT else data, ack_id)
-
-
-def _string_keyed_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
-    # notepack turns every key into a JavaScript string; refuse what is not one already
-    # rather than hand the application bytes keys. Repeated keys: the last wins, as in JS.
-    for key, _ in pairs:
-        if type(key) is not str:
-            raise ProtocolError("invalid msgpack: map keys must be strings")
-    return dict(pairs)
-
-
-def _replace_undefined(data: object) -> None:
-    # Iterative: msgpack nests deeper than Python's recursion limit.
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            for index, value in enumerate(node):
-                if value is _UNDEFINED:
-                    node[index] = None
-                elif isinstance(value, list | dict):
-                    stack.append(value)
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                if value is _UNDEFINED:
-                    node[key] = None
-                elif isinstance(value, list | dict):
-                    stack.append(value)

@@ -158,3 +158,19 @@ def test_malformed(message: str | bytes, match: str) -> None:
 def test_feed_refuses_other_types() -> None:
     with pytest.raises(TypeError):
         MsgpackParser().decoder().feed(1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        msgpack.Timestamp(1, 0),
+        ["ev", msgpack.Timestamp(1, 0)],
+        ["ev", {"when": [msgpack.Timestamp(1, 0)]}],
+        ["ev", b"\x00bin", msgpack.Timestamp(1, 0)],
+    ],
+)
+def test_timestamp_ext_is_refused(data: object) -> None:
+    # msgpack decodes ext -1 itself, past ext_hook: it must still never reach a handler.
+    wire = msgpack.packb({"type": 2, "data": data, "nsp": "/"}, use_bin_type=True)
+    with pytest.raises(ProtocolError, match="timestamp"):
+        MsgpackParser().decoder().feed(wire)

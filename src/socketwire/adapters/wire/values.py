@@ -26,12 +26,7 @@ import orjson
 
 # The Socket.IO msgpack parser already handles notepack's quirks; one implementation of them.
 from socketwire.socketio.errors import ProtocolError
-from socketwire.socketio.msgpack_parser import (
-    _BIN_OR_EXT,
-    _UNDEFINED,
-    _replace_undefined,
-    _string_keyed_map,
-)
+from socketwire.socketio.notepack import BIN_OR_EXT, UNDEFINED, normalize, string_keyed_map
 
 from .errors import WireError
 
@@ -78,23 +73,14 @@ def unpack_notepack(raw: bytes) -> object:
         WireError: Not exactly one msgpack value, a map key that is not a string, or an ext
             type other than 0.
     """
-    saw_undefined = False
 
     def ext_hook(code: int, data: bytes) -> object:
-        nonlocal saw_undefined
         if code != 0:
             raise WireError(f"invalid msgpack: unsupported ext type {code}")
-        if data == b"\x00":
-            saw_undefined = True
-            return _UNDEFINED
-        return data
+        return UNDEFINED if data == b"\x00" else data
 
     value = _unpack(raw, ext_hook)
-    if saw_undefined:
-        if value is _UNDEFINED:
-            return None
-        _replace_undefined(value)
-    return value
+    return None if value is UNDEFINED else value
 
 
 def unpack_msgpack(raw: bytes) -> object:
@@ -116,12 +102,15 @@ def _unpack(raw: bytes, ext_hook: Any) -> object:
         raise WireError(f"expected bytes, got {type(raw).__name__}")
     data = bytes(raw)
     try:
-        if _BIN_OR_EXT.search(data) is None:
+        if BIN_OR_EXT.search(data) is None:
             # No bin or ext byte anywhere: every key decodes as str (see the msgpack parser).
             return msgpack.unpackb(data, raw=False)
         value = msgpack.unpackb(
-            data, raw=False, ext_hook=ext_hook, object_pairs_hook=_string_keyed_map
+            data, raw=False, ext_hook=ext_hook, object_pairs_hook=string_keyed_map
         )
+        # Replaces undefined by None; refuses timestamps (ext -1), which msgpack decodes
+        # itself, bypassing ext_hook: neither Node peer means anything by it but a JS Date.
+        normalize(value)
     except WireError:
         raise
     except ProtocolError as exc:
@@ -129,24 +118,7 @@ def _unpack(raw: bytes, ext_hook: Any) -> object:
     except (ValueError, TypeError) as exc:
         # msgpack's FormatError, StackError, ExtraData, truncation, UnicodeDecodeError.
         raise WireError(f"invalid msgpack: {exc}") from None
-    # msgpack decodes the timestamp ext type (-1) itself, bypassing ext_hook; neither Node
-    # peer means anything we could hand an application by it (a JS Date).
-    if _find_timestamp(value):
-        raise WireError("invalid msgpack: unsupported ext type -1 (timestamp)")
     return value
-
-
-def _find_timestamp(value: object) -> bool:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, msgpack.Timestamp):
-            return True
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-    return False
 
 
 def _buffer_json(value: object) -> object:
