@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .stamps
 JS     := tests/interop/js
+CLIENT := client-dist
+SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck pytest install system-deps npm clean bench bench-setup bench-quick
+.PHONY: serve test lint typecheck pytest install system-deps npm client-dist clean bench bench-setup bench-quick
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -21,14 +23,22 @@ $(STAMPS)/npm: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The official browser client, served by `socketwire serve` at /socket.io/socket.io.js.
+$(STAMPS)/client-dist: $(CLIENT)/package.json $(CLIENT)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm is needed to fetch the Socket.IO browser client (apt-get install npm)" >&2; exit 1; }
+	@mkdir -p $(STAMPS)
+	cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(STAMPS)/venv
+client-dist: $(STAMPS)/client-dist
 npm: $(STAMPS)/npm
 
 system-deps:
 	bash scripts/system-deps.sh
 
-serve: $(STAMPS)/venv
-	$(BIN)/socketwire serve
+serve: $(STAMPS)/venv $(STAMPS)/client-dist
+	$(BIN)/socketwire serve $(SERVE_ARGS)
 
 lint: $(STAMPS)/venv
 	$(BIN)/ruff check src tests bench
@@ -52,4 +62,4 @@ bench-quick: bench-setup
 	bench/.peers/venv/bin/python bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) $(STAMPS) $(JS)/node_modules bench/.peers bench/node_modules
+	rm -rf $(VENV) $(STAMPS) $(JS)/node_modules $(CLIENT)/node_modules bench/.peers bench/node_modules

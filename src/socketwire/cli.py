@@ -1,0 +1,267 @@
+"""The ``socketwire`` command: ``socketwire serve [module:attr]``, in the manner of uvicorn.
+
+Without an app it serves the embedded demo (:mod:`socketwire.demo`): a chat page at ``/``
+and an ``/echo`` namespace. Exit status: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when
+the server cannot listen, 2 for a usage error or an app that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import importlib
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from socketwire.io.http import HttpApp
+from socketwire.static import ClientBundle
+
+__all__ = ["AppLoadError", "load_app", "main"]
+
+logger = logging.getLogger("socketwire")
+
+# EADDRINUSE, and its Windows (WSA) number
+_IN_USE = frozenset({errno.EADDRINUSE, 10048})
+_APP_METHODS = ("owns", "handle_http", "handle_websocket", "shutdown")
+# Options that build the embedded demo (None when not given); an app given as module:attr
+# is configured in code.
+_DEMO_OPTIONS = {
+    "path": "--path",
+    "cors_origin": "--cors-origin",
+    "parser": "--parser",
+    "client_dist": "--client-dist",
+    "serve_client": "--no-serve-client",
+}
+
+
+class AppLoadError(Exception):
+    """The ``module:attr`` given on the command line does not name a servable app."""
+
+
+def _is_missing(exc: ModuleNotFoundError, module_name: str) -> bool:
+    # "No module named x" about the module asked for (or a parent package), not about
+    # something that module imports.
+    name = exc.name or ""
+    return bool(name) and (module_name == name or module_name.startswith(name + "."))
+
+
+def load_app(spec: str) -> HttpApp:
+    """Import ``module:attr`` and return the app it names (``attr`` may be dotted).
+
+    The current directory is searched first, as uvicorn does.
+
+    Raises:
+        AppLoadError: the spec is malformed, the module or attribute is missing, importing
+            the module failed, or the object is not an app socketwire can serve.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise AppLoadError(f"the app must be given as 'module:attribute', got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if _is_missing(exc, module_name):
+            raise AppLoadError(
+                f"could not import module {module_name!r}: no module named {exc.name!r} "
+                f"(looked in the current directory, {os.getcwd()}, and the Python path)"
+            ) from None
+        raise AppLoadError(_import_failure(module_name, exc)) from None
+    except Exception as exc:
+        raise AppLoadError(_import_failure(module_name, exc)) from None
+    obj: object = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AppLoadError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if isinstance(obj, type) or not all(callable(getattr(obj, m, None)) for m in _APP_METHODS):
+        raise AppLoadError(
+            f"{spec} is not a socketwire app: expected a socketwire.Server instance (or an "
+            f"object with {', '.join(m + '()' for m in _APP_METHODS)}), "
+            f"got {type(obj).__name__ if not isinstance(obj, type) else 'a class'}"
+        )
+    return obj  # type: ignore[return-value]
+
+
+def _import_failure(module_name: str, exc: BaseException) -> str:
+    details = "".join(traceback.format_exception(exc)).rstrip()
+    return f"importing module {module_name!r} failed:\n{details}"
+
+
+def _demo(args: argparse.Namespace) -> HttpApp:
+    from socketwire.demo import create_app
+    from socketwire.engineio import CorsOptions
+
+    options: dict[str, object] = {}
+    if args.cors_origin:
+        origins: list[str] = args.cors_origin
+        options["cors"] = CorsOptions(origin="*" if "*" in origins else origins)
+    return create_app(
+        path=args.path or "/socket.io/",
+        parser=args.parser or "json",
+        serve_client=args.serve_client is None,
+        serve_client_dir=args.client_dist,
+        **options,
+    )
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+async def _serve(app: HttpApp, host: str, port: int, what: str) -> int:
+    from socketwire.io.native import NativeServer
+
+    server = NativeServer(app, host=host, port=port)
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno in _IN_USE:
+            reason = (
+                "the address is already in use (another program listens there: stop it, "
+                "or choose another port with --port)"
+            )
+        else:
+            reason = exc.strerror or str(exc)
+        print(f"socketwire: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"socketwire: serving {what}", flush=True)
+    bundle = getattr(app, "client_bundle", None)
+    if isinstance(bundle, ClientBundle) and bundle.dist is not None:
+        name = f"socket.io-client {bundle.version}" if bundle.version else "browser client"
+        print(f"socketwire: serving {name} from {bundle.dist}", flush=True)
+    print(f"socketwire: listening on {_url(host, server.port)} (Ctrl-C to stop)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            # a second Ctrl-C while closing interrupts at once
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+        print("socketwire: shutting down", flush=True)
+        await server.close()
+    print("socketwire: stopped", flush=True)
+    return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, not {port}")
+    return port
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socketwire", description="Socket.IO for Python.")
+    parser.add_argument("--version", action="version", version=f"socketwire {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    serve = commands.add_parser(
+        "serve",
+        help="run a server (the embedded chat demo when no app is given)",
+        description="Serve a socketwire app given as module:attribute (a socketwire.Server), "
+        "or, without one, the embedded chat demo at http://127.0.0.1:3000/.",
+    )
+    serve.add_argument("app", nargs="?", help="the app to serve, as module:attribute")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=3000, help="port to bind (3000; 0: any)")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="logging level (info)",
+    )
+    demo = serve.add_argument_group("options of the embedded demo (without an app)")
+    demo.add_argument("--path", help="the Socket.IO path (/socket.io/)")
+    demo.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="allow this origin (repeatable; '*' allows any)",
+    )
+    demo.add_argument("--parser", choices=["json", "msgpack"], help="the packet parser (json)")
+    demo.add_argument(
+        "--no-serve-client",
+        dest="serve_client",
+        action="store_const",
+        const=False,
+        help="do not serve the browser client at <path>/socket.io.js",
+    )
+    demo.add_argument(
+        "--client-dist",
+        metavar="DIR",
+        help="where socket.io-client's dist is (default: looked for; see docs/cli.md)",
+    )
+    return parser
+
+
+def _version() -> str:
+    try:
+        return version("socketwire")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.getLevelName(args.log_level.upper())
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:
+        # the websockets library logs every connection at INFO: too chatty for a server log
+        logging.getLogger("websockets").setLevel(max(level, logging.WARNING))
+    if args.app:
+        given = [flag for dest, flag in _DEMO_OPTIONS.items() if getattr(args, dest) is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            print(
+                f"socketwire: {', '.join(given)} {verb} to the embedded demo only; with an "
+                "app, set the options on its socketwire.Server",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            app = load_app(args.app)
+        except AppLoadError as exc:
+            print(f"socketwire: {exc}", file=sys.stderr)
+            return 2
+        what = args.app
+    else:
+        try:
+            app = _demo(args)
+        except ValueError as exc:
+            print(f"socketwire: {exc}", file=sys.stderr)
+            return 2
+        what = f"the chat demo ({args.parser or 'json'} parser)"
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_serve(app, args.host, args.port, what))
+    except KeyboardInterrupt:
+        # a second Ctrl-C during shutdown
+        return 130
