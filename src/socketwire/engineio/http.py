@@ -23,6 +23,7 @@ __all__ = [
     "compress",
     "cors_headers",
     "error_answer",
+    "error_message",
     "has_invalid_header_char",
     "negotiate_encoding",
     "upgrade_error_answer",
@@ -59,6 +60,11 @@ class HttpAnswer:
     status: int
     body: bytes = b""
     content_type: str | None = None
+
+
+def error_message(code: HttpErrorCode) -> str:
+    """JS ``Server.errorMessages[code]``."""
+    return _MESSAGES[code]
 
 
 def error_answer(code: HttpErrorCode, message: str | None = None) -> HttpAnswer:

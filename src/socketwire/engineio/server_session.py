@@ -75,16 +75,28 @@ class _Probe(Enum):
 
 @dataclass(frozen=True, slots=True)
 class AnswerPoll:
-    """Answer the pending polling GET (200, ``text/plain; charset=UTF-8``) with ``payload``."""
+    """Answer the pending polling GET (200, ``text/plain; charset=UTF-8``) with ``payload``.
+
+    ``compress``: HTTP compression may be applied (JS: some packet of the payload was sent
+    with ``compress`` true, the default).
+    """
 
     payload: str
+    compress: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class SendWebSocket:
-    """Write one message (text or binary) to the session's WebSocket."""
+    """Write one message (text or binary) to the session's WebSocket.
+
+    ``compress``: permessage-deflate may be applied (the default). ``frame``: the message
+    already framed by the I/O layer (a broadcast framed once), opaque to the core: write it
+    instead of framing ``data`` when the WebSocket allows.
+    """
 
     data: str | bytes
+    compress: bool = True
+    frame: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +171,7 @@ class ServerSession:
         "_post_pending",
         "_probe",
         "_queue",
+        "_queue_compress",
         "_queued_bytes",
         "_refreshed",
         "_upgrade_deadline",
@@ -184,6 +197,8 @@ class ServerSession:
         self._options = options
         self._outputs: list[Output] = []
         self._queue: list[str | bytes] = []
+        #: the ``compress`` option of each queued message (JS ``packet.options.compress``)
+        self._queue_compress: list[bool] = []
         self._queued_bytes = 0
         self._get_pending = False
         self._post_pending = False
@@ -269,16 +284,29 @@ class ServerSession:
 
     # -- the application ----------------------------------------------------------------
 
-    def send_message(self, data: str | bytes) -> None:
-        """Send a message packet (text or binary); dropped once the session is closing."""
-        self._send("4" + data if isinstance(data, str) else bytes(data))
+    def send_message(self, data: str | bytes, *, compress: bool = True) -> None:
+        """Send a message packet (text or binary); dropped once the session is closing.
 
-    def send_encoded(self, message: str | bytes) -> None:
+        Args:
+            data: the message.
+            compress: allow compression of what carries it (JS ``options.compress``).
+        """
+        self._send("4" + data if isinstance(data, str) else bytes(data), compress=compress)
+
+    def send_encoded(
+        self, message: str | bytes, *, compress: bool = True, frame: bytes | None = None
+    ) -> None:
         """Send a packet already encoded for a WebSocket (see :func:`encode_packet`).
 
         This is the broadcast path: the caller encodes a packet once for many sessions.
+
+        Args:
+            message: the encoded packet (``"4..."`` text, or raw bytes).
+            compress: allow compression of what carries it (JS ``options.compress``).
+            frame: the packet already framed by the I/O layer, passed through untouched in
+                :class:`SendWebSocket` (dropped when the packet waits for a poll).
         """
-        self._send(message)
+        self._send(message, compress=compress, frame=frame)
 
     def close(self, now: float, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
         """Close the session from the server side.
@@ -325,9 +353,10 @@ class ServerSession:
         self._get_pending = True
         if self.state is ReadyState.CLOSING:
             tail = [*self._queue, _CLOSE] if self._queue else [_NOOP, _CLOSE]
-            self._queue = []
-            self._queued_bytes = 0
-            self._answer(join_encoded(tail))
+            # only control packets: compress stays allowed (JS never compresses so little)
+            compress = not self._queue_compress or any(self._queue_compress)
+            self._clear_queue()
+            self._answer(join_encoded(tail), compress)
             self._close(CloseReason.FORCED_CLOSE)
         elif self._queue:
             self._flush_poll()
@@ -483,13 +512,21 @@ class ServerSession:
             self._close(CloseReason.TRANSPORT_ERROR)
         # open, upgrade and noop from the client carry nothing on the main transport.
 
-    def _send(self, message: str | bytes, *, bounded: bool = True) -> None:
+    def _send(
+        self,
+        message: str | bytes,
+        *,
+        bounded: bool = True,
+        compress: bool = True,
+        frame: bytes | None = None,
+    ) -> None:
         if self.state is not ReadyState.OPEN:
             return
         if self.transport == "websocket":
-            self._outputs.append(SendWebSocket(message))
+            self._outputs.append(SendWebSocket(message, compress, frame))
             return
         self._queue.append(message)
+        self._queue_compress.append(compress)
         # Binary travels as base64 in a payload: 4 chars for 3 bytes.
         self._queued_bytes += len(message) if isinstance(message, str) else len(message) * 4 // 3
         if self._get_pending:
@@ -499,13 +536,19 @@ class ServerSession:
 
     def _flush_poll(self) -> None:
         payload = join_encoded(self._queue)
-        self._queue = []
-        self._queued_bytes = 0
-        self._answer(payload)
+        # JS Polling.send: the response may be compressed if any of its packets may.
+        compress = any(self._queue_compress)
+        self._clear_queue()
+        self._answer(payload, compress)
 
-    def _answer(self, payload: str) -> None:
+    def _clear_queue(self) -> None:
+        self._queue = []
+        self._queue_compress = []
+        self._queued_bytes = 0
+
+    def _answer(self, payload: str, compress: bool = True) -> None:
         self._get_pending = False
-        self._outputs.append(AnswerPoll(payload))
+        self._outputs.append(AnswerPoll(payload, compress))
 
     def _end_probe(self) -> None:
         if self._probe is not _Probe.NONE:
@@ -523,10 +566,9 @@ class ServerSession:
             # close packet. (A conforming client paused polling before sending "5".)
             self._answer(_CLOSE)
         self._outputs.append(Upgraded())
-        queue = self._queue
-        self._queue = []
-        self._queued_bytes = 0
-        self._outputs.extend(SendWebSocket(m) for m in queue)
+        queue, flags = self._queue, self._queue_compress
+        self._clear_queue()
+        self._outputs.extend(SendWebSocket(m, c) for m, c in zip(queue, flags, strict=True))
 
     def _close(self, reason: CloseReason, *, websocket_open: bool = True) -> None:
         if self.state is ReadyState.CLOSED:
@@ -545,6 +587,5 @@ class ServerSession:
                 self._answer(_NOOP if reason is CloseReason.TRANSPORT_CLOSE else _CLOSE)
         elif websocket_open:
             self._outputs.append(CloseWebSocket(probe=False))
-        self._queue = []
-        self._queued_bytes = 0
+        self._clear_queue()
         self._outputs.append(Closed(reason))

@@ -18,7 +18,8 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from socketwire.engineio.http import (
@@ -27,6 +28,7 @@ from socketwire.engineio.http import (
     compress,
     cors_headers,
     error_answer,
+    error_message,
     has_invalid_header_char,
     negotiate_encoding,
     upgrade_error_answer,
@@ -53,16 +55,62 @@ from socketwire.io.http import (
     WebSocketHandler,
     WebSocketTransport,
 )
+from socketwire.io.native import frame_message
 
-__all__ = ["EngineServer", "EngineSocket"]
+__all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket", "SharedMessage"]
 
 logger = logging.getLogger(__name__)
 
 ConnectionCallback = Callable[["EngineSocket"], None]
 CloseCallback = Callable[["EngineSocket", str], None]
+ConnectionErrorCallback = Callable[["ConnectionErrorEvent"], None]
 Fallback = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionErrorEvent:
+    """A request the server refused (JS ``engine.on("connection_error", err)``).
+
+    Attributes:
+        request: the refused request.
+        code: the Engine.IO error code (``0`` unknown transport ... ``5`` unsupported
+            protocol version).
+        message: its message (``"Session ID unknown"``...), or the ``allow_request`` one.
+        context: details, with the JS names (``{"sid": ...}``, ``{"name":
+            "TRANSPORT_MISMATCH", "transport": ..., "previousTransport": ...}``...).
+    """
+
+    request: HttpRequest
+    code: HttpErrorCode
+    message: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SharedMessage:
+    """One Engine.IO packet encoded once for many sessions: a broadcast.
+
+    ``data`` is the packet in WebSocket form (``"4..."`` text, or raw bytes). Its WebSocket
+    frame is built on first use by a recipient on the native plumbing and the very same
+    bytes are written to every such recipient (server frames are unmasked, RFC 6455
+    section 5.1, so one frame fits every connection without permessage-deflate).
+    """
+
+    __slots__ = ("_frame", "data")
+
+    def __init__(self, data: str | bytes) -> None:
+        """Wrap an encoded packet (see :func:`~socketwire.engineio.encode_packet`)."""
+        self.data = data
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The WebSocket frame of :attr:`data`, built once."""
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = frame_message(self.data)
+        return frame
 
 
 class EngineSocket:
@@ -98,7 +146,7 @@ class EngineSocket:
         self.on_upgrade: Callable[[], None] | None = None
         self._ws: WebSocketTransport | None = None
         self._probe_ws: WebSocketTransport | None = None
-        self._poll: asyncio.Future[str] | None = None
+        self._poll: asyncio.Future[AnswerPoll] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._processing = False
@@ -127,8 +175,16 @@ class EngineSocket:
 
     @property
     def writable(self) -> bool:
-        """True when a packet sent now leaves at once (JS ``transport.writable``)."""
-        return self._session.writable
+        """True when a packet sent now leaves at once (JS ``transport.writable``).
+
+        Over polling: a poll is pending. Over WebSocket: the plumbing holds nothing unsent
+        (JS: the previous write's callback has fired), so volatile packets are dropped for
+        a client that does not keep up.
+        """
+        if not self._session.writable:
+            return False
+        ws = self._ws
+        return ws is None or ws.buffered_amount == 0
 
     @property
     def buffered_amount(self) -> int:
@@ -138,18 +194,32 @@ class EngineSocket:
             amount += self._ws.buffered_amount
         return amount
 
-    def send(self, data: str | bytes) -> None:
-        """Send a message (text or binary); ignored once the session is closing."""
-        self._session.send_message(data)
+    def send(self, data: str | bytes, *, compress: bool = True) -> None:
+        """Send a message (text or binary); ignored once the session is closing.
+
+        Args:
+            data: the message.
+            compress: False asks that it not be compressed: a polling response holding only
+                such packets skips HTTP compression (as JS), and on the native WebSocket
+                plumbing with permessage-deflate it goes out as an uncompressed message
+                (RFC 7692 section 6). Behind ASGI the ASGI server decides.
+        """
+        self._session.send_message(data, compress=compress)
         self._process()
 
-    def send_encoded(self, message: str | bytes) -> None:
+    def send_encoded(self, message: str | bytes | SharedMessage, *, compress: bool = True) -> None:
         """Send a packet already encoded for a WebSocket (``4...`` text, or raw bytes).
 
         The broadcast path: encode once with :func:`~socketwire.engineio.encode_packet`,
-        then call this on every recipient.
+        wrap it in a :class:`SharedMessage`, then call this on every recipient; recipients
+        on the native WebSocket plumbing share one frame. ``compress`` as in :meth:`send`.
         """
-        self._session.send_encoded(message)
+        if isinstance(message, SharedMessage):
+            data = message.data
+            frame = message.frame if self._shares_frames(compress) else None
+            self._session.send_encoded(data, compress=compress, frame=frame)
+        else:
+            self._session.send_encoded(message, compress=compress)
         self._process()
 
     def close(self) -> None:
@@ -158,6 +228,17 @@ class EngineSocket:
         self._process()
 
     # -- driving the core ---------------------------------------------------------------
+
+    def _shares_frames(self, compress: bool) -> bool:
+        # A connection with permessage-deflate compresses what it frames itself, so it
+        # takes the shared (uncompressed) frame only when compression is not wanted.
+        ws = self._ws
+        return (
+            ws is not None
+            and ws.supports_frames
+            and not (compress and ws.compressed)
+            and self._session.transport == "websocket"
+        )
 
     def _process(self) -> None:
         # Callbacks may send or close: the outer call keeps draining, so outputs are acted
@@ -180,17 +261,14 @@ class EngineSocket:
         if isinstance(out, SendWebSocket):
             ws = self._ws
             if ws is not None:
-                if isinstance(out.data, str):
-                    ws.send_text(out.data)
-                else:
-                    ws.send_bytes(out.data)
+                self._write_websocket(ws, out)
         elif isinstance(out, MessageReceived):
             if self.on_message is not None:
                 _call(self.on_message, out.data)
         elif isinstance(out, AnswerPoll):
             poll, self._poll = self._poll, None
             if poll is not None and not poll.done():
-                poll.set_result(out.payload)
+                poll.set_result(out)
         elif isinstance(out, SendProbe):
             if self._probe_ws is not None:
                 self._probe_ws.send_text(out.data)
@@ -210,6 +288,24 @@ class EngineSocket:
             if self.on_close is not None:
                 _call(self.on_close, out.reason.value)
             self._server._closed(self, out.reason.value)
+
+    @staticmethod
+    def _write_websocket(ws: WebSocketTransport, out: SendWebSocket) -> None:
+        # The frame travelled through the core with its packet, so it is written in the
+        # session's order; the plumbing's buffer accounts for it like any message.
+        if ws.supports_frames:
+            if ws.compressed:
+                if not out.compress:
+                    # RFC 7692 section 6: a message with RSV1 clear is not compressed.
+                    ws.send_frame(out.frame if out.frame is not None else frame_message(out.data))
+                    return
+            elif out.frame is not None:
+                ws.send_frame(out.frame)
+                return
+        if isinstance(out.data, str):
+            ws.send_text(out.data)
+        else:
+            ws.send_bytes(out.data)
 
     def _check_buffer(self) -> None:
         ws = self._ws
@@ -335,6 +431,7 @@ class EngineServer:
         self.clients: dict[str, EngineSocket] = {}
         self._on_connection: list[ConnectionCallback] = []
         self._on_close: list[CloseCallback] = []
+        self._on_connection_error: list[ConnectionErrorCallback] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- application hooks --------------------------------------------------------------
@@ -347,6 +444,14 @@ class EngineServer:
     def on_close(self, callback: CloseCallback) -> CloseCallback:
         """Register ``callback(sock, reason)`` for every session that ends (a decorator)."""
         self._on_close.append(callback)
+        return callback
+
+    def on_connection_error(self, callback: ConnectionErrorCallback) -> ConnectionErrorCallback:
+        """Register ``callback(error)`` for every refused request (a decorator).
+
+        ``error`` is a :class:`ConnectionErrorEvent`, as JS ``connection_error``.
+        """
+        self._on_connection_error.append(callback)
         return callback
 
     @property
@@ -376,7 +481,7 @@ class EngineServer:
             return HttpResponse(204, headers)
         error = await self._verify(request, upgrade=False)
         if error is not None:
-            return _response(error, headers)
+            return _response(self._refuse(error, upgrade=False), headers)
         sid = request.query.get("sid")
         if sid is None:
             return await self._handshake_polling(request, headers)
@@ -394,7 +499,7 @@ class EngineServer:
         headers = await self._cors(request)
         error = await self._verify(request, upgrade=True)
         if error is not None:
-            return _response(error, [])
+            return _response(self._refuse(error, upgrade=True), [])
         sid = request.query.get("sid")
         accept_kwargs: dict[str, Any] = {
             "max_message_size": self.options.max_http_buffer_size,
@@ -455,36 +560,60 @@ class EngineServer:
             result = bool(answer)
         return cors_headers(cors, request.method, request.headers, callback_result=result) or []
 
-    async def _verify(self, request: HttpRequest, *, upgrade: bool) -> HttpAnswer | None:
+    async def _verify(self, request: HttpRequest, *, upgrade: bool) -> ConnectionErrorEvent | None:
         """JS ``Server.verify`` then the handshake's protocol check; None when valid."""
-        abort = upgrade_error_answer if upgrade else error_answer
+
+        def error(
+            code: HttpErrorCode, text: str | None = None, **context: Any
+        ) -> ConnectionErrorEvent:
+            return ConnectionErrorEvent(request, code, text or error_message(code), context)
+
         query = request.query
         transport = query.get("transport")
         if transport not in self.options.transports:
-            return abort(HttpErrorCode.UNKNOWN_TRANSPORT)
-        if has_invalid_header_char(request.headers.get("origin")):
-            return abort(HttpErrorCode.BAD_REQUEST)
+            return error(HttpErrorCode.UNKNOWN_TRANSPORT, transport=transport)
+        origin = request.headers.get("origin")
+        if has_invalid_header_char(origin):
+            return error(HttpErrorCode.BAD_REQUEST, name="INVALID_ORIGIN", origin=origin)
         sid = query.get("sid")
         if sid is not None:
             sock = self.clients.get(sid)
             if sock is None:
-                return abort(HttpErrorCode.UNKNOWN_SID)
+                return error(HttpErrorCode.UNKNOWN_SID, sid=sid)
             if not upgrade and sock.transport != transport:
-                return abort(HttpErrorCode.BAD_REQUEST)  # TRANSPORT_MISMATCH
+                return error(
+                    HttpErrorCode.BAD_REQUEST,
+                    name="TRANSPORT_MISMATCH",
+                    transport=transport,
+                    previousTransport=sock.transport,
+                )
             if query.get("EIO") != "4":
-                return abort(HttpErrorCode.BAD_REQUEST)  # PROTOCOL_MISMATCH
+                return error(
+                    HttpErrorCode.BAD_REQUEST,
+                    name="PROTOCOL_MISMATCH",
+                    protocol=query.get("EIO"),
+                    previousProtocol=4,
+                )
             return None
         if request.method != "GET":
-            return abort(HttpErrorCode.BAD_HANDSHAKE_METHOD)
+            return error(HttpErrorCode.BAD_HANDSHAKE_METHOD, method=request.method)
         if transport == "websocket" and not upgrade:
-            return abort(HttpErrorCode.BAD_REQUEST)  # TRANSPORT_HANDSHAKE_ERROR
+            return error(HttpErrorCode.BAD_REQUEST, name="TRANSPORT_HANDSHAKE_ERROR")
         if self.options.allow_request is not None:
             allowed, message = _refusal(await self.options.allow_request(request))
             if not allowed:
-                return abort(HttpErrorCode.FORBIDDEN, message)
+                return error(HttpErrorCode.FORBIDDEN, message, message=message)
         if query.get("EIO") != "4":
-            return abort(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+            return error(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION, protocol=query.get("EIO"))
         return None
+
+    def _refuse(self, error: ConnectionErrorEvent, *, upgrade: bool) -> HttpAnswer:
+        """Tell the ``connection_error`` listeners, then build the refusal."""
+        for callback in self._on_connection_error:
+            _call(callback, error)
+        message = error.context.get("message") if error.code is HttpErrorCode.FORBIDDEN else None
+        abort = upgrade_error_answer if upgrade else error_answer
+        return abort(error.code, message)
 
     def _new_sid(self) -> str:
         # 15 random bytes, 20 URL-safe characters, like JS base64id.
@@ -509,18 +638,18 @@ class EngineServer:
     ) -> HttpResponse:
         sock = self._create(request, "polling")
         sock._session.receive_get(self.loop_time())
-        poll: asyncio.Future[str] = self.loop.create_future()
+        poll: asyncio.Future[AnswerPoll] = self.loop.create_future()
         sock._poll = poll
         sock._process()
         if not poll.done():  # the open packet is answered at once; this cannot happen
             return _response(error_answer(HttpErrorCode.BAD_REQUEST), headers)
-        payload = poll.result()
+        answer = poll.result()
         cookie = self.options.cookie_options
         if cookie is not None:
             headers = [*headers, ("Set-Cookie", cookie.serialize(sock.sid))]
         # JS emits "connection" after the handshake is written: sends queue for next poll.
         self._connected(sock)
-        return self._payload_response(request, payload, headers)
+        return self._payload_response(request, answer, headers)
 
     def _open_websocket_session(
         self, request: HttpRequest, ws: WebSocketTransport
@@ -539,7 +668,7 @@ class EngineServer:
         if error is not None:
             sock._process()
             return _response(error, headers)
-        poll: asyncio.Future[str] = self.loop.create_future()
+        poll: asyncio.Future[AnswerPoll] = self.loop.create_future()
         sock._poll = poll
         sock._process()
         if not poll.done():
@@ -589,12 +718,16 @@ class EngineServer:
         return _response(answer, [*headers, ("cache-control", "no-store")])
 
     def _payload_response(
-        self, request: HttpRequest, payload: str, headers: list[tuple[str, str]]
+        self, request: HttpRequest, answer: AnswerPoll, headers: list[tuple[str, str]]
     ) -> HttpResponse:
-        body = payload.encode()
+        body = answer.payload.encode()
         out = [("Content-Type", _TEXT_PLAIN), *headers]
         options = self.options
-        if options.http_compression and len(body) >= options.compression_threshold:
+        if (
+            options.http_compression
+            and answer.compress
+            and len(body) >= options.compression_threshold
+        ):
             encoding = negotiate_encoding(request.headers.get("accept-encoding"))
             if encoding is not None:
                 body = compress(body, encoding)
