@@ -9,7 +9,7 @@ JS     := tests/interop/js
 CLIENT := client-dist
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck pytest install system-deps npm client-dist clean bench bench-setup bench-quick
+.PHONY: serve test lint typecheck pytest install system-deps npm client-dist docs clean bench bench-setup bench-quick
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -50,7 +50,10 @@ typecheck: $(STAMPS)/venv
 pytest: $(STAMPS)/venv $(STAMPS)/npm system-deps
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+docs: $(STAMPS)/venv
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+test: lint typecheck docs pytest
 
 bench-setup: system-deps
 	PYTHON=$(PYTHON) bash bench/setup.sh
