@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from socketwire.client.errors import ConnectError
 from socketwire.client.manager import Manager, ManagerOptions, ReadyState, make_parser
 from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
+from socketwire.engineio.client_session import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE
 from socketwire.socketio import Parser
 
 __all__ = ["MANAGER_EVENTS", "AsyncClient"]
@@ -98,6 +99,10 @@ class AsyncClient:
             one), called on every connection attempt (plain callables run on the loop).
         max_buffered_packets: bound on each namespace's send buffer (emits while
             disconnected) and retry queue; past it, emits raise ``BufferFullError``.
+        max_message_size: the largest message accepted from the server, in bytes; a larger
+            one drops the connection (``"transport error"``), then reconnection follows.
+        max_buffered_bytes: the bound on outgoing bytes waiting for the transport (a server
+            that stops reading); crossing it drops the connection (``"transport error"``).
         headers: extra headers of every request and of the WebSocket handshake.
         query: extra query parameters.
         ssl: TLS context for https/wss.
@@ -122,6 +127,8 @@ class AsyncClient:
         path: str = "/socket.io",
         auth: Auth = None,
         max_buffered_packets: int = 1000,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | None = None,
@@ -145,6 +152,8 @@ class AsyncClient:
             reconnection_delay_max=reconnection_delay_max,
             randomization_factor=randomization_factor,
             parser=parser,
+            max_message_size=max_message_size,
+            max_buffered_bytes=max_buffered_bytes,
         )
         self._socket_options: dict[str, Any] = {
             "retries": retries,

@@ -28,6 +28,8 @@ from socketwire.client.dispatch import Listeners, logger
 from socketwire.client.errors import ConnectError
 from socketwire.client.socket import ClientSocket
 from socketwire.engineio.client_session import (
+    DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_MESSAGE_SIZE,
     ClientState,
     Closed,
     Event,
@@ -80,6 +82,10 @@ class ManagerOptions:
         reconnection_delay_max: the largest delay, in seconds.
         randomization_factor: the jitter of the delays, in ``[0, 1]``.
         parser: ``"json"`` (default) or ``"msgpack"``, or a parser object.
+        max_message_size: the largest message accepted from the server, in bytes (a larger
+            one drops the connection with ``"transport error"``).
+        max_buffered_bytes: the bound on outgoing bytes waiting for the transport (a server
+            that stops reading); crossing it drops the connection (``"transport error"``).
     """
 
     path: str = "/socket.io"
@@ -95,6 +101,8 @@ class ManagerOptions:
     reconnection_delay_max: float = 5.0
     randomization_factor: float = 0.5
     parser: str | Parser | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
 
 
 class Manager:
@@ -171,13 +179,17 @@ class Manager:
 
     @property
     def writable(self) -> bool:
-        """The connection can take a packet now (for volatile emits)."""
+        """A packet sent now leaves at once (JS ``engine.transport.writable``): a volatile
+        emit is dropped otherwise (during a POST or a WebSocket write, say)."""
         engine = self.engine
-        return (
-            self.ready_state is ReadyState.OPEN
-            and engine is not None
-            and engine.state is ClientState.OPEN
-        )
+        return self.ready_state is ReadyState.OPEN and engine is not None and engine.writable
+
+    def ping_expired(self) -> bool:
+        """The heartbeat deadline passed unnoticed (JS ``engine._hasPingExpired()``): the
+        connection closes with ``"ping timeout"`` next, so a packet must be buffered, not
+        sent. True also when there is no engine."""
+        engine = self.engine
+        return engine is None or engine.ping_expired()
 
     def open(self, callback: Callable[[ConnectError | None], None] | None = None) -> None:
         """Open the connection unless it is opening or open (JS ``open``).
@@ -247,6 +259,8 @@ class Manager:
                 headers=options.headers,
                 ssl=options.ssl,
                 timeout=options.timeout,
+                max_message_size=options.max_message_size,
+                max_buffered_bytes=options.max_buffered_bytes,
             )
         except EngineConnectionError as exc:
             if generation == self.generation:

@@ -374,12 +374,17 @@ class ClientSocket(_Emitting):
         flags: _Flags,
         callback: Callable[[BaseException | None, list[Any]], None] | None = None,
     ) -> None:
+        manager = self.manager
         self._core.emit(
             args,
             callback=callback,
             volatile=flags.volatile,
             timeout=flags.timeout,
-            writable=self.manager is not None and self.manager.writable,
+            writable=manager is not None and manager.writable,
+            # JS emit(): `this.connected && !engine._hasPingExpired()`; asked only when
+            # connected, as the check closes an expired connection.
+            transport_alive=not self._core.connected
+            or (manager is not None and not manager.ping_expired()),
         )
         self._flush()
 

@@ -225,6 +225,7 @@ class SocketCore:
         volatile: bool = False,
         timeout: float | None = None,
         writable: bool = True,
+        transport_alive: bool = True,
     ) -> None:
         """Emit ``args`` (``[name, *args]``), as socket.io-client's ``emit``.
 
@@ -235,6 +236,9 @@ class SocketCore:
             volatile: drop the packet when the transport is not writable.
             timeout: seconds to wait for the acknowledgement (default: ``ack_timeout``).
             writable: whether the transport can take a packet now (for ``volatile``).
+            transport_alive: False when the connection's heartbeat expired unnoticed (JS
+                ``_hasPingExpired``): the packet is then buffered as if disconnected, and
+                goes out on the next connection.
 
         Raises:
             ValueError: a reserved event name.
@@ -247,7 +251,9 @@ class SocketCore:
         if self.retries and not volatile:
             self._add_to_queue(args, callback, timeout)
             return
-        self._emit(args, callback, volatile, timeout, writable, with_error=True)
+        self._emit(
+            args, callback, volatile, timeout, writable, with_error=True, alive=transport_alive
+        )
 
     def send_ack(self, ack_id: int, args: list[Any]) -> None:
         """Answer the server's event ``ack_id`` with ``args`` (once; the driver ensures it)."""
@@ -317,9 +323,11 @@ class SocketCore:
         writable: bool,
         *,
         with_error: bool,
+        alive: bool = True,
     ) -> None:
         discard = volatile and not writable
-        buffer = not discard and not self.connected
+        connected = self.connected and alive
+        buffer = not discard and not connected
         if buffer and len(self.send_buffer) >= self.max_buffered_packets:
             raise BufferFullError(
                 f"send buffer of {self.nsp!r} is full ({self.max_buffered_packets} packets)"

@@ -54,6 +54,7 @@ from socketwire.engineio.payload import SEPARATOR, decode_payload_bytes, encode_
 from socketwire.engineio.reasons import CloseReason
 
 __all__ = [
+    "DEFAULT_MAX_BUFFERED_BYTES",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "Action",
     "ClientSession",
@@ -78,6 +79,8 @@ __all__ = [
 
 #: Default bound on one incoming message (text measured in UTF-8 bytes).
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+#: Default bound on the bytes queued for sending and not yet handed to a transport.
+DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 
 
 class ClientState(Enum):
@@ -129,6 +132,11 @@ class ClientSession:
             session with ``"transport error"``. Drivers also pass it to their WebSocket.
         max_payload_size: the largest polling response body the driver may read
             (default: twice ``max_message_size``, room for one base64 message).
+        max_buffered_bytes: the bound on outgoing bytes waiting for the transport (a POST
+            or a WebSocket write still in flight: a server that stops reading). A message
+            that would cross it closes the session with ``"transport error"`` (``"send
+            buffer full"``) instead of growing memory without end; engine.io-client has
+            no such bound.
     """
 
     def __init__(
@@ -139,6 +147,7 @@ class ClientSession:
         handshake_timeout: float = 20.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_payload_size: int | None = None,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> None:
         if not transports:
             raise ValueError("no transports")
@@ -163,6 +172,8 @@ class ClientSession:
         self._upgrading = False
         self._close_requested = False
         self._buffer: deque[Packet] = deque()
+        self.max_buffered_bytes = max_buffered_bytes
+        self._buffered_bytes = 0
         self._handshake_deadline: float | None = None
         self._ping_deadline: float | None = None
         self._actions: list[Action] = []
@@ -190,6 +201,35 @@ class ClientSession:
         if self._handshake is None or self._state is ClientState.CLOSED:
             return None
         return self._handshake.sid
+
+    @property
+    def buffered_amount(self) -> int:
+        """Outgoing bytes queued and not yet handed to a transport."""
+        return self._buffered_bytes
+
+    @property
+    def writable(self) -> bool:
+        """A message sent now leaves at once (engine.io-client's ``transport.writable``):
+        open, not upgrading, and no POST or WebSocket write in flight. Socket.IO drops a
+        volatile packet when this is False."""
+        return (
+            self._state is ClientState.OPEN
+            and not self._upgrading
+            and not self._buffer
+            and self._writable()
+        )
+
+    def ping_expired(self, now: float) -> bool:
+        """The heartbeat deadline passed at ``now`` though :meth:`handle_timeout` was not
+        called yet (a throttled or late timer: engine.io-client's ``_hasPingExpired``).
+
+        The caller must then not treat the session as open (Socket.IO buffers its packet
+        instead of sending it) and call :meth:`handle_timeout` soon, which closes the
+        session with ``"ping timeout"``. False when the session is not open.
+        """
+        if self._state is not ClientState.OPEN or self._ping_deadline is None:
+            return False
+        return now > self._ping_deadline
 
     @property
     def upgrading(self) -> bool:
@@ -252,6 +292,11 @@ class ClientSession:
             self._state = ClientState.CLOSING
             self._close_requested = True
             self._maybe_finish_close()
+
+    def abort(self, description: str) -> None:
+        """Close at once with ``"transport error"`` (the driver gave up: its event queue is
+        full, say); buffered messages are dropped."""
+        self._on_error(description)
 
     def handle_timeout(self, now: float) -> None:
         """The clock reached :meth:`next_deadline` (a call before it does nothing)."""
@@ -441,7 +486,15 @@ class ClientSession:
         if self._state in (ClientState.CLOSING, ClientState.CLOSED) or not self._started:
             return False
         self._buffer.append(packet)
+        self._buffered_bytes += _message_size(packet.data) + 1
         self._flush()
+        # Checked after the flush: the bound is on what waits, not on what leaves at once.
+        if self._buffered_bytes > self.max_buffered_bytes:
+            self._on_error(
+                f"send buffer full: {self._buffered_bytes} bytes waiting for the "
+                f"transport exceed max_buffered_bytes ({self.max_buffered_bytes})"
+            )
+            return False
         return True
 
     def _writable(self) -> bool:
@@ -464,6 +517,7 @@ class ClientSession:
             self._ws_busy = True
             messages = tuple(encode_packet(p) for p in self._buffer)
             self._buffer.clear()
+            self._buffered_bytes = 0
             self._actions.append(SendWebSocket(messages))
 
     def _take_payload(self) -> str:
@@ -484,7 +538,8 @@ class ClientSession:
             if encoded and max_payload and size > max_payload:
                 break
             encoded.append(item)
-            self._buffer.popleft()
+            popped = self._buffer.popleft()
+            self._buffered_bytes -= _message_size(popped.data) + 1
         return SEPARATOR.join(encoded)
 
     def _on_drain(self) -> None:
@@ -557,4 +612,5 @@ class ClientSession:
         self._handshake_deadline = self._ping_deadline = None
         self._upgrading = False
         self._buffer.clear()
+        self._buffered_bytes = 0
         self._events.append(Closed(reason, description))

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from socketwire.engineio.client_session import (
+    DEFAULT_MAX_BUFFERED_BYTES,
     DEFAULT_MAX_MESSAGE_SIZE,
     Action,
     ClientSession,
@@ -68,10 +69,22 @@ class EngineClient:
     Events reach ``on_event`` when given (called synchronously on the event loop; it must
     not block; an exception it raises goes to the loop's exception handler), otherwise
     they are queued for ``async for event in client``, which ends after :class:`Closed`.
+
+    Args:
+        on_event: the event callback (None: iterate over the client instead).
+        max_queued_events: without ``on_event``, the bound on events received and not yet
+            iterated over; an application that stops reading closes the session with
+            ``"transport error"`` (``"event queue full"``) rather than growing memory.
     """
 
-    def __init__(self, *, on_event: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        max_queued_events: int = 10_000,
+    ) -> None:
         self._on_event = on_event
+        self._max_queued_events = max_queued_events
         self._queue: asyncio.Queue[Event] | None = None if on_event else asyncio.Queue()
         self._session: ClientSession | None = None
         self._polling: PollingChannel | None = None
@@ -101,6 +114,29 @@ class EngineClient:
         """The session's ready state."""
         return self._session.state if self._session else ClientState.CLOSED
 
+    @property
+    def writable(self) -> bool:
+        """A message sent now leaves at once (engine.io-client's ``transport.writable``)."""
+        return self._session is not None and self._session.writable
+
+    @property
+    def buffered_amount(self) -> int:
+        """Outgoing bytes queued and not yet handed to a transport."""
+        return self._session.buffered_amount if self._session else 0
+
+    def ping_expired(self) -> bool:
+        """The heartbeat deadline passed though its timer has not fired yet (a blocked or
+        late loop): engine.io-client's ``_hasPingExpired``. When True the session closes
+        with ``"ping timeout"`` on the next loop iteration; treat it as closed now."""
+        session = self._session
+        if session is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if not session.ping_expired(loop.time()):
+            return False
+        loop.call_soon(self._feed, lambda s, now: s.handle_timeout(now))
+        return True
+
     async def connect(
         self,
         url: str,
@@ -114,6 +150,7 @@ class EngineClient:
         # The session enforces it as a protocol deadline, so asyncio.timeout cannot replace it.
         timeout: float = 20.0,  # noqa: ASYNC109
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> Handshake:
         """Open the session and wait for the server's handshake.
 
@@ -128,6 +165,8 @@ class EngineClient:
             ssl: TLS context for https/wss (None: default certificate verification).
             timeout: seconds to connect and receive the handshake; bound on each POST.
             max_message_size: the largest message accepted from the server.
+            max_buffered_bytes: the bound on outgoing bytes waiting for the transport;
+                crossing it closes the session (see :class:`ClientSession`).
 
         Returns:
             The server's handshake.
@@ -149,6 +188,7 @@ class EngineClient:
             upgrade=upgrade,
             handshake_timeout=timeout,
             max_message_size=max_message_size,
+            max_buffered_bytes=max_buffered_bytes,
         )
         self._endpoint = _Endpoint(
             secure=secure,
@@ -274,6 +314,11 @@ class EngineClient:
                 )
         else:
             assert self._queue is not None
+            if not isinstance(event, Closed) and self._queue.qsize() >= self._max_queued_events:
+                # The application stopped reading: drop the connection, not the bound.
+                assert self._session is not None
+                self._session.abort(f"event queue full: {self._max_queued_events} events not read")
+                return
             self._queue.put_nowait(event)
 
     def _arm_timer(self) -> None:

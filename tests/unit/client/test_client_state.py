@@ -294,3 +294,27 @@ def test_recovery_sends_pid_and_last_offset() -> None:
     core.on_close("transport close")
     core.receive(Packet(CONNECT, "/", {"sid": "s3", "pid": "other"}))
     assert not core.recovered
+
+
+def test_an_expired_heartbeat_buffers_instead_of_sending() -> None:
+    # JS emit(): `connected && !engine._hasPingExpired()`; otherwise the packet is buffered
+    # and leaves on the next connection.
+    core = connected()
+    core.emit(["late", 1], transport_alive=False)
+    assert core.packets_to_send() == []
+    assert list(core.send_buffer) == [Packet(EVENT, "/", ["late", 1])]
+    core.emit(["volatile"], volatile=True, writable=True, transport_alive=False)
+    # as JS: the transport is writable, so not discarded; not "connected", so buffered
+    assert len(core.send_buffer) == 2
+    core.emit(["now"], transport_alive=True)
+    assert core.packets_to_send() == [Packet(EVENT, "/", ["now"])]
+    assert len(core.send_buffer) == 2
+    core.on_close("ping timeout")
+    core.open(None)
+    core.packets_to_send()
+    core.receive(Packet(CONNECT, "/", {"sid": "sid2"}))
+    # the next connection sends them, once, in order
+    assert core.packets_to_send() == [
+        Packet(EVENT, "/", ["late", 1]),
+        Packet(EVENT, "/", ["volatile"]),
+    ]

@@ -729,3 +729,101 @@ def test_any_input_sequence_is_safe(transports: list[str], inputs: list[tuple[st
             assert actions == []
             assert events == []
     assert closed <= 1
+
+
+# -- writable, ping expiry, outgoing bound -------------------------------------------------
+
+
+def test_writable_follows_the_transport() -> None:
+    session = ClientSession()
+    assert not session.writable  # not started
+    session.start(0.0)
+    assert not session.writable  # no handshake yet
+    session = polling_session()
+    assert session.writable  # the long-poll GET in flight does not matter
+    assert session.send("a")
+    assert drain(session)[0] == [StartPost("4a")]
+    assert not session.writable  # a POST in flight (JS transport.writable is false)
+    session.post_done()
+    assert session.writable
+    ws = websocket_session()
+    assert ws.writable
+    ws.send("b")
+    assert not ws.writable  # the write is not drained yet
+    ws.websocket_drained()
+    assert ws.writable
+    ws.close()
+    assert not ws.writable
+
+
+def test_writable_is_false_while_upgrading() -> None:
+    session = polling_session(upgrade=True)
+    session.websocket_opened()
+    session.receive_websocket_message("3probe", 1.0)
+    assert session.upgrading
+    assert not session.writable
+
+
+def test_ping_expired_notices_a_late_timer() -> None:
+    session = polling_session(now=10.0)
+    assert not session.ping_expired(10.0 + HEARTBEAT)  # the deadline itself is still fine
+    assert session.ping_expired(10.0 + HEARTBEAT + 0.001)
+    assert session.state is ClientState.OPEN  # the caller closes it via handle_timeout
+    session.handle_timeout(10.0 + HEARTBEAT + 0.001)
+    assert drain(session)[1][-1] == Closed(CloseReason.PING_TIMEOUT, "no ping from the server")
+    assert not session.ping_expired(100.0)  # closed: nothing to expire
+    fresh = ClientSession()
+    assert not fresh.ping_expired(0.0)
+
+
+def test_outgoing_buffer_is_bounded() -> None:
+    session = ClientSession(transports=["websocket"], max_buffered_bytes=100)
+    session.start(0.0)
+    session.websocket_opened()
+    session.receive_websocket_message(open_packet(upgrades=[]), 0.0)
+    drain(session)
+    assert session.send("x" * 60)  # goes to the WebSocket at once
+    assert drain(session)[0] == [SendWebSocket(("4" + "x" * 60,))]
+    assert session.buffered_amount == 0
+    # the server stops reading: the write never drains, the rest waits in the buffer
+    assert session.send("y" * 49)
+    assert session.buffered_amount == 50
+    assert session.send(b"z" * 49)
+    assert session.buffered_amount == 100
+    assert not session.send("w")  # one byte more than the bound: the session gives up
+    actions, events = drain(session)
+    assert CloseWebSocket() in actions
+    [closed] = events
+    assert isinstance(closed, Closed)
+    assert closed.reason is CloseReason.TRANSPORT_ERROR
+    assert closed.description.startswith("send buffer full")
+    assert session.buffered_amount == 0
+
+
+def test_outgoing_buffer_bound_over_polling() -> None:
+    session = ClientSession(max_buffered_bytes=10)
+    session.start(0.0)
+    session.receive_poll_response(open_packet().encode(), 0.0)
+    drain(session)
+    assert session.send("0123456789" * 5)  # leaves at once in a POST
+    assert drain(session)[0] == [StartPost("4" + "0123456789" * 5)]
+    assert session.buffered_amount == 0
+    assert session.send("abcd")
+    assert session.send("efgh")
+    assert session.buffered_amount == 10
+    session.post_done()  # the next POST takes both
+    assert drain(session)[0] == [StartPost("4abcd" + SEP + "4efgh")]
+    assert session.buffered_amount == 0
+    assert not session.send("x" * 20)  # waits behind the POST in flight: over the bound
+    [closed] = drain(session)[1]
+    assert isinstance(closed, Closed)
+    assert closed.reason is CloseReason.TRANSPORT_ERROR
+    assert session.state is ClientState.CLOSED
+
+
+def test_abort_is_a_transport_error() -> None:
+    session = websocket_session()
+    session.abort("event queue full")
+    actions, events = drain(session)
+    assert actions == [CloseWebSocket()]
+    assert events == [Closed(CloseReason.TRANSPORT_ERROR, "event queue full")]
