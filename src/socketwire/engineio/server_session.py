@@ -238,6 +238,16 @@ class ServerSession:
         )
 
     @property
+    def writes_through(self) -> bool:
+        """True when a message sent now would be the only output, a :class:`SendWebSocket`.
+
+        The I/O layer may then write it to the WebSocket itself instead of calling
+        :meth:`send_message` or :meth:`send_encoded`: the session's state is the same either
+        way (on WebSocket nothing is queued, and sending moves no deadline).
+        """
+        return self.state is ReadyState.OPEN and self.transport == "websocket" and not self._outputs
+
+    @property
     def closed(self) -> bool:
         """True once the session has ended (a :class:`Closed` output was produced)."""
         return self.state is ReadyState.CLOSED
@@ -444,10 +454,37 @@ class ServerSession:
         # A close packet on WebSocket is ignored, as JS does: the WebSocket close follows.
         self._on_packet(packet, now)
 
-    def websocket_closed(self) -> None:
-        """The session's WebSocket ended (for any reason)."""
+    def receive_websocket_message(self, data: str | bytes, now: float) -> str | bytes | None:
+        """Like :meth:`receive_websocket`, but the common case produces no output.
+
+        Returns:
+            The data of a MESSAGE packet that changed nothing in the session, with no output
+            pending: the I/O layer hands it to the application itself (instead of a
+            :class:`MessageReceived`). None otherwise: the message went through
+            :meth:`receive_websocket`; act on the outputs.
+        """
+        # Not while a pong is awaited: the first packet then moves the pong deadline.
+        if self.state is ReadyState.OPEN and self._pong_deadline is None and not self._outputs:
+            if isinstance(data, str):
+                if data[:1] == "4" and not _too_large(data, self._options.max_http_buffer_size):
+                    return data[1:]
+            elif not _too_large(data, self._options.max_http_buffer_size):
+                # A binary WebSocket message is a MESSAGE packet (no type byte).
+                return bytes(data)
+        self.receive_websocket(data, now)
+        return None
+
+    def websocket_closed(self, *, error: bool = False) -> None:
+        """The session's WebSocket ended.
+
+        Args:
+            error: it ended on a protocol error (invalid frame, invalid UTF-8, a message
+                over the size limit): "transport error", as the JS server reports the
+                ``ws`` error event that precedes the close; otherwise "transport close".
+        """
         if self.state is not ReadyState.CLOSED:
-            self._close(CloseReason.TRANSPORT_CLOSE, websocket_open=False)
+            reason = CloseReason.TRANSPORT_ERROR if error else CloseReason.TRANSPORT_CLOSE
+            self._close(reason, websocket_open=False)
 
     def start_probe(self, now: float) -> bool:
         """A WebSocket with this session's sid was accepted: may it probe an upgrade?

@@ -9,13 +9,12 @@ Paths the HttpApp owns go to it; everything else goes to ``other_app`` (404 with
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl, quote
 
+from .bodies import declared_too_large, read_limited
 from .http import (
     BodyTimeoutError,
     BodyTooLargeError,
@@ -23,8 +22,8 @@ from .http import (
     HttpApp,
     HttpResponse,
     WebSocketAccept,
-    WebSocketHandler,
 )
+from .queued_ws import QueuedWebSocket, deliver, run_websocket
 from .types import ASGIApp as ASGI3App
 from .types import Message, Receive, Scope, Send
 
@@ -94,32 +93,30 @@ class _AsgiRequest:
 
     async def read_body(self, limit: int) -> bytes:
         """Read the whole body from ``receive()`` (see ``HttpRequest.read_body``)."""
-        length = self.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
+        if declared_too_large(self.headers.get("content-length"), limit):
             self.close_connection = True
             raise BodyTooLargeError
         if self._disconnected:
             raise ClientDisconnectedError
-        chunks: list[bytes] = []
-        size = 0
+        more = True
+
+        async def next_chunk() -> bytes | None:
+            nonlocal more
+            if not more:
+                return None
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+                raise ClientDisconnectedError
+            more = bool(message.get("more_body", False))
+            chunk: bytes = message.get("body", b"")
+            return chunk
+
         try:
-            async with asyncio.timeout(self._body_timeout):
-                while True:
-                    message = await self._receive()
-                    if message["type"] == "http.disconnect":
-                        self._disconnected = True
-                        raise ClientDisconnectedError
-                    chunk: bytes = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        self.close_connection = True
-                        raise BodyTooLargeError
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        return b"".join(chunks)
-        except TimeoutError:
+            return await read_limited(next_chunk, limit, self._body_timeout)
+        except (BodyTooLargeError, BodyTimeoutError):
             self.close_connection = True
-            raise BodyTimeoutError from None
+            raise
 
     async def wait_disconnected(self) -> None:
         """Return when the client goes away (unread body chunks are discarded)."""
@@ -129,85 +126,25 @@ class _AsgiRequest:
                 self._disconnected = True
 
 
-class _AsgiWebSocket:
-    """The :class:`~socketwire.io.http.WebSocketTransport` of one ASGI WebSocket.
+class _AsgiSink:
+    """Sends a queued connection's messages as ASGI ``websocket.*`` events."""
 
-    ASGI ``send`` is a coroutine while the transport's methods return at once, so messages
-    go through a queue that a writer task drains.
-    """
+    __slots__ = ("_send",)
 
-    __slots__ = ("_buffered", "_closing", "_queue", "_wakeup")
+    def __init__(self, send: Send) -> None:
+        self._send = send
 
-    def __init__(self) -> None:
-        # Items: str, bytes, or a (code, reason) close request, which is always last.
-        self._queue: deque[str | bytes | tuple[int, str]] = deque()
-        self._wakeup = asyncio.Event()
-        self._buffered = 0
-        self._closing = False
+    async def send_text(self, data: str) -> None:
+        """Send one text message."""
+        await self._send({"type": "websocket.send", "text": data})
 
-    def send_text(self, data: str) -> None:
-        """Queue a text message."""
-        if not self._closing:
-            self._queue.append(data)
-            self._buffered += len(data)
-            self._wakeup.set()
+    async def send_bytes(self, data: bytes) -> None:
+        """Send one binary message."""
+        await self._send({"type": "websocket.send", "bytes": data})
 
-    def send_bytes(self, data: bytes) -> None:
-        """Queue a binary message."""
-        if not self._closing:
-            self._queue.append(data)
-            self._buffered += len(data)
-            self._wakeup.set()
-
-    def send_frame(self, frame: bytes) -> None:
-        """Not available behind ASGI (:attr:`supports_frames` is False)."""
-        raise RuntimeError("ASGI WebSockets cannot send raw frames")
-
-    @property
-    def supports_frames(self) -> bool:
-        """Always False: the ASGI server owns the socket."""
-        return False
-
-    @property
-    def compressed(self) -> bool:
-        """Unknown behind ASGI (the ASGI server negotiates); never read, as frames are off."""
-        return False
-
-    @property
-    def buffered_amount(self) -> int:
-        """Bytes (characters for text) queued and not yet given to the ASGI server."""
-        return self._buffered
-
-    @property
-    def closing(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closing
-
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        """Queue a close after the pending messages."""
-        if not self._closing:
-            self._closing = True
-            self._queue.append((code, reason))
-            self._wakeup.set()
-
-    async def write_loop(self, send: Send) -> int:
-        """Drain the queue into ``send``; returns the close code once a close was sent."""
-        queue = self._queue
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while queue:
-                item = queue.popleft()
-                if isinstance(item, str):
-                    self._buffered -= len(item)
-                    await send({"type": "websocket.send", "text": item})
-                elif isinstance(item, bytes):
-                    self._buffered -= len(item)
-                    await send({"type": "websocket.send", "bytes": item})
-                else:
-                    code, reason = item
-                    await send({"type": "websocket.close", "code": code, "reason": reason})
-                    return code
+    async def close(self, code: int, reason: str) -> None:
+        """Send the close."""
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 class ASGIApp:
@@ -312,62 +249,27 @@ class ASGIApp:
             for name, value in accept.headers
         ]
         await send({"type": "websocket.accept", "headers": headers})
-        transport = _AsgiWebSocket()
+        transport = QueuedWebSocket()
         try:
             handler = accept.attach(transport)
         except Exception:
             logger.exception("WebSocket attach failed")
             await send({"type": "websocket.close", "code": 1011, "reason": ""})
             return
-        reader = asyncio.ensure_future(
-            self._read_loop(receive, transport, handler, accept.max_message_size)
-        )
-        writer = asyncio.ensure_future(transport.write_loop(send))
-        code = 1006
-        try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            # The writer finishing means we sent a close; the reader, that the client left.
-            for task in (writer, reader):
-                if task in done and not task.cancelled():
-                    if task.exception() is None:
-                        code = task.result()
-                        break
-                    logger.debug("WebSocket loop ended", exc_info=task.exception())
-        finally:
-            # Runs on cancellation too (server shutdown): on_close is always called, once.
-            for task in (reader, writer):
-                task.cancel()
-            try:
-                handler.on_close(code)
-            except Exception:
-                logger.exception("WebSocket handler on_close failed")
-            # Leave no task behind.
-            await asyncio.wait({reader, writer})
 
-    @staticmethod
-    async def _read_loop(
-        receive: Receive,
-        transport: _AsgiWebSocket,
-        handler: WebSocketHandler,
-        max_size: int | None,
-    ) -> int:
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                code: int = message.get("code", 1005)
-                return code
-            if kind != "websocket.receive" or transport.closing:
-                continue
-            text: str | None = message.get("text")
-            data: str | bytes = text if text is not None else message.get("bytes") or b""
-            if max_size is not None and len(data) > max_size:
-                transport.close(1009, "message too big")
-                continue
-            try:
-                handler.on_message(data)
-            except Exception:
-                logger.exception("WebSocket handler on_message failed")
+        async def read_loop() -> int:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    code: int = message.get("code", 1005)
+                    return code
+                if kind == "websocket.receive":
+                    text: str | None = message.get("text")
+                    data: str | bytes = text if text is not None else message.get("bytes") or b""
+                    deliver(transport, handler, data, accept.max_message_size)
+
+        await run_websocket(transport, handler, read_loop, _AsgiSink(send))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         shutdown_done = False

@@ -20,7 +20,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from socketwire.engineio.http import (
     HttpAnswer,
@@ -60,6 +60,11 @@ from socketwire.io.native import frame_message
 __all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket", "SharedMessage"]
 
 logger = logging.getLogger(__name__)
+
+# Close codes that mean the connection failed on a protocol error (RFC 6455 section 7.4.1):
+# invalid frame, unacceptable or inconsistent data, policy, message too big, internal error.
+# JS engine.io sees the ws "error" event first and closes with "transport error".
+_PROTOCOL_ERROR_CODES: Final = frozenset({1002, 1003, 1007, 1008, 1009, 1011})
 
 ConnectionCallback = Callable[["EngineSocket"], None]
 CloseCallback = Callable[["EngineSocket", str], None]
@@ -130,6 +135,7 @@ class EngineSocket:
         "_timer",
         "_timer_at",
         "_ws",
+        "_ws_frames",
         "on_close",
         "on_message",
         "on_upgrade",
@@ -145,6 +151,8 @@ class EngineSocket:
         self.on_close: Callable[[str], None] | None = None
         self.on_upgrade: Callable[[], None] | None = None
         self._ws: WebSocketTransport | None = None
+        #: ``_ws`` takes pre-built frames and does not compress (see :meth:`_set_ws`)
+        self._ws_frames = False
         self._probe_ws: WebSocketTransport | None = None
         self._poll: asyncio.Future[AnswerPoll] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -204,6 +212,18 @@ class EngineSocket:
                 plumbing with permessage-deflate it goes out as an uncompressed message
                 (RFC 7692 section 6). Behind ASGI the ASGI server decides.
         """
+        ws = self._ws
+        if ws is not None and not self._processing and self._session.writes_through:
+            # The hot path (an ack, an emit): what the core's one SendWebSocket would say.
+            message = "4" + data if isinstance(data, str) else bytes(data)
+            if not self._ws_frames:
+                self._write_websocket(ws, message, compress, None)
+            elif isinstance(message, str):
+                ws.send_text(message)
+            else:
+                ws.send_bytes(message)
+            self._check_buffer()
+            return
         self._session.send_message(data, compress=compress)
         self._process()
 
@@ -214,6 +234,19 @@ class EngineSocket:
         wrap it in a :class:`SharedMessage`, then call this on every recipient; recipients
         on the native WebSocket plumbing share one frame. ``compress`` as in :meth:`send`.
         """
+        ws = self._ws
+        if ws is not None and not self._processing and self._session.writes_through:
+            # The broadcast loop's hot path: straight to the WebSocket (see :meth:`send`).
+            if isinstance(message, SharedMessage):
+                if self._ws_frames:
+                    ws.send_frame(message.frame)
+                else:
+                    frame = message.frame if self._shares_frames(compress) else None
+                    self._write_websocket(ws, message.data, compress, frame)
+            else:
+                self._write_websocket(ws, message, compress, None)
+            self._check_buffer()
+            return
         if isinstance(message, SharedMessage):
             data = message.data
             frame = message.frame if self._shares_frames(compress) else None
@@ -257,11 +290,16 @@ class EngineSocket:
             self._processing = False
         self._rearm()
 
+    def _set_ws(self, ws: WebSocketTransport | None) -> None:
+        self._ws = ws
+        # Read once: neither changes after the opening handshake.
+        self._ws_frames = ws is not None and ws.supports_frames and not ws.compressed
+
     def _act(self, out: object) -> None:
         if isinstance(out, SendWebSocket):
             ws = self._ws
             if ws is not None:
-                self._write_websocket(ws, out)
+                self._write_websocket(ws, out.data, out.compress, out.frame)
         elif isinstance(out, MessageReceived):
             if self.on_message is not None:
                 _call(self.on_message, out.data)
@@ -280,7 +318,8 @@ class EngineSocket:
             elif self._ws is not None:
                 self._ws.close()
         elif isinstance(out, Upgraded):
-            self._ws, self._probe_ws = self._probe_ws, None
+            self._set_ws(self._probe_ws)
+            self._probe_ws = None
             if self.on_upgrade is not None:
                 _call(self.on_upgrade)
         elif isinstance(out, Closed):
@@ -290,22 +329,24 @@ class EngineSocket:
             self._server._closed(self, out.reason.value)
 
     @staticmethod
-    def _write_websocket(ws: WebSocketTransport, out: SendWebSocket) -> None:
+    def _write_websocket(
+        ws: WebSocketTransport, data: str | bytes, compress: bool, frame: bytes | None
+    ) -> None:
         # The frame travelled through the core with its packet, so it is written in the
         # session's order; the plumbing's buffer accounts for it like any message.
         if ws.supports_frames:
             if ws.compressed:
-                if not out.compress:
+                if not compress:
                     # RFC 7692 section 6: a message with RSV1 clear is not compressed.
-                    ws.send_frame(out.frame if out.frame is not None else frame_message(out.data))
+                    ws.send_frame(frame if frame is not None else frame_message(data))
                     return
-            elif out.frame is not None:
-                ws.send_frame(out.frame)
+            elif frame is not None:
+                ws.send_frame(frame)
                 return
-        if isinstance(out.data, str):
-            ws.send_text(out.data)
+        if isinstance(data, str):
+            ws.send_text(data)
         else:
-            ws.send_bytes(out.data)
+            ws.send_bytes(data)
 
     def _check_buffer(self) -> None:
         ws = self._ws
@@ -337,17 +378,25 @@ class EngineSocket:
     def _ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
         now = self._server.loop_time()
         if transport is self._ws:
-            self._session.receive_websocket(data, now)
+            if self._processing:
+                self._session.receive_websocket(data, now)
+            else:
+                message = self._session.receive_websocket_message(data, now)
+                if message is not None:
+                    # Nothing else to act on (see receive_websocket_message): no _process.
+                    if self.on_message is not None:
+                        _call(self.on_message, message)
+                    return
         elif transport is self._probe_ws:
             self._session.receive_probe(data, now)
         else:
             return
         self._process()
 
-    def _ws_closed(self, transport: WebSocketTransport) -> None:
+    def _ws_closed(self, transport: WebSocketTransport, code: int) -> None:
         if transport is self._ws:
-            self._ws = None
-            self._session.websocket_closed()
+            self._set_ws(None)
+            self._session.websocket_closed(error=code in _PROTOCOL_ERROR_CODES)
         elif transport is self._probe_ws:
             self._probe_ws = None
             self._session.probe_closed()
@@ -369,7 +418,7 @@ class _WsHandler:
         self._sock._ws_message(self._transport, data)
 
     def on_close(self, code: int) -> None:
-        self._sock._ws_closed(self._transport)
+        self._sock._ws_closed(self._transport, code)
 
 
 class _Ignore:
@@ -546,7 +595,8 @@ class EngineServer:
 
     def loop_time(self) -> float:
         """The clock every session's ``now`` comes from."""
-        return self.loop.time()
+        loop = self._loop
+        return (loop if loop is not None else self.loop).time()
 
     async def _cors(self, request: HttpRequest) -> list[tuple[str, str]]:
         cors = self.options.cors
@@ -655,7 +705,7 @@ class EngineServer:
         self, request: HttpRequest, ws: WebSocketTransport
     ) -> WebSocketHandler:
         sock = self._create(request, "websocket")
-        sock._ws = ws
+        sock._set_ws(ws)
         sock._process()
         self._connected(sock)
         return _WsHandler(sock, ws)
