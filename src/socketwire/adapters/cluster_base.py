@@ -1,0 +1,340 @@
+"""The behaviour of socket.io-adapter's ``ClusterAdapter``, for the adapters that carry its
+messages: the sharded Redis adapter and the Redis streams adapter.
+
+A subclass says how a message travels (:meth:`ClusterAdapter._publish`,
+:meth:`ClusterAdapter._publish_response`) and how servers are counted
+(:meth:`ClusterAdapter.server_count`), and hands every message it receives to
+:meth:`ClusterAdapter.on_message`. Everything else (who answers what, request bookkeeping,
+acknowledgement counting) is here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from socketwire.adapters.base import (
+    AckCallback,
+    BroadcastOptions,
+    ClientCountCallback,
+    ServerSideAck,
+    SocketDetails,
+)
+from socketwire.adapters.cluster import (
+    AckRequests,
+    ClusterError,
+    ClusterTimeoutError,
+    PendingRequests,
+    details_from_wire,
+    details_to_wire,
+    options_from_wire,
+    options_to_wire,
+)
+from socketwire.adapters.memory import MemoryAdapter
+from socketwire.adapters.wire import WireOptions
+from socketwire.adapters.wire.cluster import (
+    BroadcastAck,
+    BroadcastClientCount,
+    ClusterBroadcast,
+    ClusterMessage,
+    DisconnectSockets,
+    FetchSockets,
+    FetchSocketsResponse,
+    ServerSideEmit,
+    ServerSideEmitResponse,
+    SocketsJoin,
+    SocketsLeave,
+)
+from socketwire.adapters.wire.naming import node_id
+from socketwire.socketio import Packet, PacketType
+
+if TYPE_CHECKING:
+    from socketwire.server.namespace import Namespace
+
+__all__ = ["ClusterAdapter", "is_recoverable"]
+
+
+def is_recoverable(packet: Packet, opts: BroadcastOptions) -> bool:
+    """Whether a broadcast gets an offset for connection state recovery (JS
+    ``addOffsetIfNecessary``): an event, without ack, not volatile."""
+    return packet.type == PacketType.EVENT and packet.id is None and not opts.flags.volatile
+
+
+class ClusterAdapter(MemoryAdapter):
+    """One namespace's adapter speaking ClusterAdapter messages.
+
+    Attributes:
+        uid: This server's id (16 hex characters, as Node's ``randomId()``).
+        requests_timeout: Seconds to wait for every server's answer.
+    """
+
+    #: Broadcasts carry the offset their publication returned (streams with recovery).
+    records_offsets = False
+
+    def __init__(self, nsp: Namespace, *, requests_timeout: float = 5.0, where: str) -> None:
+        super().__init__(nsp)
+        self.uid = node_id()
+        self.requests_timeout = requests_timeout
+        self._requests = PendingRequests(where)
+        self._acks = AckRequests()
+
+    # -- transport (subclasses) --------------------------------------------------------------
+
+    @abstractmethod
+    def _publish(
+        self,
+        message: ClusterMessage,
+        on_result: Callable[[str], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Queue ``message`` for every other server; ``on_result`` gets its offset ("" when
+        the transport has none).
+
+        Raises:
+            ClusterUnavailableError: The broker is known to be down; nothing was queued.
+        """
+
+    @abstractmethod
+    def _publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """Queue ``message`` for server ``requester`` only."""
+
+    def _respond(self, requester: str, message: ClusterMessage) -> None:
+        try:
+            self._publish_response(requester, message)
+        except ClusterError as exc:
+            from socketwire.adapters.cluster import logger
+
+            logger.warning("could not answer %s: %s", requester, exc)
+
+    def _close_requests(self) -> None:
+        self._requests.close()
+        self._acks.close()
+
+    # -- broadcasting ------------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        """Publish ``packet``, then send it to the local targets.
+
+        Raises:
+            ClusterUnavailableError: The broker is down; nobody was sent anything.
+        """
+        packet = dataclasses.replace(packet, nsp=self.nsp.name)
+        if opts.flags.local:
+            super().broadcast(packet, opts)
+            return
+        message = ClusterBroadcast(self.uid, self.nsp.name, packet, options_to_wire(opts))
+        if self._wants_offset(packet, opts):
+            # The offset is the stream entry id: deliver locally once it is known (as JS,
+            # which awaits the publication).
+            def deliver(offset: str) -> None:
+                data = [*(packet.data or []), offset]
+                MemoryAdapter.broadcast(self, dataclasses.replace(packet, data=data), opts)
+
+            self._publish(message, on_result=deliver)
+            return
+        self._publish(message)
+        super().broadcast(packet, opts)
+
+    def _wants_offset(self, packet: Packet, opts: BroadcastOptions) -> bool:
+        return (
+            self.records_offsets
+            and self.nsp.server.connection_state_recovery is not None
+            and is_recoverable(packet, opts)
+        )
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count_callback: ClientCountCallback,
+        ack: AckCallback,
+    ) -> None:
+        """Publish the broadcast with a request id (each server reports its client count,
+        then every ack), then send it to the local targets."""
+        packet = dataclasses.replace(packet, nsp=self.nsp.name)
+        if not opts.flags.local:
+            request_id = node_id()
+            wire = options_to_wire(opts)
+            # Queued, not sent yet: registering after cannot miss an answer.
+            self._publish(ClusterBroadcast(self.uid, self.nsp.name, packet, wire, request_id))
+            self._acks.open(request_id, client_count_callback, ack, opts.flags.timeout)
+        super().broadcast_with_ack(packet, opts, client_count_callback, ack)
+
+    # -- remote control ----------------------------------------------------------------------
+
+    async def add_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
+        """Tell the other servers, then make the local targets join ``rooms``."""
+        if not opts.flags.local:
+            self._publish(SocketsJoin(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
+        await super().add_sockets(opts, rooms)
+
+    async def del_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
+        """Tell the other servers, then make the local targets leave ``rooms``."""
+        if not opts.flags.local:
+            self._publish(SocketsLeave(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
+        await super().del_sockets(opts, rooms)
+
+    async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        """Tell the other servers, then disconnect the local targets."""
+        if not opts.flags.local:
+            self._publish(DisconnectSockets(self.uid, self.nsp.name, _wire(opts), close))
+        await super().disconnect_sockets(opts, close)
+
+    async def _ask(
+        self, operation: str, build: Callable[[str], ClusterMessage], expected: int
+    ) -> list[Any]:
+        request_id = node_id()
+        future = self._requests.open(request_id, operation, expected, self.requests_timeout)
+
+        def on_error(error: BaseException) -> None:
+            self._requests.fail(request_id, error)
+
+        try:
+            self._publish(build(request_id), on_error=on_error)
+        except ClusterError as exc:
+            self._requests.fail(request_id, exc)
+        return await future
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
+        """The targeted sockets of every server.
+
+        Raises:
+            ClusterTimeoutError: Some server did not answer; the message names who did.
+        """
+        local = await super().fetch_sockets(opts)
+        if opts.flags.local:
+            return local
+        expected = await self.server_count() - 1
+        if expected <= 0:
+            return local
+        wire = options_to_wire(opts)
+        remote = await self._ask(
+            "fetch_sockets", lambda rid: FetchSockets(self.uid, self.nsp.name, wire, rid), expected
+        )
+        return local + remote
+
+    async def all_rooms(self) -> set[str]:
+        """Every room of every server: the ClusterAdapter format has no request for it
+        (Node's does not support ``allRooms``), but every room has a socket in it, so this
+        is the union of the rooms of every socket ``fetch_sockets`` finds."""
+        rooms = set(self.rooms)
+        for details in await self.fetch_sockets(BroadcastOptions()):
+            rooms.update(details.rooms)
+        return rooms
+
+    async def server_side_emit(self, packet: list[Any], ack: ServerSideAck | None = None) -> None:
+        """Send ``[event, *args]`` to the other servers; with ``ack``, one answer from each."""
+        if ack is None:
+            self._publish(ServerSideEmit(self.uid, self.nsp.name, packet))
+            return
+        expected = await self.server_count() - 1
+        if expected <= 0:
+            ack(None, [])
+            return
+        try:
+            responses = await self._ask(
+                "server_side_emit",
+                lambda rid: ServerSideEmit(self.uid, self.nsp.name, packet, rid),
+                expected,
+            )
+        except ClusterTimeoutError as exc:
+            ack(exc, exc.responses)
+            return
+        except ClusterError as exc:
+            ack(exc, [])
+            return
+        ack(None, responses)
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def on_message(self, message: ClusterMessage, offset: str | None = None) -> None:
+        """Act on a message from another server (``offset``: its stream entry id)."""
+        if message.uid == self.uid or message.nsp != self.nsp.name:
+            return
+        if isinstance(message, ClusterBroadcast):
+            self._on_broadcast(message, offset)
+        elif isinstance(message, SocketsJoin):
+            for socket in self._targets(options_from_wire(message.opts)):
+                socket.join(list(message.rooms))
+        elif isinstance(message, SocketsLeave):
+            for socket in self._targets(options_from_wire(message.opts)):
+                for room in message.rooms:
+                    socket.leave(room)
+        elif isinstance(message, DisconnectSockets):
+            for socket in self._targets(options_from_wire(message.opts)):
+                socket.disconnect(message.close)
+        elif isinstance(message, FetchSockets):
+            found = self._targets(options_from_wire(message.opts))
+            sockets = tuple(
+                details_to_wire(SocketDetails(s.id, s.handshake, s.rooms, s.data)) for s in found
+            )
+            self._respond(
+                message.uid,
+                FetchSocketsResponse(self.uid, self.nsp.name, message.request_id, sockets),
+            )
+        elif isinstance(message, ServerSideEmit):
+            self._on_server_side_emit(message)
+        elif isinstance(message, BroadcastClientCount):
+            self._acks.client_count(message.request_id, message.client_count)
+        elif isinstance(message, BroadcastAck):
+            self._acks.ack(message.request_id, message.packet)
+        elif isinstance(message, FetchSocketsResponse):
+            details = [details_from_wire(s) for s in message.sockets]
+            self._requests.answer(message.request_id, details, message.uid)
+        elif isinstance(message, ServerSideEmitResponse):
+            self._requests.answer(message.request_id, [message.packet], message.uid)
+        # heartbeats and ADAPTER_CLOSE: these adapters count servers with NUMSUB instead
+
+    def _on_broadcast(self, message: ClusterBroadcast, offset: str | None) -> None:
+        opts = options_from_wire(message.opts)
+        request_id = message.request_id
+        if request_id is None:
+            packet = message.packet
+            if (
+                offset
+                and self.nsp.server.connection_state_recovery is not None
+                and is_recoverable(packet, opts)
+                and message.opts.flags.volatile is None
+            ):
+                packet = dataclasses.replace(packet, data=[*(packet.data or []), offset])
+            super().broadcast(packet, opts)
+            return
+        requester = message.uid
+        # Each server numbers its own acks (as Node's in-memory adapter does).
+        packet = dataclasses.replace(message.packet, id=self.nsp._next_ack_id())
+
+        def on_count(count: int, sids: Sequence[str]) -> None:
+            self._respond(
+                requester, BroadcastClientCount(self.uid, self.nsp.name, request_id, count)
+            )
+
+        def on_ack(sid: str | None, args: list[Any] | None) -> None:
+            if args is not None:
+                value = args[0] if args else None
+                self._respond(requester, BroadcastAck(self.uid, self.nsp.name, request_id, value))
+
+        super().broadcast_with_ack(packet, opts, on_count, on_ack)
+
+    def _on_server_side_emit(self, message: ServerSideEmit) -> None:
+        request_id = message.request_id
+        if request_id is None:
+            self.nsp._on_server_side_emit(list(message.packet))
+            return
+        answered = False
+
+        def reply(value: Any) -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                self._respond(
+                    message.uid,
+                    ServerSideEmitResponse(self.uid, self.nsp.name, request_id, value),
+                )
+
+        self.nsp._on_server_side_emit(list(message.packet), reply)
+
+
+def _wire(opts: BroadcastOptions) -> WireOptions:
+    return options_to_wire(opts)

@@ -1,0 +1,167 @@
+"""Publish into a Socket.IO cluster from any Python process, as ``@socket.io/redis-emitter``.
+
+The emitter is not a server: it has no sockets and receives nothing. It publishes what the
+Node emitter publishes (the classic adapter's format, uid ``"emitter"``), so classic
+adapters receive it, socketwire's and Node's alike::
+
+    emitter = Emitter("redis://127.0.0.1:6379")
+    await emitter.to("room1").emit("hello", {"from": "a cron job"})
+    await emitter.of("/admin").server_side_emit("reload")
+    await emitter.in_("room1").sockets_join("room2")
+    await emitter.aclose()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from socketwire.adapters.cluster import ClusterUnavailableError
+from socketwire.adapters.wire import EMITTER_UID, EmitterCodec, WireFlags, WireOptions
+from socketwire.adapters.wire.classic import (
+    ClassicBroadcast,
+    RemoteDisconnectRequest,
+    RemoteJoinRequest,
+    RemoteLeaveRequest,
+    ServerSideEmitRequest,
+)
+from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ClassicChannels
+from socketwire.server.operators import check_event_name, room_set
+from socketwire.socketio import Packet, PacketType
+
+__all__ = ["Emitter", "EmitterOperator"]
+
+_CODEC = EmitterCodec()
+#: Events a server namespace reserves (JS ``RESERVED_EVENTS`` of the emitter).
+_RESERVED_SERVER_EVENTS = frozenset({"connect", "connection", "new_namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    rooms: tuple[str, ...] = ()
+    except_: tuple[str, ...] = ()
+    volatile: bool = False
+    compress: bool | None = None
+
+    def options(self, *, flags: bool) -> WireOptions:
+        wire_flags = WireFlags(volatile=True if self.volatile else None, compress=self.compress)
+        return WireOptions(self.rooms, self.except_, wire_flags if flags else WireFlags())
+
+
+class EmitterOperator:
+    """A set of sockets to act on: in some rooms (all when none), minus excluded rooms.
+
+    Immutable: ``to()``, ``except_()``, ``volatile``... return new operators.
+    """
+
+    def __init__(self, emitter: Emitter, target: _Target = _Target()) -> None:
+        self._emitter = emitter
+        self._target = target
+
+    def to(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Also target the sockets in ``room`` (one name or several)."""
+        rooms = dict.fromkeys([*self._target.rooms, *sorted(room_set(room))])
+        return EmitterOperator(self._emitter, replace(self._target, rooms=tuple(rooms)))
+
+    def in_(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Alias of :meth:`to`."""
+        return self.to(room)
+
+    def except_(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Exclude the sockets in ``room`` (one name or several)."""
+        rooms = dict.fromkeys([*self._target.except_, *sorted(room_set(room))])
+        return EmitterOperator(self._emitter, replace(self._target, except_=tuple(rooms)))
+
+    @property
+    def volatile(self) -> EmitterOperator:
+        """The packet may be dropped for clients that cannot take it now."""
+        return EmitterOperator(self._emitter, replace(self._target, volatile=True))
+
+    def compress(self, compress: bool) -> EmitterOperator:
+        """Ask for (or against) compression."""
+        return EmitterOperator(self._emitter, replace(self._target, compress=compress))
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Broadcast ``event`` with ``args`` to the targeted sockets of every server.
+
+        Raises:
+            ValueError: ``event`` is reserved.
+            ClusterUnavailableError: Redis could not be reached; nothing was sent.
+        """
+        check_event_name(event)
+        emitter = self._emitter
+        packet = Packet(PacketType.EVENT, emitter.nsp, [event, *args])
+        opts = self._target.options(flags=True)
+        payload = _CODEC.encode(ClassicBroadcast(EMITTER_UID, packet, opts))
+        await emitter._publish(emitter.channels.broadcast_channel(opts.rooms), payload)
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets join ``room``."""
+        request = RemoteJoinRequest(None, self._target.options(flags=False), _rooms(room))
+        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make the targeted sockets leave ``room``."""
+        request = RemoteLeaveRequest(None, self._target.options(flags=False), _rooms(room))
+        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the targeted sockets (``close``: their whole connection)."""
+        request = RemoteDisconnectRequest(None, self._target.options(flags=False), close)
+        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+
+
+class Emitter(EmitterOperator):
+    """Publishes into the cluster of the classic Redis adapter, in namespace ``nsp``.
+
+    Args:
+        redis: A redis-py asyncio client, or a URL (the emitter then owns the client:
+            :meth:`aclose` closes it).
+        key: The channel prefix (Node option ``key``).
+        nsp: The namespace (see :meth:`of`).
+    """
+
+    def __init__(self, redis: Redis | str, *, key: str = DEFAULT_PREFIX, nsp: str = "/") -> None:
+        super().__init__(self)
+        self._owns = isinstance(redis, str)
+        self.redis: Redis = Redis.from_url(redis) if isinstance(redis, str) else redis
+        self.key = key
+        self.nsp = nsp
+        self.channels = ClassicChannels.of(nsp, key)
+
+    def of(self, nsp: str) -> Emitter:
+        """An emitter for namespace ``nsp`` on the same connection."""
+        if not nsp.startswith("/"):
+            nsp = "/" + nsp
+        emitter = Emitter(self.redis, key=self.key, nsp=nsp)
+        return emitter
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every server's namespace handlers (no acknowledgements).
+
+        Raises:
+            ValueError: ``event`` is reserved.
+        """
+        if event in _RESERVED_SERVER_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        request = ServerSideEmitRequest(EMITTER_UID, [event, *args])
+        await self._publish(self.channels.request, _CODEC.encode(request))
+
+    async def _publish(self, channel: str, payload: bytes) -> None:
+        try:
+            await self.redis.publish(channel, payload)
+        except (RedisError, OSError) as exc:
+            raise ClusterUnavailableError(f"cannot publish on {channel}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close the Redis client if the emitter created it."""
+        if self._owns:
+            await self.redis.aclose()
+
+
+def _rooms(room: str | Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(room_set(room)))

@@ -1,0 +1,506 @@
+"""One server's connection to Redis for the cluster adapters: subscribe, publish, recover.
+
+Every adapter (one per namespace) of a server shares one :class:`RedisLink`: one pub/sub
+connection that reads every subscribed channel, and an ordered outbox that publishes.
+
+Failures, and what the link promises:
+
+- A lost pub/sub connection (Redis restarted, the connection killed) is retried with
+  back-off; redis-py resubscribes every channel and pattern on reconnection. The link logs
+  one warning when it goes down and one when it is back, and counts both
+  (:attr:`RedisLink.stats`).
+- While the link knows Redis is down, :meth:`RedisLink.send` raises
+  :class:`~socketwire.adapters.cluster.ClusterUnavailableError` at once: nothing is queued,
+  so the caller knows the message was not sent.
+- A message accepted by :meth:`RedisLink.send` is published in order. If Redis fails under
+  it, it is retried until it succeeds or until ``publish_timeout`` seconds have passed
+  since it was accepted; then it is dropped, logged as an error and counted
+  (``stats.dropped``), and its ``on_error`` callback is told. Never silently.
+- After an outage, publishing resumes only once as many servers are subscribed again as
+  before it (``PUBSUB NUMSUB``/``SHARDNUMSUB`` of the channels the adapters watch), within
+  the same bound. A publish that reached fewer subscribers than are known to exist is
+  published again once they are back: during a failure a message may arrive twice, but
+  it is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from socketwire.adapters.cluster import ClusterUnavailableError
+
+__all__ = ["LinkState", "LinkStats", "MessageHandler", "PresenceKind", "RedisLink"]
+
+logger = logging.getLogger("socketwire.cluster.redis")
+
+#: ``(channel, data)`` of one message.
+MessageHandler = Callable[[str, bytes], None]
+Command = Callable[[Redis], Awaitable[Any]]
+
+_BACKOFF_MIN = 0.05
+_BACKOFF_MAX = 2.0
+_SAMPLE_EVERY = 1.0
+#: The reader holds the subscription lock at most this long while idle.
+_READ_SLICE = 0.1
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class LinkState(enum.Enum):
+    """Whether the link can reach Redis."""
+
+    CONNECTING = "connecting"
+    UP = "up"
+    DOWN = "down"
+    CLOSED = "closed"
+
+
+class PresenceKind(enum.Enum):
+    """How to count the servers subscribed to a channel."""
+
+    NUMSUB = "NUMSUB"
+    SHARDNUMSUB = "SHARDNUMSUB"
+
+
+@dataclass
+class LinkStats:
+    """Counters of a link's life (read them; the link updates them).
+
+    Attributes:
+        disconnects: Times the connection to Redis was lost.
+        reconnects: Times it came back (and resubscribed).
+        published: Messages published.
+        retries: Publish attempts that failed and were retried.
+        republished: Publishes repeated because they reached fewer servers than exist.
+        dropped: Accepted messages given up after ``publish_timeout``.
+        rejected: Messages refused at once because Redis was known to be down.
+    """
+
+    disconnects: int = 0
+    reconnects: int = 0
+    published: int = 0
+    retries: int = 0
+    republished: int = 0
+    dropped: int = 0
+    rejected: int = 0
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    what: str
+    command: Command
+    accepted_at: float
+    expect: Callable[[], int] | None
+    on_result: Callable[[Any], None] | None
+    on_error: Callable[[BaseException], None] | None
+
+
+class RedisLink:
+    """A shared connection to Redis: subscriptions in, an ordered outbox out.
+
+    Args:
+        redis: A redis-py asyncio client with ``decode_responses=False``. The link closes it
+            when the last user releases the link, if ``owns_client``.
+        publish_timeout: Seconds an accepted message may wait for Redis before it is dropped.
+        owns_client: Close ``redis`` on :meth:`close`.
+    """
+
+    def __init__(
+        self, redis: Redis, *, publish_timeout: float = 5.0, owns_client: bool = True
+    ) -> None:
+        self.redis = redis
+        self.publish_timeout = publish_timeout
+        self.state = LinkState.CONNECTING
+        self.stats = LinkStats()
+        self._owns_client = owns_client
+        self._pubsub = redis.pubsub()
+        self._handlers: dict[str, MessageHandler] = {}
+        self._patterns: dict[str, MessageHandler] = {}
+        self._shard: dict[str, MessageHandler] = {}
+        self._outbox: deque[_Outgoing] = deque()
+        self._wakeup = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        # redis-py's PubSub opens its connection on first use, twice if two tasks race.
+        self._sub_lock = asyncio.Lock()
+        self._sub_ok = True
+        self._pub_ok = True
+        self._healing = False
+        self._last_outage = -float("inf")
+        #: (kind, channel) -> servers last seen subscribed; plus NUMPAT under (None, "")
+        self._presence: dict[tuple[PresenceKind | None, str], int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._users = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """Register one user (an adapter); the first starts the link's tasks."""
+        self._users += 1
+        if not self._tasks and self.state is not LinkState.CLOSED:
+            self._tasks = [
+                asyncio.create_task(self._read(), name="redis-link:read"),
+                asyncio.create_task(self._write(), name="redis-link:write"),
+                asyncio.create_task(self._sample(), name="redis-link:presence"),
+            ]
+
+    async def release(self) -> None:
+        """Unregister one user; the last one closes the link."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop the tasks, fail what is still queued, and close the connections."""
+        if self.state is LinkState.CLOSED:
+            return
+        self.state = LinkState.CLOSED
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._fail_queued(ClusterUnavailableError("the Redis link is closed"), log=False)
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self._owns_client:
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.aclose()
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def subscribe(self, channels: Iterable[str], handler: MessageHandler) -> None:
+        """SUBSCRIBE ``channels``; their messages go to ``handler``."""
+        names = list(channels)
+        for name in names:
+            self._handlers[name] = handler
+        async with self._sub_lock:
+            await self._pubsub.subscribe(*names)
+        self._subscribed.set()
+
+    async def psubscribe(self, pattern: str, handler: MessageHandler) -> None:
+        """PSUBSCRIBE ``pattern``; its messages go to ``handler``."""
+        self._patterns[pattern] = handler
+        async with self._sub_lock:
+            await self._pubsub.psubscribe(pattern)
+        self._subscribed.set()
+
+    async def ssubscribe(self, channels: Iterable[str], handler: MessageHandler) -> None:
+        """SSUBSCRIBE ``channels`` (sharded pub/sub, Redis 7)."""
+        names = list(channels)
+        for name in names:
+            self._shard[name] = handler
+        async with self._sub_lock:
+            await self._pubsub.ssubscribe(*names)
+        self._subscribed.set()
+
+    async def unsubscribe(
+        self, channels: Iterable[str] = (), patterns: Iterable[str] = (), shard: Iterable[str] = ()
+    ) -> None:
+        """Stop listening to ``channels``, ``patterns`` and sharded ``shard`` channels."""
+        names, pats, shards = list(channels), list(patterns), list(shard)
+        for name in names:
+            self._handlers.pop(name, None)
+        for pat in pats:
+            self._patterns.pop(pat, None)
+        for name in shards:
+            self._shard.pop(name, None)
+        async with self._sub_lock:
+            # Best effort: closing must not fail because Redis is restarting.
+            with contextlib.suppress(*_TRANSIENT, RedisError):
+                if names:
+                    await self._pubsub.unsubscribe(*names)
+                if pats:
+                    await self._pubsub.punsubscribe(*pats)
+                if shards:
+                    await self._pubsub.sunsubscribe(*shards)
+
+    def watch_presence(self, kind: PresenceKind, channel: str) -> None:
+        """Count the servers subscribed to ``channel``, to wait for them after an outage."""
+        self._presence.setdefault((kind, channel), 0)
+
+    def known(self, kind: PresenceKind, channel: str) -> int:
+        """The subscribers of ``channel`` last counted (0 before the first count)."""
+        return self._presence.get((kind, channel), 0)
+
+    def forget_presence(self, kind: PresenceKind, channel: str) -> None:
+        """Stop counting ``channel``'s subscribers."""
+        self._presence.pop((kind, channel), None)
+
+    async def count(self, kind: PresenceKind, channel: str) -> int:
+        """How many connections are subscribed to ``channel`` (NUMSUB or SHARDNUMSUB).
+
+        Raises:
+            ClusterUnavailableError: Redis cannot be reached.
+        """
+        try:
+            try:
+                count = await self._raw_count(kind, channel)
+            except _TRANSIENT:
+                # Once more: after a Redis restart, the pool's first connection is stale.
+                count = await self._raw_count(kind, channel)
+        except _TRANSIENT as exc:
+            raise ClusterUnavailableError(f"Redis is unreachable: {exc}") from exc
+        self._observe((kind, channel), count)
+        return count
+
+    def _observe(self, key: tuple[PresenceKind | None, str], count: int) -> None:
+        if key not in self._presence:
+            return
+        if self._recent_outage():
+            # Servers are still coming back: a lower count now means "not yet", not "gone".
+            count = max(count, self._presence[key])
+        self._presence[key] = count
+
+    async def _raw_count(self, kind: PresenceKind | None, channel: str) -> int:
+        if kind is None:
+            return int(await self.redis.execute_command("PUBSUB NUMPAT"))  # type: ignore[no-untyped-call]
+        reply = await self.redis.execute_command(f"PUBSUB {kind.value}", channel)  # type: ignore[no-untyped-call]
+        # [channel, count]; redis-py parses NUMSUB into pairs, not SHARDNUMSUB
+        value = reply[0][1] if isinstance(reply[0], list | tuple) else reply[1]
+        return int(value)
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def send(
+        self,
+        what: str,
+        command: Command,
+        *,
+        expect: Callable[[], int] | None = None,
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Queue ``command(redis)`` (a publish); it runs after every message queued before.
+
+        Args:
+            what: Named in log lines and errors (e.g. ``"broadcast on socket.io#/#"``).
+            command: Sends the message; its result goes to ``on_result``.
+            expect: How many receivers the publish should reach; when it reports fewer, it
+                is published again once they are back (within the bound).
+            on_result: Called with the command's result.
+            on_error: Called if the message is dropped.
+
+        Raises:
+            ClusterUnavailableError: Redis is known to be down, or the link is closed:
+                nothing was queued.
+        """
+        if self.state is LinkState.CLOSED:
+            raise ClusterUnavailableError(f"cannot send {what}: the Redis link is closed")
+        if self.state is LinkState.DOWN:
+            self.stats.rejected += 1
+            raise ClusterUnavailableError(
+                f"cannot send {what}: Redis is unreachable (retrying in the background)"
+            )
+        now = time.monotonic()
+        self._outbox.append(_Outgoing(what, command, now, expect, on_result, on_error))
+        self._wakeup.set()
+
+    async def _write(self) -> None:
+        backoff = _BACKOFF_MIN
+        while True:
+            if not self._outbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            item = self._outbox[0]
+            try:
+                if self._healing:
+                    await self._wait_for_peers(item)
+                result = await item.command(self.redis)
+            except _TRANSIENT as exc:
+                self.stats.retries += 1
+                self._pub_ok = False
+                self._went_down(exc)
+                self._healing = True
+                self._expire(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+                continue
+            except RedisError as exc:
+                # Not a connectivity problem (a command error): retrying will not help.
+                self._outbox.popleft()
+                logger.error("Redis refused %s: %s", item.what, exc)
+                self.stats.dropped += 1
+                _notify(item, exc)
+                continue
+            backoff = _BACKOFF_MIN
+            self._pub_ok = True
+            self._maybe_up()
+            wanted = item.expect() if item.expect is not None and self._recent_outage() else 0
+            if isinstance(result, int) and result < wanted and not self._too_old(item):
+                # Reached fewer servers than exist: one is resubscribing. Again, once back.
+                self.stats.republished += 1
+                self._healing = True
+                await asyncio.sleep(_BACKOFF_MIN)
+                continue
+            self._outbox.popleft()
+            self.stats.published += 1
+            if item.on_result is not None:
+                try:
+                    item.on_result(result)
+                except Exception:
+                    logger.exception("handling the result of %s failed", item.what)
+
+    def _recent_outage(self) -> bool:
+        # Only right after an outage does a short receiver count mean "not back yet"; in
+        # normal times it means a server left, and publishing again would duplicate.
+        return time.monotonic() - self._last_outage < self.publish_timeout
+
+    def _too_old(self, item: _Outgoing) -> bool:
+        return time.monotonic() - item.accepted_at > self.publish_timeout
+
+    async def _wait_for_peers(self, item: _Outgoing) -> None:
+        """After an outage: wait until as many servers are subscribed as before it (or the
+        oldest queued message's bound is reached)."""
+        while not self._too_old(item):
+            if self._sub_ok and await self._peers_back():
+                break
+            await asyncio.sleep(_BACKOFF_MIN)
+        self._healing = False
+
+    async def _peers_back(self) -> bool:
+        try:
+            for (kind, channel), before in list(self._presence.items()):
+                if await self._raw_count(kind, channel) < before:
+                    return False
+        except _TRANSIENT:
+            return False
+        return True
+
+    def _expire(self, exc: BaseException) -> None:
+        old = [item for item in self._outbox if self._too_old(item)]
+        if not old:
+            return
+        for item in old:
+            self._outbox.remove(item)
+        self.stats.dropped += len(old)
+        logger.error(
+            "dropped %d message(s) after %g s without Redis (first: %s): %s",
+            len(old),
+            self.publish_timeout,
+            old[0].what,
+            exc,
+        )
+        error = ClusterUnavailableError(f"Redis unreachable for {self.publish_timeout:g} s: {exc}")
+        for item in old:
+            _notify(item, error)
+
+    def _fail_queued(self, error: BaseException, *, log: bool) -> None:
+        items = list(self._outbox)
+        self._outbox.clear()
+        if items and log:
+            logger.error("dropped %d queued message(s): %s", len(items), error)
+        for item in items:
+            _notify(item, error)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        await self._subscribed.wait()
+        backoff = _BACKOFF_MIN
+        while True:
+            try:
+                # Under the lock: reading may reconnect (and resubscribe), which must not
+                # interleave with a (un)subscribe on the same connection.
+                async with self._sub_lock:
+                    message = await self._pubsub.get_message(timeout=_READ_SLICE)
+            except (*_TRANSIENT, RedisError) as exc:
+                # RedisError too: a reply error while reconnecting; the reader never stops.
+                self._sub_ok = False
+                self._went_down(exc)
+                self._healing = True
+                await self._reset_pubsub()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+                continue
+            backoff = _BACKOFF_MIN
+            if not self._sub_ok:
+                # Redis answers again: the publisher may try too (it reports if it fails).
+                self._sub_ok = self._pub_ok = True
+            self._maybe_up()
+            if message is not None:
+                self._dispatch(message)
+
+    async def _reset_pubsub(self) -> None:
+        # Drop a half-open connection: the next read reconnects and resubscribes everything.
+        connection = self._pubsub.connection
+        if connection is not None:
+            async with self._sub_lock:
+                with contextlib.suppress(*_TRANSIENT, RedisError):
+                    await connection.disconnect()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = _text(message.get("channel"))
+        handler: MessageHandler | None
+        if kind == "message":
+            handler = self._handlers.get(channel)
+        elif kind == "pmessage":
+            handler = self._patterns.get(_text(message.get("pattern")))
+        elif kind == "smessage":
+            handler = self._shard.get(channel)
+        else:
+            return  # (un)subscribe confirmations
+        data = message.get("data")
+        if handler is None or not isinstance(data, bytes):
+            return
+        try:
+            handler(channel, data)
+        except Exception:
+            logger.exception("handling a message from %s failed", channel)
+
+    async def _sample(self) -> None:
+        # Remember how many servers listen, so that after an outage we wait for them.
+        self._presence.setdefault((None, ""), 0)
+        while True:
+            if self.state is LinkState.UP:
+                with contextlib.suppress(*_TRANSIENT, RedisError, IndexError, TypeError):
+                    for key in list(self._presence):
+                        self._observe(key, await self._raw_count(*key))
+            await asyncio.sleep(_SAMPLE_EVERY)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._last_outage = time.monotonic()
+        if self.state is LinkState.UP or self.state is LinkState.CONNECTING:
+            self.state = LinkState.DOWN
+            self.stats.disconnects += 1
+            logger.warning("lost the connection to Redis (%s); reconnecting", exc)
+
+    def _maybe_up(self) -> None:
+        if self._sub_ok and self._pub_ok and self.state is not LinkState.CLOSED:
+            if self.state is LinkState.DOWN:
+                self.stats.reconnects += 1
+                logger.warning(
+                    "reconnected to Redis and resubscribed (%d reconnection(s) so far)",
+                    self.stats.reconnects,
+                )
+            self.state = LinkState.UP
+
+
+def _notify(item: _Outgoing, error: BaseException) -> None:
+    if item.on_error is not None:
+        try:
+            item.on_error(error)
+        except Exception:
+            logger.exception("reporting the failure of %s failed", item.what)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)

@@ -1,0 +1,226 @@
+"""socketwire cluster nodes for tests: a Server with a Redis adapter on a free port, and
+clients that record what they receive.
+
+Every client joins the rooms in its auth (``rooms``), its ``socket.data`` is the auth's
+``data``, and it answers the acknowledged event ``ask`` with ``"ack-<name>"``. The servers
+answer the server-side events ``py-sse`` and ``node-sse`` with ``"py-pong"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from socketwire import AsyncClient, Server, Socket
+from socketwire.adapters.base import AdapterFactory
+from socketwire.io.native import NativeServer
+
+__all__ = [
+    "WAIT",
+    "Inbox",
+    "PyNode",
+    "drop_transport",
+    "eventually",
+    "room_channels_ready",
+    "session_of",
+    "start_node",
+]
+
+WAIT = 5.0
+
+
+class Inbox:
+    """What one client received, in order, with a way to wait for an event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, list[Any]]] = []
+        self.disconnects: list[str] = []
+        self._changed = asyncio.Event()
+
+    def add(self, event: str, args: list[Any]) -> None:
+        """Record one event."""
+        self.events.append((event, args))
+        self._changed.set()
+
+    def of(self, event: str) -> list[list[Any]]:
+        """The argument lists of every ``event`` received."""
+        return [args for name, args in self.events if name == event]
+
+    async def wait(self, check: Callable[[], bool], what: str) -> None:
+        """Wait (at most WAIT) until ``check()``; fail the test otherwise."""
+        deadline = time.monotonic() + WAIT
+        while not check():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"timed out waiting for {what}; got {self.events}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def get(self, event: str, count: int = 1) -> list[list[Any]]:
+        """Wait until ``event`` arrived ``count`` times; return its argument lists."""
+        await self.wait(lambda: len(self.of(event)) >= count, f"{count} x {event!r}")
+        return self.of(event)
+
+
+async def eventually(check: Callable[[], Any], what: str) -> None:
+    """Poll the awaitable ``check()`` until true (bounded by WAIT), for states nothing signals
+    (rooms on another server)."""
+    deadline = time.monotonic() + WAIT
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class PyNode:
+    """One socketwire server in the cluster and its clients."""
+
+    sio: Server
+    http: NativeServer
+    clients: dict[str, AsyncClient] = field(default_factory=dict)
+    inboxes: dict[str, Inbox] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    server_events: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.http.port}"
+
+    def adapter(self, nsp: str = "/") -> Any:
+        """The namespace's adapter."""
+        return self.sio.of(nsp).adapter
+
+    async def client(
+        self,
+        name: str,
+        rooms: list[str] | None = None,
+        data: dict[str, Any] | None = None,
+        nsp: str = "/",
+        auth: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
+        """Connect a client that joins ``rooms``; return its socket id. ``auth`` adds to
+        the CONNECT payload (``pid`` and ``offset``, to recover a session)."""
+        options.setdefault("reconnection", False)
+        client = AsyncClient(transports=["websocket"], **options)
+        inbox = Inbox()
+        sock = client.socket(nsp)
+
+        async def on_any(event: str, *args: Any) -> None:
+            inbox.add(event, list(args))
+
+        async def on_ask(*_args: Any) -> str:
+            return f"ack-{name}"
+
+        async def on_disconnect(reason: str, *_details: Any) -> None:
+            inbox.disconnects.append(reason)
+            inbox.add("<disconnect>", [reason])
+
+        sock.on_any(on_any)
+        sock.on("ask", on_ask)
+        sock.on("disconnect", on_disconnect)
+        await client.connect(
+            self.url,
+            namespaces=[nsp],
+            auth={"rooms": rooms or [], "data": data or {}, **(auth or {})},
+            wait_timeout=WAIT,
+        )
+        self.clients[name] = client
+        self.inboxes[name] = inbox
+        sid = sock.id
+        assert sid is not None
+        self.ids[name] = sid
+        return sid
+
+    async def close(self) -> None:
+        """Disconnect the clients, shut the server down."""
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+        await self.sio.shutdown()
+        await self.http.close()
+
+
+async def room_channels_ready(*nodes: PyNode) -> None:
+    """With the sharded adapter, wait until each server subscribes to the channels of its
+    rooms (it does so when a room is created: a broadcast to the room published before that
+    is not received, by Node's design)."""
+    from socketwire.adapters.redis_link import PresenceKind
+    from socketwire.adapters.redis_sharded import ShardedRedisAdapter
+
+    adapters = [node.adapter() for node in nodes]
+    if not all(isinstance(adapter, ShardedRedisAdapter) for adapter in adapters):
+        return
+    wanted: dict[str, int] = {}
+    for adapter in adapters:
+        for room in adapter.rooms:
+            if adapter.channels.has_own_channel(room, is_socket_id=room in adapter.sids):
+                channel = adapter.channels.room(room)
+                wanted[channel] = wanted.get(channel, 0) + 1
+    link = adapters[0].link
+
+    async def subscribed() -> bool:
+        for channel, count in wanted.items():
+            if await link.count(PresenceKind.SHARDNUMSUB, channel) < count:
+                return False
+        return True
+
+    await eventually(subscribed, "the servers to subscribe to their rooms' channels")
+
+
+async def drop_transport(client: AsyncClient) -> None:
+    """Close the client's Engine.IO connection without a DISCONNECT packet: the server sees
+    "transport close" and keeps the session for recovery."""
+    manager = client.io
+    assert manager is not None
+    assert manager.engine is not None
+    await manager.engine.close()
+
+
+def session_of(client: AsyncClient, nsp: str = "/") -> tuple[str, str]:
+    """The ``(pid, last offset)`` a client would present to recover (its core's state)."""
+    core = client.socket(nsp)._core
+    assert core.pid is not None
+    assert core.last_offset is not None
+    return core.pid, core.last_offset
+
+
+async def start_node(adapter: AdapterFactory, **options: Any) -> PyNode:
+    """A socketwire server with ``adapter`` on 127.0.0.1:0, subscribed before it returns."""
+    from socketwire.adapters.redis import start_adapters
+
+    sio = Server(adapter=adapter, **options)
+    node = PyNode(sio, NativeServer(sio, "127.0.0.1", 0))
+
+    for name in ("/", "/admin"):
+        nsp = sio.of(name)
+
+        @nsp.on("connection")
+        async def on_connection(socket: Socket) -> None:
+            auth = socket.handshake.auth
+            if not socket.recovered:
+                socket.join(list(auth.get("rooms", [])))
+                socket.data.update(auth.get("data", {}))
+
+        @nsp.on("node-sse")
+        async def on_sse(*args: Any) -> str:
+            node.server_events.append(("node-sse", list(args)))
+            return "py-pong"
+
+        @nsp.on("py-sse")
+        async def on_py_sse(*args: Any) -> str:
+            node.server_events.append(("py-sse", list(args)))
+            return "py-pong"
+
+    await node.http.start()
+    await start_adapters(sio)
+    return node
