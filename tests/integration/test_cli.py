@@ -1,0 +1,358 @@
+"""``python -m socketwire serve`` as a subprocess: the demo, an app, errors, clean stops.
+
+Servers listen on ``--port 0`` (a free port the OS picks) and the test reads the port from
+the "listening on" line; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import JS_DIR, http_request
+from socketwire.client import AsyncClient
+
+pytestmark = pytest.mark.integration
+
+# Starting Python and importing the package can be slow on a busy machine.
+START = 20.0
+STOP = 10.0
+DIST = JS_DIR / "node_modules" / "socket.io-client" / "dist"
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
+SCRIPTS = Path(sys.executable).parent
+
+
+@dataclass
+class Running:
+    """A ``socketwire serve`` process that printed its "listening" line."""
+
+    proc: asyncio.subprocess.Process
+    port: int
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send ``sig`` and return the exit status (bounded)."""
+        self.proc.send_signal(sig)
+        async with asyncio.timeout(STOP):
+            return await self.proc.wait()
+
+
+def _env() -> dict[str, str]:
+    # the bundle from the interop packages: these tests must not depend on `make serve`
+    return {**os.environ, "SOCKETWIRE_CLIENT_DIST": str(DIST), "PYTHONUNBUFFERED": "1"}
+
+
+async def _pump(stream: asyncio.StreamReader, into: list[str]) -> None:
+    while line := await stream.readline():
+        into.append(line.decode())
+
+
+@contextlib.asynccontextmanager
+async def serve(*args: str, cwd: Path | None = None) -> AsyncIterator[Running]:
+    """Start ``python -m socketwire serve --port 0 *args`` and wait until it listens."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "socketwire",
+        "serve",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    running = Running(proc, 0)
+    pumps = [
+        asyncio.create_task(_pump(proc.stdout, running.stdout)),
+        asyncio.create_task(_pump(proc.stderr, running.stderr)),
+    ]
+    try:
+        async with asyncio.timeout(START):
+            while True:
+                match = LISTENING.search("".join(running.stdout))
+                if match:
+                    running.port = int(match.group(1))
+                    break
+                if proc.returncode is not None:
+                    pytest.fail(f"exited with {proc.returncode}: {''.join(running.stderr)}")
+                await asyncio.sleep(0.02)
+        yield running
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        async with asyncio.timeout(STOP):
+            await asyncio.gather(*pumps)
+
+
+async def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``python -m socketwire *args`` to completion (bounded)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "socketwire",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=_env(),
+    )
+    try:
+        async with asyncio.timeout(START):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+# -- the embedded demo --------------------------------------------------------------------
+
+
+async def test_serve_without_an_app_runs_the_chat_demo_and_stops_on_ctrl_c() -> None:
+    async with serve() as server:
+        page = await http_request(server.port, "GET", "/")
+        bundle = await http_request(server.port, "GET", "/socket.io/socket.io.min.js")
+        assert page.status == 200
+        assert "<title>socketwire chat</title>" in page.text
+        assert bundle.status == 200
+        assert bundle.body == (DIST / "socket.io.min.js").read_bytes()
+
+        alice, bob = AsyncClient(reconnection=False), AsyncClient(reconnection=False)
+        got: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        bob.on("message", got.put_nowait)
+        await alice.connect(server.url, auth={"nickname": "alice"}, wait_timeout=5)
+        await bob.connect(server.url, wait_timeout=5)
+        try:
+            hello = await alice.timeout(5).emit_with_ack("hello", {})
+            assert hello["nickname"] == "alice"
+            assert hello["online"] == 2
+            for client in (alice, bob):
+                joined = await client.timeout(5).emit_with_ack("join", "lobby")
+                assert joined["ok"] is True
+            sent = await alice.timeout(5).emit_with_ack("message", {"room": "lobby", "text": "hi"})
+            assert sent["ok"] is True
+            message = await asyncio.wait_for(got.get(), 5)
+            assert message["nickname"] == "alice"
+            assert message["text"] == "hi"
+            echo = AsyncClient(reconnection=False)
+            await echo.connect(server.url, namespaces=["/echo"], wait_timeout=5)
+            reply = await echo.socket("/echo").timeout(5).emit_with_ack("anything", 1, "two")
+            assert reply == (1, "two")
+            await echo.disconnect()
+        finally:
+            await alice.disconnect()
+            await bob.disconnect()
+        status = await server.stop(signal.SIGINT)
+    assert status == 0
+    out = "".join(server.stdout)
+    assert "serving the chat demo (json parser)" in out
+    assert f"serving socket.io-client 4.8.4 from {DIST}" in out
+    assert "shutting down" in out
+    assert "stopped" in out
+    assert "Traceback" not in "".join(server.stderr)
+
+
+async def test_ctrl_c_with_clients_connected_disconnects_them_and_exits_0() -> None:
+    async with serve() as server:
+        client = AsyncClient(reconnection=False)
+        gone = asyncio.Event()
+        reasons: list[str] = []
+
+        @client.on("disconnect")
+        async def on_disconnect(reason: str, *_details: object) -> None:
+            reasons.append(reason)
+            gone.set()
+
+        await client.connect(server.url, transports=["websocket"], wait_timeout=5)
+        status = await server.stop(signal.SIGINT)
+        await asyncio.wait_for(gone.wait(), 5)
+        await client.disconnect()
+    assert status == 0
+    assert reasons
+    assert "Traceback" not in "".join(server.stderr)
+
+
+async def test_sigterm_stops_cleanly_too() -> None:
+    async with serve() as server:
+        status = await server.stop(signal.SIGTERM)
+    assert status == 0
+    assert "stopped" in "".join(server.stdout)
+
+
+async def test_msgpack_parser_path_and_cors_origins() -> None:
+    args = ["--parser", "msgpack", "--path", "/live/"]
+    args += ["--cors-origin", "https://a.example", "--cors-origin", "https://b.example"]
+    async with serve(*args) as server:
+        page = await http_request(server.port, "GET", "/")
+        handshake = await http_request(
+            server.port,
+            "GET",
+            "/live/?EIO=4&transport=polling",
+            {"Origin": "https://b.example"},
+        )
+        client = AsyncClient(parser="msgpack", path="/live", reconnection=False)
+        await client.connect(server.url, wait_timeout=5)
+        try:
+            hello = await client.timeout(5).emit_with_ack("hello", {"nickname": "mp"})
+        finally:
+            await client.disconnect()
+        assert await server.stop() == 0
+    assert '<script src="/live/socket.io.msgpack.min.js"' in page.text
+    assert handshake.status == 200
+    assert handshake.header("access-control-allow-origin") == "https://b.example"
+    assert hello["nickname"] == "mp"
+    assert "msgpack parser" in "".join(server.stdout)
+
+
+async def test_a_missing_client_dist_is_reported_at_start(tmp_path: Path) -> None:
+    async with serve("--client-dist", str(tmp_path)) as server:
+        bundle = await http_request(server.port, "GET", "/socket.io/socket.io.js")
+        page = await http_request(server.port, "GET", "/")
+        assert await server.stop() == 0
+    err = "".join(server.stderr)
+    assert "The Socket.IO browser client is not installed" in err
+    assert str(tmp_path) in err
+    assert err.count("not installed") == 1
+    assert bundle.status == 404
+    assert "make serve" in bundle.text
+    assert page.status == 200
+
+
+async def test_the_console_script_is_installed() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        str(SCRIPTS / "socketwire"),
+        "serve",
+        "--help",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(START):
+        out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    for option in ("--host", "--port", "--path", "--cors-origin", "--parser", "--log-level"):
+        assert option in out.decode()
+
+
+# -- an app given as module:attr ----------------------------------------------------------
+
+APP_MODULE = """
+import socketwire
+
+sio = socketwire.Server(serve_client=False)
+
+
+@sio.on("connection")
+async def on_connection(socket):
+    @socket.on("ping")
+    async def ping(text):
+        return "pong: " + text
+"""
+
+
+async def test_serve_an_app_given_as_module_attr(tmp_path: Path) -> None:
+    (tmp_path / "myapp.py").write_text(textwrap.dedent(APP_MODULE))
+    async with serve("myapp:sio", cwd=tmp_path) as server:
+        client = AsyncClient(reconnection=False)
+        await client.connect(server.url, wait_timeout=5)
+        try:
+            reply = await client.timeout(5).emit_with_ack("ping", "x")
+        finally:
+            await client.disconnect()
+        page = await http_request(server.port, "GET", "/")
+        assert await server.stop() == 0
+    assert reply == "pong: x"
+    assert page.status == 404  # no demo page: only the app
+    assert "serving myapp:sio" in "".join(server.stdout)
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nosuch:app", "could not import module 'nosuch': no module named 'nosuch'"),
+        ("socketwire:nothing", "module 'socketwire' has no attribute 'nothing'"),
+        ("socketwire", "the app must be given as 'module:attribute'"),
+        ("socketwire:Server", "socketwire:Server is not a socketwire app"),
+        ("socketwire.cli:main", "socketwire.cli:main is not a socketwire app"),
+    ],
+)
+async def test_a_bad_app_path_is_a_clear_error(spec: str, message: str) -> None:
+    status, out, err = await run("serve", spec)
+    assert status == 2
+    assert f"socketwire: {message}" in err
+    assert "Traceback" not in err
+    assert "listening" not in out
+
+
+async def test_an_app_module_that_fails_to_import_shows_why(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("import socketwire\nraise RuntimeError('boom')\n")
+    (tmp_path / "needs.py").write_text("import not_installed_anywhere\nsio = None\n")
+    status, _, err = await run("serve", "broken:sio", cwd=tmp_path)
+    assert status == 2
+    assert "importing module 'broken' failed" in err
+    assert "RuntimeError: boom" in err
+    # a missing dependency of the module is not reported as the module missing
+    status, _, err = await run("serve", "needs:sio", cwd=tmp_path)
+    assert status == 2
+    assert "importing module 'needs' failed" in err
+    assert "No module named 'not_installed_anywhere'" in err
+
+
+async def test_demo_options_with_an_app_are_refused() -> None:
+    status, _, err = await run("serve", "socketwire.demo:create_app", "--parser", "msgpack")
+    assert status == 2
+    assert "--parser applies to the embedded demo only" in err
+
+
+async def test_a_bad_demo_path_is_a_clear_error() -> None:
+    status, _, err = await run("serve", "--path", "socket.io")
+    assert status == 2
+    assert "socketwire: path must start with '/'" in err
+    assert "Traceback" not in err
+
+
+async def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status, out, err = await run("serve", "--port", str(port))
+    assert status == 1
+    assert f"socketwire: cannot listen on 127.0.0.1:{port}: the address is already in use" in err
+    assert "Traceback" not in err
+    assert "listening" not in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["serve", "--port", "http"], ["serve", "--port", "70000"], ["nosuch-command"], []],
+)
+async def test_usage_errors_exit_2(argv: Sequence[str]) -> None:
+    status, _, err = await run(*argv)
+    assert status == 2
+    assert "usage: socketwire" in err

@@ -1,0 +1,146 @@
+"""Fixtures and helpers for the Socket.IO server interop tests (socket.io-client in Node)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from socketwire import Server
+
+HOST = "127.0.0.1"
+
+#: (transports, upgrade) by mode
+MODES: dict[str, tuple[list[str], bool]] = {
+    "polling": (["polling"], False),
+    "websocket": (["websocket"], False),
+    "upgrade": (["polling", "websocket"], True),
+}
+
+
+def to_js(value: Any) -> Any:
+    """Python value -> the driver's JSON (bytes as {"$bin": base64})."""
+    if isinstance(value, bytes | bytearray):
+        return {"$bin": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, list | tuple):
+        return [to_js(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_js(v) for k, v in value.items()}
+    return value
+
+
+def from_js(value: Any) -> Any:
+    """The driver's JSON -> Python values (bytes back)."""
+    if isinstance(value, list):
+        return [from_js(v) for v in value]
+    if isinstance(value, dict):
+        if list(value) == ["$bin"]:
+            return base64.b64decode(value["$bin"])
+        return {k: from_js(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Running:
+    """A Server being served on 127.0.0.1."""
+
+    sio: Server
+    port: int
+    kind: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+async def _serve_native(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
+    from socketwire.io.native import NativeServer
+
+    server = NativeServer(sio, host=HOST, port=0)
+    await server.start()
+    return int(server.port), server.close
+
+
+async def _serve_asgi(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
+    import uvicorn
+
+    from socketwire import ASGIApp
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        ASGIApp(sio),
+        host=HOST,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(10):
+        while not server.started:
+            if task.done():
+                task.result()
+                pytest.fail("uvicorn exited during startup")
+            await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            sock.close()
+
+    return port, stop
+
+
+ServeFactory = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture(name="serve")
+async def serve_fixture() -> AsyncIterator[ServeFactory]:
+    """``await serve(sio, kind="native"|"asgi") -> Running``; stopped at teardown."""
+    stops: list[tuple[Server, Callable[[], Awaitable[None]]]] = []
+
+    async def start(sio: Server, kind: str = "native") -> Running:
+        port, stop = await (_serve_native(sio) if kind == "native" else _serve_asgi(sio))
+        stops.append((sio, stop))
+        return Running(sio, port, kind)
+
+    yield start
+
+    for sio, stop in reversed(stops):
+        await sio.shutdown()
+        await asyncio.wait_for(stop(), 20)
+
+
+def client_args(running: Running, mode: str, parser: str | None, **extra: Any) -> dict[str, Any]:
+    """Arguments for tests/interop/js/sio_client.js."""
+    transports, upgrade = MODES[mode]
+    return {
+        "url": running.url,
+        "path": "/socket.io/",
+        "transports": transports,
+        "upgrade": upgrade,
+        "parser": parser or "json",
+        **extra,
+    }
+
+
+async def open_socket(
+    driver: Any, name: str, nsp: str = "/", auth: Any = None, expect: str = "connect", **fields: Any
+) -> dict[str, Any]:
+    """Create socket ``name`` on ``nsp``; wait for its ``expect`` event (connect by default)."""
+    command: dict[str, Any] = {"name": name, "nsp": nsp, **fields}
+    if auth is not None:
+        command["auth"] = auth
+    await driver.command("socket", **command)
+    result: dict[str, Any] = await driver.expect(expect, name=name)
+    return result
