@@ -29,6 +29,7 @@ __all__ = [
     "ConnectError",
     "ConnectionRefusedError",
     "DisconnectedError",
+    "Emitter",
     "Handshake",
     "Namespace",
     "RecoveryOptions",
@@ -38,3 +39,12 @@ __all__ = [
     "SocketwireError",
     "SyncClient",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Emitter needs the optional redis package: import it only when asked for.
+    if name == "Emitter":
+        from socketwire.adapters.emitter import Emitter
+
+        return Emitter
+    raise AttributeError(f"module 'socketwire' has no attribute {name!r}")

@@ -38,7 +38,12 @@ _DEMO_OPTIONS = {
     "parser": "--parser",
     "client_dist": "--client-dist",
     "serve_client": "--no-serve-client",
+    "redis": "--redis",
+    "redis_streams": "--redis-streams",
 }
+
+# How long `serve` waits for a cluster adapter (Redis) to subscribe before giving up.
+_START_TIMEOUT = 10.0
 
 
 class AppLoadError(Exception):
@@ -102,6 +107,12 @@ def _demo(args: argparse.Namespace) -> HttpApp:
     from socketwire.engineio import CorsOptions
 
     options: dict[str, object] = {}
+    if args.redis or args.redis_streams:
+        from socketwire.adapters.redis import adapter_from_url
+
+        options["adapter"] = adapter_from_url(
+            args.redis_streams or args.redis, streams=bool(args.redis_streams)
+        )
     if args.cors_origin:
         origins: list[str] = args.cors_origin
         options["cors"] = CorsOptions(origin="*" if "*" in origins else origins)
@@ -134,6 +145,15 @@ async def _serve(app: HttpApp, host: str, port: int, what: str) -> int:
             reason = exc.strerror or str(exc)
         print(f"socketwire: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return 1
+    start = getattr(app, "start", None)
+    if callable(start):
+        # A cluster node subscribes before it announces itself (socketwire.Server.start).
+        try:
+            await asyncio.wait_for(start(), _START_TIMEOUT)
+        except Exception as exc:  # any failure to start is reported; the command exits 1
+            print(f"socketwire: cannot start the server's adapters: {exc!r}", file=sys.stderr)
+            await server.close()
+            return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -203,6 +223,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_const",
         const=False,
         help="do not serve the browser client at <path>/socket.io.js",
+    )
+    cluster = demo.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--redis",
+        metavar="URL",
+        help="join a cluster through Redis pub/sub (@socket.io/redis-adapter format)",
+    )
+    cluster.add_argument(
+        "--redis-streams",
+        metavar="URL",
+        help="join a cluster through Redis streams (@socket.io/redis-streams-adapter format)",
     )
     demo.add_argument(
         "--client-dist",

@@ -196,7 +196,6 @@ def session_of(client: AsyncClient, nsp: str = "/") -> tuple[str, str]:
 
 async def start_node(adapter: AdapterFactory, **options: Any) -> PyNode:
     """A socketwire server with ``adapter`` on 127.0.0.1:0, subscribed before it returns."""
-    from socketwire.adapters.redis import start_adapters
 
     sio = Server(adapter=adapter, **options)
     node = PyNode(sio, NativeServer(sio, "127.0.0.1", 0))
@@ -222,5 +221,5 @@ async def start_node(adapter: AdapterFactory, **options: Any) -> PyNode:
             return "py-pong"
 
     await node.http.start()
-    await start_adapters(sio)
+    await sio.start()
     return node

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import JS_DIR, http_request
+from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
+from integration.redis_server import RedisServer
 from socketwire.client import AsyncClient
 
 pytestmark = pytest.mark.integration
@@ -356,3 +358,47 @@ async def test_usage_errors_exit_2(argv: Sequence[str]) -> None:
     status, _, err = await run(*argv)
     assert status == 2
     assert "usage: socketwire" in err
+
+
+@pytest.mark.parametrize("flag", ["--redis", "--redis-streams"])
+async def test_two_demo_nodes_in_a_redis_cluster(
+    redis_server: RedisServer,  # noqa: F811  (the fixture)
+    flag: str,
+) -> None:
+    # `serve --redis URL` runs a cluster node: a chat message said on one node reaches a
+    # member of the room connected to the other.
+    async with (
+        serve(flag, redis_server.url) as one,
+        serve(flag, redis_server.url) as two,
+    ):
+        alice, bob = AsyncClient(reconnection=False), AsyncClient(reconnection=False)
+        got: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        bob.on("message", got.put_nowait)
+        await alice.connect(one.url, auth={"nickname": "alice"}, wait_timeout=5)
+        await bob.connect(two.url, auth={"nickname": "bob"}, wait_timeout=5)
+        try:
+            for client in (alice, bob):
+                joined = await client.timeout(5).emit_with_ack("join", "lobby")
+                assert isinstance(joined, dict)
+                assert joined["ok"] is True
+            said = await alice.timeout(5).emit_with_ack("message", {"room": "lobby", "text": "hi"})
+            assert isinstance(said, dict)
+            assert said["ok"] is True
+            message = await asyncio.wait_for(got.get(), 5)
+            assert message["text"] == "hi"
+            assert message["nickname"] == "alice"
+        finally:
+            await alice.disconnect()
+            await bob.disconnect()
+        assert await one.stop() == 0
+        assert await two.stop() == 0
+
+
+async def test_redis_that_cannot_be_reached_is_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once the probe closes
+    code, _out, err = await run("serve", "--port", "0", "--redis", f"redis://127.0.0.1:{port}")
+    assert code == 1
+    assert "cannot start the server's adapters" in err
+    assert "Traceback" not in err

@@ -83,7 +83,6 @@ from socketwire.socketio import Packet
 
 if TYPE_CHECKING:
     from socketwire.server.namespace import Namespace
-    from socketwire.server.server import Server
 
 __all__ = [
     "RecoveryLog",
@@ -92,7 +91,6 @@ __all__ = [
     "create_adapter",
     "create_sharded_adapter",
     "link_for",
-    "start_adapters",
 ]
 
 _CODEC = ClassicCodec()
@@ -240,17 +238,6 @@ class RecoveryLog:
         while self._entries and self._entries[0][3] < threshold:
             self._index.pop(self._entries.popleft()[0], None)
             self._base += 1
-
-
-async def start_adapters(server: Server) -> None:
-    """Start ``server``'s adapters now and wait until they are subscribed.
-
-    A server starts its adapters lazily, on its first request; a cluster node must listen
-    from the start (to answer requests and server-side emits before any client comes).
-    """
-    server._bind()
-    for nsp in list(server.namespaces.values()):
-        await nsp.adapter.init()
 
 
 class RedisAdapter(MemoryAdapter):

@@ -158,6 +158,17 @@ class Server:
         self._bind()
         return await self.engine.handle_websocket(request)
 
+    async def start(self) -> None:
+        """Start the adapters now and wait until each has started.
+
+        Optional on a single node: a server starts lazily on its first request. A cluster
+        node calls it once its plumbing listens, so that it subscribes (and answers the
+        cluster's requests and server-side emits) before its first client.
+        """
+        self._bind(start_adapters=False)
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.init()
+
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters and the
         Engine.IO sessions."""
@@ -177,11 +188,12 @@ class Server:
         """Alias of :meth:`shutdown` (JS ``io.close()``, without the HTTP server)."""
         await self.shutdown()
 
-    def _bind(self) -> None:
+    def _bind(self, *, start_adapters: bool = True) -> None:
         if self._guard.loop is None:
             self._guard.bind()
-            for adapter in self._unstarted:
-                spawn(adapter.init())
+            if start_adapters:
+                for adapter in self._unstarted:
+                    spawn(adapter.init())
             self._unstarted.clear()
 
     def _start_adapter(self, nsp: Namespace) -> None:
