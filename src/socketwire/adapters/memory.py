@@ -99,9 +99,13 @@ class MemoryAdapter(Adapter):
         packet = dataclasses.replace(packet, nsp=self.nsp.name)
         encoded = self._encode(packet)
         flags = opts.flags
+        volatile = flags.volatile
+        compress = flags.compress
+        # The fan-out loop: one pass per recipient, nothing built per recipient.
         for socket in self._targets(opts):
-            socket._notify_outgoing(packet)
-            socket.client._write(encoded, volatile=flags.volatile, compress=flags.compress)
+            if socket._any_outgoing:
+                socket._notify_outgoing(packet)
+            socket.client._write(encoded, volatile, compress)
 
     def broadcast_with_ack(
         self,

@@ -65,6 +65,10 @@ class ReadyState(StrEnum):
     CLOSED = "closed"
 
 
+#: For the per-message paths: an enum attribute lookup costs more than the test itself.
+_OPEN = ReadyState.OPEN
+
+
 class _Probe(Enum):
     NONE = 0
     #: A WebSocket with this sid is attached; ``2probe`` not yet received.
@@ -245,7 +249,7 @@ class ServerSession:
         :meth:`send_message` or :meth:`send_encoded`: the session's state is the same either
         way (on WebSocket nothing is queued, and sending moves no deadline).
         """
-        return self.state is ReadyState.OPEN and self.transport == "websocket" and not self._outputs
+        return self.state is _OPEN and self.transport == "websocket" and not self._outputs
 
     @property
     def closed(self) -> bool:
@@ -454,24 +458,23 @@ class ServerSession:
         # A close packet on WebSocket is ignored, as JS does: the WebSocket close follows.
         self._on_packet(packet, now)
 
-    def receive_websocket_message(self, data: str | bytes, now: float) -> str | bytes | None:
-        """Like :meth:`receive_websocket`, but the common case produces no output.
+    def take_websocket_message(self, data: str | bytes) -> str | bytes | None:
+        """The shortcut for the common WebSocket message: a MESSAGE packet that changes
+        nothing in the session, with no output pending.
 
         Returns:
-            The data of a MESSAGE packet that changed nothing in the session, with no output
-            pending: the I/O layer hands it to the application itself (instead of a
-            :class:`MessageReceived`). None otherwise: the message went through
-            :meth:`receive_websocket`; act on the outputs.
+            Its data, for the I/O layer to hand to the application itself (what the
+            :class:`MessageReceived` of :meth:`receive_websocket` would carry). None: the
+            session did not take ``data``; pass it to :meth:`receive_websocket`.
         """
         # Not while a pong is awaited: the first packet then moves the pong deadline.
-        if self.state is ReadyState.OPEN and self._pong_deadline is None and not self._outputs:
+        if self.state is _OPEN and self._pong_deadline is None and not self._outputs:
             if isinstance(data, str):
                 if data[:1] == "4" and not _too_large(data, self._options.max_http_buffer_size):
                     return data[1:]
             elif not _too_large(data, self._options.max_http_buffer_size):
                 # A binary WebSocket message is a MESSAGE packet (no type byte).
                 return bytes(data)
-        self.receive_websocket(data, now)
         return None
 
     def websocket_closed(self, *, error: bool = False) -> None:

@@ -544,7 +544,7 @@ class HttpConnection(asyncio.Protocol):
         for name, value in accept.headers:
             response.headers[name] = value
         server = self.server
-        websocket = NativeWebSocket(transport, protocol, server.forget)
+        websocket = NativeWebSocket(transport, protocol, server.forget, server.write_batch)
         server.connections.discard(self)
         server.websockets.add(websocket)
         self._current = None

@@ -4,12 +4,21 @@ The native HTTP protocol (:mod:`socketwire.io.native`) completes the opening han
 then hands the TCP transport to a :class:`NativeWebSocket` with ``transport.set_protocol``.
 Frames are parsed by the ``websockets`` sans-I/O :class:`~websockets.server.ServerProtocol`;
 this module only moves bytes between it, the transport and the application's handler.
+
+Two shortcuts keep the common case cheap, with no difference on the wire (see
+``docs/topics/performance.md``). Without extensions, complete unfragmented text and binary
+frames from the client are unmasked here, and messages are framed here; everything else
+(control frames, fragments, oversized or invalid frames, permessage-deflate) goes through the
+protocol. The protocol is only ever fed whole frames, so its parser stays at a frame boundary
+and can take over at any point: the first frame the shortcut does not handle hands it every
+later byte for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Callable
 from typing import Final, cast
 
@@ -17,9 +26,14 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # a build of websockets without its C extension
+    from websockets.utils import apply_mask
+
 from .http import WebSocketHandler
 
-__all__ = ["CLOSE_TIMEOUT", "NativeWebSocket", "frame_message"]
+__all__ = ["CLOSE_TIMEOUT", "NativeWebSocket", "WriteBatch", "frame_message"]
 
 logger = logging.getLogger("socketwire.native")
 
@@ -30,6 +44,21 @@ _OPEN: Final = State.OPEN
 _TEXT: Final = Opcode.TEXT
 _BINARY: Final = Opcode.BINARY
 _CONT: Final = Opcode.CONT
+#: First byte of an unfragmented frame (FIN, no RSV bit) of a text or binary message.
+_FIN_TEXT: Final = 0x81
+_FIN_BINARY: Final = 0x82
+#: Above this payload size a frame is written as header and payload (no copy).
+_JOIN_LIMIT: Final = 16 * 1024
+
+
+def _header(first: int, length: int) -> bytes:
+    # RFC 6455 section 5.2: 7-bit length, or 126 + 16-bit, or 127 + 64-bit; server frames
+    # are not masked.
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 def frame_message(data: str | bytes) -> bytes:
@@ -41,8 +70,42 @@ def frame_message(data: str | bytes) -> bytes:
     permessage-deflate was negotiated (RFC 7692 section 6: RSV1 clear means not compressed).
     """
     if isinstance(data, str):
-        return Frame(_TEXT, data.encode()).serialize(mask=False)
-    return Frame(_BINARY, data).serialize(mask=False)
+        payload = data.encode()
+        return _header(_FIN_TEXT, len(payload)) + payload
+    return _header(_FIN_BINARY, len(data)) + data
+
+
+class WriteBatch:
+    """Joins the broadcast frames a connection gets in one event loop iteration into one write.
+
+    A broadcast writes one pre-built frame to every recipient; several broadcasts handled in
+    the same iteration (a burst of events read at once) would cost every recipient one
+    ``send`` system call each. :meth:`NativeWebSocket.send_frame` queues them instead, and the
+    batch hands each connection's frames to its transport in one write at the end of the
+    iteration (``call_soon``). One batch serves every connection of one server (one loop).
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: list[NativeWebSocket] = []
+
+    def add(self, websocket: NativeWebSocket) -> None:
+        """Flush ``websocket`` at the end of this iteration (call once until it is flushed)."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(websocket)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for websocket in pending:
+            # NativeWebSocket._uncork, inlined: this loop runs once per recipient.
+            corked = websocket._corked
+            if corked is not None:
+                websocket._corked = None
+                transport = websocket._transport
+                if not transport.is_closing():
+                    transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
 
 
 class NativeWebSocket(asyncio.Protocol):
@@ -53,14 +116,21 @@ class NativeWebSocket(asyncio.Protocol):
     """
 
     __slots__ = (
+        "_batch",
         "_close_timer",
         "_closed",
+        "_corked",
+        "_fast",
         "_fragments",
         "_fragments_text",
         "_handler",
+        "_max_size",
+        "_needed",
         "_on_lost",
+        "_open",
         "_protocol",
         "_transport",
+        "_unparsed",
     )
 
     def __init__(
@@ -68,8 +138,14 @@ class NativeWebSocket(asyncio.Protocol):
         transport: asyncio.Transport,
         protocol: ServerProtocol,
         on_lost: Callable[[NativeWebSocket], None],
+        batch: WriteBatch | None = None,
     ) -> None:
         self._transport = transport
+        #: without a batch, send_frame writes at once
+        self._batch = batch
+        #: frames queued by send_frame for the batch's next flush
+        #: (one frame, or a list once there are more: most iterations bring one)
+        self._corked: bytes | list[bytes] | None = None
         self._protocol = protocol
         self._on_lost = on_lost
         self._handler: WebSocketHandler | None = None
@@ -77,6 +153,17 @@ class NativeWebSocket(asyncio.Protocol):
         self._fragments_text = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._closed = False
+        #: ``protocol.state is OPEN`` (a property), read again after each call that can
+        #: change it: the protocol is only driven from here, and every such call is followed
+        #: by _flush() (or, in connection_lost, by the update itself)
+        self._open = protocol.state is _OPEN
+        #: the shortcuts apply (no extension, and the protocol has not taken over)
+        self._fast = not protocol.extensions
+        self._max_size: int | None = protocol.max_message_size
+        #: the start of a frame the shortcut waits to complete (fast mode only), and the
+        #: bytes it needs before it can parse further
+        self._unparsed: bytearray | None = None
+        self._needed = 0
 
     def start(self, handler: WebSocketHandler, pending: bytes) -> None:
         """Set the application's handler, then process bytes that arrived before it existed."""
@@ -90,6 +177,10 @@ class NativeWebSocket(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the frame parser, flush what it wants to send, then dispatch messages."""
+        if self._fast:
+            data = self._receive_fast(data)
+            if not data:
+                return
         protocol = self._protocol
         protocol.receive_data(data)
         self._flush()
@@ -113,17 +204,21 @@ class NativeWebSocket(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """The peer half-closed: let the protocol see EOF, then close our side."""
+        self._hand_over()
         self._protocol.receive_eof()
         self._flush()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Report the end of the connection to the handler, once."""
+        self._corked = None
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        self._hand_over()
         self._protocol.receive_eof()
         self._protocol.data_to_send()
+        self._open = False
         if self._closed:
             return
         self._closed = True
@@ -149,22 +244,47 @@ class NativeWebSocket(asyncio.Protocol):
 
     def send_text(self, data: str) -> None:
         """Queue a text message; ignored once the connection is closing."""
-        protocol = self._protocol
-        if protocol.state is _OPEN:
-            protocol.send_text(data.encode())
-            self._transport.writelines(protocol.data_to_send())
+        if self._open:
+            if self._corked is not None:
+                self._uncork()
+            protocol = self._protocol
+            if protocol.extensions:
+                protocol.send_text(data.encode())
+                self._transport.writelines(protocol.data_to_send())
+            else:
+                self._write_message(_FIN_TEXT, data.encode())
 
     def send_bytes(self, data: bytes) -> None:
         """Queue a binary message; ignored once the connection is closing."""
-        protocol = self._protocol
-        if protocol.state is _OPEN:
-            protocol.send_binary(data)
-            self._transport.writelines(protocol.data_to_send())
+        if self._open:
+            if self._corked is not None:
+                self._uncork()
+            protocol = self._protocol
+            if protocol.extensions:
+                protocol.send_binary(data)
+                self._transport.writelines(protocol.data_to_send())
+            else:
+                self._write_message(_FIN_BINARY, data)
 
     def send_frame(self, frame: bytes) -> None:
-        """Write one pre-built frame (see :func:`frame_message`) as is."""
-        if self._protocol.state is _OPEN:
-            self._transport.write(frame)
+        """Write one pre-built frame (see :func:`frame_message`) as is.
+
+        With a :class:`WriteBatch`, it reaches the transport at the end of this event loop
+        iteration, joined with the other frames sent to this connection meanwhile; anything
+        else written to the connection first flushes them, so the order is kept.
+        """
+        if self._open:
+            corked = self._corked
+            if corked is None:
+                if self._batch is None:
+                    self._transport.write(frame)
+                else:
+                    self._corked = frame
+                    self._batch.add(self)
+            elif isinstance(corked, bytes):
+                self._corked = [corked, frame]
+            else:
+                corked.append(frame)
 
     @property
     def supports_frames(self) -> bool:
@@ -190,9 +310,91 @@ class NativeWebSocket(asyncio.Protocol):
 
     def abort(self) -> None:
         """Drop the TCP connection at once (server shutdown deadline)."""
+        self._corked = None
         self._transport.abort()
 
     # internals
+
+    def _write_message(self, first: int, payload: bytes) -> None:
+        # What protocol.send_text/send_binary would write with no extension: one frame.
+        length = len(payload)
+        if length <= _JOIN_LIMIT:
+            self._transport.write(_header(first, length) + payload)
+        else:
+            self._transport.writelines((_header(first, length), payload))
+
+    def _receive_fast(self, data: bytes) -> bytes:
+        """Deliver the leading complete, unfragmented, masked data frames of the bytes received.
+
+        Returns:
+            The bytes the protocol must parse (from a frame boundary), or ``b""``. When not
+            empty, the protocol has taken over for good.
+        """
+        unparsed = self._unparsed
+        if unparsed is not None:
+            # The start of a frame is waiting: gather until the frame (or its header) is
+            # complete, without re-parsing or copying the whole of it for every chunk.
+            unparsed += data
+            if len(unparsed) < self._needed:
+                return b""
+            data = bytes(unparsed)
+            self._unparsed = None
+        end = len(data)
+        pos = 0
+        max_size = self._max_size
+        while pos < end:
+            first = data[pos]
+            if first != _FIN_TEXT and first != _FIN_BINARY:
+                break  # a control frame, a fragment, a reserved bit: the protocol's
+            if end - pos < 2:
+                return self._wait(data, pos, 2)
+            second = data[pos + 1]
+            if second < 0x80:
+                break  # unmasked: the protocol fails the connection
+            # As the protocol does, check the length before waiting for the mask.
+            length = second & 0x7F
+            if length < 126:
+                start = pos + 2
+            elif length == 126:
+                start = pos + 4
+                if start > end:
+                    return self._wait(data, pos, 4)
+                length = int.from_bytes(data[pos + 2 : start])
+            else:
+                start = pos + 10
+                if start > end:
+                    return self._wait(data, pos, 10)
+                length = int.from_bytes(data[pos + 2 : start])
+            if max_size is not None and length > max_size:
+                break  # the protocol fails the connection with 1009
+            start += 4  # the mask
+            stop = start + length
+            if stop > end:
+                return self._wait(data, pos, stop - pos)
+            payload = apply_mask(data[start:stop], data[start - 4 : start])
+            pos = stop
+            if self._handler is not None:
+                self._deliver(payload, first == _FIN_TEXT)
+            if not self._open:
+                break  # closing: the protocol handles what follows, as it would have
+        else:
+            return b""
+        self._fast = False
+        return data[pos:]
+
+    def _wait(self, data: bytes, pos: int, needed: int) -> bytes:
+        self._unparsed = bytearray(memoryview(data)[pos:])
+        self._needed = needed
+        return b""
+
+    def _hand_over(self) -> None:
+        """Give the protocol the partial frame the shortcut holds (the stream is ending)."""
+        self._fast = False
+        unparsed = self._unparsed
+        if unparsed is not None:
+            self._unparsed = None
+            self._protocol.receive_data(bytes(unparsed))
+            self._protocol.events_received()
 
     def _deliver(self, data: bytes | bytearray | memoryview, text: bool) -> None:
         handler = self._handler
@@ -213,9 +415,20 @@ class NativeWebSocket(asyncio.Protocol):
         except Exception:
             logger.exception("WebSocket handler on_message failed")
 
+    def _uncork(self) -> None:
+        corked = self._corked
+        if corked is not None:
+            self._corked = None
+            transport = self._transport
+            if not transport.is_closing():
+                transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
+
     def _flush(self) -> None:
+        if self._corked is not None:
+            self._uncork()  # the frames queued before go first
         protocol = self._protocol
         transport = self._transport
+        self._open = protocol.state is _OPEN
         for chunk in protocol.data_to_send():
             if chunk:
                 transport.write(chunk)

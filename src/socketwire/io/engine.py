@@ -376,19 +376,21 @@ class EngineSocket:
     # -- WebSocket events (from _WsHandler) --------------------------------------------
 
     def _ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
-        now = self._server.loop_time()
         if transport is self._ws:
-            if self._processing:
-                self._session.receive_websocket(data, now)
-            else:
-                message = self._session.receive_websocket_message(data, now)
+            if not self._processing:
+                message = self._session.take_websocket_message(data)
                 if message is not None:
-                    # Nothing else to act on (see receive_websocket_message): no _process.
-                    if self.on_message is not None:
-                        _call(self.on_message, message)
+                    # Nothing else to act on (see take_websocket_message): no _process.
+                    on_message = self.on_message
+                    if on_message is not None:
+                        try:
+                            on_message(message)
+                        except Exception:  # as _call: the state machine must not break
+                            logger.exception("error in Engine.IO callback %r", on_message)
                     return
+            self._session.receive_websocket(data, self._server.loop_time())
         elif transport is self._probe_ws:
-            self._session.receive_probe(data, now)
+            self._session.receive_probe(data, self._server.loop_time())
         else:
             return
         self._process()

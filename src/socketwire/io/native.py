@@ -22,7 +22,7 @@ import ssl as ssl_module
 from collections.abc import Callable
 
 from ._native_http import HttpConnection
-from ._native_ws import NativeWebSocket, frame_message
+from ._native_ws import NativeWebSocket, WriteBatch, frame_message
 from .http import HttpApp
 
 __all__ = ["NativeServer", "NativeWebSocket", "frame_message", "install_uvloop"]
@@ -96,6 +96,8 @@ class NativeServer:
         self.use_uvloop = use_uvloop
         self.connections: set[HttpConnection] = set()
         self.websockets: set[NativeWebSocket] = set()
+        #: joins each WebSocket's broadcast frames of one loop iteration into one write
+        self.write_batch = WriteBatch()
         self._server: asyncio.Server | None = None
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()

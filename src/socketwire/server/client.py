@@ -32,6 +32,10 @@ __all__ = ["Client", "EncodedPacket", "EngineSocketLike"]
 
 logger = logging.getLogger("socketwire.server")
 
+# Module constants: enum attribute lookups are slow on the per-packet path.
+_CONNECT = PacketType.CONNECT
+_CONNECT_ERROR = PacketType.CONNECT_ERROR
+
 
 class EngineSocketLike(Protocol):
     """What the Socket.IO server needs of an Engine.IO connection."""
@@ -123,7 +127,8 @@ class Client:
 
     def _on_decoded(self, packet: Packet) -> None:
         socket = self.nsps.get(packet.nsp)
-        if socket is None and packet.type == PacketType.CONNECT:
+        kind = packet.type
+        if socket is None and kind is _CONNECT:
             if packet.nsp in self._connecting:
                 # socket.io-client sends a second CONNECT when connect() is called twice
                 # before the first completes; JS would build a second socket, we drop it
@@ -134,10 +139,7 @@ class Client:
             auth = packet.data if isinstance(packet.data, dict) else {}
             self._connecting.add(packet.nsp)
             spawn(self._connect(packet.nsp, auth))
-        elif socket is not None and packet.type not in (
-            PacketType.CONNECT,
-            PacketType.CONNECT_ERROR,
-        ):
+        elif socket is not None and kind is not _CONNECT and kind is not _CONNECT_ERROR:
             socket._on_packet(packet)
         else:
             # JS: "invalid state" (a packet for a namespace not joined, a second CONNECT...)
@@ -184,7 +186,6 @@ class Client:
     def _write(
         self,
         encoded: EncodedPacket,
-        *,
         volatile: bool = False,
         compress: bool | None = None,
     ) -> None:

@@ -7,9 +7,10 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine
+from types import FunctionType
 from typing import Any
 
-__all__ = ["LoopGuard", "call_handler", "fire", "spawn"]
+__all__ = ["LoopGuard", "call_handler", "fire", "is_async", "spawn"]
 
 logger = logging.getLogger("socketwire.server")
 
@@ -37,7 +38,7 @@ async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
     thread (``asyncio.to_thread``) so that it can block without stalling the server; if it
     returns an awaitable, that is awaited too.
     """
-    if _is_async(fn):
+    if is_async(fn):
         return await fn(*args)
     result = await asyncio.to_thread(fn, *args)
     if inspect.isawaitable(result):
@@ -45,7 +46,15 @@ async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _is_async(fn: Callable[..., Any]) -> bool:
+def is_async(fn: Callable[..., Any]) -> bool:
+    """True when :func:`call_handler` awaits ``fn(...)`` on the loop (no worker thread).
+
+    Callers on a hot path may then ``await fn(...)`` themselves and save a coroutine.
+    """
+    if type(fn) is FunctionType:
+        # The usual handler, checked on every event: what inspect finds, without its
+        # unwrapping of methods and partials (a function is neither).
+        return bool(fn.__code__.co_flags & inspect.CO_COROUTINE)
     # an object whose __call__ is a coroutine function counts too
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - we want the method, not callable()

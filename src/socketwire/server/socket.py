@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import BroadcastFlags, BroadcastOptions
 from socketwire.server.errors import AckTimeoutError, DisconnectedError
-from socketwire.server.handlers import call_handler, fire, spawn
+from socketwire.server.handlers import call_handler, fire, is_async, spawn
 from socketwire.server.handshake import Handshake, build_handshake
 from socketwire.server.operators import BroadcastOperator, check_event_name, room_set
 from socketwire.server.recovery import RECOVERABLE_REASONS, Session
@@ -48,6 +48,10 @@ logger = logging.getLogger("socketwire.server")
 H = TypeVar("H", bound=Callable[..., Any])
 _RESERVED_HANDLERS = frozenset({"disconnecting", "disconnect", "error"})
 _NO_FLAGS = BroadcastFlags()
+# Module constants: enum attribute lookups are slow on the per-packet path.
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+_DISCONNECT = PacketType.DISCONNECT
 
 
 def generate_id() -> str:
@@ -347,6 +351,8 @@ class Socket(_Emitting):
             self._acks.pop(ack_id, None)
 
     def _notify_outgoing(self, packet: Packet) -> None:
+        if not self._any_outgoing:
+            return
         for listener in list(self._any_outgoing):
             fire(listener, *packet.data)
 
@@ -365,44 +371,53 @@ class Socket(_Emitting):
         self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
 
     def _on_packet(self, packet: Packet) -> None:
-        if packet.type == PacketType.EVENT:
+        kind = packet.type
+        if kind is _EVENT:
             data = packet.data
             if self.server.concurrent_events and self._ready:
-                spawn(self._dispatch(data[0], list(data[1:]), packet.id))
+                spawn(self._dispatch(data[0], data[1:], packet.id))
             else:
-                self._enqueue(lambda: self._dispatch(data[0], list(data[1:]), packet.id))
-        elif packet.type == PacketType.ACK:
+                self._enqueue(lambda: self._dispatch(data[0], data[1:], packet.id))
+        elif kind is _ACK:
             callback = self._acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
                 callback(list(packet.data or ()))
             # an ack id we do not wait for (timed out, or made up) is ignored, as JS
-        elif packet.type == PacketType.DISCONNECT:
+        elif kind is _DISCONNECT:
             self._on_close("client namespace disconnect")
 
     async def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
-        for listener in list(self._any):
-            try:
-                result = listener(event, *args)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("catch-all listener on %s failed", self)
-        for middleware in list(self._middlewares):
-            try:
-                await call_handler(middleware, event, args)
-            except Exception as exc:
-                await self._emit_reserved("error", exc)
-                return
-        handlers = list(self._handlers.get(event, ()))
+        # The empty checks skip copying the (usually empty) lists on every event.
+        if self._any:
+            for listener in list(self._any):
+                try:
+                    result = listener(event, *args)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    logger.exception("catch-all listener on %s failed", self)
+        if self._middlewares:
+            for middleware in list(self._middlewares):
+                try:
+                    await call_handler(middleware, event, args)
+                except Exception as exc:
+                    await self._emit_reserved("error", exc)
+                    return
+        handlers = self._handlers.get(event)
+        if not handlers:
+            return
         results = []
-        for handler in handlers:
+        for handler in list(handlers):
             try:
-                results.append(await call_handler(handler, *args))
+                if is_async(handler):
+                    results.append(await handler(*args))
+                else:
+                    results.append(await call_handler(handler, *args))
             except Exception:
                 logger.exception("handler of %r on %s failed", event, self)
                 return
-        if ack_id is not None and handlers and self.connected:
-            self._packet(Packet(PacketType.ACK, self.nsp.name, _ack_args(results[0]), ack_id))
+        if ack_id is not None and self.connected:
+            self._packet(Packet(_ACK, self.nsp.name, _ack_args(results[0]), ack_id))
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:
         for handler in list(self._handlers.get(event, ())):

@@ -70,3 +70,26 @@ class Packet:
     nsp: str = "/"
     data: Any = None
     id: int | None = None
+
+
+# A packet is built for every message received and sent. The frozen dataclass's generated
+# ``__init__`` sets each field through ``object.__setattr__``; calling the slots' descriptors
+# directly does the same in half the time, and the class stays a frozen dataclass (equality,
+# ``repr``, ``dataclasses.replace``, FrozenInstanceError on assignment are unchanged).
+_set_type = Packet.__dict__["type"].__set__
+_set_nsp = Packet.__dict__["nsp"].__set__
+_set_data = Packet.__dict__["data"].__set__
+_set_id = Packet.__dict__["id"].__set__
+
+
+def _packet_init(
+    self: Packet, type: PacketType, nsp: str = "/", data: Any = None, id: int | None = None
+) -> None:
+    _set_type(self, type)
+    _set_nsp(self, nsp)
+    _set_data(self, data)
+    _set_id(self, id)
+
+
+_packet_init.__qualname__ = "Packet.__init__"
+Packet.__init__ = _packet_init  # type: ignore[method-assign]

@@ -197,6 +197,20 @@ class JsonDecoder(Decoder):
         if not 0 <= code <= 6:
             raise ProtocolError(f"unknown packet type {text[0]!r}")
         packet_type = _TYPES[code]
+        if code == 2 or code == 3:
+            # The common case, EVENT or ACK in the main namespace: ``2[...`` or ``2<id>[...``.
+            # Found with str methods in C; anything else takes the general path below.
+            bracket = text.find("[", 1, _MAX_ACK_ID_DIGITS + 2)
+            if bracket > 0:
+                digits = text[1:bracket]
+                if not digits or (digits.isdigit() and digits.isascii()):
+                    given_id = check_ack_id(int(digits)) if digits else None
+                    try:
+                        args = orjson.loads(text[bracket:])
+                    except orjson.JSONDecodeError as exc:
+                        raise ProtocolError(f"invalid payload: {exc}") from None
+                    check_packet(packet_type, args, given_id)
+                    return Packet(packet_type, "/", args, given_id)
         i = 1
 
         attachments = 0

@@ -1,0 +1,236 @@
+"""The native WebSocket's shortcuts against websockets' own protocol, byte for byte.
+
+:class:`NativeWebSocket` unmasks simple client frames and frames outgoing messages itself
+when no extension is negotiated. Every stream below is fed to it three ways (whole, one byte
+at a time, in random chunks) and to a reference connection that goes through the protocol
+only; the messages delivered, the bytes written and the close code must be the same.
+
+The reference is fed one frame per read. Fed several frames in one read, the protocol-only
+path parses them all before delivering the first message, so a handler that closes the
+connection, or an invalid text message (1007), takes effect only after the later frames of
+that read were parsed (their messages were even delivered). The shortcut acts on each message
+before it parses the next, which is what the reference does when frames come in separate reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from socketwire.io._native_ws import NativeWebSocket, WriteBatch, frame_message
+
+MAX_SIZE = 100_000
+
+
+class FakeTransport:
+    """Records what the connection writes; never applies backpressure."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.writes = 0
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed
+        self.out += data
+        self.writes += 1
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class Recorder:
+    """The application's handler: records messages, closes on ``"close-me"``."""
+
+    def __init__(self, ws: NativeWebSocket) -> None:
+        self.ws = ws
+        self.messages: list[str | bytes] = []
+        self.codes: list[int] = []
+
+    def on_message(self, data: str | bytes) -> None:
+        self.messages.append(data)
+        if data == "close-me":
+            self.ws.close(4000, "bye")
+
+    def on_close(self, code: int) -> None:
+        self.codes.append(code)
+
+
+def connect(
+    *, shortcut: bool, batch: WriteBatch | None = None
+) -> tuple[NativeWebSocket, FakeTransport, Recorder]:
+    transport = FakeTransport()
+    protocol = ServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
+    ws = NativeWebSocket(transport, protocol, lambda _ws: None, batch)  # type: ignore[arg-type]
+    if not shortcut:
+        ws._fast = False  # the reference: every byte through the protocol
+    handler = Recorder(ws)
+    ws.start(handler, b"")
+    return ws, transport, handler
+
+
+def frame(opcode: Opcode, data: bytes, *, fin: bool = True) -> bytes:
+    return Frame(opcode, data, fin).serialize(mask=True)
+
+
+TEXT, BINARY, CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+PING, CLOSE = Opcode.PING, Opcode.CLOSE
+CLOSE_1000 = frame(CLOSE, (1000).to_bytes(2, "big") + b"done")
+
+STREAMS: dict[str, list[bytes]] = {
+    "small text and binary": [frame(TEXT, b'42["a"]'), frame(BINARY, b"\x00\x01\x02")],
+    "empty messages": [frame(TEXT, b""), frame(BINARY, b"")],
+    "16-bit lengths": [frame(TEXT, b"x" * 126), frame(BINARY, b"y" * 65535)],
+    "64-bit length": [frame(BINARY, bytes(range(256)) * 300)],
+    "ping in the middle": [frame(TEXT, b"one"), frame(PING, b"hi"), frame(TEXT, b"two")],
+    "fragmented": [frame(TEXT, b"fra", fin=False), frame(CONT, b"gment"), frame(TEXT, b"after")],
+    "client close": [frame(TEXT, b"last"), CLOSE_1000, frame(TEXT, b"ignored")],
+    "server closes in a handler": [frame(TEXT, b"close-me"), frame(TEXT, b"late"), CLOSE_1000],
+    "unmasked": [frame(TEXT, b"ok"), Frame(TEXT, b"bad").serialize(mask=False)],
+    "reserved bit": [frame(TEXT, b"ok"), bytes([0x81 | 0x20]) + frame(TEXT, b"bad")[1:]],
+    "too big": [frame(TEXT, b"ok"), frame(BINARY, b"z" * (MAX_SIZE + 1))],
+    "too big, header only": [frame(TEXT, b"ok"), b"\x82\xff" + (2**40).to_bytes(8, "big")],
+    "invalid utf-8": [frame(TEXT, b"ok"), frame(TEXT, b"\xff\xfe"), frame(TEXT, b"never")],
+    "unknown opcode": [frame(TEXT, b"ok"), b"\x83\x80abcd"],
+}
+
+Split = Callable[[bytes], list[bytes]]
+
+
+def whole(data: bytes) -> list[bytes]:
+    return [data]
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+def random_chunks(data: bytes) -> list[bytes]:
+    rng = random.Random(len(data))
+    chunks, pos = [], 0
+    while pos < len(data):
+        size = rng.choice((1, 2, 3, 5, 7, 64, 1000, 70000))
+        chunks.append(data[pos : pos + size])
+        pos += size
+    return chunks
+
+
+def run(chunks: list[bytes], *, shortcut: bool, eof: bool) -> tuple[Any, ...]:
+    ws, transport, handler = connect(shortcut=shortcut)
+    for chunk in chunks:
+        if transport.closed:
+            break
+        ws.data_received(chunk)
+    if eof:
+        ws.eof_received()
+    ws.connection_lost(None)
+    return handler.messages, bytes(transport.out), handler.codes, transport.closed
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+@pytest.mark.parametrize("split", [whole, bytewise, random_chunks], ids=lambda f: f.__name__)
+async def test_shortcut_matches_the_protocol(name: str, split: Split) -> None:
+    frames = STREAMS[name]
+    expected = run(frames, shortcut=False, eof=False)
+    assert run(split(b"".join(frames)), shortcut=True, eof=False) == expected
+    assert expected[0]  # every stream delivers at least its first message
+
+
+@pytest.mark.parametrize("cut", [1, 3, 6, 7, 9, 20])
+async def test_stream_ending_inside_a_frame(cut: int) -> None:
+    # The shortcut holds the partial frame; at EOF the protocol must see it, as it would have.
+    stream = frame(TEXT, b"first") + frame(TEXT, b"z" * 300)
+    truncated = stream[: len(frame(TEXT, b"first")) + cut]
+    expected = run([truncated], shortcut=False, eof=True)
+    for split in (whole, bytewise):
+        assert run(split(truncated), shortcut=True, eof=True) == expected
+    assert expected[0] == ["first"]
+    assert expected[2] == [1006]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+async def test_sent_frames_match_the_protocol(size: int) -> None:
+    ws, transport, _ = connect(shortcut=True)
+    text = "é" * (size // 2) + "a" * (size % 2)
+    data = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
+    ws.send_text(text)
+    ws.send_bytes(data)
+    reference = ServerProtocol(state=State.OPEN)
+    reference.send_text(text.encode())
+    reference.send_binary(data)
+    assert bytes(transport.out) == b"".join(reference.data_to_send())
+    assert frame_message(text) + frame_message(data) == bytes(transport.out)
+
+
+async def test_batched_frames_are_joined_at_the_end_of_the_iteration() -> None:
+    batch = WriteBatch()
+    (ws1, t1, _), (ws2, t2, _) = (
+        connect(shortcut=True, batch=batch),
+        connect(shortcut=True, batch=batch),
+    )
+    a, b = frame_message("a"), frame_message(b"b")
+    ws1.send_frame(a)
+    ws2.send_frame(a)
+    ws1.send_frame(b)
+    assert t1.writes == t2.writes == 0
+    await asyncio.sleep(0)
+    assert (bytes(t1.out), t1.writes) == (a + b, 1)
+    assert (bytes(t2.out), t2.writes) == (a, 1)
+    ws1.send_frame(b)  # a new iteration, a new batch
+    await asyncio.sleep(0)
+    assert (bytes(t1.out), t1.writes) == (a + b + b, 2)
+
+
+async def test_batched_frames_keep_their_order_with_other_writes() -> None:
+    ws, transport, _ = connect(shortcut=True, batch=WriteBatch())
+    ws.send_frame(frame_message("one"))
+    ws.send_text("two")
+    ws.send_frame(frame_message("three"))
+    ws.send_bytes(b"four")
+    ws.send_frame(frame_message("five"))
+    ws.close(1000)
+    await asyncio.sleep(0)
+    messages: list[str | bytes] = ["one", "two", "three", b"four", "five"]
+    expected = b"".join(frame_message(m) for m in messages)
+    assert bytes(transport.out).startswith(expected)
+    assert transport.out[len(expected)] == 0x88  # then the close frame
+    ws.send_frame(frame_message("late"))  # closing: dropped
+    await asyncio.sleep(0)
+    assert transport.out[len(expected)] == 0x88
+    assert bytes(transport.out).count(b"late") == 0
+
+
+async def test_batched_frames_of_a_lost_connection_are_dropped() -> None:
+    ws, transport, handler = connect(shortcut=True, batch=WriteBatch())
+    ws.send_frame(frame_message("never"))
+    ws.connection_lost(None)
+    await asyncio.sleep(0)
+    assert transport.writes == 0
+    assert handler.codes == [1006]
