@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from socketwire.adapters.base import (
     BroadcastFlags,
     BroadcastOptions,
     ClientCountCallback,
+    ServerSideAck,
     SocketDetails,
 )
 from socketwire.adapters.wire import WireFlags, WireHandshake, WireOptions, WireSocket
@@ -42,6 +43,7 @@ __all__ = [
     "details_to_wire",
     "options_from_wire",
     "options_to_wire",
+    "settle_server_side_ack",
 ]
 
 logger = logging.getLogger("socketwire.cluster")
@@ -215,6 +217,29 @@ class PendingRequests:
         self._pending[request_id] = pending
         return pending.future
 
+    async def ask(
+        self,
+        request_id: str,
+        operation: str,
+        expected: int,
+        timeout: float,  # noqa: ASYNC109 - the request's bound, in its error message
+        publish: Callable[[], None],
+    ) -> list[Any]:
+        """Open ``request_id`` (see :meth:`open`), call ``publish`` to send the request, and
+        return the answers.
+
+        Raises:
+            ClusterTimeoutError: Not every server answered within ``timeout`` seconds.
+            ClusterError: ``publish`` refused the request (or its publish failed later, if
+                it reports that through :meth:`fail`).
+        """
+        future = self.open(request_id, operation, expected, timeout)
+        try:
+            publish()
+        except ClusterError as exc:
+            self.fail(request_id, exc)
+        return await future
+
     def answer(self, request_id: str, items: list[Any], responder: str | None = None) -> bool:
         """Record one server's answer (its ``items`` are added to the result).
 
@@ -323,6 +348,23 @@ class AckRequests:
             if request.timer is not None:
                 request.timer.cancel()
         self._requests.clear()
+
+
+async def settle_server_side_ack(ack: ServerSideAck, answers: Awaitable[list[Any]]) -> None:
+    """Await the other servers' ``answers`` to a server-side emit and pass them to ``ack``.
+
+    ``ack(None, responses)`` on success; on a timeout, the error and the answers that came;
+    on another cluster failure, the error and no answers.
+    """
+    try:
+        responses = await answers
+    except ClusterTimeoutError as exc:
+        ack(exc, exc.responses)
+        return
+    except ClusterError as exc:
+        ack(exc, [])
+        return
+    ack(None, responses)
 
 
 def _safely(callback: Callable[..., None], *args: Any) -> None:

@@ -25,12 +25,19 @@ from socketwire.adapters.base import (
 from socketwire.adapters.cluster import (
     AckRequests,
     ClusterError,
-    ClusterTimeoutError,
     PendingRequests,
     details_from_wire,
-    details_to_wire,
     options_from_wire,
     options_to_wire,
+    settle_server_side_ack,
+)
+from socketwire.adapters.cluster_answers import (
+    disconnect_all,
+    forward_acks,
+    join_rooms,
+    leave_rooms,
+    reply_once,
+    sockets_to_wire,
 )
 from socketwire.adapters.memory import MemoryAdapter
 from socketwire.adapters.wire import WireOptions
@@ -186,16 +193,17 @@ class ClusterAdapter(MemoryAdapter):
         self, operation: str, build: Callable[[str], ClusterMessage], expected: int
     ) -> list[Any]:
         request_id = node_id()
-        future = self._requests.open(request_id, operation, expected, self.requests_timeout)
 
         def on_error(error: BaseException) -> None:
             self._requests.fail(request_id, error)
 
-        try:
-            self._publish(build(request_id), on_error=on_error)
-        except ClusterError as exc:
-            self._requests.fail(request_id, exc)
-        return await future
+        return await self._requests.ask(
+            request_id,
+            operation,
+            expected,
+            self.requests_timeout,
+            lambda: self._publish(build(request_id), on_error=on_error),
+        )
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
         """The targeted sockets of every server.
@@ -233,19 +241,14 @@ class ClusterAdapter(MemoryAdapter):
         if expected <= 0:
             ack(None, [])
             return
-        try:
-            responses = await self._ask(
+        await settle_server_side_ack(
+            ack,
+            self._ask(
                 "server_side_emit",
                 lambda rid: ServerSideEmit(self.uid, self.nsp.name, packet, rid),
                 expected,
-            )
-        except ClusterTimeoutError as exc:
-            ack(exc, exc.responses)
-            return
-        except ClusterError as exc:
-            ack(exc, [])
-            return
-        ack(None, responses)
+            ),
+        )
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -256,20 +259,13 @@ class ClusterAdapter(MemoryAdapter):
         if isinstance(message, ClusterBroadcast):
             self._on_broadcast(message, offset)
         elif isinstance(message, SocketsJoin):
-            for socket in self._targets(options_from_wire(message.opts)):
-                socket.join(list(message.rooms))
+            join_rooms(self._targets(options_from_wire(message.opts)), message.rooms)
         elif isinstance(message, SocketsLeave):
-            for socket in self._targets(options_from_wire(message.opts)):
-                for room in message.rooms:
-                    socket.leave(room)
+            leave_rooms(self._targets(options_from_wire(message.opts)), message.rooms)
         elif isinstance(message, DisconnectSockets):
-            for socket in self._targets(options_from_wire(message.opts)):
-                socket.disconnect(message.close)
+            disconnect_all(self._targets(options_from_wire(message.opts)), message.close)
         elif isinstance(message, FetchSockets):
-            found = self._targets(options_from_wire(message.opts))
-            sockets = tuple(
-                details_to_wire(SocketDetails(s.id, s.handshake, s.rooms, s.data)) for s in found
-            )
+            sockets = sockets_to_wire(self._targets(options_from_wire(message.opts)))
             self._respond(
                 message.uid,
                 FetchSocketsResponse(self.uid, self.nsp.name, message.request_id, sockets),
@@ -310,30 +306,23 @@ class ClusterAdapter(MemoryAdapter):
                 requester, BroadcastClientCount(self.uid, self.nsp.name, request_id, count)
             )
 
-        def on_ack(sid: str | None, args: list[Any] | None) -> None:
-            if args is not None:
-                value = args[0] if args else None
-                self._respond(requester, BroadcastAck(self.uid, self.nsp.name, request_id, value))
+        def send_ack(value: Any) -> None:
+            self._respond(requester, BroadcastAck(self.uid, self.nsp.name, request_id, value))
 
-        super().broadcast_with_ack(packet, opts, on_count, on_ack)
+        super().broadcast_with_ack(packet, opts, on_count, forward_acks(send_ack))
 
     def _on_server_side_emit(self, message: ServerSideEmit) -> None:
         request_id = message.request_id
         if request_id is None:
             self.nsp._on_server_side_emit(list(message.packet))
             return
-        answered = False
 
-        def reply(value: Any) -> None:
-            nonlocal answered
-            if not answered:
-                answered = True
-                self._respond(
-                    message.uid,
-                    ServerSideEmitResponse(self.uid, self.nsp.name, request_id, value),
-                )
+        def send(value: Any) -> None:
+            self._respond(
+                message.uid, ServerSideEmitResponse(self.uid, self.nsp.name, request_id, value)
+            )
 
-        self.nsp._on_server_side_emit(list(message.packet), reply)
+        self.nsp._on_server_side_emit(list(message.packet), reply_once(send))
 
 
 def _wire(opts: BroadcastOptions) -> WireOptions:

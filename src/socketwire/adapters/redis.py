@@ -39,18 +39,26 @@ from socketwire.adapters.base import (
 from socketwire.adapters.cluster import (
     AckRequests,
     ClusterError,
-    ClusterTimeoutError,
     InFlight,
     PendingRequests,
     details_from_wire,
-    details_to_wire,
     logger,
     options_from_wire,
     options_to_wire,
+    settle_server_side_ack,
+)
+from socketwire.adapters.cluster_answers import (
+    disconnect_all,
+    forward_acks,
+    join_rooms,
+    leave_rooms,
+    reply_once,
+    sockets_to_wire,
 )
 from socketwire.adapters.cluster_base import is_recoverable
 from socketwire.adapters.memory import MemoryAdapter
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
+from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.wire import ClassicCodec, StreamsCodec, WireError, WireOptions, WireSession
 from socketwire.adapters.wire.classic import (
     AllRoomsRequest,
@@ -240,7 +248,7 @@ class RecoveryLog:
             self._base += 1
 
 
-class RedisAdapter(MemoryAdapter):
+class RedisAdapter(RedisMember, MemoryAdapter):
     """One namespace's adapter in a classic ``@socket.io/redis-adapter`` cluster.
 
     Attributes:
@@ -268,6 +276,7 @@ class RedisAdapter(MemoryAdapter):
         self._acks = AckRequests()
         self._started = False
         self._ready: asyncio.Future[None] | None = None
+        self._presence = (PresenceKind.NUMSUB, self.channels.request)
         self.recovery = (
             RecoveryLog(nsp.server.connection_state_recovery.max_disconnection_duration)
             if nsp.server.connection_state_recovery is not None
@@ -282,13 +291,12 @@ class RedisAdapter(MemoryAdapter):
         """Subscribe to the namespace's channels (once; later calls wait for the first)."""
         if self._ready is None:
             self._started = True
-            self._ready = asyncio.ensure_future(self._subscribe())
-        await asyncio.shield(self._ready)
+        await super().init()
 
     async def _subscribe(self) -> None:
         ch = self.channels
         self.link.acquire()
-        self.link.watch_presence(PresenceKind.NUMSUB, ch.request)
+        self.link.watch_presence(*self._presence)
         await self.link.psubscribe(ch.pattern, self._on_broadcast)
         await self.link.subscribe(
             [ch.request, ch.response, ch.specific_response(self.uid)], self._on_request
@@ -303,18 +311,11 @@ class RedisAdapter(MemoryAdapter):
         await self._storing.drain(self.requests_timeout)
         self._requests.close()
         self._acks.close()
-        self.link.forget_presence(PresenceKind.NUMSUB, ch.request)
+        self.link.forget_presence(*self._presence)
         await self.link.unsubscribe(
             [ch.request, ch.response, ch.specific_response(self.uid)], [ch.pattern]
         )
         await self.link.release()
-
-    async def server_count(self) -> int:
-        """How many servers subscribe to the request channel (``PUBSUB NUMSUB``)."""
-        return await self.link.count(PresenceKind.NUMSUB, self.channels.request)
-
-    def _servers(self) -> int:
-        return self.link.known(PresenceKind.NUMSUB, self.channels.request)
 
     def _publish(
         self, channel: str, payload: bytes, what: str, request_id: str = "", *, every: bool = True
@@ -378,12 +379,15 @@ class RedisAdapter(MemoryAdapter):
         expected = await self.server_count() - 1
         if expected <= 0:
             return []
-        future = self._requests.open(request_id, operation, expected, self.requests_timeout)
-        try:
-            self._publish(self.channels.request, _CODEC.encode(request), operation, request_id)
-        except ClusterError as exc:
-            self._requests.fail(request_id, exc)
-        return await future
+        return await self._requests.ask(
+            request_id,
+            operation,
+            expected,
+            self.requests_timeout,
+            lambda: self._publish(
+                self.channels.request, _CODEC.encode(request), operation, request_id
+            ),
+        )
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
         """The targeted sockets of every server (each must answer in ``requests_timeout``).
@@ -443,17 +447,8 @@ class RedisAdapter(MemoryAdapter):
             self._publish(self.channels.request, _CODEC.encode(request), "server_side_emit")
             return
         request_id = classic_id()
-        try:
-            responses = await self._ask(
-                "server_side_emit", ServerSideEmitRequest(self.uid, packet, request_id), request_id
-            )
-        except ClusterTimeoutError as exc:
-            ack(exc, exc.responses)
-            return
-        except ClusterError as exc:
-            ack(exc, [])
-            return
-        ack(None, responses)
+        request = ServerSideEmitRequest(self.uid, packet, request_id)
+        await settle_server_side_ack(ack, self._ask("server_side_emit", request, request_id))
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -555,22 +550,14 @@ class RedisAdapter(MemoryAdapter):
                 rooms = tuple(self.rooms)
                 self._respond(request.uid, AllRoomsResponse(request.request_id, rooms))
         elif isinstance(request, RemoteJoinRequest):
-            for socket in self._targets(options_from_wire(request.opts)):
-                socket.join(list(request.rooms))
+            join_rooms(self._targets(options_from_wire(request.opts)), request.rooms)
         elif isinstance(request, RemoteLeaveRequest):
-            for socket in self._targets(options_from_wire(request.opts)):
-                for room in request.rooms:
-                    socket.leave(room)
+            leave_rooms(self._targets(options_from_wire(request.opts)), request.rooms)
         elif isinstance(request, RemoteDisconnectRequest):
-            for socket in self._targets(options_from_wire(request.opts)):
-                socket.disconnect(request.close)
+            disconnect_all(self._targets(options_from_wire(request.opts)), request.close)
         elif isinstance(request, FetchSocketsRequest):
             if request.request_id not in self._requests:
-                found = self._targets(options_from_wire(request.opts))
-                sockets = tuple(
-                    details_to_wire(SocketDetails(s.id, s.handshake, s.rooms, s.data))
-                    for s in found
-                )
+                sockets = sockets_to_wire(self._targets(options_from_wire(request.opts)))
                 self._respond(request.uid, FetchSocketsResponse(request.request_id, sockets))
         elif isinstance(request, ServerSideEmitRequest):
             self._on_server_side_emit(request)
@@ -584,15 +571,11 @@ class RedisAdapter(MemoryAdapter):
         if request_id is None:
             self.nsp._on_server_side_emit(list(request.data))
             return
-        answered = False
 
-        def reply(value: Any) -> None:
-            nonlocal answered
-            if not answered:
-                answered = True
-                self._respond(request.uid, ServerSideEmitResponse(request_id, value))
+        def send(value: Any) -> None:
+            self._respond(request.uid, ServerSideEmitResponse(request_id, value))
 
-        self.nsp._on_server_side_emit(list(request.data), reply)
+        self.nsp._on_server_side_emit(list(request.data), reply_once(send))
 
     def _on_broadcast_with_ack(self, request: BroadcastAckRequest) -> None:
         if request.request_id in self._acks:
@@ -604,12 +587,11 @@ class RedisAdapter(MemoryAdapter):
         def on_count(count: int, sids: Sequence[str]) -> None:
             self._respond(request.uid, BroadcastClientCountResponse(request_id, count))
 
-        def on_ack(sid: str | None, args: list[Any] | None) -> None:
-            if args is not None:  # None: the client disconnected first; Node says nothing
-                value = args[0] if args else None
-                self._respond(request.uid, BroadcastAckResponse(request_id, value))
+        def send_ack(value: Any) -> None:
+            self._respond(request.uid, BroadcastAckResponse(request_id, value))
 
-        super().broadcast_with_ack(packet, options_from_wire(request.opts), on_count, on_ack)
+        opts = options_from_wire(request.opts)
+        super().broadcast_with_ack(packet, opts, on_count, forward_acks(send_ack))
 
     def _on_response(self, response: ClassicResponse) -> None:
         request_id = response.request_id

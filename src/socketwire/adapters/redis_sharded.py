@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from socketwire.adapters.cluster import logger
 from socketwire.adapters.cluster_base import ClusterAdapter
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
+from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.wire import ShardedCodec, WireError
 from socketwire.adapters.wire.cluster import ClusterMessage
 from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ShardedChannels, SubscriptionMode
@@ -29,7 +30,7 @@ __all__ = ["ShardedRedisAdapter"]
 _CODEC = ShardedCodec()
 
 
-class ShardedRedisAdapter(ClusterAdapter):
+class ShardedRedisAdapter(RedisMember, ClusterAdapter):
     """One namespace's adapter in a sharded ``@socket.io/redis-adapter`` cluster.
 
     Attributes:
@@ -50,20 +51,15 @@ class ShardedRedisAdapter(ClusterAdapter):
         super().__init__(nsp, requests_timeout=requests_timeout, where=self.channels.main)
         self.link = link
         self._ready: asyncio.Future[None] | None = None
+        self._presence = (PresenceKind.SHARDNUMSUB, self.channels.main)
         self._room_channels: set[str] = set()
         if subscription_mode is not SubscriptionMode.STATIC:
             self.on("create-room", self._on_create_room)
             self.on("delete-room", self._on_delete_room)
 
-    async def init(self) -> None:
-        """Subscribe to the namespace's channels (once)."""
-        if self._ready is None:
-            self._ready = asyncio.ensure_future(self._subscribe())
-        await asyncio.shield(self._ready)
-
     async def _subscribe(self) -> None:
         self.link.acquire()
-        self.link.watch_presence(PresenceKind.SHARDNUMSUB, self.channels.main)
+        self.link.watch_presence(*self._presence)
         await self.link.ssubscribe(
             [self.channels.main, self.channels.response(self.uid)], self._on_raw
         )
@@ -74,18 +70,11 @@ class ShardedRedisAdapter(ClusterAdapter):
             return
         self._ready = None
         self._close_requests()
-        self.link.forget_presence(PresenceKind.SHARDNUMSUB, self.channels.main)
+        self.link.forget_presence(*self._presence)
         channels = [self.channels.main, self.channels.response(self.uid), *self._room_channels]
         self._room_channels.clear()
         await self.link.unsubscribe(shard=channels)
         await self.link.release()
-
-    async def server_count(self) -> int:
-        """How many servers subscribe to the main channel (``PUBSUB SHARDNUMSUB``)."""
-        return await self.link.count(PresenceKind.SHARDNUMSUB, self.channels.main)
-
-    def _servers(self) -> int:
-        return self.link.known(PresenceKind.SHARDNUMSUB, self.channels.main)
 
     def _send(
         self,
@@ -99,15 +88,12 @@ class ShardedRedisAdapter(ClusterAdapter):
         async def command(redis: Any) -> Any:
             return await redis.execute_command("SPUBLISH", channel, payload)
 
-        def done(_result: Any) -> None:
-            if on_result is not None:
-                on_result("")
-
-        self.link.send(
-            f"{type(message).__name__} on {channel}",
+        self._pubsub_send(
+            channel,
+            message,
             command,
-            expect=self._servers if channel == self.channels.main else None,
-            on_result=done,
+            expect=channel == self.channels.main,
+            on_result=on_result,
             on_error=on_error,
         )
 

@@ -30,6 +30,7 @@ from socketwire.adapters.cluster import InFlight, logger
 from socketwire.adapters.cluster_base import ClusterAdapter
 from socketwire.adapters.redis import link_for
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
+from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.wire import StreamsCodec, WireError, WireSession, is_ephemeral
 from socketwire.adapters.wire.cluster import ClusterBroadcast, ClusterMessage
 from socketwire.adapters.wire.naming import (
@@ -182,7 +183,7 @@ class StreamReader:
             logger.exception("handling entry %s of %s failed", entry_id, self.name)
 
 
-class RedisStreamsAdapter(ClusterAdapter):
+class RedisStreamsAdapter(RedisMember, ClusterAdapter):
     """One namespace's adapter in a ``@socket.io/redis-streams-adapter`` cluster."""
 
     records_offsets = True
@@ -210,17 +211,12 @@ class RedisStreamsAdapter(ClusterAdapter):
         self.session_key_prefix = session_key_prefix
         self._prefix = channel_prefix
         self._ready: asyncio.Future[None] | None = None
+        self._presence = (PresenceKind.NUMSUB, self.public)
         self._storing = InFlight()
-
-    async def init(self) -> None:
-        """Subscribe to the namespace's channels and read its stream (once)."""
-        if self._ready is None:
-            self._ready = asyncio.ensure_future(self._subscribe())
-        await asyncio.shield(self._ready)
 
     async def _subscribe(self) -> None:
         self.link.acquire()
-        self.link.watch_presence(PresenceKind.NUMSUB, self.public)
+        self.link.watch_presence(*self._presence)
         await self.link.subscribe([self.public, self.private], self._on_raw)
         await self.reader.add(self)
 
@@ -231,17 +227,10 @@ class RedisStreamsAdapter(ClusterAdapter):
         self._ready = None
         await self._storing.drain(self.requests_timeout)
         self._close_requests()
-        self.link.forget_presence(PresenceKind.NUMSUB, self.public)
+        self.link.forget_presence(*self._presence)
         await self.reader.remove(self)
         await self.link.unsubscribe([self.public, self.private])
         await self.link.release()
-
-    async def server_count(self) -> int:
-        """How many servers subscribe to the public channel (``PUBSUB NUMSUB``)."""
-        return await self.link.count(PresenceKind.NUMSUB, self.public)
-
-    def _servers(self) -> int:
-        return self.link.known(PresenceKind.NUMSUB, self.public)
 
     def _publish(
         self,
@@ -276,16 +265,12 @@ class RedisStreamsAdapter(ClusterAdapter):
         expect: bool,
     ) -> None:
         payload = self.codec.encode_pubsub(message)
-
-        def done(_result: Any) -> None:
-            if on_result is not None:
-                on_result("")
-
-        self.link.send(
-            f"{type(message).__name__} on {channel}",
+        self._pubsub_send(
+            channel,
+            message,
             lambda redis: redis.publish(channel, payload),
-            expect=self._servers if expect else None,
-            on_result=done,
+            expect=expect,
+            on_result=on_result,
             on_error=on_error,
         )
 

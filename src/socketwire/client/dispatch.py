@@ -16,7 +16,7 @@ from typing import Any, TypeVar, overload
 
 from socketwire.server.handlers import call_handler
 
-__all__ = ["Listeners", "logger"]
+__all__ = ["HasListeners", "Listeners", "logger"]
 
 logger = logging.getLogger("socketwire.client")
 
@@ -109,3 +109,24 @@ class Listeners:
         """Wait until every queued job has run."""
         while not self._idle.is_set():
             await self._idle.wait()
+
+
+class HasListeners:
+    """``on``/``off`` of an object whose handlers live in a :class:`Listeners` registry."""
+
+    _listeners: Listeners
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+        if handler is None:
+            return self._listeners.on(event)
+        return self._listeners.on(event, handler)
+
+    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
+        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
+        self._listeners.off(event, handler)

@@ -21,10 +21,10 @@ import ssl as ssl_module
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from socketwire.client.backoff import Backoff
-from socketwire.client.dispatch import Listeners, logger
+from socketwire.client.dispatch import HasListeners, Listeners, logger
 from socketwire.client.errors import ConnectError
 from socketwire.client.socket import ClientSocket
 from socketwire.engineio.client_session import (
@@ -41,8 +41,6 @@ from socketwire.io.client_transports import EngineClient, EngineConnectionError
 from socketwire.socketio import Decoder, JsonParser, MsgpackParser, Packet, Parser, ProtocolError
 
 __all__ = ["Manager", "ManagerOptions", "ReadyState", "make_parser"]
-
-H = TypeVar("H", bound=Callable[..., Any])
 
 
 class ReadyState(Enum):
@@ -105,7 +103,7 @@ class ManagerOptions:
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
 
 
-class Manager:
+class Manager(HasListeners):
     """One Engine.IO connection shared by the namespace sockets of one server.
 
     Args:
@@ -143,22 +141,7 @@ class Manager:
     def __repr__(self) -> str:
         return f"<Manager {self.url} {self.ready_state.value} nsps={list(self.nsps)}>"
 
-    # -- public ------------------------------------------------------------------------
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register ``handler`` for a Manager event; without ``handler``, a decorator."""
-        if handler is None:
-            return self._listeners.on(event)
-        return self._listeners.on(event, handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
-        self._listeners.off(event, handler)
-
+    # -- public (``on``/``off`` for Manager events: HasListeners) ----------------------
     def socket(self, nsp: str, **options: Any) -> ClientSocket:
         """The socket of namespace ``nsp`` (created with ``options`` if new), not connected."""
         sock = self.nsps.get(nsp)

@@ -27,12 +27,12 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from socketwire.client.dispatch import Listeners, logger
+from socketwire.client.ack_timers import AckTimers
+from socketwire.client.dispatch import HasListeners, Listeners, logger
 from socketwire.client.errors import ConnectError
 from socketwire.client.state import (
-    CancelAckTimer,
     Connected,
     ConnectFailed,
     Destroyed,
@@ -40,30 +40,19 @@ from socketwire.client.state import (
     EventReceived,
     EventSent,
     SocketCore,
-    StartAckTimer,
 )
-from socketwire.server.handlers import call_handler, fire
-from socketwire.server.socket import ack_value
+from socketwire.server.handlers import ack_args, ack_value, call_handler, fire
 
 if TYPE_CHECKING:
     from socketwire.client.manager import Manager
 
 __all__ = ["Auth", "ClientSocket", "SocketEmitter"]
 
-H = TypeVar("H", bound=Callable[..., Any])
 T = TypeVar("T")
 
 #: A dict sent with CONNECT, or a callable returning one (or an awaitable of one), called on
 #: every connection attempt.
 Auth = dict[str, Any] | Callable[[], Any] | None
-
-
-def _ack_args(result: Any) -> list[Any]:
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +129,7 @@ class SocketEmitter(_Emitting):
         self._flags = flags
 
 
-class ClientSocket(_Emitting):
+class ClientSocket(HasListeners, _Emitting):
     """One namespace of a client, multiplexed with the others over its Manager's connection.
 
     Get it from :meth:`socketwire.AsyncClient.socket` (or ``Manager.socket``).
@@ -172,7 +161,7 @@ class ClientSocket(_Emitting):
         self._listeners = Listeners(f"client socket {nsp}")
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
-        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._ack_timers = AckTimers(self._core, self._flush)
         self._changed = asyncio.Event()
         #: The last ``connect_error`` (None once connected).
         self.connect_error: ConnectError | None = None
@@ -213,22 +202,7 @@ class ClientSocket(_Emitting):
         """Packets waiting for a connection (send buffer and retry queue)."""
         return len(self._core.send_buffer) + len(self._core.queue)
 
-    # -- listeners ---------------------------------------------------------------------
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
-        if handler is None:
-            return self._listeners.on(event)
-        return self._listeners.on(event, handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
-        self._listeners.off(event, handler)
-
+    # -- listeners (``on``/``off``: HasListeners) ---------------------------------------
     def on_any(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
         self._any.append(listener)
@@ -394,16 +368,7 @@ class ClientSocket(_Emitting):
         for packet in core.packets_to_send():
             if manager is not None:
                 manager._packet(packet)
-        for timer in core.timers():
-            if isinstance(timer, StartAckTimer):
-                loop = asyncio.get_running_loop()
-                self._timers[timer.ack_id] = loop.call_later(
-                    timer.seconds, self._ack_timed_out, timer.ack_id
-                )
-            elif isinstance(timer, CancelAckTimer):
-                handle = self._timers.pop(timer.ack_id, None)
-                if handle is not None:
-                    handle.cancel()
+        self._ack_timers.apply(core.timers())
         for event in core.events_received():
             self._changed.set()
             if isinstance(event, EventReceived):
@@ -424,11 +389,6 @@ class ClientSocket(_Emitting):
         if manager is not None:
             manager._changed()
 
-    def _ack_timed_out(self, ack_id: int) -> None:
-        self._timers.pop(ack_id, None)
-        self._core.ack_timed_out(ack_id)
-        self._flush()
-
     async def _handle_event(self, event: EventReceived) -> None:
         name, *args = event.args
         for listener in list(self._any):
@@ -441,7 +401,7 @@ class ClientSocket(_Emitting):
             return
         results = await self._listeners.call_all(handlers, name, tuple(args))
         if event.ack_id is not None and results and self._core.connected:
-            self._core.send_ack(event.ack_id, _ack_args(results[0]))
+            self._core.send_ack(event.ack_id, ack_args(results[0]))
             self._flush()
 
     def _bind_loop(self) -> None:

@@ -119,36 +119,25 @@ class _SyncEmitting:
         return SyncEmitter(self._loop, self._target.volatile)
 
 
-class SyncEmitter(_SyncEmitting):
-    """A blocking socket with emit flags set."""
+class _SyncView:
+    """What :class:`SyncSocket` and :class:`SyncClient` forward to their async object."""
 
-    def __init__(self, loop: _Loop, target: SocketEmitter) -> None:
-        self._loop = loop
-        self._target = target
-
-
-class SyncSocket(_SyncEmitting):
-    """The blocking view of one namespace socket (:meth:`SyncClient.socket`)."""
-
-    def __init__(self, loop: _Loop, sock: ClientSocket) -> None:
-        self._loop = loop
-        self._target = sock
-        #: The async socket.
-        self.aio = sock
+    _loop: _Loop
+    aio: ClientSocket | AsyncClient
 
     @property
     def connected(self) -> bool:
-        """The namespace is connected."""
+        """The namespace is connected (a client: every namespace given to ``connect``)."""
         return self.aio.connected
 
     @property
     def id(self) -> str | None:
-        """The socket id while connected."""
+        """The socket id while connected (a client: its main namespace's)."""
         return self.aio.id
 
     @property
     def recovered(self) -> bool:
-        """The last connection recovered the previous session."""
+        """The last connection recovered the previous session (a client: main namespace)."""
         return self.aio.recovered
 
     @overload
@@ -157,7 +146,7 @@ class SyncSocket(_SyncEmitting):
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+        """See :meth:`socketwire.client.socket.ClientSocket.on` (``AsyncClient.on``: client)."""
 
         def register(fn: H) -> H:
             self._loop.call(lambda: self.aio.on(event, fn))
@@ -166,16 +155,36 @@ class SyncSocket(_SyncEmitting):
         return register if handler is None else register(handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
+        """See :meth:`socketwire.client.socket.ClientSocket.off` (``AsyncClient.off``: client)."""
         self._loop.call(lambda: self.aio.off(event, handler))
 
     def on_any(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.on_any`."""
+        """See :meth:`socketwire.client.socket.ClientSocket.on_any` (main namespace on a client)."""
         self._loop.call(lambda: self.aio.on_any(listener))
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.on_any_outgoing`."""
+        """See :meth:`socketwire.client.socket.ClientSocket.on_any_outgoing` (main namespace)."""
         self._loop.call(lambda: self.aio.on_any_outgoing(listener))
+
+
+class SyncEmitter(_SyncEmitting):
+    """A blocking socket with emit flags set."""
+
+    def __init__(self, loop: _Loop, target: SocketEmitter) -> None:
+        self._loop = loop
+        self._target = target
+
+
+class SyncSocket(_SyncView, _SyncEmitting):
+    """The blocking view of one namespace socket (:meth:`SyncClient.socket`)."""
+
+    aio: ClientSocket
+
+    def __init__(self, loop: _Loop, sock: ClientSocket) -> None:
+        self._loop = loop
+        self._target = sock
+        #: The async socket.
+        self.aio = sock
 
     def connect(self) -> None:
         """Connect this namespace over the client's connection (returns at once)."""
@@ -186,13 +195,15 @@ class SyncSocket(_SyncEmitting):
         self._loop.call(self.aio._disconnect)
 
 
-class SyncClient(_SyncEmitting):
+class SyncClient(_SyncView, _SyncEmitting):
     """A blocking Socket.IO client: :class:`~socketwire.client.client.AsyncClient` run on an
     event loop in a background thread.
 
     Takes the async client's options. Call :meth:`close` (or use ``with``) to stop the
     background thread.
     """
+
+    aio: AsyncClient
 
     def __init__(self, **options: Any) -> None:
         self._loop = _Loop()
@@ -220,21 +231,6 @@ class SyncClient(_SyncEmitting):
     ) -> None:
         self.close()
 
-    @property
-    def connected(self) -> bool:
-        """Every namespace given to :meth:`connect` is connected."""
-        return self.aio.connected
-
-    @property
-    def id(self) -> str | None:
-        """The id of the main namespace's socket."""
-        return self.aio.id
-
-    @property
-    def recovered(self) -> bool:
-        """The main namespace recovered its session on the last connection."""
-        return self.aio.recovered
-
     def socket(self, nsp: str = "/") -> SyncSocket:
         """The blocking view of namespace ``nsp``."""
         sock = self._sockets.get(nsp)
@@ -242,32 +238,6 @@ class SyncClient(_SyncEmitting):
             sock = SyncSocket(self._loop, self._loop.call(lambda: self.aio.socket(nsp)))
             self._sockets[nsp] = sock
         return sock
-
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """See :meth:`socketwire.client.client.AsyncClient.on`."""
-
-        def register(fn: H) -> H:
-            self._loop.call(lambda: self.aio.on(event, fn))
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """See :meth:`socketwire.client.client.AsyncClient.off`."""
-        self._loop.call(lambda: self.aio.off(event, handler))
-
-    def on_any(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.client.AsyncClient.on_any`."""
-        self._loop.call(lambda: self.aio.on_any(listener))
-
-    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.client.AsyncClient.on_any_outgoing`."""
-        self._loop.call(lambda: self.aio.on_any_outgoing(listener))
 
     def connect(
         self,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from types import FunctionType
 from typing import Any
 
-__all__ = ["LoopGuard", "call_handler", "fire", "is_async", "spawn"]
+__all__ = ["LoopGuard", "ack_args", "ack_value", "call_handler", "fire", "is_async", "spawn"]
 
 logger = logging.getLogger("socketwire.server")
 
@@ -103,3 +103,22 @@ class LoopGuard:
             return True
         self.loop.call_soon_threadsafe(fn, *args)
         return False
+
+
+def ack_args(result: Any) -> list[Any]:
+    """The ack arguments a handler's return value stands for: none for None, a tuple's items,
+    else the value itself (the one rule for the server, the client and the test client)."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+def ack_value(args: list[Any]) -> Any:
+    """What an awaited ack returns: None for no argument, the argument, or a tuple of them."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import BroadcastFlags, BroadcastOptions
 from socketwire.server.errors import AckTimeoutError, DisconnectedError
-from socketwire.server.handlers import call_handler, fire, is_async, spawn
+from socketwire.server.handlers import ack_args, ack_value, call_handler, fire, is_async, spawn
 from socketwire.server.handshake import Handshake, build_handshake
 from socketwire.server.operators import BroadcastOperator, check_event_name, room_set
 from socketwire.server.recovery import RECOVERABLE_REASONS, Session
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from socketwire.server.client import Client, EngineSocketLike
     from socketwire.server.namespace import Namespace
 
-__all__ = ["Socket", "SocketEmitter", "ack_value", "generate_id"]
+__all__ = ["Socket", "SocketEmitter", "generate_id"]
 
 logger = logging.getLogger("socketwire.server")
 
@@ -57,23 +57,6 @@ _DISCONNECT = PacketType.DISCONNECT
 def generate_id() -> str:
     """A random 20-character URL-safe id (JS ``base64id.generateId()``: 15 random bytes)."""
     return secrets.token_urlsafe(15)
-
-
-def ack_value(args: list[Any]) -> Any:
-    """What an awaited ack returns: None for no argument, the argument, or a tuple of them."""
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
-def _ack_args(result: Any) -> list[Any]:
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
 
 
 class _Emitting:
@@ -332,13 +315,13 @@ class Socket(_Emitting):
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         ack_id = self.nsp._next_ack_id()
 
-        def on_ack(ack_args: list[Any] | None) -> None:
+        def on_ack(answer: list[Any] | None) -> None:
             if future.done():
                 return
-            if ack_args is None:
+            if answer is None:
                 future.set_exception(DisconnectedError(f"socket {self.id} disconnected"))
             else:
-                future.set_result(ack_value(ack_args))
+                future.set_result(ack_value(answer))
 
         self._acks[ack_id] = on_ack
         try:
@@ -417,7 +400,7 @@ class Socket(_Emitting):
                 logger.exception("handler of %r on %s failed", event, self)
                 return
         if ack_id is not None and self.connected:
-            self._packet(Packet(_ACK, self.nsp.name, _ack_args(results[0]), ack_id))
+            self._packet(Packet(_ACK, self.nsp.name, ack_args(results[0]), ack_id))
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:
         for handler in list(self._handlers.get(event, ())):

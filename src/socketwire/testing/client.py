@@ -187,7 +187,7 @@ class TestClient:
         for sock in self._sockets.values():
             sock._core.disconnect()
             sock._flush()
-            sock._cancel_timers()
+            sock._ack_timers.cancel_all()
         link = self._link
         if link is not None:
             link.close()

@@ -12,19 +12,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
+from socketwire.client.ack_timers import AckTimers
 from socketwire.client.errors import ConnectError
 from socketwire.client.state import (
-    CancelAckTimer,
     Connected,
     ConnectFailed,
     Destroyed,
     Disconnected,
     EventReceived,
     SocketCore,
-    StartAckTimer,
 )
-from socketwire.server.handlers import call_handler, spawn
-from socketwire.server.socket import ack_value
+from socketwire.server.handlers import ack_args, ack_value, call_handler, spawn
 from socketwire.socketio import Packet
 
 if TYPE_CHECKING:
@@ -44,15 +42,6 @@ class ReceivedEvent(NamedTuple):
 
     name: str
     args: list[Any]
-
-
-def _ack_args(result: Any) -> list[Any]:
-    # a handler's return value as ack arguments, as the server and client APIs do
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
 
 
 class TestSocket:
@@ -78,7 +67,7 @@ class TestSocket:
         self.received: list[ReceivedEvent] = []
         self._unread: deque[ReceivedEvent] = deque()
         self._handlers: dict[str, Callable[..., Any]] = {}
-        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._ack_timers = AckTimers(self._core, self._flush)
         self._changed = asyncio.Event()
         self.connect_error: ConnectError | None = None
         self.disconnect_reason: str | None = None
@@ -258,15 +247,7 @@ class TestSocket:
         core = self._core
         for packet in core.packets_to_send():
             self._client._send_packet(packet)
-        for timer in core.timers():
-            if isinstance(timer, StartAckTimer):
-                self._timers[timer.ack_id] = asyncio.get_running_loop().call_later(
-                    timer.seconds, self._ack_timed_out, timer.ack_id
-                )
-            elif isinstance(timer, CancelAckTimer):
-                handle = self._timers.pop(timer.ack_id, None)
-                if handle is not None:
-                    handle.cancel()
+        self._ack_timers.apply(core.timers())
         for item in core.events_received():
             if isinstance(item, EventReceived):
                 self._on_event(item)
@@ -293,13 +274,8 @@ class TestSocket:
     async def _answer(self, handler: Callable[..., Any], args: list[Any], ack_id: int) -> None:
         result = await call_handler(handler, *args)
         if self._core.connected:
-            self._core.send_ack(ack_id, _ack_args(result))
+            self._core.send_ack(ack_id, ack_args(result))
             self._flush()
-
-    def _ack_timed_out(self, ack_id: int) -> None:
-        self._timers.pop(ack_id, None)
-        self._core.ack_timed_out(ack_id)
-        self._flush()
 
     async def _wait(
         self,
@@ -314,8 +290,3 @@ class TestSocket:
                     await self._changed.wait()
         except TimeoutError:
             raise TimeoutError(f"{self!r}: no {what} within {timeout} s") from None
-
-    def _cancel_timers(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
