@@ -85,3 +85,11 @@ def test_testing_howto_example_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_readme_links_point_at_files_that_exist() -> None:
+    text = README.read_text()
+    links = [target for target in re.findall(r"\]\(([^)#\s]+)", text) if "://" not in target]
+    assert links, "the README links into docs/"
+    missing = [target for target in links if not (README.parent / target).exists()]
+    assert missing == []
