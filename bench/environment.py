@@ -19,8 +19,16 @@ from scenarios import CONTENDERS, Contender, Protocol, Scenario
 __all__ = ["availability", "host", "pinning", "raise_nofile", "skip_reason", "versions"]
 
 BENCH = Path(__file__).resolve().parent
-PYTHON_PEERS = ("python-socketio", "python-engineio", "uvicorn", "aiohttp", "websockets", "uvloop")
-NODE_PEERS = ("socket.io", "socket.io-client", "ws")
+PYTHON_PEERS = (
+    "python-socketio",
+    "python-engineio",
+    "uvicorn",
+    "aiohttp",
+    "websockets",
+    "uvloop",
+    "redis",
+)
+NODE_PEERS = ("socket.io", "socket.io-client", "ws", "@socket.io/redis-adapter", "redis")
 
 
 def _python_ok(python: str, code: str) -> str | None:
@@ -64,13 +72,13 @@ def availability(settings: Settings) -> dict[str, str | None]:
 
 def skip_reason(scenario: Scenario, contender: Contender, settings: Settings) -> str | None:
     """Why ``contender`` does not run ``scenario`` (None when it does)."""
-    if scenario.nodes > 1:
-        if not settings.redis_url:
-            return "cluster scenario: needs --redis-url and servers with --redis (not yet)"
-        if not contender.cluster:
-            return f"bench/servers/{contender.script} has no --redis (cluster) support yet"
     if contender.protocol is Protocol.RAW and scenario.floor is None:
         return "does not apply to the raw WebSocket floor"
+    if scenario.nodes > 1:
+        if not contender.cluster:
+            return f"bench/servers/{contender.script} has no --redis (cluster) support"
+        if not settings.redis_url:
+            return "cluster scenario: no Redis (redis-server not found; or pass --redis-url)"
     return None
 
 
@@ -79,13 +87,15 @@ def versions(python: str) -> dict[str, str]:
     code = (
         "import importlib.metadata as m, json, sys\n"
         "names = sys.argv[1:]\n"
-        "out = {}\n"
+        "import platform\n"
+        "out = {'python': platform.python_version()}\n"
         "for n in names:\n"
         "    try: out[n] = m.version(n)\n"
         "    except m.PackageNotFoundError: out[n] = 'missing'\n"
         "print(json.dumps(out))\n"
     )
-    versions = {"python": platform.python_version()}
+    # The servers' Python (--python), which may not be the one running the harness.
+    versions = {"python": "unknown"}
     with contextlib.suppress(subprocess.SubprocessError, ValueError, OSError):
         proc = subprocess.run(
             [python, "-c", code, "socketwire", *PYTHON_PEERS],

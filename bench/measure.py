@@ -40,6 +40,8 @@ class Settings:
     pin: tuple[str, str] | None
     redis_url: str | None
     logs: Path
+    #: The redis-server run.py started for S6 (its CPU is read beside the servers'), if any.
+    redis_pid: int | None = None
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -155,7 +157,8 @@ def measure(
                 bufsize=1,
             )
             cores = (int(settings.pin[0]), int(settings.pin[1])) if settings.pin else None
-            return _drive(scenario, config, servers, generator, cores)
+            redis_pid = settings.redis_pid if scenario.nodes > 1 else None
+            return _drive(scenario, config, servers, generator, cores, redis_pid)
         except RunError as exc:
             raise RunError(f"{exc} [log: {_tail(log)}]") from None
         finally:
@@ -170,6 +173,7 @@ def _drive(
     servers: list[subprocess.Popen[bytes]],
     generator: subprocess.Popen[str],
     cores: tuple[int, int] | None,
+    redis_pid: int | None,
 ) -> dict[str, Any]:
     assert generator.stdout is not None
     assert generator.stdin is not None
@@ -186,8 +190,15 @@ def _drive(
     def server_rss() -> int:
         return sum(rss_kib(proc.pid) for proc in servers)
 
-    # name -> (wall, server CPU, generator CPU, busy time of the server's and generator's cores)
-    marks: dict[str, tuple[float, float, float, float, float]] = {}
+    def redis_cpu() -> float:
+        try:
+            return cpu_seconds(redis_pid) if redis_pid else 0.0
+        except (OSError, ValueError) as exc:
+            raise RunError(f"redis-server gone: {exc}") from None
+
+    # name -> (wall, server CPU, generator CPU, busy time of the server's and generator's
+    # cores, Redis CPU)
+    marks: dict[str, tuple[float, float, float, float, float, float]] = {}
 
     def mark(name: str) -> None:
         server_busy = core_busy_seconds(cores[0]) if cores else 0.0
@@ -198,6 +209,7 @@ def _drive(
             cpu_seconds(generator.pid),
             server_busy,
             generator_busy,
+            redis_cpu(),
         )
 
     result: dict[str, Any] = {}
@@ -234,19 +246,25 @@ def _drive(
         raise RunError(f"generator exited with status {generator.returncode}")
     if "start" not in marks or "end" not in marks:
         raise RunError("the generator ended without a measured window")
-    (t0, s0, g0, sc0, gc0), (t1, s1, g1, sc1, gc1) = marks["start"], marks["end"]
+    (t0, s0, g0, sc0, gc0, r0), (t1, s1, g1, sc1, gc1, r1) = marks["start"], marks["end"]
     wall = t1 - t0
     cpu_ms = (s1 - s0) * 1000
     run: dict[str, Any] = {
         "server_cpu_util": (s1 - s0) / wall,
         "generator_cpu_util": (g1 - g0) / wall,
         # What else ran on each pinned core: other people's processes on a shared machine.
-        "server_core_others": max(0.0, (sc1 - sc0) - (s1 - s0)) / wall if cores else None,
+        # run.py pins its redis-server (S6) to the server's core: it is not "others".
+        "server_core_others": (
+            max(0.0, (sc1 - sc0) - (s1 - s0) - (r1 - r0)) / wall if cores else None
+        ),
         "generator_core_others": max(0.0, (gc1 - gc0) - (g1 - g0)) / wall if cores else None,
         "server_cpu_ms": cpu_ms,
         "wall_s": wall,
         "generator": result,
     }
+    if redis_pid:
+        # Redis' own CPU, apart: the server CPU (and its cost per delivery) is the nodes' sum.
+        run |= {"redis_cpu_util": (r1 - r0) / wall, "redis_cpu_ms": (r1 - r0) * 1000}
     done = result.get("round_trips", result.get("deliveries", result.get("connects")))
     if not done:
         raise RunError("nothing completed in the measured window (a stalled server?)")

@@ -70,7 +70,13 @@ def summarize_contender(scenario: Scenario, entry: dict[str, Any]) -> None:
         for metric in scenario.metrics
         if all(run.get(metric.key) is not None for run in runs)
     }
-    utils = ("server_cpu_util", "generator_cpu_util", "server_core_others", "generator_core_others")
+    utils = (
+        "server_cpu_util",
+        "generator_cpu_util",
+        "server_core_others",
+        "generator_core_others",
+        "redis_cpu_util",
+    )
     for util in utils:
         if all(run.get(util) is not None for run in runs):
             entry["summary"][util] = summarize([run[util] for run in runs])
@@ -144,6 +150,9 @@ def _notes(entry: dict[str, Any], floor: str | None, is_raw: bool) -> str:
     generator = summary.get("generator_cpu_util")
     if server and generator:
         notes.append(f"CPU {server['median']:.0%} / {generator['median']:.0%}")
+    redis = summary.get("redis_cpu_util")
+    if redis:
+        notes.append(f"Redis CPU {redis['median']:.0%}")
     others = [summary.get(key) for key in ("server_core_others", "generator_core_others")]
     if others[0] and others[1]:
         notes.append(f"others {others[0]['median']:.0%} / {others[1]['median']:.0%}")
@@ -168,7 +177,9 @@ def render_markdown(record: dict[str, Any]) -> str:
         "",
         "Notes: **CPU** is the share of its core the server / the generator used in the "
         "window; **others**, the share of the server's / the generator's core that other "
-        "processes used. ⚠ **generator-bound**: the generator used 85% of its core or more, "
+        "processes used (S6: the server is both nodes together; **Redis CPU** is "
+        "redis-server's own share, on the server's core, not in the server's CPU or cost). "
+        "⚠ **generator-bound**: the generator used 85% of its core or more, "
         "so the server may be faster than its throughput shows (its CPU cost per unit still "
         "holds). ⚠ **noisy**: other processes took 10% or more of a pinned core in some run; "
         "throughput and latency are understated.",

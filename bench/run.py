@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from environment import availability, host, pinning, raise_nofile, skip_reason, versions
 from measure import RunError, Settings, generator_config, measure
+from redisproc import RedisProcess, find_redis_server
 from report import add_ratios, draw_chart, render_markdown, summarize_contender
 from scenarios import CONTENDERS, SCENARIOS, Contender, Scenario
 
@@ -51,7 +54,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--python", default=sys.executable, help="Python for the servers")
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
-    parser.add_argument("--redis-url", help="enables S6 for servers that support a cluster")
+    parser.add_argument(
+        "--redis-url",
+        help="Redis for S6 (default: run.py starts its own redis-server on a free port)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--no-chart", action="store_true")
     return parser.parse_args(argv)
@@ -105,6 +111,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown scenario or contender: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
 
+    redis = None
+    if not settings.redis_url and any(s.nodes > 1 for s in scenarios):
+        redis = _start_redis(settings)
+        if redis is not None:
+            settings = replace(settings, redis_url=redis.url, redis_pid=redis.pid)
+    try:
+        return _run(args, settings, scenarios, contenders, started, stamp)
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+def _start_redis(settings: Settings) -> RedisProcess | None:
+    """Start the redis-server of the cluster scenario (S6), pinned to the servers' core."""
+    binary = find_redis_server()
+    if binary is None:
+        print("warning: redis-server not found: S6 is skipped", file=sys.stderr)
+        return None
+    pin = settings.pin[0] if settings.pin else None
+    redis = RedisProcess(binary, settings.logs / "redis-server.log", pin)
+    try:
+        redis.start()
+    except RuntimeError as exc:
+        print(f"warning: {exc}: S6 is skipped", file=sys.stderr)
+        return None
+    print(f"started {binary} on {redis.url} (pid {redis.pid})", file=sys.stderr)
+    return redis
+
+
+def _redis_version(settings: Settings) -> str | None:
+    binary = find_redis_server()
+    if not settings.redis_pid or binary is None:
+        return None
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # "Redis server v=7.0.15 sha=... malloc=jemalloc-5.3.0 bits=64 build=..."
+    words = [w for w in out.stdout.split() if w.startswith("v=")]
+    return words[0][2:] if words else None
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    scenarios: list[Scenario],
+    contenders: list[Contender],
+    started: datetime,
+    stamp: str,
+) -> int:
     print("checking contenders...", file=sys.stderr)
     reasons = availability(settings)
     for key, reason in reasons.items():
@@ -124,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                 "generator": settings.pin[1] if settings.pin else "none",
             },
             "host": host(),
-            "versions": versions(settings.python),
+            "versions": versions(settings.python)
+            | ({"redis-server": v} if (v := _redis_version(settings)) else {}),
             "contenders": {c.key: {"label": c.label, "script": c.script} for c in CONTENDERS},
         },
         "scenarios": [],

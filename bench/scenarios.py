@@ -144,19 +144,37 @@ _FANOUT_METRICS = (
 _RAW_ECHO = "raw echo: the same bytes a Socket.IO client sends, returned verbatim"
 
 CONTENDERS: tuple[Contender, ...] = (
-    Contender("socketwire", "socketwire (native)", "socketwire_native.py", Protocol.SOCKETIO, True),
+    Contender(
+        "socketwire",
+        "socketwire (native)",
+        "socketwire_native.py",
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        cluster=True,
+    ),
     Contender(
         "socketwire-asgi",
         "socketwire (ASGI, uvicorn)",
         "socketwire_asgi.py",
         Protocol.SOCKETIO,
-        True,
+        needs_socketwire=True,
+        cluster=True,
     ),
     Contender(
-        "psio-uvicorn", "python-socketio (ASGI, uvicorn)", "psio_uvicorn.py", Protocol.SOCKETIO
+        "psio-uvicorn",
+        "python-socketio (ASGI, uvicorn)",
+        "psio_uvicorn.py",
+        Protocol.SOCKETIO,
+        cluster=True,
     ),
-    Contender("psio-aiohttp", "python-socketio (aiohttp)", "psio_aiohttp.py", Protocol.SOCKETIO),
-    Contender("node", "Node socket.io 4.8", "node_socketio.js", Protocol.SOCKETIO),
+    Contender(
+        "psio-aiohttp",
+        "python-socketio (aiohttp)",
+        "psio_aiohttp.py",
+        Protocol.SOCKETIO,
+        cluster=True,
+    ),
+    Contender("node", "Node socket.io 4.8", "node_socketio.js", Protocol.SOCKETIO, cluster=True),
     Contender("raw", "raw WebSocket floor (websockets)", "raw_websockets.py", Protocol.RAW),
     # Not run by default: the native server on the stdlib loop, to see what uvloop buys.
     Contender(

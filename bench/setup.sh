@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
 # Install the benchmark peers: bench/.peers/venv (python-socketio, uvicorn, aiohttp, websockets,
-# uvloop, matplotlib and socketwire itself, editable) and bench/node_modules (socket.io 4.8,
+# uvloop, redis, matplotlib and socketwire itself, editable) and bench/node_modules (socket.io 4.8,
 # socket.io-client 4.8, ws) from bench/package-lock.json. Re-running is cheap: each half is
 # skipped while its inputs are unchanged.
+#
+# Another Python, in its own venv beside the default one (run.py --python picks it):
+#   PYTHON=/path/to/python3.13 PEERS_VENV=bench/.peers/venv-3.13 bash bench/setup.sh
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 PYTHON="${PYTHON:-python3}"
 PEERS="$HERE/.peers"
-VENV="$PEERS/venv"
+VENV="${PEERS_VENV:-$PEERS/venv}"
+# One stamp per venv: several venvs (one per Python) coexist.
+PY_STAMP_FILE="$PEERS/$(basename "$VENV").python.stamp"
+if [ "$VENV" = "$PEERS/venv" ]; then PY_STAMP_FILE="$PEERS/python.stamp"; fi
 
 mkdir -p "$PEERS"
 
 stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 py_stamp="$(stamp_of "$HERE/requirements-peers.txt" "$ROOT/pyproject.toml")"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$PEERS/python.stamp" 2>/dev/null)" != "$py_stamp" ]; then
-    echo "bench/setup.sh: installing the Python peers into bench/.peers/venv" >&2
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$PY_STAMP_FILE" 2>/dev/null)" != "$py_stamp" ]; then
+    echo "bench/setup.sh: installing the Python peers into $VENV ($("$PYTHON" --version))" >&2
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -r "$HERE/requirements-peers.txt" -e "$ROOT[uvloop]"
-    echo "$py_stamp" > "$PEERS/python.stamp"
+    "$VENV/bin/pip" install -q -r "$HERE/requirements-peers.txt" -e "$ROOT[uvloop,redis]"
+    echo "$py_stamp" > "$PY_STAMP_FILE"
 fi
 
 js_stamp="$(stamp_of "$HERE/package.json" "$HERE/package-lock.json")"

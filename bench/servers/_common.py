@@ -36,6 +36,11 @@ def parse_args(description: str) -> argparse.Namespace:
         help="uvicorn's WebSocket implementation (ASGI servers only): auto, websockets, "
         "websockets-sansio, wsproto",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="join a cluster through this Redis server (S6); default: a single node",
+    )
     return parser.parse_args()
 
 
@@ -46,12 +51,13 @@ def raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run_uvicorn(app: Any, args: argparse.Namespace) -> None:
+def run_uvicorn(app: Any, args: argparse.Namespace, *, lifespan: bool = False) -> None:
     """Serve an ASGI app the way a production deployment would: uvloop, httptools, one worker.
 
     Args:
         app: the ASGI application.
         args: the options from :func:`parse_args`.
+        lifespan: send the app lifespan events (a cluster node joins its cluster at startup).
     """
     import uvicorn
 
@@ -66,7 +72,7 @@ def run_uvicorn(app: Any, args: argparse.Namespace) -> None:
         # The load generator offers no permessage-deflate, so no contender compresses; this
         # only keeps uvicorn from advertising it.
         ws_per_message_deflate=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         log_level="warning",
         access_log=False,
         backlog=4096,

@@ -13,9 +13,19 @@ import socketwire
 from socketwire.io.native import NativeServer
 
 
-def make_server() -> socketwire.Server:
-    """The benchmark application: ``echo`` with ack, ``broadcast`` to everyone."""
-    sio = socketwire.Server(max_http_buffer_size=10_000_000)
+def make_server(redis: str | None = None) -> socketwire.Server:
+    """The benchmark application: ``echo`` with ack, ``broadcast`` to everyone.
+
+    Args:
+        redis: join a cluster through this Redis server (the classic pub/sub adapter, the
+            format of ``@socket.io/redis-adapter``); None for a single node.
+    """
+    options: dict[str, Any] = {}
+    if redis:
+        from socketwire.adapters.redis import create_adapter
+
+        options["adapter"] = create_adapter(redis)
+    sio = socketwire.Server(max_http_buffer_size=10_000_000, **options)
 
     @sio.on("connection")
     async def connection(socket: socketwire.Socket) -> None:
@@ -26,7 +36,7 @@ def make_server() -> socketwire.Server:
 
         @socket.on("broadcast")
         async def broadcast(*args: Any) -> None:
-            # S2: send the payload to every connected client.
+            # S2: send the payload to every connected client (S6: of the cluster).
             sio.emit("bcast", *args)
 
     return sio
@@ -35,8 +45,12 @@ def make_server() -> socketwire.Server:
 async def main(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
     raise_nofile()
-    server = NativeServer(make_server(), args.host, args.port, backlog=4096)
+    sio = make_server(args.redis)
+    server = NativeServer(sio, args.host, args.port, backlog=4096)
     await server.start()
+    if args.redis:
+        # A cluster node subscribes before its first client (see docs/topics/clusters.md).
+        await asyncio.wait_for(sio.start(), 10)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,6 +15,8 @@ import pytest
 # own conftest by name, and a second one would shadow it.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from environment import skip_reason
+from measure import Settings
 from procstat import parse_core_busy_seconds, parse_cpu_seconds, parse_rss_kib
 from report import (
     add_ratios,
@@ -184,3 +186,60 @@ def test_the_chart_is_drawn(tmp_path: Path) -> None:
     path = tmp_path / "chart.png"
     assert draw_chart(_record(), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _settings(redis_url: str | None) -> Settings:
+    return Settings(
+        python=sys.executable,
+        quick=True,
+        repeats=1,
+        warmup_s=0.5,
+        duration_s=1.5,
+        scale=1.0,
+        client="lite",
+        pin=None,
+        redis_url=redis_url,
+        logs=Path("unused"),
+    )
+
+
+def test_the_cluster_scenario_runs_every_socketio_server_but_not_the_floor() -> None:
+    s6 = next(s for s in SCENARIOS if s.key == "S6")
+    with_redis = _settings("redis://127.0.0.1:1")
+    reasons = {c.key: skip_reason(s6, c, with_redis) for c in CONTENDERS}
+    assert reasons["raw"] == "does not apply to the raw WebSocket floor"
+    assert {key for key, reason in reasons.items() if reason is None} == {
+        "socketwire",
+        "socketwire-asgi",
+        "psio-uvicorn",
+        "psio-aiohttp",
+        "node",
+    }
+    without = skip_reason(s6, CONTENDERS[0], _settings(None))
+    assert without is not None
+    assert "no Redis" in without
+    s2 = next(s for s in SCENARIOS if s.key == "S2")
+    assert skip_reason(s2, CONTENDERS[0], _settings(None)) is None
+
+
+def test_redis_cpu_is_noted_apart_from_the_servers() -> None:
+    s6 = next(s for s in SCENARIOS if s.key == "S6")
+    run = {
+        "deliveries_per_s": 1000.0,
+        "cpu_ms_per_1k": 5.0,
+        "server_cpu_util": 0.9,
+        "generator_cpu_util": 0.5,
+        "server_core_others": 0.0,
+        "generator_core_others": 0.0,
+        "redis_cpu_util": 0.07,
+    }
+    entry: dict[str, Any] = {"status": "ok", "runs": [run]}
+    summarize_contender(s6, entry)
+    record = _record()
+    record["scenarios"] = [
+        {"key": "S6", "title": s6.title, "setup": "2 nodes.", "contenders": {"node": entry}}
+    ]
+    add_ratios(s6, record["scenarios"][0]["contenders"])
+    lines = render_markdown(record).splitlines()
+    row = next(line for line in lines if line.startswith("| Node socket.io"))
+    assert "CPU 90% / 50%; Redis CPU 7%" in row
