@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # Imported lazily at run time, so that collection works while the server is missing.
     from socketwire.engineio import EngineOptions
     from socketwire.io.engine import EngineServer, EngineSocket
+    from socketwire.io.http import HttpApp
 
 __all__ = [
     "JS_DIR",
@@ -41,6 +42,8 @@ __all__ = [
     "http_request",
     "raw_connection",
     "read_response",
+    "start_asgi",
+    "start_native",
     "wait_until",
 ]
 
@@ -478,12 +481,13 @@ DEFAULT_ENGINE_OPTIONS: dict[str, Any] = {"ping_interval": 5.0, "ping_timeout": 
 EngineFactory = Callable[..., Awaitable[EngineHarness]]
 
 
-async def _start_native(
-    engine: EngineServer, plumbing: dict[str, Any]
+async def start_native(
+    app: HttpApp, plumbing: dict[str, Any] | None = None
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Serve ``app`` with the native server on a free port: ``(port, stop)``."""
     from socketwire.io.native import NativeServer
 
-    server = NativeServer(engine, host=HOST, port=0, **plumbing)
+    server = NativeServer(app, host=HOST, port=0, **(plumbing or {}))
     await server.start()
 
     async def stop() -> None:
@@ -492,19 +496,20 @@ async def _start_native(
     return int(server.port), stop
 
 
-async def _start_asgi(
-    engine: EngineServer, plumbing: dict[str, Any]
+async def start_asgi(
+    app: HttpApp, plumbing: dict[str, Any] | None = None
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Serve ``ASGIApp(app)`` under uvicorn, in this loop, on a free port: ``(port, stop)``."""
     import uvicorn
 
     from socketwire.io.asgi import ASGIApp
 
-    app = ASGIApp(engine, **plumbing)
+    asgi = ASGIApp(app, **(plumbing or {}))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((HOST, 0))
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        app, host=HOST, port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
+        asgi, host=HOST, port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{port}")
@@ -563,7 +568,7 @@ async def engine_factory(plumbing: str) -> AsyncIterator[EngineFactory]:
     ) -> EngineHarness:
         engine_options = EngineOptions(**{**DEFAULT_ENGINE_OPTIONS, **options})
         engine = EngineServer(engine_options)
-        starter = _start_native if plumbing == "native" else _start_asgi
+        starter = start_native if plumbing == "native" else start_asgi
         port, stop = await starter(engine, plumbing_options or {})
         harness = EngineHarness(plumbing, engine, port, engine_options)
         running.append((harness, stop))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import WAIT, http_request
+from conftest import WAIT, http_request, start_asgi, start_native
 from socketwire import Server
 
 __all__ = [
@@ -54,42 +53,6 @@ class Running:
         return url if sid is None else f"{url}&sid={sid}"
 
 
-async def _serve_native(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
-    from socketwire.io.native import NativeServer
-
-    server = NativeServer(sio, host=HOST, port=0)
-    await server.start()
-    return int(server.port), server.close
-
-
-async def _serve_asgi(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
-    import uvicorn
-
-    from socketwire import ASGIApp
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((HOST, 0))
-    port = int(sock.getsockname()[1])
-    config = uvicorn.Config(ASGIApp(sio), host=HOST, port=port, lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(10):
-        while not server.started:  # uvicorn signals nothing awaitable
-            if task.done():
-                task.result()
-                pytest.fail("uvicorn exited during startup")
-            await asyncio.sleep(0.01)
-
-    async def stop() -> None:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(task, 15)
-        finally:
-            sock.close()
-
-    return port, stop
-
-
 ServeSio = Callable[..., Awaitable[Running]]
 
 
@@ -99,7 +62,7 @@ async def serve_sio() -> AsyncIterator[ServeSio]:
     stops: list[tuple[Server, Callable[[], Awaitable[None]]]] = []
 
     async def start(sio: Server, kind: str = "native") -> Running:
-        port, stop = await (_serve_native(sio) if kind == "native" else _serve_asgi(sio))
+        port, stop = await (start_native(sio) if kind == "native" else start_asgi(sio))
         stops.append((sio, stop))
         return Running(sio, port, kind)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from conftest import start_asgi, start_native
 from socketwire import Server
 
 HOST = "127.0.0.1"
@@ -58,49 +58,6 @@ class Running:
         return f"http://{HOST}:{self.port}"
 
 
-async def _serve_native(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
-    from socketwire.io.native import NativeServer
-
-    server = NativeServer(sio, host=HOST, port=0)
-    await server.start()
-    return int(server.port), server.close
-
-
-async def _serve_asgi(sio: Server) -> tuple[int, Callable[[], Awaitable[None]]]:
-    import uvicorn
-
-    from socketwire import ASGIApp
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((HOST, 0))
-    port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        ASGIApp(sio),
-        host=HOST,
-        port=port,
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-                pytest.fail("uvicorn exited during startup")
-            await asyncio.sleep(0.01)
-
-    async def stop() -> None:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(task, 15)
-        finally:
-            sock.close()
-
-    return port, stop
-
-
 ServeFactory = Callable[..., Awaitable[Running]]
 
 
@@ -110,7 +67,7 @@ async def serve_fixture() -> AsyncIterator[ServeFactory]:
     stops: list[tuple[Server, Callable[[], Awaitable[None]]]] = []
 
     async def start(sio: Server, kind: str = "native") -> Running:
-        port, stop = await (_serve_native(sio) if kind == "native" else _serve_asgi(sio))
+        port, stop = await (start_native(sio) if kind == "native" else start_asgi(sio))
         stops.append((sio, stop))
         return Running(sio, port, kind)
 
