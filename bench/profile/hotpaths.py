@@ -22,6 +22,12 @@ Two ways to drive the real server (``bench/servers/socketwire_native.py``'s appl
     (``--callgrind`` does exactly that). It measures socketwire's Python path only: no kernel,
     no uvloop I/O.
 
+``--transport polling`` (echo only)
+    The same echo over Engine.IO long-polling (S4-like): loopback with the lite polling
+    client; in process, raw HTTP fed to the native server's
+    :class:`~socketwire.io._native_http.HttpConnection` over fake transports, one kept-alive
+    ``GET`` and one ``POST`` connection per client, as a browser uses them.
+
 Examples::
 
     .venv/bin/python bench/profile/hotpaths.py echo --clients 50 --duration 3
@@ -133,7 +139,7 @@ def run_loopback(args: argparse.Namespace) -> dict[str, Any]:
             "mode": "echo" if args.scenario == "echo" else "broadcast",
             "urls": [f"http://127.0.0.1:{port}"],
             "client": "lite",
-            "transport": "websocket",
+            "transport": args.transport,
             "clients": args.clients,
             "payload": {"kind": "text", "bytes": 32},
             "warmup_s": args.warmup,
@@ -363,10 +369,103 @@ async def _inproc(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+class _HttpTransport(_Transport):
+    """A fake transport for the HTTP plumbing: keeps what is written."""
+
+    def __init__(self, writes: _Writes) -> None:
+        super().__init__(writes)
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+        super().write(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def can_write_eof(self) -> bool:
+        return True
+
+
+async def _inproc_polling(args: argparse.Namespace) -> dict[str, Any]:
+    """Echo with ack over long-polling: two kept-alive connections (GET and POST) per client,
+    as the lite polling client (a browser) uses, through the native server's HTTP plumbing."""
+    sys.path.insert(0, str(BENCH / "servers"))
+    from socketwire_native import make_server
+
+    from socketwire.io._native_http import HttpConnection
+    from socketwire.io.native import NativeServer
+
+    server = NativeServer(make_server())
+    writes = _Writes()
+    head = "Host: 127.0.0.1:1\r\nConnection: keep-alive\r\n"
+
+    def get(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()
+
+    def post(path: str, body: str) -> bytes:
+        data = body.encode()
+        return (
+            f"POST {path} HTTP/1.1\r\n{head}Content-Type: text/plain;charset=UTF-8\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode() + data
+
+    async def answer(conn: HttpConnection, transport: _HttpTransport, request: bytes) -> bytes:
+        done = writes.expect(1)
+        conn.data_received(request)
+        await asyncio.wait_for(done.wait(), 10)
+        return transport.data[-1].partition(b"\r\n\r\n")[2]
+
+    clients = []
+    for _ in range(args.clients):
+        pair = []
+        for _ in range(2):
+            transport = _HttpTransport(writes)
+            conn = HttpConnection(server)
+            conn.connection_made(transport)  # type: ignore[arg-type]
+            pair.append((conn, transport))
+        (gconn, gtr), (pconn, ptr) = pair
+        opened = await answer(gconn, gtr, get("/socket.io/?EIO=4&transport=polling"))
+        sid = json.loads(opened[1:])["sid"]
+        path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+        assert await answer(pconn, ptr, post(path, "40")) == b"ok"
+        assert (await answer(gconn, gtr, get(path))).startswith(b"40")
+        clients.append((gconn, pconn, get(path), path))
+    payload = json.dumps("x" * 32)
+    posts = [[post(c[3], f'42{i}["echo",{payload}]') for i in range(10)] for c in clients]
+
+    async def one_round(r: int) -> None:
+        acked = writes.expect(2 * len(clients))  # the POST's "ok", the GET's acknowledgement
+        for (gconn, pconn, poll, _), bodies in zip(clients, posts, strict=True):
+            gconn.data_received(poll)
+            pconn.data_received(bodies[r % 10])
+        await acked.wait()
+
+    rounds = max(1, args.ops // args.clients)
+    for r in range(min(rounds, 50)):  # warm-up
+        await one_round(r)
+    cpu0 = time.process_time()
+    for r in range(rounds):
+        await one_round(r)
+    cpu = time.process_time() - cpu0
+    done = rounds * len(clients)
+    assert b"43" in clients[0][0].transport.data[-1]  # type: ignore[union-attr]
+    return {
+        "scenario": "echo-polling",
+        "clients": args.clients,
+        "ops": done,
+        "cpu_ms_per_1000": cpu * 1000 / done * 1000,
+    }
+
+
 def run_inproc(args: argparse.Namespace) -> dict[str, Any]:
     """A fixed number of operations through the application, no sockets."""
     import uvloop
 
+    if args.transport == "polling":
+        if args.scenario != "echo":
+            raise SystemExit("--transport polling: echo only")
+        return uvloop.run(_inproc_polling(args))
     return uvloop.run(_inproc(args))
 
 
@@ -387,6 +486,8 @@ def run_callgrind(args: argparse.Namespace) -> dict[str, Any]:
                 "--inproc",
                 "--clients",
                 str(args.clients),
+                "--transport",
+                args.transport,
                 "--ops",
                 str(ops),
             ]
@@ -414,6 +515,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--transport", choices=("websocket", "polling"), default="websocket", help="loopback"
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--profile", help="py-spy the server; FILE.txt gets the raw stacks")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")

@@ -47,6 +47,10 @@ LINGER_TIMEOUT: Final = 2.0
 
 _REASONS: Final = {status.value: status.phrase.encode() for status in http.HTTPStatus}
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+#: Encoded, checked response header lines by (name, value): most are the same on every
+#: response (content type, cache control, CORS). Bounded: values such as cookies vary.
+_HEADER_LINES: Final[dict[tuple[str, str], bytes]] = {}
+_HEADER_LINES_MAX: Final = 256
 
 
 class _HeadersTooLarge(Exception):
@@ -102,12 +106,21 @@ class _NativeRequest:
     @property
     def query(self) -> Mapping[str, str]:
         """Query parameters, first value of each."""
-        if self._query is None:
-            query: dict[str, str] = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-                query.setdefault(key, value)
-            self._query = query
-        return self._query
+        query = self._query
+        if query is None:
+            query = self._query = {}
+            text = self.query_string
+            if "%" in text or "+" in text:
+                for key, value in parse_qsl(text, keep_blank_values=True):
+                    query.setdefault(key, value)
+            else:
+                # What parse_qsl(keep_blank_values=True) does when there is nothing to
+                # unquote, at a third of the cost (every polling request asks).
+                for field in text.split("&"):
+                    if field:
+                        key, _, value = field.partition("=")
+                        query.setdefault(key, value)
+        return query
 
     async def read_body(self, limit: int) -> bytes:
         """Read the whole body (see :meth:`socketwire.io.http.HttpRequest.read_body`)."""
@@ -141,6 +154,14 @@ class _NativeRequest:
         """Return when the client closes the connection."""
         await self.conn.wait_lost()
 
+    def disconnected_future(self) -> asyncio.Future[None]:
+        """The connection's future that completes when the client closes it.
+
+        Shared by every request of the connection: add and remove callbacks, never cancel
+        it. The engine watches long-polling GETs with it instead of a task per request.
+        """
+        return self.conn.lost_future()
+
 
 class HttpConnection(asyncio.Protocol):
     """HTTP/1.1 on one TCP connection: parse, queue, answer in order."""
@@ -149,6 +170,7 @@ class HttpConnection(asyncio.Protocol):
         "_current",
         "_discarding",
         "_header_bytes",
+        "_idle_since",
         "_keepalive_timer",
         "_lost_waiter",
         "_parser",
@@ -183,6 +205,8 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         self._header_bytes = 0
         self._keepalive_timer: asyncio.TimerHandle | None = None
+        #: loop time since which no request is being answered; None while one is
+        self._idle_since: float | None = None
         self._lost_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
         self._write_paused = False
@@ -204,6 +228,7 @@ class HttpConnection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.remote_addr = (str(peer[0]), int(peer[1]))
         self.server.connections.add(self)
+        self._idle_since = self.loop.time()
         self._arm_keepalive()
 
     def data_received(self, data: bytes) -> None:
@@ -278,10 +303,10 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         """The head is complete: queue the request."""
-        # The idle timer also bounds how long a request head may take to arrive.
-        if self._keepalive_timer is not None:
-            self._keepalive_timer.cancel()
-            self._keepalive_timer = None
+        # The idle timer also bounds how long a request head may take to arrive. It is not
+        # cancelled here: when it fires during a request it does nothing, and _finish arms it
+        # again if needed (a timer per request costs more than that).
+        self._idle_since = None
         request = self._parsing
         assert request is not None
         parser = self._parser
@@ -340,9 +365,16 @@ class HttpConnection(asyncio.Protocol):
         """Return when the connection is lost."""
         if self.lost:
             return
-        if self._lost_waiter is None:
-            self._lost_waiter = self.loop.create_future()
-        await asyncio.shield(self._lost_waiter)
+        await asyncio.shield(self.lost_future())
+
+    def lost_future(self) -> asyncio.Future[None]:
+        """A future (one per connection) that completes when the connection is lost."""
+        waiter = self._lost_waiter
+        if waiter is None:
+            waiter = self._lost_waiter = self.loop.create_future()
+            if self.lost:
+                waiter.set_result(None)
+        return waiter
 
     def abandon_body(self, request: _NativeRequest) -> None:
         """Stop collecting ``request``'s body; close the connection after its response."""
@@ -464,10 +496,17 @@ class HttpConnection(asyncio.Protocol):
         )
         reason = _REASONS.get(status, b"Unknown")
         parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        for name, value in response.headers:
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-                raise ValueError(f"invalid response header {name!r}")
-            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+        lines = _HEADER_LINES
+        for header in response.headers:
+            line = lines.get(header) if type(header) is tuple else None
+            if line is None:
+                name, value = header
+                if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+                    raise ValueError(f"invalid response header {name!r}")
+                line = f"{name}: {value}\r\n".encode("latin-1")
+                if type(header) is tuple and len(lines) < _HEADER_LINES_MAX:
+                    lines[header] = line
+            parts.append(line)
         if status in _NO_BODY_STATUSES or status < 200:
             body = b""
         else:
@@ -492,6 +531,7 @@ class HttpConnection(asyncio.Protocol):
         if self._pending:
             self._start_next()
         else:
+            self._idle_since = self.loop.time()
             self._arm_keepalive()
         self.update_reading()
 
@@ -523,6 +563,14 @@ class HttpConnection(asyncio.Protocol):
 
     def _keepalive_expired(self) -> None:
         self._keepalive_timer = None
+        idle_since = self._idle_since
+        if idle_since is None:
+            return  # a request is being answered; _finish arms the timer again
+        remaining = idle_since + self.server.keepalive_timeout - self.loop.time()
+        if remaining > 0:
+            # Armed during an earlier idle period: wait for the rest of this one.
+            self._keepalive_timer = self.loop.call_later(remaining, self._keepalive_expired)
+            return
         if self._current is None and not self._pending and self.transport is not None:
             self.transport.close()
 
@@ -543,6 +591,9 @@ class HttpConnection(asyncio.Protocol):
             return
         for name, value in accept.headers:
             response.headers[name] = value
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+            self._keepalive_timer = None
         server = self.server
         websocket = NativeWebSocket(transport, protocol, server.forget, server.write_batch)
         server.connections.discard(self)

@@ -527,7 +527,8 @@ class EngineServer:
             if self.fallback is not None:
                 return await self.fallback(request)
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
-        headers = await self._cors(request)
+        # Without CORS options, spare every polling request a coroutine.
+        headers = await self._cors(request) if self.options.cors is not None else []
         if self.options.cors is not None and request.method == "OPTIONS":
             return HttpResponse(204, headers)
         error = await self._verify(request, upgrade=False)
@@ -724,21 +725,7 @@ class EngineServer:
         sock._poll = poll
         sock._process()
         if not poll.done():
-            disconnected = asyncio.ensure_future(request.wait_disconnected())
-            waiting: set[asyncio.Future[Any]] = {poll, disconnected}
-            try:
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not poll.done():
-                    # The client left (or this task was cancelled) before the answer.
-                    if sock._poll is poll:
-                        sock._poll = None
-                    poll.cancel()
-                    session.poll_aborted()
-                    sock._process()
-                disconnected.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await disconnected
+            await _wait_poll(sock, request, poll)
             if poll.cancelled():
                 return HttpResponse(400, headers)
         return self._payload_response(request, poll.result(), headers)
@@ -801,6 +788,58 @@ class EngineServer:
     def _closed(self, sock: EngineSocket, reason: str) -> None:
         for callback in self._on_close:
             _call(callback, sock, reason)
+
+
+async def _wait_poll(
+    sock: EngineSocket, request: HttpRequest, poll: asyncio.Future[AnswerPoll]
+) -> None:
+    """Wait for ``poll``'s answer; cancel it if the client leaves first (or we are cancelled).
+
+    A request that offers ``disconnected_future()`` (the native server's: one future per
+    connection, shared, never to be cancelled here) is watched with a callback; any other is
+    watched by a task running its ``wait_disconnected()``. A long-poll GET is waiting most of
+    the time, so this spares it a task, a shield and an ``asyncio.wait`` per request.
+    """
+
+    def abort() -> None:
+        # JS: the GET's connection closed before its answer ("poll connection closed
+        # prematurely"); the session decides what that means.
+        if sock._poll is poll:
+            sock._poll = None
+        poll.cancel()
+        sock._session.poll_aborted()
+        sock._process()
+
+    def on_disconnected(_: object) -> None:
+        if not poll.done():
+            abort()
+
+    # The optional WatchableRequest capability (socketwire.io.http).
+    watch: Callable[[], asyncio.Future[None]] | None = getattr(request, "disconnected_future", None)
+    disconnected = (
+        watch() if watch is not None else asyncio.ensure_future(request.wait_disconnected())
+    )
+    disconnected.add_done_callback(on_disconnected)
+    try:
+        await poll
+    except asyncio.CancelledError:
+        # Ours (the request's task was cancelled) or abort()'s (the client left, and poll is
+        # then cancelled while this task is not): only the first goes on.
+        if not poll.cancelled() or _task_cancelling():
+            raise
+    finally:
+        if not poll.done() or (poll.cancelled() and sock._poll is poll):
+            abort()
+        disconnected.remove_done_callback(on_disconnected)
+        if watch is None:
+            disconnected.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await disconnected
+
+
+def _task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _close_at_once(ws: WebSocketTransport) -> WebSocketHandler:

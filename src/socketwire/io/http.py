@@ -23,6 +23,7 @@ Flow for a WebSocket upgrade request (``Upgrade: websocket``)::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +35,7 @@ __all__ = [
     "HttpApp",
     "HttpRequest",
     "HttpResponse",
+    "WatchableRequest",
     "WebSocketAccept",
     "WebSocketHandler",
     "WebSocketTransport",
@@ -100,6 +102,20 @@ class HttpRequest(Protocol):
 
     async def wait_disconnected(self) -> None:
         """Return when the client closes the connection (for long-polling GETs)."""
+
+
+class WatchableRequest(HttpRequest, Protocol):
+    """An optional capability: a request whose disconnection is a future to watch.
+
+    A plumbing that already holds such a future per connection (the native server) offers
+    it, and the engine watches a waiting long-poll GET with a callback instead of a task
+    running :meth:`HttpRequest.wait_disconnected`. The engine looks the method up with
+    ``getattr(request, "disconnected_future", None)``; plumbings without it lose nothing
+    but that saving.
+    """
+
+    def disconnected_future(self) -> asyncio.Future[None]:
+        """The future done when the client closes the connection; never cancel it."""
 
 
 @dataclass(slots=True)
