@@ -383,3 +383,31 @@ async def test_slow_client_over_its_buffer_is_closed(serve: Any) -> None:
         socket.emit("blob", "x" * 10_000)
     assert await asyncio.wait_for(reasons.get(), 5) == "transport buffer full"
     assert sio.sockets.sockets == {}
+
+
+@pytest.mark.parametrize("mode", ["polling", "websocket"])
+async def test_events_emitted_by_a_middleware_arrive_after_connect(
+    serve: Any, node: Any, mode: str
+) -> None:
+    # JS writes an event emitted before CONNECT at once; socket.io-client holds it until its
+    # CONNECT arrives. A refused socket's held events are never delivered.
+    sio = Server()
+
+    async def greet(socket: Socket) -> None:
+        socket.emit("welcome", socket.handshake.auth.get("who"))
+        if socket.handshake.auth.get("who") == "mallory":
+            raise ConnectionRefusedError("no")
+
+    sio.use(greet)
+    running = await serve(sio)
+    driver = await node("sio_client.js", client_args(running, mode, None))
+    await open_socket(driver, "a", "/", {"who": "alice"})
+    # socket.io-client delivers what it held when its CONNECT arrives (emitBuffered() runs
+    # just before its "connect" event), so the event is seen, and only once connected.
+    welcome = await driver.expect("ev", name="a", ev="welcome")
+    assert welcome["args"] == ["alice"]
+    # The refused socket's welcome precedes its CONNECT_ERROR on the wire: had the client
+    # delivered it, it would be printed by now. socket.io-client drops it, never connected.
+    other = await node("sio_client.js", client_args(running, mode, None))  # its own Manager
+    await open_socket(other, "m", "/", {"who": "mallory"}, expect="connect_error")
+    assert not other.seen("ev", name="m")

@@ -162,6 +162,10 @@ class Socket(_Emitting):
         self.adapter = nsp.adapter
         self.recovered = False
         self.connected = False
+        # True once refused or disconnected. Until then an event emitted while not yet
+        # connected (by a middleware) is written at once, as JS does; the client holds it
+        # until its CONNECT arrives.
+        self._ended = False
         self.data: dict[str, Any] = {}
         self.pid: str | None = None
         #: ack id -> callback(args, or None when the socket disconnected first)
@@ -299,10 +303,13 @@ class Socket(_Emitting):
     def _send_event(
         self, event: str, args: list[Any], flags: BroadcastFlags, ack_id: int | None
     ) -> None:
-        if not self.connected:
+        recovery = self.server.connection_state_recovery is not None
+        if not self.connected and (self._ended or recovery):
+            # Before CONNECT with recovery on, JS routes the packet to the socket's own room,
+            # which it has not joined yet: the packet is lost there too.
             return
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        if self.server.connection_state_recovery is not None:
+        if recovery:
             # through the adapter, which stores the packet and appends its offset
             self.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
         else:
@@ -351,6 +358,7 @@ class Socket(_Emitting):
         self._packet(Packet(PacketType.CONNECT, self.nsp.name, data))
 
     def _connect_error(self, data: dict[str, Any]) -> None:
+        self._ended = True
         self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
 
     def _on_packet(self, packet: Packet) -> None:
@@ -431,6 +439,7 @@ class Socket(_Emitting):
     def _on_close(self, reason: str) -> None:
         """Disconnect for ``reason`` (a JS reason string); idempotent."""
         if not self.connected:
+            self._ended = True  # closed while its middlewares ran: nothing more to send
             return
         rooms = self.rooms
         if (
@@ -441,6 +450,7 @@ class Socket(_Emitting):
             session = Session(self.id, self.pid, sorted(rooms), self.data)
             spawn(self.adapter.persist_session(session))
         self.connected = False
+        self._ended = True
         self._cleanup()
         self.client._remove(self)
         acks = list(self._acks.values())
