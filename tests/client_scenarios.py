@@ -18,7 +18,6 @@ test that passes in one suite and fails in the other.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from conftest import NodeDriver
+from conftest import NodeDriver, from_js, to_js
 from socketwire.client import (
     AckTimeoutError,
     AsyncClient,
@@ -76,28 +75,6 @@ MODES: dict[str, tuple[list[str], bool]] = {
     "websocket": (["websocket"], False),
     "upgrade": (["polling", "websocket"], True),
 }
-
-
-def to_js(value: Any) -> Any:
-    """Python value -> the server's JSON (bytes as {"$bin": base64})."""
-    if isinstance(value, bytes | bytearray):
-        return {"$bin": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, list | tuple):
-        return [to_js(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_js(v) for k, v in value.items()}
-    return value
-
-
-def from_js(value: Any) -> Any:
-    """The server's JSON -> Python values (bytes back)."""
-    if isinstance(value, list):
-        return [from_js(v) for v in value]
-    if isinstance(value, dict):
-        if list(value) == ["$bin"]:
-            return base64.b64decode(value["$bin"])
-        return {k: from_js(v) for k, v in value.items()}
-    return value
 
 
 # ---------------------------------------------------------------------------------------

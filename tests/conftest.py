@@ -39,11 +39,13 @@ __all__ = [
     "SessionRecord",
     "build_request",
     "free_port",
+    "from_js",
     "http_request",
     "raw_connection",
     "read_response",
     "start_asgi",
     "start_native",
+    "to_js",
     "wait_until",
 ]
 
@@ -617,6 +619,28 @@ async def engine_server(
 
 # ---------------------------------------------------------------------------------------
 # Node drivers
+
+
+def to_js(value: Any) -> Any:
+    """Python value -> the driver's JSON (bytes as {"$bin": base64})."""
+    if isinstance(value, bytes | bytearray):
+        return {"$bin": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, list | tuple):
+        return [to_js(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_js(v) for k, v in value.items()}
+    return value
+
+
+def from_js(value: Any) -> Any:
+    """The driver's JSON -> Python values (bytes back)."""
+    if isinstance(value, list):
+        return [from_js(v) for v in value]
+    if isinstance(value, dict):
+        if list(value) == ["$bin"]:
+            return base64.b64decode(value["$bin"])
+        return {k: from_js(v) for k, v in value.items()}
+    return value
 
 
 class NodeDriver:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,28 +20,6 @@ MODES: dict[str, tuple[list[str], bool]] = {
     "websocket": (["websocket"], False),
     "upgrade": (["polling", "websocket"], True),
 }
-
-
-def to_js(value: Any) -> Any:
-    """Python value -> the driver's JSON (bytes as {"$bin": base64})."""
-    if isinstance(value, bytes | bytearray):
-        return {"$bin": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, list | tuple):
-        return [to_js(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_js(v) for k, v in value.items()}
-    return value
-
-
-def from_js(value: Any) -> Any:
-    """The driver's JSON -> Python values (bytes back)."""
-    if isinstance(value, list):
-        return [from_js(v) for v in value]
-    if isinstance(value, dict):
-        if list(value) == ["$bin"]:
-            return base64.b64decode(value["$bin"])
-        return {k: from_js(v) for k, v in value.items()}
-    return value
 
 
 @dataclass

@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 import pytest
-from _sio_helpers import client_args, from_js, open_socket, serve_fixture, to_js
+from _sio_helpers import client_args, open_socket, serve_fixture
 
-from conftest import http_request, wait_until
+from conftest import from_js, http_request, to_js, wait_until
 from socketwire import AckTimeoutError, ConnectionRefusedError, Server, Socket
 
 pytestmark = pytest.mark.interop
