@@ -24,5 +24,8 @@ if [ ! -e "$policy" ]; then
 fi
 cleanup() { [ "$created_policy" -eq 1 ] && rm -f "$policy"; }
 trap cleanup EXIT
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Several installs at once (parallel checkouts) wait for dpkg's lock instead of failing.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends \
+  "${need[@]}" >/dev/null

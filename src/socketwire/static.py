@@ -7,9 +7,11 @@
 ``If-None-Match`` (strong or weak) answers 304, ``Cache-Control: public, max-age=0``, and the
 body is compressed when the client accepts it.
 
-The dist is not shipped with the Python package: ``make serve`` installs the pinned npm
-``socket.io-client`` into ``client-dist/`` at the root of a source checkout. See
-:meth:`ClientBundle.locate` for where it is looked for.
+The dist comes from npm at build time: ``make assets`` (run by ``make serve``, ``make test``
+and ``make dist``) copies the pinned ``socket.io-client`` files into the package's
+``_assets/`` directory, with their license, so a wheel carries them. See
+[`ClientBundle.locate`][socketwire.static.ClientBundle.locate] for where they are looked
+for.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "CLIENT_DIST_ENV",
     "CLIENT_FILES",
     "CLIENT_VERSION",
+    "PACKAGED_CLIENT",
     "ClientBundle",
     "StaticFile",
     "etag_matches",
@@ -36,7 +39,7 @@ __all__ = [
 
 logger = logging.getLogger("socketwire.static")
 
-#: The socket.io-client version ``make serve`` installs (the one the interop tests pin).
+#: The socket.io-client version ``make assets`` copies (the one the interop tests pin).
 CLIENT_VERSION = "4.8.4"
 #: The environment variable naming the client dist directory.
 CLIENT_DIST_ENV = "SOCKETWIRE_CLIENT_DIST"
@@ -53,7 +56,8 @@ CLIENT_FILES = frozenset(
         "socket.io.msgpack.min.js.map",
     }
 )
-_DIST_IN_PROJECT = Path("client-dist", "node_modules", "socket.io-client", "dist")
+#: Where ``make assets`` puts the npm package (a wheel holds it there too).
+PACKAGED_CLIENT = Path(__file__).resolve().parent / "_assets" / "socket.io-client"
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 # Warnings already logged, so that a process creating many servers warns once.
 _warned: set[tuple[str, ...]] = set()
@@ -129,19 +133,9 @@ def _dist_in(directory: Path) -> Path | None:
         directory,
         directory / "dist",
         directory / "node_modules" / "socket.io-client" / "dist",
-        directory / _DIST_IN_PROJECT,
     ):
         if (candidate / "socket.io.js").is_file():
             return candidate
-    return None
-
-
-def _source_checkout() -> Path | None:
-    """The project root when socketwire runs from a source checkout (an editable install)."""
-    package = Path(__file__).resolve().parent
-    root = package.parent.parent
-    if package.parent.name == "src" and (root / "pyproject.toml").is_file():
-        return root
     return None
 
 
@@ -176,26 +170,20 @@ class ClientBundle:
     ) -> ClientBundle:
         """Find the ``socket.io-client`` dist.
 
-        Looks in, first found wins: (1) ``directory`` when given (then only there), (2) the
-        directory named by ``$SOCKETWIRE_CLIENT_DIST`` (then only there), (3)
-        ``client-dist/node_modules/socket.io-client/dist`` at the root of the source
-        checkout socketwire runs from (an editable install), (4) the same under the
-        current directory. Each may name the dist itself, the npm package, or a directory
-        holding ``node_modules``. Logs a warning (once per process) when it is missing.
+        Looks in one place: ``directory`` when given, else the directory named by
+        ``$SOCKETWIRE_CLIENT_DIST``, else the copy inside the package
+        ([`PACKAGED_CLIENT`][socketwire.static.PACKAGED_CLIENT], put there by ``make
+        assets`` and shipped in the wheel). A directory given may name the dist itself, the
+        npm package, or a directory holding ``node_modules``. Logs a warning (once per
+        process) when it is missing.
         """
         env = os.environ if environ is None else environ
-        candidates: list[Path] = []
         if directory is not None:
-            candidates.append(Path(directory))
+            candidates = [Path(directory)]
         elif env.get(CLIENT_DIST_ENV):
-            candidates.append(Path(env[CLIENT_DIST_ENV]))
+            candidates = [Path(env[CLIENT_DIST_ENV])]
         else:
-            root = _source_checkout()
-            if root is not None:
-                candidates.append(root / _DIST_IN_PROJECT)
-            cwd_dist = Path.cwd() / _DIST_IN_PROJECT
-            if cwd_dist not in candidates:
-                candidates.append(cwd_dist)
+            candidates = [PACKAGED_CLIENT]
         for candidate in candidates:
             dist = _dist_in(candidate)
             if dist is not None:
@@ -228,8 +216,8 @@ class ClientBundle:
         return (
             f"The Socket.IO browser client is not installed, so {url} cannot be served.\n"
             f"Looked for socket.io-client's dist in:\n{tried}\n"
-            "Install it with `make serve` (it installs client-dist/ in the socketwire "
-            f"repository), or run `npm install socket.io-client@{CLIENT_VERSION}` and point "
+            "A socketwire wheel carries it; in a source checkout, `make assets` copies it "
+            f"into the package. Or run `npm install socket.io-client@{CLIENT_VERSION}` and point "
             "socketwire at node_modules/socket.io-client/dist with "
             f"Server(serve_client_dir=...) or the {CLIENT_DIST_ENV} environment variable.\n"
         )

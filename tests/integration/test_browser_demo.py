@@ -12,30 +12,23 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from conftest import JS_DIR
+from integration._browser import OUTPUT, chromium, playwright_api
 from socketwire import Server
 from socketwire.demo import create_app
 from socketwire.io.native import NativeServer
 
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page
+
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.is_file()
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+expect = playwright_api().expect
 DIST = JS_DIR / "node_modules" / "socket.io-client" / "dist"
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 # Bound on every wait for something to appear in a page (ms).
 UI_WAIT = 10_000
 
@@ -60,16 +53,8 @@ VARIANTS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        yield browser
 
 
 @dataclass
@@ -197,7 +182,7 @@ async def test_the_page_explains_a_missing_client_bundle(browser: Browser, tmp_p
         await page.goto(f"http://127.0.0.1:{server.port}/")
         banner = page.locator("#banner")
         await expect(banner).to_be_visible(timeout=UI_WAIT)
-        await expect(banner).to_contain_text("make serve", timeout=UI_WAIT)
+        await expect(banner).to_contain_text("make assets", timeout=UI_WAIT)
         await expect(banner).to_contain_text("npm install socket.io-client@4.8.4")
         await expect(page.locator("#status")).to_have_text("no client")
         await context.close()

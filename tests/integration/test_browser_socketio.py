@@ -16,30 +16,18 @@ import pytest
 from _sio_peer import assert_no_leaks, serve_sio
 
 from conftest import JS_DIR, WAIT
+from integration._browser import OUTPUT, chromium, playwright_api
 from socketwire import Server, Socket
 from socketwire.io.http import HttpRequest, HttpResponse
 
 pytestmark = pytest.mark.integration
 assert serve_sio  # the fixture, imported for pytest to find
 
-CHROMIUM = Path("/usr/bin/chromium")
 DIST = JS_DIR / "node_modules" / "socket.io-client" / "dist"
 #: parser -> the official bundle built with it
 BUNDLES = {"json": DIST / "socket.io.min.js", "msgpack": DIST / "socket.io.msgpack.min.js"}
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)", allow_module_level=True)
-async_api = pytest.importorskip("playwright.async_api", reason="the playwright package")
+playwright_api()
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>socketwire in Chromium</title>
@@ -119,31 +107,27 @@ async def test_official_browser_bundle_in_chromium(serve_sio: Any, parser: str) 
 
     running = await serve_sio(sio)
     url = f"http://127.0.0.1:{running.port}/test/"
-    async with async_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            pages = [await browser.new_page() for _ in range(2)]
-            for page in pages:
-                page.set_default_timeout(WAIT * 2 * 1000)
-                await page.goto(url)
-            server_sockets = [await asyncio.wait_for(sockets.get(), WAIT * 2) for _ in pages]
-            states = [await _state(page, "s.acks.length === 2 && s.upgraded") for page in pages]
-            for state in states:
-                assert state["acks"] == ["hello from the browser", [3, 2, 1]]
-                assert state["transport"] == "websocket"
-            assert {s["id"] for s in states} == {s.id for s in server_sockets}
-            for socket in server_sockets:
-                assert socket.conn.transport == "websocket"
+    async with chromium() as browser:
+        pages = [await browser.new_page() for _ in range(2)]
+        for page in pages:
+            page.set_default_timeout(WAIT * 2 * 1000)
+            await page.goto(url)
+        server_sockets = [await asyncio.wait_for(sockets.get(), WAIT * 2) for _ in pages]
+        states = [await _state(page, "s.acks.length === 2 && s.upgraded") for page in pages]
+        for state in states:
+            assert state["acks"] == ["hello from the browser", [3, 2, 1]]
+            assert state["transport"] == "websocket"
+        assert {s["id"] for s in states} == {s.id for s in server_sockets}
+        for socket in server_sockets:
+            assert socket.conn.transport == "websocket"
 
-            # a broadcast (text and binary) to both pages, both on WebSocket now
-            sio.emit("news", "extra", b"\x07\x08")
-            for page in pages:
-                state = await _state(page, "s.news.length === 1")
-                assert state["news"] == [["extra", [7, 8], "websocket"]]
-            OUTPUT.mkdir(exist_ok=True)
-            await pages[0].screenshot(path=str(OUTPUT / f"browser_socketio_{parser}.png"))
-            for page in pages:
-                await page.close()
-        finally:
-            await browser.close()
+        # a broadcast (text and binary) to both pages, both on WebSocket now
+        sio.emit("news", "extra", b"\x07\x08")
+        for page in pages:
+            state = await _state(page, "s.news.length === 1")
+            assert state["news"] == [["extra", [7, 8], "websocket"]]
+        OUTPUT.mkdir(exist_ok=True)
+        await pages[0].screenshot(path=str(OUTPUT / f"browser_socketio_{parser}.png"))
+        for page in pages:
+            await page.close()
     await assert_no_leaks(sio)

@@ -8,126 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import re
 import signal
 import socket
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from conftest import JS_DIR, http_request
+from integration._processes import START, Running, run_process, serve_process
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
 from integration.redis_server import RedisServer
 from socketwire.client import AsyncClient
 
 pytestmark = pytest.mark.integration
 
-# Starting Python and importing the package can be slow on a busy machine.
-START = 20.0
-STOP = 10.0
 DIST = JS_DIR / "node_modules" / "socket.io-client" / "dist"
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
 SCRIPTS = Path(sys.executable).parent
+# the bundle from the interop packages: these tests must not depend on `make assets`
+ENV = {"SOCKETWIRE_CLIENT_DIST": str(DIST)}
 
 
-@dataclass
-class Running:
-    """A ``socketwire serve`` process that printed its "listening" line."""
-
-    proc: asyncio.subprocess.Process
-    port: int
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def stop(self, sig: int = signal.SIGINT) -> int:
-        """Send ``sig`` and return the exit status (bounded)."""
-        self.proc.send_signal(sig)
-        async with asyncio.timeout(STOP):
-            return await self.proc.wait()
-
-
-def _env() -> dict[str, str]:
-    # the bundle from the interop packages: these tests must not depend on `make serve`
-    return {**os.environ, "SOCKETWIRE_CLIENT_DIST": str(DIST), "PYTHONUNBUFFERED": "1"}
-
-
-async def _pump(stream: asyncio.StreamReader, into: list[str]) -> None:
-    while line := await stream.readline():
-        into.append(line.decode())
-
-
-@contextlib.asynccontextmanager
-async def serve(*args: str, cwd: Path | None = None) -> AsyncIterator[Running]:
+def serve(*args: str, cwd: Path | None = None) -> contextlib.AbstractAsyncContextManager[Running]:
     """Start ``python -m socketwire serve --port 0 *args`` and wait until it listens."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "socketwire",
-        "serve",
-        "--port",
-        "0",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env=_env(),
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    running = Running(proc, 0)
-    pumps = [
-        asyncio.create_task(_pump(proc.stdout, running.stdout)),
-        asyncio.create_task(_pump(proc.stderr, running.stderr)),
-    ]
-    try:
-        async with asyncio.timeout(START):
-            while True:
-                match = LISTENING.search("".join(running.stdout))
-                if match:
-                    running.port = int(match.group(1))
-                    break
-                if proc.returncode is not None:
-                    pytest.fail(f"exited with {proc.returncode}: {''.join(running.stderr)}")
-                await asyncio.sleep(0.02)
-        yield running
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        async with asyncio.timeout(STOP):
-            await asyncio.gather(*pumps)
+    return serve_process(*args, cwd=cwd, env=ENV)
 
 
 async def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
     """Run ``python -m socketwire *args`` to completion (bounded)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "socketwire",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env=_env(),
-    )
-    try:
-        async with asyncio.timeout(START):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_process(*args, cwd=cwd, env=ENV)
 
 
 # -- the embedded demo --------------------------------------------------------------------
@@ -239,7 +150,7 @@ async def test_a_missing_client_dist_is_reported_at_start(tmp_path: Path) -> Non
     assert str(tmp_path) in err
     assert err.count("not installed") == 1
     assert bundle.status == 404
-    assert "make serve" in bundle.text
+    assert "make assets" in bundle.text
     assert page.status == 200
 
 

@@ -1,8 +1,8 @@
 """The browser client bundle at ``<path>/socket.io.js`` and the demo's pages, over real HTTP.
 
 The bundle comes from the socket.io-client the interop tests install (the same pinned
-version ``make serve`` puts in client-dist/), named explicitly so that these tests do not
-depend on ``make serve`` having run.
+version ``make assets`` copies into the package), named explicitly in most tests; one test
+checks the packaged copy itself.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ async def test_a_missing_dist_answers_404_saying_how_to_install_it(
     assert result.header("content-type") == "text/plain; charset=utf-8"
     text = result.text
     assert "/socket.io/socket.io.min.js cannot be served" in text
-    assert "make serve" in text
+    assert "make assets" in text
     assert f"npm install socket.io-client@{CLIENT_VERSION}" in text
     assert "serve_client_dir" in text
     assert "SOCKETWIRE_CLIENT_DIST" in text
@@ -221,22 +221,24 @@ def test_the_environment_variable_names_the_dist(tmp_path: Path) -> None:
     assert missing.tried == (tmp_path,)
 
 
-def test_client_dist_in_the_current_directory_is_found(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    dist = tmp_path / "client-dist" / "node_modules" / "socket.io-client" / "dist"
+def test_the_packaged_copy_is_the_default(tmp_path: Path) -> None:
+    # `make assets` (a prerequisite of `make test`) copied the npm files into the package
+    bundle = ClientBundle.locate(environ={})
+    assert bundle.tried == (socketwire.static.PACKAGED_CLIENT,)
+    assert bundle.dist == socketwire.static.PACKAGED_CLIENT / "dist"
+    assert bundle.version == CLIENT_VERSION
+    for name in CLIENT_FILES:
+        assert (bundle.dist / name).read_bytes() == (DIST / name).read_bytes()
+    license_text = (socketwire.static.PACKAGED_CLIENT / "LICENSE").read_text()
+    assert "socket.io-client 4.8.4" in license_text
+    assert "engine.io-client" in license_text
+
+
+def test_a_directory_without_package_json_gets_a_content_etag(tmp_path: Path) -> None:
+    dist = tmp_path / "node_modules" / "socket.io-client" / "dist"
     dist.mkdir(parents=True)
     (dist / "socket.io.js").write_text("// stand-in")
-    monkeypatch.chdir(tmp_path)
-    # from a source checkout, its own client-dist/ is looked at first...
-    checkout = Path(socketwire.__file__).resolve().parents[2]
-    assert ClientBundle.locate(environ={}).tried == (
-        checkout / "client-dist" / "node_modules" / "socket.io-client" / "dist",
-        dist,
-    )
-    # ...and an installed socketwire (no checkout) finds the current directory's
-    monkeypatch.setattr(socketwire.static, "_source_checkout", lambda: None)
-    bundle = ClientBundle.locate(environ={})
+    bundle = ClientBundle.locate(tmp_path)
     assert bundle.dist == dist
     # no package.json: the ETag comes from the content
     assert bundle.version is None

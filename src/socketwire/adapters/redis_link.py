@@ -173,8 +173,11 @@ class RedisLink:
                 await task
         self._tasks = []
         self._fail_queued(ClusterUnavailableError("the Redis link is closed"), log=False)
+        # redis-py annotates PubSub.aclose only from 5.1 on; through a typed name the call
+        # type-checks the same against every supported release.
+        close_pubsub: Callable[[], Awaitable[None]] = self._pubsub.aclose
         with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await close_pubsub()
         if self._owns_client:
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.aclose()
