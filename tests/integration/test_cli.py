@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 import sys
@@ -313,3 +314,31 @@ async def test_redis_that_cannot_be_reached_is_a_clear_error() -> None:
     assert code == 1
     assert "cannot start the server's adapters" in err
     assert "Traceback" not in err
+
+
+async def test_log_level_debug_logs_the_connections_and_their_packets() -> None:
+    async with serve("--log-level", "debug") as server:
+        client = AsyncClient(reconnection=False)
+        await client.connect(server.url, auth={"nickname": "dbg"}, wait_timeout=5)
+        try:
+            await client.timeout(5).emit_with_ack("hello", {})
+        finally:
+            await client.disconnect()
+        assert await server.stop() == 0
+    err = "".join(server.stderr)
+    assert re.search(r"INFO socketwire\.engine: engine \S+ opened over polling from 127", err)
+    assert re.search(r"INFO socketwire\.server: socket \S+ connected to / \(engine ", err)
+    assert re.search(r"DEBUG socketwire\.server: engine \S+ < EVENT / 'hello' id=0 args=1 ", err)
+    assert re.search(r"DEBUG socketwire\.server: engine \S+ > ACK / id=0 args=1 ", err)
+    assert re.search(r"socket \S+ disconnected from /: client namespace disconnect", err)
+
+
+async def test_log_level_info_logs_the_connections_but_no_packets() -> None:
+    async with serve() as server:
+        client = AsyncClient(reconnection=False)
+        await client.connect(server.url, wait_timeout=5)
+        await client.disconnect()
+        assert await server.stop() == 0
+    err = "".join(server.stderr)
+    assert re.search(r"INFO socketwire\.server: socket \S+ connected to /", err)
+    assert "DEBUG" not in err

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import start_asgi, start_native
-from socketwire import Server
+from socketwire import Server, Socket
 
 HOST = "127.0.0.1"
 
@@ -78,3 +78,22 @@ async def open_socket(
     await driver.command("socket", **command)
     result: dict[str, Any] = await driver.expect(expect, name=name)
     return result
+
+
+class Connected:
+    """Collects server-side sockets as they connect."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Socket] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, socket: Socket) -> None:
+        self.sockets.append(socket)
+        self._changed.set()
+
+    async def wait(self, count: int = 1) -> list[Socket]:
+        async with asyncio.timeout(5):
+            while len(self.sockets) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.sockets

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import pytest
-from _sio_helpers import client_args, open_socket, serve_fixture
+from _sio_helpers import Connected, client_args, open_socket, serve_fixture
 
 from conftest import from_js, http_request, to_js, wait_until
 from socketwire import AckTimeoutError, ConnectionRefusedError, Server, Socket
@@ -35,25 +35,6 @@ EVENTS_MATRIX = [
     pytest.param("asgi", "websocket", "msgpack", id="asgi-websocket-msgpack"),
     pytest.param("asgi", "upgrade", None, id="asgi-upgrade-json"),
 ]
-
-
-class Connected:
-    """Collects server-side sockets as they connect."""
-
-    def __init__(self) -> None:
-        self.sockets: list[Socket] = []
-        self._changed = asyncio.Event()
-
-    async def __call__(self, socket: Socket) -> None:
-        self.sockets.append(socket)
-        self._changed.set()
-
-    async def wait(self, count: int = 1) -> list[Socket]:
-        async with asyncio.timeout(5):
-            while len(self.sockets) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.sockets
 
 
 async def _maybe_upgrade(driver: Any, mode: str) -> None:

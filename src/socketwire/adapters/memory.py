@@ -92,7 +92,7 @@ class MemoryAdapter(Adapter):
 
     def _encode(self, packet: Packet) -> EncodedPacket:
         # One encoding for every recipient: the same str/bytes objects go to each engine socket.
-        return EncodedPacket(encode_for_broadcast(self.nsp.server.parser, packet))
+        return EncodedPacket(encode_for_broadcast(self.nsp.server.parser, packet), packet)
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every targeted socket."""

@@ -59,7 +59,7 @@ from socketwire.io.native import frame_message
 
 __all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket", "SharedMessage"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("socketwire.engine")
 
 # Close codes that mean the connection failed on a protocol error (RFC 6455 section 7.4.1):
 # invalid frame, unacceptable or inconsistent data, policy, message too big, internal error.
@@ -318,6 +318,7 @@ class EngineSocket:
             elif self._ws is not None:
                 self._ws.close()
         elif isinstance(out, Upgraded):
+            logger.info("engine %s upgraded to websocket", self.sid)
             self._set_ws(self._probe_ws)
             self._probe_ws = None
             if self.on_upgrade is not None:
@@ -662,6 +663,14 @@ class EngineServer:
 
     def _refuse(self, error: ConnectionErrorEvent, *, upgrade: bool) -> HttpAnswer:
         """Tell the ``connection_error`` listeners, then build the refusal."""
+        # DEBUG, not INFO: a peer controls how many of these there are
+        logger.debug(
+            "refused %s %s: %s %s",
+            error.request.method,
+            error.request.raw_path,
+            error.message,
+            error.context,
+        )
         for callback in self._on_connection_error:
             _call(callback, error)
         message = error.context.get("message") if error.code is HttpErrorCode.FORBIDDEN else None
@@ -682,6 +691,14 @@ class EngineServer:
         return sock
 
     def _connected(self, sock: EngineSocket) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            remote = sock.request.remote_addr
+            logger.info(
+                "engine %s opened over %s from %s",
+                sock.sid,
+                sock.transport,
+                f"{remote[0]}:{remote[1]}" if remote else "an unknown address",
+            )
         for callback in self._on_connection:
             _call(callback, sock)
         sock._process()
@@ -786,6 +803,7 @@ class EngineServer:
             sock._timer_at = None
 
     def _closed(self, sock: EngineSocket, reason: str) -> None:
+        logger.info("engine %s closed: %s", sock.sid, reason)
         for callback in self._on_close:
             _call(callback, sock, reason)
 

@@ -23,6 +23,8 @@ from socketwire.io.engine import SharedMessage
 from socketwire.io.http import HttpRequest
 from socketwire.server.handlers import spawn
 from socketwire.socketio import Packet, PacketType, ProtocolError
+from socketwire.socketio.base import Decoder
+from socketwire.socketio.tracing import TracingDecoder, TracingEncoder, describe
 
 if TYPE_CHECKING:
     from socketwire.server.server import Server
@@ -77,15 +79,18 @@ class EncodedPacket:
     """One Socket.IO packet encoded once for many recipients: the parser's messages, each
     already wrapped as an Engine.IO MESSAGE packet in a :class:`SharedMessage`, so the
     broadcast loop hands the very same objects to every recipient's engine socket (and the
-    recipients on the native WebSocket plumbing share one frame per message)."""
+    recipients on the native WebSocket plumbing share one frame per message).
 
-    __slots__ = ("messages",)
+    ``packet`` is the packet itself, kept for DEBUG logs."""
 
-    def __init__(self, messages: Sequence[str | bytes]) -> None:
+    __slots__ = ("messages", "packet")
+
+    def __init__(self, messages: Sequence[str | bytes], packet: Packet | None = None) -> None:
         self.messages = tuple(
             SharedMessage(encode_packet(EnginePacket(EnginePacketType.MESSAGE, m)))
             for m in messages
         )
+        self.packet = packet
 
 
 class Client:
@@ -99,7 +104,18 @@ class Client:
         self.nsps: dict[str, Socket] = {}
         self._connecting: set[str] = set()
         self._open = True
-        self._decoder = server.parser.decoder()
+        parser = server.parser
+        self._decoder: Decoder
+        self._encode: Callable[[Packet], list[str | bytes]]
+        if logger.isEnabledFor(logging.DEBUG):
+            # read once per connection: with DEBUG off the per-packet path has no check
+            name = f"engine {conn.sid}"
+            self._decoder = TracingDecoder(parser.decoder(), logger, name)
+            self._encode = TracingEncoder(parser.encode, logger, name)
+            self._write = self._write_traced  # type: ignore[method-assign]
+        else:
+            self._decoder = parser.decoder()
+            self._encode = parser.encode
         conn.on_message = self._on_data
         conn.on_close = self._on_engine_close
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
@@ -180,7 +196,7 @@ class Client:
             return
         send = self.conn.send
         flag = compress is not False
-        for message in self.server.parser.encode(packet):
+        for message in self._encode(packet):
             send(message, compress=flag)
 
     def _write(
@@ -198,6 +214,20 @@ class Client:
         flag = compress is not False
         for message in encoded.messages:
             send(message, compress=flag)
+
+    def _write_traced(
+        self,
+        encoded: EncodedPacket,
+        volatile: bool = False,
+        compress: bool | None = None,
+    ) -> None:
+        """:meth:`_write` with a DEBUG line (it replaces it on connections opened at DEBUG)."""
+        if not self._open or (volatile and not self.conn.writable):
+            logger.debug("engine %s > broadcast packet dropped (volatile)", self.id)
+        elif encoded.packet is not None:
+            size = sum(len(m.data) for m in encoded.messages)
+            logger.debug("engine %s > broadcast %s", self.id, describe(encoded.packet, size))
+        Client._write(self, encoded, volatile, compress)
 
     # -- closing -----------------------------------------------------------------------------
 

@@ -353,11 +353,20 @@ class Socket(_Emitting):
 
     def _on_connect(self) -> None:
         self.connected = True
+        logger.info(
+            "socket %s connected to %s (engine %s, %s%s)",
+            self.id,
+            self.nsp.name,
+            self.client.id,
+            self.client.conn.transport,
+            ", recovered" if self.recovered else "",
+        )
         self.join(self.id)
         data = {"sid": self.id} if self.pid is None else {"sid": self.id, "pid": self.pid}
         self._packet(Packet(PacketType.CONNECT, self.nsp.name, data))
 
     def _connect_error(self, data: dict[str, Any]) -> None:
+        logger.info("socket to %s refused (engine %s): %s", self.nsp.name, self.client.id, data)
         self._ended = True
         self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
 
@@ -450,6 +459,7 @@ class Socket(_Emitting):
             session = Session(self.id, self.pid, sorted(rooms), self.data)
             spawn(self.adapter.persist_session(session))
         self.connected = False
+        logger.info("socket %s disconnected from %s: %s", self.id, self.nsp.name, reason)
         self._ended = True
         self._cleanup()
         self.client._remove(self)
