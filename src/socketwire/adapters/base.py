@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from socketwire.server.recovery import Session
+from socketwire.adapters.types import Handshake, Session
 from socketwire.socketio import Packet
 
 if TYPE_CHECKING:
-    from socketwire.server.handshake import Handshake
     from socketwire.server.namespace import Namespace
 
 __all__ = [

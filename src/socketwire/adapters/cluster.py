@@ -28,9 +28,9 @@ from socketwire.adapters.base import (
     ServerSideAck,
     SocketDetails,
 )
+from socketwire.adapters.types import Handshake
 from socketwire.adapters.wire import WireFlags, WireHandshake, WireOptions, WireSocket
-from socketwire.server.errors import SocketwireError
-from socketwire.server.handshake import Handshake
+from socketwire.errors import SocketwireError
 
 __all__ = [
     "AckRequests",

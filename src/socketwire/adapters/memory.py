@@ -22,8 +22,7 @@ from socketwire.adapters.base import (
     ClientCountCallback,
     SocketDetails,
 )
-from socketwire.server.client import EncodedPacket
-from socketwire.server.recovery import Session
+from socketwire.adapters.types import EncodedPacket, Session
 from socketwire.socketio import Packet, PacketType, encode_for_broadcast
 
 if TYPE_CHECKING:

@@ -59,6 +59,7 @@ from socketwire.adapters.cluster_base import is_recoverable
 from socketwire.adapters.memory import MemoryAdapter
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
 from socketwire.adapters.redis_member import RedisMember
+from socketwire.adapters.types import Session
 from socketwire.adapters.wire import ClassicCodec, StreamsCodec, WireError, WireOptions, WireSession
 from socketwire.adapters.wire.classic import (
     AllRoomsRequest,
@@ -86,7 +87,6 @@ from socketwire.adapters.wire.naming import (
     classic_id,
     session_key,
 )
-from socketwire.server.recovery import Session
 from socketwire.socketio import Packet
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.wire import ShardedCodec, WireError
 from socketwire.adapters.wire.cluster import ClusterMessage
 from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ShardedChannels, SubscriptionMode
-from socketwire.server.handlers import spawn
+from socketwire.handlers import spawn
 
 if TYPE_CHECKING:
     from socketwire.server.namespace import Namespace

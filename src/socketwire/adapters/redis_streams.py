@@ -31,6 +31,7 @@ from socketwire.adapters.cluster_base import ClusterAdapter
 from socketwire.adapters.redis import link_for
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
 from socketwire.adapters.redis_member import RedisMember
+from socketwire.adapters.types import Session
 from socketwire.adapters.wire import StreamsCodec, WireError, WireSession, is_ephemeral
 from socketwire.adapters.wire.cluster import ClusterBroadcast, ClusterMessage
 from socketwire.adapters.wire.naming import (
@@ -42,7 +43,6 @@ from socketwire.adapters.wire.naming import (
     streams_channels,
 )
 from socketwire.adapters.wire.naming import stream_name as compute_stream_name
-from socketwire.server.recovery import Session
 
 if TYPE_CHECKING:
     from socketwire.server.namespace import Namespace

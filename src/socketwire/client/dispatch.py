@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
-from socketwire.server.handlers import call_handler
+from socketwire.handlers import call_handler
 
 __all__ = ["HasListeners", "Listeners", "logger"]
 

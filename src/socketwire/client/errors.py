@@ -1,14 +1,14 @@
 """Errors raised by the Socket.IO client API.
 
-The acknowledgement errors are the server API's own classes, so that one ``except`` clause
-serves code that uses both sides.
+The acknowledgement errors are those of :mod:`socketwire.errors`, shared with the server, so
+that one ``except`` clause serves code that uses both sides.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from socketwire.server.errors import AckTimeoutError, DisconnectedError, SocketwireError
+from socketwire.errors import AckTimeoutError, DisconnectedError, SocketwireError
 
 __all__ = [
     "AckTimeoutError",

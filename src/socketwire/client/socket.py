@@ -41,7 +41,7 @@ from socketwire.client.state import (
     EventSent,
     SocketCore,
 )
-from socketwire.server.handlers import ack_args, ack_value, call_handler, fire
+from socketwire.handlers import ack_args, ack_value, call_handler, fire
 
 if TYPE_CHECKING:
     from socketwire.client.manager import Manager

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable
 from typing import Final, cast
 
@@ -31,6 +30,10 @@ try:
 except ImportError:  # a build of websockets without its C extension
     from websockets.utils import apply_mask
 
+from .frames import FIN_BINARY as _FIN_BINARY
+from .frames import FIN_TEXT as _FIN_TEXT
+from .frames import frame_header as _header
+from .frames import frame_message
 from .http import WebSocketHandler
 
 __all__ = ["CLOSE_TIMEOUT", "NativeWebSocket", "WriteBatch", "frame_message"]
@@ -44,35 +47,8 @@ _OPEN: Final = State.OPEN
 _TEXT: Final = Opcode.TEXT
 _BINARY: Final = Opcode.BINARY
 _CONT: Final = Opcode.CONT
-#: First byte of an unfragmented frame (FIN, no RSV bit) of a text or binary message.
-_FIN_TEXT: Final = 0x81
-_FIN_BINARY: Final = 0x82
 #: Above this payload size a frame is written as header and payload (no copy).
 _JOIN_LIMIT: Final = 16 * 1024
-
-
-def _header(first: int, length: int) -> bytes:
-    # RFC 6455 section 5.2: 7-bit length, or 126 + 16-bit, or 127 + 64-bit; server frames
-    # are not masked.
-    if length < 126:
-        return bytes((first, length))
-    if length < 65536:
-        return struct.pack("!BBH", first, 126, length)
-    return struct.pack("!BBQ", first, 127, length)
-
-
-def frame_message(data: str | bytes) -> bytes:
-    """Build one complete, unmasked, uncompressed server frame holding ``data``.
-
-    ``str`` becomes a text frame, ``bytes`` a binary frame. The result can be written to
-    any number of connections with :meth:`NativeWebSocket.send_frame`: server frames are
-    not masked (RFC 6455 section 5.1), and an uncompressed message is valid even when
-    permessage-deflate was negotiated (RFC 7692 section 6: RSV1 clear means not compressed).
-    """
-    if isinstance(data, str):
-        payload = data.encode()
-        return _header(_FIN_TEXT, len(payload)) + payload
-    return _header(_FIN_BINARY, len(data)) + data
 
 
 class WriteBatch:

@@ -34,6 +34,7 @@ from socketwire.engineio.http import (
     upgrade_error_answer,
 )
 from socketwire.engineio.options import EngineOptions, Transport
+from socketwire.engineio.packets import SharedMessage
 from socketwire.engineio.reasons import CloseReason
 from socketwire.engineio.server_session import (
     AnswerPoll,
@@ -45,6 +46,7 @@ from socketwire.engineio.server_session import (
     ServerSession,
     Upgraded,
 )
+from socketwire.io.frames import frame_message
 from socketwire.io.http import (
     BodyTimeoutError,
     BodyTooLargeError,
@@ -55,9 +57,8 @@ from socketwire.io.http import (
     WebSocketHandler,
     WebSocketTransport,
 )
-from socketwire.io.native import frame_message
 
-__all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket", "SharedMessage"]
+__all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket"]
 
 logger = logging.getLogger("socketwire.engine")
 
@@ -91,31 +92,6 @@ class ConnectionErrorEvent:
     code: HttpErrorCode
     message: str
     context: Mapping[str, Any] = field(default_factory=dict)
-
-
-class SharedMessage:
-    """One Engine.IO packet encoded once for many sessions: a broadcast.
-
-    ``data`` is the packet in WebSocket form (``"4..."`` text, or raw bytes). Its WebSocket
-    frame is built on first use by a recipient on the native plumbing and the very same
-    bytes are written to every such recipient (server frames are unmasked, RFC 6455
-    section 5.1, so one frame fits every connection without permessage-deflate).
-    """
-
-    __slots__ = ("_frame", "data")
-
-    def __init__(self, data: str | bytes) -> None:
-        """Wrap an encoded packet (see :func:`~socketwire.engineio.encode_packet`)."""
-        self.data = data
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        """The WebSocket frame of :attr:`data`, built once."""
-        frame = self._frame
-        if frame is None:
-            frame = self._frame = frame_message(self.data)
-        return frame
 
 
 class EngineSocket:
@@ -239,9 +215,12 @@ class EngineSocket:
             # The broadcast loop's hot path: straight to the WebSocket (see :meth:`send`).
             if isinstance(message, SharedMessage):
                 if self._ws_frames:
-                    ws.send_frame(message.frame)
+                    frame = message.frame
+                    if frame is None:
+                        frame = message.frame = frame_message(message.data)
+                    ws.send_frame(frame)
                 else:
-                    frame = message.frame if self._shares_frames(compress) else None
+                    frame = _frame_of(message) if self._shares_frames(compress) else None
                     self._write_websocket(ws, message.data, compress, frame)
             else:
                 self._write_websocket(ws, message, compress, None)
@@ -249,7 +228,7 @@ class EngineSocket:
             return
         if isinstance(message, SharedMessage):
             data = message.data
-            frame = message.frame if self._shares_frames(compress) else None
+            frame = _frame_of(message) if self._shares_frames(compress) else None
             self._session.send_encoded(data, compress=compress, frame=frame)
         else:
             self._session.send_encoded(message, compress=compress)
@@ -434,6 +413,14 @@ class _Ignore:
 
     def on_close(self, code: int) -> None:
         pass
+
+
+def _frame_of(message: SharedMessage) -> bytes:
+    """The WebSocket frame of a broadcast message, built once for all its recipients."""
+    frame = message.frame
+    if frame is None:
+        frame = message.frame = frame_message(message.data)
+    return frame
 
 
 def _call(callback: Callable[..., None], *args: Any) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from socketwire.server.errors import (
+from socketwire.adapters.types import Handshake, RecoveryOptions
+from socketwire.errors import (
     AckError,
     AckTimeoutError,
     ConnectionRefusedError,
     DisconnectedError,
     SocketwireError,
 )
-from socketwire.server.handshake import Handshake
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
-from socketwire.server.recovery import RecoveryOptions
 from socketwire.server.server import Server
 from socketwire.server.socket import Socket, SocketEmitter
 

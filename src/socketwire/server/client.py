@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from socketwire.engineio.packets import Packet as EnginePacket
-from socketwire.engineio.packets import PacketType as EnginePacketType
-from socketwire.engineio.packets import encode_packet
-from socketwire.io.engine import SharedMessage
+from socketwire.adapters.types import EncodedPacket
+from socketwire.engineio.packets import SharedMessage
+from socketwire.handlers import spawn
 from socketwire.io.http import HttpRequest
-from socketwire.server.handlers import spawn
 from socketwire.socketio import Packet, PacketType, ProtocolError
 from socketwire.socketio.base import Decoder
 from socketwire.socketio.tracing import TracingDecoder, TracingEncoder, describe
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from socketwire.server.server import Server
     from socketwire.server.socket import Socket
 
-__all__ = ["Client", "EncodedPacket", "EngineSocketLike"]
+__all__ = ["Client", "EngineSocketLike"]
 
 logger = logging.getLogger("socketwire.server")
 
@@ -73,24 +71,6 @@ class EngineSocketLike(Protocol):
 
     def close(self) -> None:
         """Close the connection; ``on_close`` follows."""
-
-
-class EncodedPacket:
-    """One Socket.IO packet encoded once for many recipients: the parser's messages, each
-    already wrapped as an Engine.IO MESSAGE packet in a :class:`SharedMessage`, so the
-    broadcast loop hands the very same objects to every recipient's engine socket (and the
-    recipients on the native WebSocket plumbing share one frame per message).
-
-    ``packet`` is the packet itself, kept for DEBUG logs."""
-
-    __slots__ = ("messages", "packet")
-
-    def __init__(self, messages: Sequence[str | bytes], packet: Packet | None = None) -> None:
-        self.messages = tuple(
-            SharedMessage(encode_packet(EnginePacket(EnginePacketType.MESSAGE, m)))
-            for m in messages
-        )
-        self.packet = packet
 
 
 class Client:

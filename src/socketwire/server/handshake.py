@@ -1,42 +1,19 @@
-"""The handshake details of a Socket.IO connection (JS ``socket.handshake``)."""
+"""Building the handshake details of a Socket.IO connection (JS ``socket.handshake``).
+
+The :class:`~socketwire.adapters.types.Handshake` type itself lives with the adapters, which
+carry it between servers.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from socketwire.adapters.types import Handshake
 from socketwire.io.http import HttpRequest
 
-__all__ = ["Handshake", "build_handshake"]
-
-
-@dataclass(frozen=True, slots=True)
-class Handshake:
-    """What the server knew about a client when its socket connected.
-
-    Attributes:
-        headers: The Engine.IO handshake request's headers (lower-case names).
-        time: The creation date as a JS ``Date`` string.
-        address: The client's IP address, when known.
-        xdomain: True when the request carried an ``Origin`` header.
-        secure: True when the request came over TLS.
-        issued: The creation time in milliseconds since the epoch.
-        url: The handshake request's target (path and query string).
-        query: The handshake request's query parameters.
-        auth: The ``auth`` payload of the client's CONNECT packet.
-    """
-
-    headers: Mapping[str, str]
-    time: str
-    address: str | None
-    xdomain: bool
-    secure: bool
-    issued: int
-    url: str
-    query: Mapping[str, str]
-    auth: Mapping[str, Any] = field(default_factory=dict)
+__all__ = ["build_handshake"]
 
 
 def _js_date(now: float) -> str:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import BroadcastOptions
 from socketwire.adapters.memory import MemoryAdapter
-from socketwire.server.errors import ConnectionRefusedError
-from socketwire.server.handlers import call_handler, spawn
+from socketwire.errors import ConnectionRefusedError
+from socketwire.handlers import call_handler, spawn
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.socket import Socket
 from socketwire.socketio import Packet

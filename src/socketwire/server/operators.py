@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from socketwire.adapters.base import Adapter, BroadcastFlags, BroadcastOptions, SocketDetails
-from socketwire.server.errors import AckError, AckTimeoutError
+from socketwire.errors import AckError, AckTimeoutError
 from socketwire.socketio import Packet, PacketType
 from socketwire.socketio.packets import RESERVED_EVENTS
 
 if TYPE_CHECKING:
-    from socketwire.server.handshake import Handshake
+    from socketwire.adapters.types import Handshake
 
 __all__ = ["BroadcastOperator", "RemoteSocket", "check_event_name", "room_set"]
 

@@ -26,14 +26,14 @@ from typing import Any, TypeVar, overload
 
 from socketwire.adapters.base import Adapter, AdapterFactory
 from socketwire.adapters.memory import MemoryAdapter, SessionAwareMemoryAdapter
+from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
+from socketwire.handlers import LoopGuard, spawn
 from socketwire.io.engine import EngineServer, EngineSocket
 from socketwire.io.http import HttpRequest, HttpResponse, WebSocketAccept
 from socketwire.server.client import Client
-from socketwire.server.handlers import LoopGuard, spawn
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
-from socketwire.server.recovery import RecoveryOptions
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
 

@@ -30,11 +30,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import BroadcastFlags, BroadcastOptions
-from socketwire.server.errors import AckTimeoutError, DisconnectedError
-from socketwire.server.handlers import ack_args, ack_value, call_handler, fire, is_async, spawn
-from socketwire.server.handshake import Handshake, build_handshake
+from socketwire.adapters.types import Handshake, Session
+from socketwire.errors import AckTimeoutError, DisconnectedError
+from socketwire.handlers import ack_args, ack_value, call_handler, fire, is_async, spawn
+from socketwire.server.handshake import build_handshake
 from socketwire.server.operators import BroadcastOperator, check_event_name, room_set
-from socketwire.server.recovery import RECOVERABLE_REASONS, Session
+from socketwire.server.recovery import RECOVERABLE_REASONS
 from socketwire.socketio import Packet, PacketType
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from socketwire.client.state import (
     EventReceived,
     SocketCore,
 )
-from socketwire.server.handlers import ack_args, ack_value, call_handler, spawn
+from socketwire.handlers import ack_args, ack_value, call_handler, spawn
 from socketwire.socketio import Packet
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socketwire import Server
-from socketwire.io.engine import SharedMessage
+from socketwire.engineio.packets import SharedMessage
 from socketwire.socketio import JsonParser, Packet, PacketType, Parser
 
 WAIT = 5.0

@@ -1,4 +1,4 @@
-"""Errors raised by the Socket.IO server API."""
+"""Errors raised by the socketwire API: the server, the client and the adapters share them."""
 
 from __future__ import annotations
 
