@@ -211,7 +211,7 @@ def leaks(sio: Server) -> dict[str, int]:
     for name, nsp in sio.namespaces.items():
         counts[f"{name} sockets"] = len(nsp.sockets)
         counts[f"{name} connecting sockets"] = len(nsp._pre_connect)
-        counts[f"{name} pending acks"] = sum(len(s._acks) for s in nsp.sockets.values())
+        counts[f"{name} pending acks"] = sum(len(s.acks) for s in nsp.sockets.values())
         adapter: Any = nsp.adapter
         counts[f"{name} adapter rooms"] = len(adapter.rooms)
         counts[f"{name} adapter sids"] = len(adapter.sids)

@@ -223,10 +223,10 @@ async def test_unknown_ack_ids_are_ignored(
     await peer.send('421["echo","after"]')
     assert await peer.recv() == '431["after"]'
     assert not task.done()
-    assert list(socket._acks) == [0]
+    assert list(socket.acks) == [0]
     await peer.send('430["the answer"]')
     assert await asyncio.wait_for(task, 5) == "the answer"
-    assert socket._acks == {}
+    assert socket.acks == {}
     await peer.send('430["again"]')  # a second answer to the same id: ignored
     await peer.send('421["echo","still"]')
     assert await peer.recv() == '431["still"]'

@@ -88,7 +88,7 @@ async def test_events_binary_and_acks_both_ways(
     # the client does not answer: timeout
     with pytest.raises(AckTimeoutError):
         await socket.timeout(0.2).emit_with_ack("unanswered")
-    assert socket._acks == {}
+    assert socket.acks == {}
 
 
 @pytest.mark.parametrize(("mode", "parser"), MATRIX)
@@ -182,7 +182,7 @@ async def test_rooms_broadcast_volatile_and_broadcast_acks(
     assert len(replies) == 3
     assert 3 in replies
     for socket in k:
-        assert socket._acks == {}
+        assert socket.acks == {}
 
 
 @pytest.mark.parametrize(("mode", "parser"), MATRIX)

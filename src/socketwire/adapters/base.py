@@ -1,36 +1,53 @@
 """The adapter interface: where rooms live and how a packet reaches the sockets it targets.
 
-The semantics are those of the JS ``socket.io-adapter`` ``Adapter`` class, so that remote
-adapters (Redis and others) can speak the official Node wire formats. Methods a remote
-adapter answers from the network are coroutines; the ones JS calls synchronously on the hot
-path (joining, leaving, broadcasting) are plain methods, and a remote adapter publishes from
-them without waiting.
+Two halves, each the only way across:
+
+* :class:`Adapter` is what a namespace asks of its adapter. The semantics are those of the
+  JS ``socket.io-adapter`` ``Adapter`` class (``addAll``, ``del``, ``delAll``,
+  ``broadcast``, ``broadcastWithAck``, ``sockets``, ``socketRooms``, ``fetchSockets``,
+  ``addSockets``, ``delSockets``, ``disconnectSockets``, ``serverSideEmit``,
+  ``persistSession``, ``restoreSession``, ``serverCount``), in snake case, so that remote
+  adapters can speak the official Node wire formats. Methods a remote adapter answers from
+  the network are coroutines; the ones JS calls synchronously on the hot path (joining,
+  leaving, broadcasting) are plain methods, and a remote adapter publishes from them
+  without waiting.
+* :class:`AdapterNamespace` and :class:`LocalSocket` are what an adapter may use of its
+  namespace and of the namespace's sockets on this server: encode a packet once, deliver
+  it to a local socket, register an acknowledgement, number acks, and hand a server-side
+  event from another server to the application. ``socketwire.Namespace`` and
+  ``socketwire.Socket`` implement them; an adapter needs nothing else from the server (it
+  imports nothing from :mod:`socketwire.server`).
+
+See the how-to "Writing an adapter" for a walk through the in-memory adapter.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final, Protocol
 
-from socketwire.adapters.types import Handshake, Session
+from socketwire.adapters.types import EncodedPacket, Handshake, RecoveryOptions, Session
 from socketwire.socketio import Packet
 
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
-
 __all__ = [
+    "RESERVED_NAMESPACE_EVENTS",
     "AckCallback",
+    "AckHandler",
     "Adapter",
     "AdapterFactory",
+    "AdapterNamespace",
     "BroadcastFlags",
     "BroadcastOptions",
     "ClientCountCallback",
+    "LocalSocket",
     "RoomListener",
     "ServerSideAck",
+    "ServerSideReply",
     "SocketDetails",
+    "room_set",
 ]
 
 logger = logging.getLogger(__name__)
@@ -40,9 +57,125 @@ logger = logging.getLogger(__name__)
 ClientCountCallback = Callable[[int, Sequence[str]], None]
 #: ``(sid, args)``: one client's acknowledgement; ``args`` is None when it disconnected first.
 AckCallback = Callable[[str | None, list[Any] | None], None]
+#: ``(args)``: what a local socket calls when the ack it waits for arrives (None: the socket
+#: disconnected first). See :attr:`LocalSocket.acks`.
+AckHandler = Callable[[list[Any] | None], None]
 #: ``(error, responses)`` for a server-side emit with acknowledgement.
 ServerSideAck = Callable[[Exception | None, list[Any]], None]
+#: ``(value)``: the answer to a server-side emit from another server (its requester waits).
+ServerSideReply = Callable[[Any], None]
 RoomListener = Callable[..., None]
+
+#: Event names of a namespace that are not server-side events (JS ``RESERVED_EVENTS`` of the
+#: namespace and of the emitter): neither sent to nor accepted from other servers.
+RESERVED_NAMESPACE_EVENTS: Final = frozenset({"connect", "connection", "new_namespace"})
+
+
+def room_set(rooms: str | Iterable[str]) -> frozenset[str]:
+    """One room name or an iterable of them, as a set (a ``str`` is one room, not letters)."""
+    if isinstance(rooms, str):
+        return frozenset((rooms,))
+    return frozenset(rooms)
+
+
+class LocalSocket(Protocol):
+    """A socket of this server, as its adapter sees it (a ``socketwire.Socket`` is one).
+
+    Get them from :attr:`AdapterNamespace.sockets`. Besides reading them, an adapter may
+    deliver an encoded packet to one (:meth:`deliver`), register the acknowledgement it
+    expects (:attr:`acks`), and make it join, leave or disconnect.
+    """
+
+    @property
+    def id(self) -> str:
+        """The socket id."""
+        ...
+
+    @property
+    def handshake(self) -> Handshake:
+        """The socket's handshake."""
+        ...
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The socket's ``data`` dict (the live one)."""
+        ...
+
+    @property
+    def rooms(self) -> set[str]:
+        """The socket's rooms (a copy)."""
+        ...
+
+    @property
+    def acks(self) -> MutableMapping[int, AckHandler]:
+        """The acknowledgements the socket waits for, by ack id.
+
+        To broadcast with acknowledgement, set ``acks[packet.id] = handler`` before
+        delivering the packet: the socket calls ``handler(args)`` with the client's answer,
+        or ``handler(None)`` if it disconnects first, and forgets it.
+        """
+        ...
+
+    def deliver(self, encoded: EncodedPacket, volatile: bool, compress: bool | None) -> None:
+        """Write a packet encoded once for many recipients to this socket's connection.
+
+        It notifies the socket's catch-all outgoing listeners, then writes; a volatile
+        packet is dropped when the connection cannot take it now. The socket's connection
+        bounds its own buffer (a client that does not read is closed), so this never
+        blocks and never raises.
+        """
+        ...
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Join one room or several."""
+        ...
+
+    def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        ...
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect the socket (``close``: close its whole connection)."""
+        ...
+
+
+class AdapterNamespace(Protocol):
+    """What an adapter may use of the namespace it serves (``socketwire.Namespace``)."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name (``"/"``, ``"/chat"``...)."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, LocalSocket]:
+        """The sockets of this namespace connected to this server, by id. Do not mutate."""
+        ...
+
+    @property
+    def connection_state_recovery(self) -> RecoveryOptions | None:
+        """The server's connection state recovery options (None: recovery is off)."""
+        ...
+
+    def encode(self, packet: Packet) -> EncodedPacket:
+        """Encode ``packet`` once, with the server's parser, for :meth:`LocalSocket.deliver`."""
+        ...
+
+    def next_ack_id(self) -> int:
+        """A new ack id of this namespace (shared by its sockets' emits and its broadcasts,
+        as JS ``nsp._ids``): the id of a broadcast with acknowledgement from another
+        server, renumbered here."""
+        ...
+
+    def handle_server_side_emit(
+        self, packet: list[Any], reply: ServerSideReply | None = None
+    ) -> None:
+        """Hand ``[event, *args]`` from another server to the application's listeners.
+
+        With ``reply``, the other server waits for an answer: the first listener's return
+        value is passed to ``reply`` (once).
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +228,7 @@ class Adapter(ABC):
     ``join-room``, ``leave-room``) are reported to listeners registered with :meth:`on`.
     """
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: AdapterNamespace) -> None:
         self.nsp = nsp
         self._listeners: dict[str, list[RoomListener]] = {}
 
@@ -139,7 +272,7 @@ class Adapter(ABC):
         """Add socket ``sid`` to ``rooms``."""
 
     @abstractmethod
-    def delete(self, sid: str, room: str) -> None:
+    def del_(self, sid: str, room: str) -> None:
         """Remove socket ``sid`` from ``room`` (JS ``del``)."""
 
     @abstractmethod
@@ -213,4 +346,4 @@ class Adapter(ABC):
 
 #: What ``Server(adapter=...)`` takes: a class or function building an adapter for a
 #: namespace.
-AdapterFactory = Callable[["Namespace"], Adapter]
+AdapterFactory = Callable[[AdapterNamespace], Adapter]

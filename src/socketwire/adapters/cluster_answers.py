@@ -9,14 +9,11 @@ request's options.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from socketwire.adapters.base import AckCallback, SocketDetails
+from socketwire.adapters.base import AckCallback, LocalSocket, SocketDetails
 from socketwire.adapters.cluster import details_to_wire
 from socketwire.adapters.wire import WireSocket
-
-if TYPE_CHECKING:
-    from socketwire.server.socket import Socket
 
 __all__ = [
     "disconnect_all",
@@ -28,26 +25,26 @@ __all__ = [
 ]
 
 
-def join_rooms(sockets: Iterable[Socket], rooms: Sequence[str]) -> None:
+def join_rooms(sockets: Iterable[LocalSocket], rooms: Sequence[str]) -> None:
     """Make ``sockets`` join ``rooms``."""
     for socket in sockets:
         socket.join(list(rooms))
 
 
-def leave_rooms(sockets: Iterable[Socket], rooms: Sequence[str]) -> None:
+def leave_rooms(sockets: Iterable[LocalSocket], rooms: Sequence[str]) -> None:
     """Make ``sockets`` leave ``rooms``."""
     for socket in sockets:
         for room in rooms:
             socket.leave(room)
 
 
-def disconnect_all(sockets: Iterable[Socket], close: bool) -> None:
+def disconnect_all(sockets: Iterable[LocalSocket], close: bool) -> None:
     """Disconnect ``sockets`` (``close``: close their underlying connections too)."""
     for socket in sockets:
         socket.disconnect(close)
 
 
-def sockets_to_wire(sockets: Iterable[Socket]) -> tuple[WireSocket, ...]:
+def sockets_to_wire(sockets: Iterable[LocalSocket]) -> tuple[WireSocket, ...]:
     """Local sockets as a ``fetchSockets`` response carries them."""
     return tuple(
         details_to_wire(SocketDetails(s.id, s.handshake, s.rooms, s.data)) for s in sockets

@@ -1,11 +1,13 @@
 """The behaviour of socket.io-adapter's ``ClusterAdapter``, for the adapters that carry its
-messages: the sharded Redis adapter and the Redis streams adapter.
+messages: the sharded Redis adapter, the Redis streams adapter, and any new one.
 
-A subclass says how a message travels (:meth:`ClusterAdapter._publish`,
-:meth:`ClusterAdapter._publish_response`) and how servers are counted
-(:meth:`ClusterAdapter.server_count`), and hands every message it receives to
-:meth:`ClusterAdapter.on_message`. Everything else (who answers what, request bookkeeping,
-acknowledgement counting) is here, once.
+A subclass says how a message travels (:meth:`ClusterAdapter.publish`,
+:meth:`ClusterAdapter.publish_response`) and how servers are counted
+(:meth:`ClusterAdapter.server_count`), hands every message it receives to
+:meth:`ClusterAdapter.on_message`, and calls :meth:`ClusterAdapter.close_requests` when it
+closes. Everything else (who answers what, request bookkeeping, acknowledgement counting)
+is here, once. The messages are the typed dataclasses of
+:mod:`socketwire.adapters.wire.cluster`; a subclass encodes them in its own wire format.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from socketwire.adapters.base import (
     AckCallback,
+    AdapterNamespace,
     BroadcastOptions,
     ClientCountCallback,
     ServerSideAck,
@@ -57,9 +60,6 @@ from socketwire.adapters.wire.cluster import (
 from socketwire.adapters.wire.naming import node_id
 from socketwire.socketio import Packet, PacketType
 
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
-
 __all__ = ["ClusterAdapter", "is_recoverable"]
 
 
@@ -72,51 +72,63 @@ def is_recoverable(packet: Packet, opts: BroadcastOptions) -> bool:
 class ClusterAdapter(MemoryAdapter):
     """One namespace's adapter speaking ClusterAdapter messages.
 
+    Args:
+        nsp: The namespace.
+        requests_timeout: Seconds to wait for every server's answer to a request.
+        where: Where requests travel (a channel name), named in timeout errors; settable
+            later through ``requests.where``.
+
     Attributes:
         uid: This server's id (16 hex characters, as Node's ``randomId()``).
         requests_timeout: Seconds to wait for every server's answer.
+        requests: The requests waiting for other servers' answers.
     """
 
     #: Broadcasts carry the offset their publication returned (streams with recovery).
     records_offsets = False
 
-    def __init__(self, nsp: Namespace, *, requests_timeout: float = 5.0, where: str) -> None:
+    def __init__(self, nsp: AdapterNamespace, *, requests_timeout: float = 5.0, where: str) -> None:
         super().__init__(nsp)
         self.uid = node_id()
         self.requests_timeout = requests_timeout
-        self._requests = PendingRequests(where)
+        self.requests = PendingRequests(where)
         self._acks = AckRequests()
 
     # -- transport (subclasses) --------------------------------------------------------------
 
     @abstractmethod
-    def _publish(
+    def publish(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Queue ``message`` for every other server; ``on_result`` gets its offset ("" when
-        the transport has none).
+        """Queue ``message`` for every other server; never block.
+
+        ``on_result`` gets its offset once published ("" when the transport has none);
+        ``on_error`` the error if the publication fails later.
 
         Raises:
             ClusterUnavailableError: The broker is known to be down; nothing was queued.
         """
 
     @abstractmethod
-    def _publish_response(self, requester: str, message: ClusterMessage) -> None:
-        """Queue ``message`` for server ``requester`` only."""
+    def publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """Queue ``message`` for server ``requester`` only (a transport without
+        point-to-point addressing may publish it to every server: the others ignore it)."""
 
     def _respond(self, requester: str, message: ClusterMessage) -> None:
         try:
-            self._publish_response(requester, message)
+            self.publish_response(requester, message)
         except ClusterError as exc:
             from socketwire.adapters.cluster import logger
 
             logger.warning("could not answer %s: %s", requester, exc)
 
-    def _close_requests(self) -> None:
-        self._requests.close()
+    def close_requests(self) -> None:
+        """Fail every request still waiting for answers, and forget the broadcasts waiting
+        for acknowledgements: call it when the adapter closes."""
+        self.requests.close()
         self._acks.close()
 
     # -- broadcasting ------------------------------------------------------------------------
@@ -139,15 +151,15 @@ class ClusterAdapter(MemoryAdapter):
                 data = [*(packet.data or []), offset]
                 MemoryAdapter.broadcast(self, dataclasses.replace(packet, data=data), opts)
 
-            self._publish(message, on_result=deliver)
+            self.publish(message, on_result=deliver)
             return
-        self._publish(message)
+        self.publish(message)
         super().broadcast(packet, opts)
 
     def _wants_offset(self, packet: Packet, opts: BroadcastOptions) -> bool:
         return (
             self.records_offsets
-            and self.nsp.server.connection_state_recovery is not None
+            and self.nsp.connection_state_recovery is not None
             and is_recoverable(packet, opts)
         )
 
@@ -165,7 +177,7 @@ class ClusterAdapter(MemoryAdapter):
             request_id = node_id()
             wire = options_to_wire(opts)
             # Queued, not sent yet: registering after cannot miss an answer.
-            self._publish(ClusterBroadcast(self.uid, self.nsp.name, packet, wire, request_id))
+            self.publish(ClusterBroadcast(self.uid, self.nsp.name, packet, wire, request_id))
             self._acks.open(request_id, client_count_callback, ack, opts.flags.timeout)
         super().broadcast_with_ack(packet, opts, client_count_callback, ack)
 
@@ -174,19 +186,19 @@ class ClusterAdapter(MemoryAdapter):
     async def add_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
         """Tell the other servers, then make the local targets join ``rooms``."""
         if not opts.flags.local:
-            self._publish(SocketsJoin(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
+            self.publish(SocketsJoin(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
         await super().add_sockets(opts, rooms)
 
     async def del_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
         """Tell the other servers, then make the local targets leave ``rooms``."""
         if not opts.flags.local:
-            self._publish(SocketsLeave(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
+            self.publish(SocketsLeave(self.uid, self.nsp.name, _wire(opts), tuple(rooms)))
         await super().del_sockets(opts, rooms)
 
     async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
         """Tell the other servers, then disconnect the local targets."""
         if not opts.flags.local:
-            self._publish(DisconnectSockets(self.uid, self.nsp.name, _wire(opts), close))
+            self.publish(DisconnectSockets(self.uid, self.nsp.name, _wire(opts), close))
         await super().disconnect_sockets(opts, close)
 
     async def _ask(
@@ -195,14 +207,14 @@ class ClusterAdapter(MemoryAdapter):
         request_id = node_id()
 
         def on_error(error: BaseException) -> None:
-            self._requests.fail(request_id, error)
+            self.requests.fail(request_id, error)
 
-        return await self._requests.ask(
+        return await self.requests.ask(
             request_id,
             operation,
             expected,
             self.requests_timeout,
-            lambda: self._publish(build(request_id), on_error=on_error),
+            lambda: self.publish(build(request_id), on_error=on_error),
         )
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
@@ -235,7 +247,7 @@ class ClusterAdapter(MemoryAdapter):
     async def server_side_emit(self, packet: list[Any], ack: ServerSideAck | None = None) -> None:
         """Send ``[event, *args]`` to the other servers; with ``ack``, one answer from each."""
         if ack is None:
-            self._publish(ServerSideEmit(self.uid, self.nsp.name, packet))
+            self.publish(ServerSideEmit(self.uid, self.nsp.name, packet))
             return
         expected = await self.server_count() - 1
         if expected <= 0:
@@ -259,13 +271,13 @@ class ClusterAdapter(MemoryAdapter):
         if isinstance(message, ClusterBroadcast):
             self._on_broadcast(message, offset)
         elif isinstance(message, SocketsJoin):
-            join_rooms(self._targets(options_from_wire(message.opts)), message.rooms)
+            join_rooms(self.targets(options_from_wire(message.opts)), message.rooms)
         elif isinstance(message, SocketsLeave):
-            leave_rooms(self._targets(options_from_wire(message.opts)), message.rooms)
+            leave_rooms(self.targets(options_from_wire(message.opts)), message.rooms)
         elif isinstance(message, DisconnectSockets):
-            disconnect_all(self._targets(options_from_wire(message.opts)), message.close)
+            disconnect_all(self.targets(options_from_wire(message.opts)), message.close)
         elif isinstance(message, FetchSockets):
-            sockets = sockets_to_wire(self._targets(options_from_wire(message.opts)))
+            sockets = sockets_to_wire(self.targets(options_from_wire(message.opts)))
             self._respond(
                 message.uid,
                 FetchSocketsResponse(self.uid, self.nsp.name, message.request_id, sockets),
@@ -278,9 +290,9 @@ class ClusterAdapter(MemoryAdapter):
             self._acks.ack(message.request_id, message.packet)
         elif isinstance(message, FetchSocketsResponse):
             details = [details_from_wire(s) for s in message.sockets]
-            self._requests.answer(message.request_id, details, message.uid)
+            self.requests.answer(message.request_id, details, message.uid)
         elif isinstance(message, ServerSideEmitResponse):
-            self._requests.answer(message.request_id, [message.packet], message.uid)
+            self.requests.answer(message.request_id, [message.packet], message.uid)
         # heartbeats and ADAPTER_CLOSE: these adapters count servers with NUMSUB instead
 
     def _on_broadcast(self, message: ClusterBroadcast, offset: str | None) -> None:
@@ -290,7 +302,7 @@ class ClusterAdapter(MemoryAdapter):
             packet = message.packet
             if (
                 offset
-                and self.nsp.server.connection_state_recovery is not None
+                and self.nsp.connection_state_recovery is not None
                 and is_recoverable(packet, opts)
                 and message.opts.flags.volatile is None
             ):
@@ -299,7 +311,7 @@ class ClusterAdapter(MemoryAdapter):
             return
         requester = message.uid
         # Each server numbers its own acks (as Node's in-memory adapter does).
-        packet = dataclasses.replace(message.packet, id=self.nsp._next_ack_id())
+        packet = dataclasses.replace(message.packet, id=self.nsp.next_ack_id())
 
         def on_count(count: int, sids: Sequence[str]) -> None:
             self._respond(
@@ -314,7 +326,7 @@ class ClusterAdapter(MemoryAdapter):
     def _on_server_side_emit(self, message: ServerSideEmit) -> None:
         request_id = message.request_id
         if request_id is None:
-            self.nsp._on_server_side_emit(list(message.packet))
+            self.nsp.handle_server_side_emit(list(message.packet))
             return
 
         def send(value: Any) -> None:
@@ -322,7 +334,7 @@ class ClusterAdapter(MemoryAdapter):
                 message.uid, ServerSideEmitResponse(self.uid, self.nsp.name, request_id, value)
             )
 
-        self.nsp._on_server_side_emit(list(message.packet), reply_once(send))
+        self.nsp.handle_server_side_emit(list(message.packet), reply_once(send))
 
 
 def _wire(opts: BroadcastOptions) -> WireOptions:

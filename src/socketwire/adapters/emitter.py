@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from socketwire.adapters.base import RESERVED_NAMESPACE_EVENTS, room_set
 from socketwire.adapters.cluster import ClusterUnavailableError
 from socketwire.adapters.wire import EMITTER_UID, EmitterCodec, WireFlags, WireOptions
 from socketwire.adapters.wire.classic import (
@@ -30,14 +31,12 @@ from socketwire.adapters.wire.classic import (
     ServerSideEmitRequest,
 )
 from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ClassicChannels
-from socketwire.server.operators import check_event_name, room_set
 from socketwire.socketio import Packet, PacketType
+from socketwire.socketio.packets import check_event_name
 
 __all__ = ["Emitter", "EmitterOperator"]
 
 _CODEC = EmitterCodec()
-#: Events a server namespace reserves (JS ``RESERVED_EVENTS`` of the emitter).
-_RESERVED_SERVER_EVENTS = frozenset({"connect", "connection", "new_namespace"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +145,7 @@ class Emitter(EmitterOperator):
         Raises:
             ValueError: ``event`` is reserved.
         """
-        if event in _RESERVED_SERVER_EVENTS:
+        if event in RESERVED_NAMESPACE_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
         request = ServerSideEmitRequest(EMITTER_UID, [event, *args])
         await self._publish(self.channels.request, _CODEC.encode(request))

@@ -13,21 +13,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from socketwire.adapters.base import (
     AckCallback,
+    AckHandler,
     Adapter,
+    AdapterNamespace,
     BroadcastOptions,
     ClientCountCallback,
+    LocalSocket,
     SocketDetails,
 )
-from socketwire.adapters.types import EncodedPacket, Session
-from socketwire.socketio import Packet, PacketType, encode_for_broadcast
-
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
-    from socketwire.server.socket import Socket
+from socketwire.adapters.types import Session
+from socketwire.socketio import Packet, PacketType
 
 __all__ = ["MemoryAdapter", "SessionAwareMemoryAdapter"]
 
@@ -35,7 +34,7 @@ __all__ = ["MemoryAdapter", "SessionAwareMemoryAdapter"]
 class MemoryAdapter(Adapter):
     """Rooms and broadcasts for the sockets of one namespace on this server."""
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: AdapterNamespace) -> None:
         super().__init__(nsp)
         #: room -> ids of the sockets in it
         self.rooms: dict[str, set[str]] = {}
@@ -55,7 +54,7 @@ class MemoryAdapter(Adapter):
                 members.add(sid)
                 self.emit("join-room", room, sid)
 
-    def delete(self, sid: str, room: str) -> None:
+    def del_(self, sid: str, room: str) -> None:
         """Remove socket ``sid`` from ``room``, emitting ``leave-room``/``delete-room``."""
         own = self.sids.get(sid)
         if own is not None:
@@ -87,24 +86,19 @@ class MemoryAdapter(Adapter):
 
     async def sockets(self, rooms: frozenset[str]) -> set[str]:
         """The ids of the local sockets in any of ``rooms`` (all when empty)."""
-        return {s.id for s in self._targets(BroadcastOptions(rooms=rooms))}
-
-    def _encode(self, packet: Packet) -> EncodedPacket:
-        # One encoding for every recipient: the same str/bytes objects go to each engine socket.
-        return EncodedPacket(encode_for_broadcast(self.nsp.server.parser, packet), packet)
+        return {s.id for s in self.targets(BroadcastOptions(rooms=rooms))}
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        """Encode ``packet`` once and write it to every targeted socket."""
+        """Encode ``packet`` once and deliver it to every targeted socket."""
         packet = dataclasses.replace(packet, nsp=self.nsp.name)
-        encoded = self._encode(packet)
+        # One encoding for every recipient: the same str/bytes objects go to each connection.
+        encoded = self.nsp.encode(packet)
         flags = opts.flags
         volatile = flags.volatile
         compress = flags.compress
-        # The fan-out loop: one pass per recipient, nothing built per recipient.
-        for socket in self._targets(opts):
-            if socket._any_outgoing:
-                socket._notify_outgoing(packet)
-            socket.client._write(encoded, volatile, compress)
+        # The fan-out loop: one call per recipient, nothing built per recipient.
+        for socket in self.targets(opts):
+            socket.deliver(encoded, volatile, compress)
 
     def broadcast_with_ack(
         self,
@@ -113,42 +107,41 @@ class MemoryAdapter(Adapter):
         client_count_callback: ClientCountCallback,
         ack: AckCallback,
     ) -> None:
-        """Encode ``packet`` once, write it to the targets and register ``ack`` on each."""
+        """Encode ``packet`` once, register ``ack`` on each target, then deliver it."""
         ack_id = packet.id
         if ack_id is None:
             raise ValueError("broadcast_with_ack needs a packet with an ack id")
         packet = dataclasses.replace(packet, nsp=self.nsp.name)
-        encoded = self._encode(packet)
+        encoded = self.nsp.encode(packet)
         flags = opts.flags
         sids: list[str] = []
-        for socket in self._targets(opts):
+        for socket in self.targets(opts):
             sids.append(socket.id)
-            socket._acks[ack_id] = _bind_sid(ack, socket.id)
-            socket._notify_outgoing(packet)
-            socket.client._write(encoded, volatile=flags.volatile, compress=flags.compress)
+            socket.acks[ack_id] = _bind_sid(ack, socket.id)
+            socket.deliver(encoded, flags.volatile, flags.compress)
         client_count_callback(len(sids), sids)
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
         """The targeted local sockets."""
-        return [SocketDetails(s.id, s.handshake, set(s.rooms), s.data) for s in self._targets(opts)]
+        return [SocketDetails(s.id, s.handshake, set(s.rooms), s.data) for s in self.targets(opts)]
 
     async def add_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
         """Make the targeted local sockets join ``rooms``."""
-        for socket in self._targets(opts):
+        for socket in self.targets(opts):
             socket.join(list(rooms))
 
     async def del_sockets(self, opts: BroadcastOptions, rooms: Sequence[str]) -> None:
         """Make the targeted local sockets leave ``rooms``."""
-        for socket in self._targets(opts):
+        for socket in self.targets(opts):
             for room in rooms:
                 socket.leave(room)
 
     async def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
         """Disconnect the targeted local sockets."""
-        for socket in self._targets(opts):
+        for socket in self.targets(opts):
             socket.disconnect(close)
 
-    def _targets(self, opts: BroadcastOptions) -> list[Socket]:
+    def targets(self, opts: BroadcastOptions) -> list[LocalSocket]:
         """The connected local sockets in any of ``opts.rooms`` and none of ``except_rooms``.
 
         A list, not a generator: the callers write to engine sockets, which may close and
@@ -158,7 +151,7 @@ class MemoryAdapter(Adapter):
         for room in opts.except_rooms:
             except_sids.update(self.rooms.get(room, ()))
         connected = self.nsp.sockets
-        found: list[Socket] = []
+        found: list[LocalSocket] = []
         if opts.rooms:
             seen: set[str] = set()
             for room in opts.rooms:
@@ -179,7 +172,7 @@ class MemoryAdapter(Adapter):
         return found
 
 
-def _bind_sid(ack: AckCallback, sid: str) -> Callable[[list[Any] | None], None]:
+def _bind_sid(ack: AckCallback, sid: str) -> AckHandler:
     def on_ack(args: list[Any] | None) -> None:
         ack(sid, args)
 
@@ -202,9 +195,11 @@ class SessionAwareMemoryAdapter(MemoryAdapter):
     client that comes back can be sent what it missed.
     """
 
-    def __init__(self, nsp: Namespace, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, nsp: AdapterNamespace, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(nsp)
-        options = nsp.server.connection_state_recovery
+        options = nsp.connection_state_recovery
         self.max_disconnection_duration = (
             options.max_disconnection_duration if options is not None else 120.0
         )

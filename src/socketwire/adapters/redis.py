@@ -23,7 +23,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from socketwire.adapters.base import (
     AckCallback,
     AdapterFactory,
+    AdapterNamespace,
     BroadcastOptions,
     ClientCountCallback,
     ServerSideAck,
@@ -89,9 +90,6 @@ from socketwire.adapters.wire.naming import (
 )
 from socketwire.socketio import Packet
 
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
-
 __all__ = [
     "RecoveryLog",
     "RedisAdapter",
@@ -134,7 +132,7 @@ def create_adapter(
     """
     link = link_for(redis, publish_timeout=publish_timeout)
 
-    def factory(nsp: Namespace) -> RedisAdapter:
+    def factory(nsp: AdapterNamespace) -> RedisAdapter:
         return RedisAdapter(
             nsp,
             link,
@@ -168,7 +166,7 @@ def create_sharded_adapter(
 
     link = link_for(redis, publish_timeout=publish_timeout)
 
-    def factory(nsp: Namespace) -> ShardedRedisAdapter:
+    def factory(nsp: AdapterNamespace) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(
             nsp,
             link,
@@ -259,7 +257,7 @@ class RedisAdapter(RedisMember, MemoryAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         link: RedisLink,
         *,
         key: str = DEFAULT_PREFIX,
@@ -278,8 +276,8 @@ class RedisAdapter(RedisMember, MemoryAdapter):
         self._ready: asyncio.Future[None] | None = None
         self._presence = (PresenceKind.NUMSUB, self.channels.request)
         self.recovery = (
-            RecoveryLog(nsp.server.connection_state_recovery.max_disconnection_duration)
-            if nsp.server.connection_state_recovery is not None
+            RecoveryLog(nsp.connection_state_recovery.max_disconnection_duration)
+            if nsp.connection_state_recovery is not None
             else None
         )
         self._offsets = itertools.count()
@@ -543,21 +541,21 @@ class RedisAdapter(RedisMember, MemoryAdapter):
         if isinstance(request, SocketsRequest):
             if request.request_id not in self._requests:
                 opts = BroadcastOptions(frozenset(request.rooms))
-                sids = tuple(s.id for s in self._targets(opts))
+                sids = tuple(s.id for s in self.targets(opts))
                 self._respond(request.uid, SocketsResponse(request.request_id, sids))
         elif isinstance(request, AllRoomsRequest):
             if request.request_id not in self._requests:
                 rooms = tuple(self.rooms)
                 self._respond(request.uid, AllRoomsResponse(request.request_id, rooms))
         elif isinstance(request, RemoteJoinRequest):
-            join_rooms(self._targets(options_from_wire(request.opts)), request.rooms)
+            join_rooms(self.targets(options_from_wire(request.opts)), request.rooms)
         elif isinstance(request, RemoteLeaveRequest):
-            leave_rooms(self._targets(options_from_wire(request.opts)), request.rooms)
+            leave_rooms(self.targets(options_from_wire(request.opts)), request.rooms)
         elif isinstance(request, RemoteDisconnectRequest):
-            disconnect_all(self._targets(options_from_wire(request.opts)), request.close)
+            disconnect_all(self.targets(options_from_wire(request.opts)), request.close)
         elif isinstance(request, FetchSocketsRequest):
             if request.request_id not in self._requests:
-                sockets = sockets_to_wire(self._targets(options_from_wire(request.opts)))
+                sockets = sockets_to_wire(self.targets(options_from_wire(request.opts)))
                 self._respond(request.uid, FetchSocketsResponse(request.request_id, sockets))
         elif isinstance(request, ServerSideEmitRequest):
             self._on_server_side_emit(request)
@@ -569,20 +567,20 @@ class RedisAdapter(RedisMember, MemoryAdapter):
             return
         request_id = request.request_id
         if request_id is None:
-            self.nsp._on_server_side_emit(list(request.data))
+            self.nsp.handle_server_side_emit(list(request.data))
             return
 
         def send(value: Any) -> None:
             self._respond(request.uid, ServerSideEmitResponse(request_id, value))
 
-        self.nsp._on_server_side_emit(list(request.data), reply_once(send))
+        self.nsp.handle_server_side_emit(list(request.data), reply_once(send))
 
     def _on_broadcast_with_ack(self, request: BroadcastAckRequest) -> None:
         if request.request_id in self._acks:
             return  # our own request, back from Redis
         request_id = request.request_id
         # Each server numbers its own acks (as Node's in-memory adapter does).
-        packet = dataclasses.replace(request.packet, nsp=self.nsp.name, id=self.nsp._next_ack_id())
+        packet = dataclasses.replace(request.packet, nsp=self.nsp.name, id=self.nsp.next_ack_id())
 
         def on_count(count: int, sids: Sequence[str]) -> None:
             self._respond(request.uid, BroadcastClientCountResponse(request_id, count))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from socketwire.adapters.base import AdapterNamespace
 from socketwire.adapters.cluster import logger
 from socketwire.adapters.cluster_base import ClusterAdapter
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
@@ -21,9 +22,6 @@ from socketwire.adapters.wire import ShardedCodec, WireError
 from socketwire.adapters.wire.cluster import ClusterMessage
 from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ShardedChannels, SubscriptionMode
 from socketwire.handlers import spawn
-
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
 
 __all__ = ["ShardedRedisAdapter"]
 
@@ -40,7 +38,7 @@ class ShardedRedisAdapter(RedisMember, ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         link: RedisLink,
         *,
         key: str = DEFAULT_PREFIX,
@@ -69,7 +67,7 @@ class ShardedRedisAdapter(RedisMember, ClusterAdapter):
         if self._ready is None:
             return
         self._ready = None
-        self._close_requests()
+        self.close_requests()
         self.link.forget_presence(*self._presence)
         channels = [self.channels.main, self.channels.response(self.uid), *self._room_channels]
         self._room_channels.clear()
@@ -97,15 +95,17 @@ class ShardedRedisAdapter(RedisMember, ClusterAdapter):
             on_error=on_error,
         )
 
-    def _publish(
+    def publish(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        """SPUBLISH ``message`` on its channel (a room's own channel, or the namespace's)."""
         self._send(self.channels.channel_for(message), message, on_result, on_error)
 
-    def _publish_response(self, requester: str, message: ClusterMessage) -> None:
+    def publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """SPUBLISH ``message`` on the response channel of server ``requester``."""
         self._send(self.channels.response(requester), message, None, None)
 
     def _on_raw(self, channel: str, data: bytes) -> None:

@@ -18,14 +18,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from socketwire.adapters.base import AdapterFactory
+from socketwire.adapters.base import AdapterFactory, AdapterNamespace
 from socketwire.adapters.cluster import InFlight, logger
 from socketwire.adapters.cluster_base import ClusterAdapter
 from socketwire.adapters.redis import link_for
@@ -43,9 +43,6 @@ from socketwire.adapters.wire.naming import (
     streams_channels,
 )
 from socketwire.adapters.wire.naming import stream_name as compute_stream_name
-
-if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
 
 __all__ = ["RedisStreamsAdapter", "StreamReader", "create_streams_adapter"]
 
@@ -74,7 +71,7 @@ def create_streams_adapter(
     codec = StreamsCodec(only_plaintext=only_plaintext)
     readers: dict[str, StreamReader] = {}
 
-    def factory(nsp: Namespace) -> RedisStreamsAdapter:
+    def factory(nsp: AdapterNamespace) -> RedisStreamsAdapter:
         name = compute_stream_name(nsp.name, stream_name, stream_count)
         reader = readers.get(name)
         if reader is None or reader.closed:
@@ -190,7 +187,7 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         link: RedisLink,
         reader: StreamReader,
         *,
@@ -203,7 +200,7 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
         self.stream = reader.name
         super().__init__(nsp, requests_timeout=requests_timeout, where="")
         self.public, self.private = streams_channels(nsp.name, self.uid, channel_prefix)
-        self._requests.where = self.public
+        self.requests.where = self.public
         self.link = link
         self.reader = reader
         self.codec = codec
@@ -226,18 +223,20 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
             return
         self._ready = None
         await self._storing.drain(self.requests_timeout)
-        self._close_requests()
+        self.close_requests()
         self.link.forget_presence(*self._presence)
         await self.reader.remove(self)
         await self.link.unsubscribe([self.public, self.private])
         await self.link.release()
 
-    def _publish(
+    def publish(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        """Add a durable message to the stream (its entry id is the offset), or publish an
+        ephemeral one on the namespace's public channel."""
         if is_ephemeral(message):
             self._pubsub(self.public, message, on_result, on_error, expect=True)
             return
@@ -274,7 +273,8 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
             on_error=on_error,
         )
 
-    def _publish_response(self, requester: str, message: ClusterMessage) -> None:
+    def publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """Publish ``message`` on the private channel of server ``requester``."""
         channel = streams_channels(self.nsp.name, requester, self._prefix)[1]
         self._pubsub(channel, message, None, None, expect=False)
 
@@ -290,7 +290,7 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
 
     async def persist_session(self, session: Session) -> None:
         """Store ``session`` in Redis for ``max_disconnection_duration``."""
-        options = self.nsp.server.connection_state_recovery
+        options = self.nsp.connection_state_recovery
         duration = options.max_disconnection_duration if options is not None else 120.0
         wire = WireSession(session.sid, session.pid, tuple(session.rooms), session.data)
         key = session_key(session.pid, self.session_key_prefix)

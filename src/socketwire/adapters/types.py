@@ -87,16 +87,19 @@ class EncodedPacket:
     ``messages`` are the parser's messages, each already wrapped as an Engine.IO MESSAGE
     packet in a :class:`~socketwire.engineio.packets.SharedMessage`: the fan-out loop hands
     the very same objects to every recipient's Engine.IO connection (and the recipients on
-    the native WebSocket plumbing share one frame per message).
+    the native WebSocket plumbing share one frame per message). ``packet`` is the packet
+    itself, for the recipients' catch-all outgoing listeners.
 
-    ``packet`` is the packet itself, kept for DEBUG logs.
+    Args:
+        packet: The packet.
+        messages: What :func:`~socketwire.socketio.encode_for_broadcast` returned for it.
     """
 
     __slots__ = ("messages", "packet")
 
-    def __init__(self, messages: Sequence[str | bytes], packet: Packet | None = None) -> None:
+    def __init__(self, packet: Packet, messages: Sequence[str | bytes]) -> None:
+        self.packet = packet
         self.messages = tuple(
             SharedMessage(encode_packet(EnginePacket(EnginePacketType.MESSAGE, m)))
             for m in messages
         )
-        self.packet = packet

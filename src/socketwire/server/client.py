@@ -92,7 +92,7 @@ class Client:
             name = f"engine {conn.sid}"
             self._decoder = TracingDecoder(parser.decoder(), logger, name)
             self._encode = TracingEncoder(parser.encode, logger, name)
-            self._write = self._write_traced  # type: ignore[method-assign]
+            self.write = self._write_traced  # type: ignore[method-assign]
         else:
             self._decoder = parser.decoder()
             self._encode = parser.encode
@@ -179,13 +179,14 @@ class Client:
         for message in self._encode(packet):
             send(message, compress=flag)
 
-    def _write(
+    def write(
         self,
         encoded: EncodedPacket,
         volatile: bool = False,
         compress: bool | None = None,
     ) -> None:
-        """Write a packet encoded once for all the recipients of a broadcast."""
+        """Write a packet encoded once for all the recipients of a broadcast (what
+        ``Socket.deliver`` is, for a socket without outgoing listeners)."""
         if not self._open or (volatile and not self.conn.writable):
             return
         # The engine socket bounds its own buffer and closes a client that does not read
@@ -201,13 +202,13 @@ class Client:
         volatile: bool = False,
         compress: bool | None = None,
     ) -> None:
-        """:meth:`_write` with a DEBUG line (it replaces it on connections opened at DEBUG)."""
+        """:meth:`write` with a DEBUG line (it replaces it on connections opened at DEBUG)."""
         if not self._open or (volatile and not self.conn.writable):
             logger.debug("engine %s > broadcast packet dropped (volatile)", self.id)
-        elif encoded.packet is not None:
+        else:
             size = sum(len(m.data) for m in encoded.messages)
             logger.debug("engine %s > broadcast %s", self.id, describe(encoded.packet, size))
-        Client._write(self, encoded, volatile, compress)
+        Client.write(self, encoded, volatile, compress)
 
     # -- closing -----------------------------------------------------------------------------
 

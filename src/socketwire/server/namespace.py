@@ -14,27 +14,25 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from socketwire.adapters.base import BroadcastOptions
+from socketwire.adapters.base import RESERVED_NAMESPACE_EVENTS, BroadcastOptions
 from socketwire.adapters.memory import MemoryAdapter
+from socketwire.adapters.types import EncodedPacket, RecoveryOptions
 from socketwire.errors import ConnectionRefusedError
 from socketwire.handlers import call_handler, spawn
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.socket import Socket
-from socketwire.socketio import Packet
+from socketwire.socketio import Packet, encode_for_broadcast
 
 if TYPE_CHECKING:
     from socketwire.adapters.base import Adapter
     from socketwire.server.client import Client
     from socketwire.server.server import Server
 
-__all__ = ["RESERVED_NAMESPACE_EVENTS", "Namespace", "ParentNamespace"]
+__all__ = ["Namespace", "ParentNamespace"]
 
 logger = logging.getLogger("socketwire.server")
 
 H = TypeVar("H", bound=Callable[..., Any])
-
-#: Events of a namespace that are not server-side events (JS ``RESERVED_EVENTS``).
-RESERVED_NAMESPACE_EVENTS = frozenset({"connect", "connection", "new_namespace"})
 
 
 class Namespace:
@@ -66,8 +64,20 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} sockets={len(self.sockets)}>"
 
-    def _next_ack_id(self) -> int:
-        # shared by a socket's emits and the namespace's broadcasts, as JS nsp._ids
+    # -- what its adapter may use (socketwire.adapters.base.AdapterNamespace) ---------------
+
+    @property
+    def connection_state_recovery(self) -> RecoveryOptions | None:
+        """The server's connection state recovery options (None: off)."""
+        return self.server.connection_state_recovery
+
+    def encode(self, packet: Packet) -> EncodedPacket:
+        """Encode ``packet`` once, with the server's parser, for many recipients."""
+        return EncodedPacket(packet, encode_for_broadcast(self.server.parser, packet))
+
+    def next_ack_id(self) -> int:
+        """A new ack id (shared by the sockets' emits and the broadcasts, as JS
+        ``nsp._ids``)."""
         return next(self._ids)
 
     # -- registration ------------------------------------------------------------------------
@@ -170,7 +180,7 @@ class Namespace:
     # -- broadcasting ------------------------------------------------------------------------
 
     def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter)
+        return BroadcastOperator(self)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """The sockets in ``room`` (one name or several)."""
@@ -260,17 +270,19 @@ class Namespace:
         await self.adapter.server_side_emit([event, *args], ack)
         return await future
 
-    def _on_server_side_emit(
-        self, packet: list[Any], ack: Callable[[Any], None] | None = None
+    def handle_server_side_emit(
+        self, packet: list[Any], reply: Callable[[Any], None] | None = None
     ) -> None:
-        """Called by a cluster adapter with ``[event, *args]`` from another server.
+        """Hand ``[event, *args]`` from another server to this namespace's listeners (what a
+        cluster adapter calls).
 
-        The listeners are called with ``args``; when the sender wants a response (``ack``),
-        the first listener's return value is it (JS listeners call a callback instead).
+        The listeners are called with ``args``; when the sender wants a response
+        (``reply``), the first listener's return value is it (JS listeners call a callback
+        instead).
         """
         listeners = self._all_listeners(packet[0])
         if listeners:
-            spawn(_run_server_side(listeners, packet[1:], ack))
+            spawn(_run_server_side(listeners, packet[1:], reply))
 
     def _emit_local(self, event: str, *args: Any) -> None:
         for listener in self._all_listeners(event):

@@ -11,30 +11,22 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from socketwire.adapters.base import Adapter, BroadcastFlags, BroadcastOptions, SocketDetails
+from socketwire.adapters.base import (
+    Adapter,
+    BroadcastFlags,
+    BroadcastOptions,
+    SocketDetails,
+    room_set,
+)
 from socketwire.errors import AckError, AckTimeoutError
 from socketwire.socketio import Packet, PacketType
-from socketwire.socketio.packets import RESERVED_EVENTS
+from socketwire.socketio.packets import check_event_name
 
 if TYPE_CHECKING:
     from socketwire.adapters.types import Handshake
+    from socketwire.server.namespace import Namespace
 
-__all__ = ["BroadcastOperator", "RemoteSocket", "check_event_name", "room_set"]
-
-
-def room_set(rooms: str | Iterable[str]) -> frozenset[str]:
-    """One room name or an iterable of them, as a set (a ``str`` is one room, not letters)."""
-    if isinstance(rooms, str):
-        return frozenset((rooms,))
-    return frozenset(rooms)
-
-
-def check_event_name(event: str) -> None:
-    """Raise ValueError for a name the peer would reject (``RESERVED_EVENTS``)."""
-    if not isinstance(event, str):
-        raise TypeError(f"event name must be a str, not {type(event).__name__}")
-    if event in RESERVED_EVENTS:
-        raise ValueError(f'"{event}" is a reserved event name')
+__all__ = ["BroadcastOperator", "RemoteSocket"]
 
 
 class BroadcastOperator:
@@ -45,19 +37,20 @@ class BroadcastOperator:
 
     def __init__(
         self,
-        adapter: Adapter,
+        nsp: Namespace,
         rooms: frozenset[str] = frozenset(),
         except_rooms: frozenset[str] = frozenset(),
         flags: BroadcastFlags | None = None,
     ) -> None:
-        self.adapter = adapter
+        self.nsp = nsp
+        self.adapter: Adapter = nsp.adapter
         self.rooms = rooms
         self.except_rooms = except_rooms
         self.flags = flags if flags is not None else BroadcastFlags()
 
     def _with(self, **changes: Any) -> BroadcastOperator:
         return BroadcastOperator(
-            self.adapter,
+            self.nsp,
             changes.pop("rooms", self.rooms),
             changes.pop("except_rooms", self.except_rooms),
             dataclasses.replace(self.flags, **changes) if changes else self.flags,
@@ -103,8 +96,8 @@ class BroadcastOperator:
         call from a worker thread (it is then handed to the event loop).
         """
         check_event_name(event)
-        packet = Packet(PacketType.EVENT, self.adapter.nsp.name, [event, *args])
-        self.adapter.nsp.server._guard.call(self.adapter.broadcast, packet, self._options())
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        self.nsp.server._guard.call(self.adapter.broadcast, packet, self._options())
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to the targets and wait for each one's acknowledgement.
@@ -123,9 +116,9 @@ class BroadcastOperator:
         Without ``timeout(s)`` this waits until every target answered or disconnected.
         """
         check_event_name(event)
-        nsp = self.adapter.nsp
+        nsp = self.nsp
         single = self.flags.expect_single_response
-        ack_id = nsp._next_ack_id()
+        ack_id = nsp.next_ack_id()
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args], ack_id)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -176,7 +169,7 @@ class BroadcastOperator:
             for sid in targeted:
                 socket = nsp.sockets.get(sid)
                 if socket is not None:
-                    socket._acks.pop(ack_id, None)
+                    socket.acks.pop(ack_id, None)
         if gone:
             raise AckError(
                 "some clients disconnected before acknowledging", responses=responses, missing=gone
@@ -192,7 +185,7 @@ class BroadcastOperator:
     async def fetch_sockets(self) -> list[RemoteSocket]:
         """The targeted sockets (on every server), as :class:`RemoteSocket` handles."""
         details = await self.adapter.fetch_sockets(self._options())
-        return [RemoteSocket(self.adapter, d) for d in details]
+        return [RemoteSocket(self.nsp, d) for d in details]
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets join ``room`` (one name or several)."""
@@ -217,14 +210,14 @@ class RemoteSocket:
         data: Its ``data`` (the live dict for a local socket, a copy for a remote one).
     """
 
-    def __init__(self, adapter: Adapter, details: SocketDetails) -> None:
+    def __init__(self, nsp: Namespace, details: SocketDetails) -> None:
         self.id = details.id
         self.handshake: Handshake = details.handshake
         self.rooms = set(details.rooms)
         self.data = details.data
         # expect_single_response: emit_with_ack() resolves like socket.emit_with_ack()
         self._operator = BroadcastOperator(
-            adapter, frozenset((self.id,)), flags=BroadcastFlags(expect_single_response=True)
+            nsp, frozenset((self.id,)), flags=BroadcastFlags(expect_single_response=True)
         )
 
     def timeout(self, seconds: float) -> BroadcastOperator:

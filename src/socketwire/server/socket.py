@@ -29,14 +29,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from socketwire.adapters.base import BroadcastFlags, BroadcastOptions
-from socketwire.adapters.types import Handshake, Session
+from socketwire.adapters.base import AckHandler, BroadcastFlags, BroadcastOptions, room_set
+from socketwire.adapters.types import EncodedPacket, Handshake, Session
 from socketwire.errors import AckTimeoutError, DisconnectedError
 from socketwire.handlers import ack_args, ack_value, call_handler, fire, is_async, spawn
 from socketwire.server.handshake import build_handshake
-from socketwire.server.operators import BroadcastOperator, check_event_name, room_set
+from socketwire.server.operators import BroadcastOperator
 from socketwire.server.recovery import RECOVERABLE_REASONS
 from socketwire.socketio import Packet, PacketType
+from socketwire.socketio.packets import check_event_name
 
 if TYPE_CHECKING:
     from socketwire.server.client import Client, EngineSocketLike
@@ -170,10 +171,14 @@ class Socket(_Emitting):
         self.data: dict[str, Any] = {}
         self.pid: str | None = None
         #: ack id -> callback(args, or None when the socket disconnected first)
-        self._acks: dict[int, Callable[[list[Any] | None], None]] = {}
+        self.acks: dict[int, AckHandler] = {}
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
+        # What an adapter calls per recipient of a broadcast (LocalSocket.deliver): the
+        # connection's writer itself while no outgoing listener needs notifying, so that
+        # the fan-out loop costs one call per recipient.
+        self.deliver: Callable[[EncodedPacket, bool, bool | None], None] = client.write
         self._middlewares: list[Callable[..., Any]] = []
         self._jobs: deque[Callable[[], Awaitable[None]]] = deque()
         self._runner: asyncio.Task[None] | None = None
@@ -260,14 +265,26 @@ class Socket(_Emitting):
         function is run as a task).
         """
         self._any_outgoing.append(listener)
+        self._choose_deliver()
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Like :meth:`on_any_outgoing`, called before the listeners already added."""
         self._any_outgoing.insert(0, listener)
+        self._choose_deliver()
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
         """Remove an outgoing catch-all listener (all of them when None)."""
         _remove(self._any_outgoing, listener)
+        self._choose_deliver()
+
+    def _choose_deliver(self) -> None:
+        self.deliver = self._deliver_notifying if self._any_outgoing else self.client.write
+
+    def _deliver_notifying(
+        self, encoded: EncodedPacket, volatile: bool, compress: bool | None
+    ) -> None:
+        self._notify_outgoing(encoded.packet)
+        self.client.write(encoded, volatile, compress)
 
     def use(self, middleware: Callable[..., Any]) -> None:
         """Run ``middleware(event, args)`` on every incoming event before its handlers.
@@ -290,7 +307,7 @@ class Socket(_Emitting):
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
-        self.server._guard.call(self.adapter.delete, self.id, room)
+        self.server._guard.call(self.adapter.del_, self.id, room)
 
     def leave_all(self) -> None:
         """Leave every room (the socket's own room too)."""
@@ -299,7 +316,7 @@ class Socket(_Emitting):
     # -- sending -----------------------------------------------------------------------------
 
     def _operator(self, flags: BroadcastFlags) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, frozenset(), frozenset((self.id,)), flags)
+        return BroadcastOperator(self.nsp, frozenset(), frozenset((self.id,)), flags)
 
     def _send_event(
         self, event: str, args: list[Any], flags: BroadcastFlags, ack_id: int | None
@@ -321,7 +338,7 @@ class Socket(_Emitting):
         if not self.connected:
             raise DisconnectedError(f"socket {self.id} is disconnected")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        ack_id = self.nsp._next_ack_id()
+        ack_id = self.nsp.next_ack_id()
 
         def on_ack(answer: list[Any] | None) -> None:
             if future.done():
@@ -331,7 +348,7 @@ class Socket(_Emitting):
             else:
                 future.set_result(ack_value(answer))
 
-        self._acks[ack_id] = on_ack
+        self.acks[ack_id] = on_ack
         try:
             self._send_event(event, args, flags, ack_id)
             async with asyncio.timeout(flags.timeout):
@@ -339,7 +356,7 @@ class Socket(_Emitting):
         except TimeoutError:
             raise AckTimeoutError("operation has timed out", missing=[self.id]) from None
         finally:
-            self._acks.pop(ack_id, None)
+            self.acks.pop(ack_id, None)
 
     def _notify_outgoing(self, packet: Packet) -> None:
         if not self._any_outgoing:
@@ -380,7 +397,7 @@ class Socket(_Emitting):
             else:
                 self._enqueue(lambda: self._dispatch(data[0], data[1:], packet.id))
         elif kind is _ACK:
-            callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+            callback = self.acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
                 callback(list(packet.data or ()))
             # an ack id we do not wait for (timed out, or made up) is ignored, as JS
@@ -464,8 +481,8 @@ class Socket(_Emitting):
         self._ended = True
         self._cleanup()
         self.client._remove(self)
-        acks = list(self._acks.values())
-        self._acks.clear()
+        acks = list(self.acks.values())
+        self.acks.clear()
         for callback in acks:
             callback(None)
         self._closing_rooms = rooms

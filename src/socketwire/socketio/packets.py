@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["MAX_ACK_ID", "RESERVED_EVENTS", "Packet", "PacketType"]
+__all__ = ["MAX_ACK_ID", "RESERVED_EVENTS", "Packet", "PacketType", "check_event_name"]
 
 
 class PacketType(enum.IntEnum):
@@ -93,3 +93,16 @@ def _packet_init(
 
 _packet_init.__qualname__ = "Packet.__init__"
 Packet.__init__ = _packet_init  # type: ignore[method-assign]
+
+
+def check_event_name(event: str) -> None:
+    """Raise for an event name the peer would reject.
+
+    Raises:
+        TypeError: ``event`` is not a ``str``.
+        ValueError: ``event`` is one of :data:`RESERVED_EVENTS`.
+    """
+    if not isinstance(event, str):
+        raise TypeError(f"event name must be a str, not {type(event).__name__}")
+    if event in RESERVED_EVENTS:
+        raise ValueError(f'"{event}" is a reserved event name')

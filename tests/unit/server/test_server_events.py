@@ -106,10 +106,10 @@ async def test_server_emit_with_ack(parser: str | None) -> None:
     event = await sock.wait_event("question")
     assert event.data == ["question", 42, b"\x00"]
     assert event.id is not None
-    assert len(socket._acks) == 1
+    assert len(socket.acks) == 1
     sock.deliver(Packet(PacketType.ACK, "/", ["answer", b"\x01"], event.id))
     assert await task == ("answer", b"\x01")
-    assert socket._acks == {}
+    assert socket.acks == {}
 
 
 async def test_emit_with_ack_timeout_and_late_ack_ignored() -> None:
@@ -118,7 +118,7 @@ async def test_emit_with_ack_timeout_and_late_ack_ignored() -> None:
     with pytest.raises(AckTimeoutError) as info:
         await socket.timeout(0.05).emit_with_ack("q")
     assert info.value.missing == [socket.id]
-    assert socket._acks == {}
+    assert socket.acks == {}
     event = await sock.wait_event("q")
     sock.deliver(Packet(PacketType.ACK, "/", ["late"], event.id))  # ignored
     sock.deliver(Packet(PacketType.ACK, "/", ["made up"], 12345))  # ignored
@@ -134,7 +134,7 @@ async def test_pending_acks_fail_on_disconnect() -> None:
     sock.drop("transport close")
     with pytest.raises(DisconnectedError):
         await task
-    assert socket._acks == {}
+    assert socket.acks == {}
     with pytest.raises(DisconnectedError):
         await socket.emit_with_ack("again")
 

@@ -103,8 +103,8 @@ async def test_broadcast_emit_with_ack_collects_and_times_out() -> None:
         await task
     assert info.value.responses == ["only"]
     assert info.value.missing == [k2.id]
-    assert k1._acks == {}
-    assert k2._acks == {}
+    assert k1.acks == {}
+    assert k2.acks == {}
     # nobody targeted: an empty list at once
     assert await sio.to("empty-room").timeout(1).emit_with_ack("q3") == []
 
@@ -285,6 +285,6 @@ async def test_server_side_event_from_a_cluster_adapter() -> None:
 
     response: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     # what a cluster adapter does with a SERVER_SIDE_EMIT from another node
-    sio.sockets._on_server_side_emit(["hello-from-node", 1], response.set_result)
+    sio.sockets.handle_server_side_emit(["hello-from-node", 1], response.set_result)
     assert (await got.wait())[0] == (1,)
     assert await asyncio.wait_for(response, 5) == 2
