@@ -97,9 +97,10 @@ system-deps:  ## the Debian packages the tests need (node, redis-server, chromiu
 
 # -- checks ------------------------------------------------------------------------------
 
-lint: $(STAMPS)/venv  ## ruff check and ruff format --check
+lint: $(STAMPS)/venv  ## ruff check, ruff format --check, and the import layers (lint-imports)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMPS)/venv  ## mypy --strict src
 	$(BIN)/mypy --strict src

@@ -1,23 +1,34 @@
-"""socketwire: Socket.IO for Python, wire-compatible with the official JavaScript packages."""
+"""socketwire: Socket.IO for Python, wire-compatible with the official JavaScript packages.
+
+The names below are imported on first use (as ``websockets`` does), so that importing one
+part of the package (a protocol core, an adapter) loads nothing else, and no import cycle
+can hide behind an eager ``__init__``.
+"""
 
 from __future__ import annotations
 
-from socketwire.client import AsyncClient, BufferFullError, ConnectError, SyncClient
-from socketwire.io.asgi import ASGIApp
-from socketwire.server import (
-    AckError,
-    AckTimeoutError,
-    BroadcastOperator,
-    ConnectionRefusedError,
-    DisconnectedError,
-    Handshake,
-    Namespace,
-    RecoveryOptions,
-    RemoteSocket,
-    Server,
-    Socket,
-    SocketwireError,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from socketwire.adapters.emitter import Emitter
+    from socketwire.adapters.types import Handshake, RecoveryOptions
+    from socketwire.client import AsyncClient, BufferFullError, ConnectError, SyncClient
+    from socketwire.errors import (
+        AckError,
+        AckTimeoutError,
+        ConnectionRefusedError,
+        DisconnectedError,
+        SocketwireError,
+    )
+    from socketwire.io.asgi import ASGIApp
+    from socketwire.server import (
+        BroadcastOperator,
+        Namespace,
+        RemoteSocket,
+        Server,
+        Socket,
+    )
 
 __all__ = [
     "ASGIApp",
@@ -40,11 +51,38 @@ __all__ = [
     "SyncClient",
 ]
 
+#: Where each public name lives.
+_LAZY: dict[str, str] = {
+    "ASGIApp": "socketwire.io.asgi",
+    "AckError": "socketwire.errors",
+    "AckTimeoutError": "socketwire.errors",
+    "AsyncClient": "socketwire.client",
+    "BroadcastOperator": "socketwire.server",
+    "BufferFullError": "socketwire.client",
+    "ConnectError": "socketwire.client",
+    "ConnectionRefusedError": "socketwire.errors",
+    "DisconnectedError": "socketwire.errors",
+    # needs the optional redis package
+    "Emitter": "socketwire.adapters.emitter",
+    "Handshake": "socketwire.adapters.types",
+    "Namespace": "socketwire.server",
+    "RecoveryOptions": "socketwire.adapters.types",
+    "RemoteSocket": "socketwire.server",
+    "Server": "socketwire.server",
+    "Socket": "socketwire.server",
+    "SocketwireError": "socketwire.errors",
+    "SyncClient": "socketwire.client",
+}
 
-def __getattr__(name: str) -> object:
-    # Emitter needs the optional redis package: import it only when asked for.
-    if name == "Emitter":
-        from socketwire.adapters.emitter import Emitter
 
-        return Emitter
-    raise AttributeError(f"module 'socketwire' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'socketwire' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,10 +9,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from socketwire.io.http import HttpRequest
+from typing import Any, Literal
 
 __all__ = [
     "AllowRequest",
@@ -24,8 +21,10 @@ __all__ = [
 ]
 
 Transport = Literal["polling", "websocket"]
-#: ``allow_request``: refuse a handshake with False or ``(False, "message")``.
-AllowRequest = Callable[["HttpRequest"], Awaitable[bool | tuple[bool, str]]]
+#: ``allow_request``: called with the handshake's :class:`~socketwire.io.http.HttpRequest`
+#: (typed ``Any`` here: this core does not know the I/O layer); refuse the handshake with
+#: False or ``(False, "message")``.
+AllowRequest = Callable[[Any], Awaitable[bool | tuple[bool, str]]]
 #: A CORS origin callback: given the request's Origin (or None), is it allowed?
 OriginCallback = Callable[[str | None], bool | Awaitable[bool]]
 
