@@ -96,22 +96,22 @@ class EmitterOperator:
         packet = Packet(PacketType.EVENT, emitter.nsp, [event, *args])
         opts = self._target.options(flags=True)
         payload = _CODEC.encode(ClassicBroadcast(EMITTER_UID, packet, opts))
-        await emitter._publish(emitter.channels.broadcast_channel(opts.rooms), payload)
+        await _publish(emitter.redis, emitter.channels.broadcast_channel(opts.rooms), payload)
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets join ``room``."""
         request = RemoteJoinRequest(None, self._target.options(flags=False), _rooms(room))
-        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
 
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets leave ``room``."""
         request = RemoteLeaveRequest(None, self._target.options(flags=False), _rooms(room))
-        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the targeted sockets (``close``: their whole connection)."""
         request = RemoteDisconnectRequest(None, self._target.options(flags=False), close)
-        await self._emitter._publish(self._emitter.channels.request, _CODEC.encode(request))
+        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
 
 
 class Emitter(EmitterOperator):
@@ -148,18 +148,19 @@ class Emitter(EmitterOperator):
         if event in RESERVED_NAMESPACE_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
         request = ServerSideEmitRequest(EMITTER_UID, [event, *args])
-        await self._publish(self.channels.request, _CODEC.encode(request))
-
-    async def _publish(self, channel: str, payload: bytes) -> None:
-        try:
-            await self.redis.publish(channel, payload)
-        except (RedisError, OSError) as exc:
-            raise ClusterUnavailableError(f"cannot publish on {channel}: {exc}") from exc
+        await _publish(self.redis, self.channels.request, _CODEC.encode(request))
 
     async def aclose(self) -> None:
         """Close the Redis client if the emitter created it."""
         if self._owns:
             await self.redis.aclose()
+
+
+async def _publish(redis: Redis, channel: str, payload: bytes) -> None:
+    try:
+        await redis.publish(channel, payload)
+    except (RedisError, OSError) as exc:
+        raise ClusterUnavailableError(f"cannot publish on {channel}: {exc}") from exc
 
 
 def _rooms(room: str | Iterable[str]) -> tuple[str, ...]:

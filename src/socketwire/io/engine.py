@@ -516,7 +516,7 @@ class EngineServer:
                 return await self.fallback(request)
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
         # Without CORS options, spare every polling request a coroutine.
-        headers = await self._cors(request) if self.options.cors is not None else []
+        headers = await self.cors_headers(request) if self.options.cors is not None else []
         if self.options.cors is not None and request.method == "OPTIONS":
             return HttpResponse(204, headers)
         error = await self._verify(request, upgrade=False)
@@ -536,7 +536,7 @@ class EngineServer:
         """Accept or refuse one WebSocket upgrade request."""
         if not self.owns(request.path):
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
-        headers = await self._cors(request)
+        headers = await self.cors_headers(request)
         error = await self._verify(request, upgrade=True)
         if error is not None:
             return _response(self._refuse(error, upgrade=True), [])
@@ -589,7 +589,8 @@ class EngineServer:
         loop = self._loop
         return (loop if loop is not None else self.loop).time()
 
-    async def _cors(self, request: HttpRequest) -> list[tuple[str, str]]:
+    async def cors_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
+        """The CORS headers of the answer to ``request`` (none without ``options.cors``)."""
         cors = self.options.cors
         if cors is None:
             return []

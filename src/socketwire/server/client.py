@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from socketwire.adapters.types import EncodedPacket
 from socketwire.engineio.packets import SharedMessage
 from socketwire.handlers import spawn
 from socketwire.io.http import HttpRequest
+from socketwire.server.state import Admission, ConnectionState
 from socketwire.socketio import Packet, PacketType, ProtocolError
 from socketwire.socketio.base import Decoder
 from socketwire.socketio.tracing import TracingDecoder, TracingEncoder, describe
 
 if TYPE_CHECKING:
+    from socketwire.server.namespace import Namespace
     from socketwire.server.server import Server
     from socketwire.server.socket import Socket
 
@@ -74,16 +76,35 @@ class EngineSocketLike(Protocol):
 
 
 class Client:
-    """The Socket.IO side of one Engine.IO connection."""
+    """The Socket.IO side of one Engine.IO connection: the asyncio driver of its
+    :class:`~socketwire.server.state.ConnectionState`.
 
-    def __init__(self, server: Server, conn: EngineSocketLike) -> None:
+    Args:
+        server: The server.
+        conn: The Engine.IO connection.
+        on_closed: Called once with this client when the connection ends.
+        find_namespace: ``(name, auth)``: the namespace a CONNECT for ``name`` joins, or
+            None when there is none.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        conn: EngineSocketLike,
+        *,
+        on_closed: Callable[[Client], None],
+        find_namespace: Callable[[str, dict[str, Any]], Awaitable[Namespace | None]],
+    ) -> None:
         self.server = server
         self.conn = conn
         self.id = conn.sid
+        #: The connected sockets, by socket id.
         self.sockets: dict[str, Socket] = {}
+        #: The connected sockets, by namespace: where incoming packets go.
         self.nsps: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
         self._open = True
+        self._on_closed = on_closed
+        self._find_namespace = find_namespace
         parser = server.parser
         self._decoder: Decoder
         self._encode: Callable[[Packet], list[str | bytes]]
@@ -96,16 +117,26 @@ class Client:
         else:
             self._decoder = parser.decoder()
             self._encode = parser.encode
+        loop = asyncio.get_running_loop()
+        self.state = ConnectionState(
+            now=loop.time(),
+            connect_timeout=server.connect_timeout,
+            max_namespaces=server.max_namespaces_per_client,
+        )
+        self._timer: asyncio.TimerHandle | None = None
+        self._rearm()
         conn.on_message = self._on_data
         conn.on_close = self._on_engine_close
-        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            server.connect_timeout, self._on_connect_timeout
-        )
 
     @property
     def request(self) -> HttpRequest:
         """The Engine.IO handshake request."""
         return self.conn.request
+
+    @property
+    def is_open(self) -> bool:
+        """True until the connection ends."""
+        return self._open
 
     # -- incoming ----------------------------------------------------------------------------
 
@@ -124,54 +155,64 @@ class Client:
     def _on_decoded(self, packet: Packet) -> None:
         socket = self.nsps.get(packet.nsp)
         kind = packet.type
-        if socket is None and kind is _CONNECT:
-            if packet.nsp in self._connecting:
-                # socket.io-client sends a second CONNECT when connect() is called twice
-                # before the first completes; JS would build a second socket, we drop it
-                return
-            if len(self.nsps) + len(self._connecting) >= self.server.max_namespaces_per_client:
+        if socket is not None and kind is not _CONNECT and kind is not _CONNECT_ERROR:
+            # the hot path: a packet for a connected namespace
+            socket.handle_packet(packet)
+        elif socket is None and kind is _CONNECT:
+            admission = self.state.admit(packet.nsp)
+            if admission is Admission.CONNECT:
+                auth = packet.data if isinstance(packet.data, dict) else {}
+                spawn(self._connect(packet.nsp, auth))
+            elif admission is Admission.CLOSE:
                 self.close()
-                return
-            auth = packet.data if isinstance(packet.data, dict) else {}
-            self._connecting.add(packet.nsp)
-            spawn(self._connect(packet.nsp, auth))
-        elif socket is not None and kind is not _CONNECT and kind is not _CONNECT_ERROR:
-            socket._on_packet(packet)
         else:
             # JS: "invalid state" (a packet for a namespace not joined, a second CONNECT...)
             self.close()
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         try:
-            nsp = self.server._nsps.get(name)
+            nsp = await self._find_namespace(name, auth)
             if nsp is None:
-                nsp = await self.server._check_namespace(name, auth)
-            if nsp is None:
-                self._write_packet(
+                self.write_packet(
                     Packet(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"})
                 )
                 return
-            await nsp._add(self, auth)
+            await nsp.handle_connect(self, auth)
         finally:
-            self._connecting.discard(name)
+            self.state.connect_finished(name, connected=False)
 
-    def _on_socket_connected(self, socket: Socket) -> None:
+    def socket_connected(self, socket: Socket) -> None:
+        """``socket`` connected: packets of its namespace go to it from now on."""
         self.sockets[socket.id] = socket
         self.nsps[socket.nsp.name] = socket
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        self.state.connect_finished(socket.nsp.name, connected=True)
+        self._rearm()
 
-    def _on_connect_timeout(self) -> None:
-        self._connect_timer = None
-        if not self.nsps:
+    # -- the connect timeout -----------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        deadline = self.state.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.state.handle_timeout(asyncio.get_running_loop().time()):
             self.close()
+        elif self._open:
+            self._rearm()
 
     # -- outgoing ----------------------------------------------------------------------------
 
-    def _write_packet(
+    def write_packet(
         self, packet: Packet, *, volatile: bool = False, compress: bool | None = None
     ) -> None:
+        """Encode ``packet`` and write it (``volatile``: drop it if it cannot go out now)."""
         if not self._open or (volatile and not self.conn.writable):
             return
         send = self.conn.send
@@ -212,22 +253,25 @@ class Client:
 
     # -- closing -----------------------------------------------------------------------------
 
-    def _remove(self, socket: Socket) -> None:
+    def remove(self, socket: Socket) -> None:
+        """``socket`` disconnected: forget it."""
         if self.sockets.pop(socket.id, None) is not None:
             self.nsps.pop(socket.nsp.name, None)
+            self.state.left(socket.nsp.name)
 
-    def _disconnect(self) -> None:
+    def disconnect(self) -> None:
         """Disconnect every socket, then close the connection (``socket.disconnect(True)``)."""
         for socket in list(self.sockets.values()):
-            socket._disconnect(False)
+            socket.disconnect(False)
         self.sockets.clear()
         self.close()
 
     def close(self) -> None:
         """Close the Engine.IO connection; its sockets disconnect ("forced server close")."""
-        self._close_with("forced server close")
+        self.close_with("forced server close")
 
-    def _close_with(self, reason: str) -> None:
+    def close_with(self, reason: str) -> None:
+        """Disconnect the sockets for ``reason``, then close the Engine.IO connection."""
         # Our reason first: the engine may report its own ("forced close") synchronously.
         if self._open:
             self._on_close(reason)
@@ -235,8 +279,8 @@ class Client:
 
     def _on_error(self, exc: Exception) -> None:
         for socket in list(self.sockets.values()):
-            socket._on_error(exc)
-        self._close_with("parse error")
+            socket.handle_error(exc)
+        self.close_with("parse error")
 
     def _on_engine_close(self, reason: str) -> None:
         self._on_close(str(reason))
@@ -245,11 +289,11 @@ class Client:
         if not self._open:
             return
         self._open = False
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for socket in list(self.sockets.values()):
-            socket._on_close(reason)
+            socket.handle_close(reason)
         self.sockets.clear()
         self.nsps.clear()
-        self.server._clients.pop(self.id, None)
+        self._on_closed(self)

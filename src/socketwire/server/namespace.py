@@ -21,6 +21,7 @@ from socketwire.errors import ConnectionRefusedError
 from socketwire.handlers import call_handler, spawn
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.socket import Socket
+from socketwire.server.state import AckIds
 from socketwire.socketio import Packet, encode_for_broadcast
 
 if TYPE_CHECKING:
@@ -45,21 +46,22 @@ class Namespace:
         adapter: The adapter holding its rooms.
     """
 
-    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+    def __init__(self, server: Server, name: str) -> None:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self._pre_connect: dict[str, Socket] = {}
-        self._parent = parent
         self._middlewares: list[Callable[..., Any]] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
-        self._ids = itertools.count()
+        # A child's parent's middlewares and listeners (the live objects: those added later
+        # count too), which run before its own.
+        self._parent_middlewares: list[Callable[..., Any]] = []
+        self._parent_listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._ack_ids = AckIds()
         self.adapter: Adapter = self._make_adapter()
-        self._adapter_started = False
-        server._start_adapter(self)
 
     def _make_adapter(self) -> Adapter:
-        return self.server._adapter_factory(self)
+        return self.server.adapter_factory(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} sockets={len(self.sockets)}>"
@@ -78,7 +80,7 @@ class Namespace:
     def next_ack_id(self) -> int:
         """A new ack id (shared by the sockets' emits and the broadcasts, as JS
         ``nsp._ids``)."""
-        return next(self._ids)
+        return self._ack_ids.next()
 
     # -- registration ------------------------------------------------------------------------
 
@@ -113,20 +115,16 @@ class Namespace:
         return register if handler is None else register(handler)
 
     def _all_middlewares(self) -> list[Callable[..., Any]]:
-        if self._parent is None:
-            return list(self._middlewares)
-        return [*self._parent._middlewares, *self._middlewares]
+        return [*self._parent_middlewares, *self._middlewares]
 
     def _all_listeners(self, event: str) -> list[Callable[..., Any]]:
-        own = self._listeners.get(event, [])
-        if self._parent is None:
-            return list(own)
-        return [*self._parent._listeners.get(event, []), *own]
+        return [*self._parent_listeners.get(event, ()), *self._listeners.get(event, ())]
 
     # -- connection --------------------------------------------------------------------------
 
-    async def _add(self, client: Client, auth: dict[str, Any]) -> Socket | None:
-        """Create a socket for ``client``, run the middlewares and connect it (or refuse)."""
+    async def handle_connect(self, client: Client, auth: dict[str, Any]) -> Socket | None:
+        """A client asks to connect (its CONNECT packet, with ``auth``): create its socket,
+        run the middlewares, then connect it or refuse it. Called by the connection."""
         socket = await self._create_socket(client, auth)
         self._pre_connect[socket.id] = socket
         recovery = self.server.connection_state_recovery
@@ -138,18 +136,20 @@ class Namespace:
                 except Exception as exc:
                     error = exc
                     break
-        if not client._open:
-            socket._cleanup()
+        if not client.is_open:
+            socket.handle_refusal(None)
             return None
         if error is not None:
-            socket._cleanup()
-            socket._connect_error(_connect_error_data(error))
+            socket.handle_refusal(_connect_error_data(error))
             return None
-        self._do_connect(socket, client)
+        self._pre_connect.pop(socket.id, None)
+        self.sockets[socket.id] = socket
+        socket.handle_connect(self._all_listeners("connection"))
         return socket
 
     async def _create_socket(self, client: Client, auth: dict[str, Any]) -> Socket:
         pid, offset = auth.get("pid"), auth.get("offset")
+        session = None
         if (
             self.server.connection_state_recovery is not None
             and isinstance(pid, str)
@@ -159,19 +159,7 @@ class Namespace:
                 session = await self.adapter.restore_session(pid, offset)
             except Exception:
                 logger.exception("restoring session %s failed", pid)
-                session = None
-            if session is not None:
-                return Socket(self, client, auth, session)
-        return Socket(self, client, auth)
-
-    def _do_connect(self, socket: Socket, client: Client) -> None:
-        self._pre_connect.pop(socket.id, None)
-        self.sockets[socket.id] = socket
-        # the CONNECT packet and the client's bookkeeping come before any user code runs
-        socket._on_connect()
-        client._on_socket_connected(socket)
-        handlers = self._all_listeners("connection")
-        socket._enqueue(lambda: _run_connection(handlers, socket))
+        return Socket(self, client, auth, session, on_removed=self._remove)
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.pop(socket.id, None) is None:
@@ -284,20 +272,11 @@ class Namespace:
         if listeners:
             spawn(_run_server_side(listeners, packet[1:], reply))
 
-    def _emit_local(self, event: str, *args: Any) -> None:
-        for listener in self._all_listeners(event):
-            spawn(call_handler(listener, *args))
-
-
-async def _run_connection(handlers: list[Callable[..., Any]], socket: Socket) -> None:
-    try:
-        for handler in handlers:
-            try:
-                await call_handler(handler, socket)
-            except Exception:
-                logger.exception("connection handler failed for %s", socket)
-    finally:
-        socket._ready = True
+    def handle_new_namespace(self, nsp: Namespace) -> None:
+        """Call this namespace's ``new_namespace`` listeners with ``nsp`` (the server does,
+        on its main namespace)."""
+        for listener in self._all_listeners("new_namespace"):
+            spawn(call_handler(listener, nsp))
 
 
 async def _run_server_side(
@@ -336,12 +315,27 @@ class _ParentBroadcastAdapter(MemoryAdapter):
 
 class ParentNamespace(Namespace):
     """The namespace behind ``sio.of(regex)`` / ``sio.of(callable)``: a template whose
-    children are the namespaces created on demand."""
+    children are the namespaces created on demand.
+
+    Args:
+        server: The server.
+        on_child: Called with each child created (the server registers it).
+        on_child_removed: Called with a child removed when empty
+            (``cleanup_empty_child_namespaces``).
+    """
 
     _count = itertools.count()
 
-    def __init__(self, server: Server) -> None:
+    def __init__(
+        self,
+        server: Server,
+        *,
+        on_child: Callable[[Namespace], None],
+        on_child_removed: Callable[[Namespace], None],
+    ) -> None:
         self.children: set[Namespace] = set()
+        self._on_child = on_child
+        self._on_child_removed = on_child_removed
         super().__init__(server, f"/_{next(ParentNamespace._count)}")
 
     def _make_adapter(self) -> Adapter:
@@ -356,27 +350,48 @@ class ParentNamespace(Namespace):
         """Not supported on parent namespaces (as JS): raises RuntimeError."""
         raise RuntimeError("fetch_sockets() is not supported on parent namespaces")
 
-    def _create_child(self, name: str) -> Namespace:
-        child = _ChildNamespace(self.server, name, self)
+    def create_child(self, name: str) -> Namespace:
+        """Create the child namespace ``name`` (JS ``createChild``): it shares this
+        namespace's middlewares and listeners, including those added later."""
+        child = _ChildNamespace(
+            self.server,
+            name,
+            middlewares=self._middlewares,
+            listeners=self._listeners,
+            on_empty=self._child_empty,
+        )
         self.children.add(child)
-        self.server._nsps[name] = child
-        self.server.sockets._emit_local("new_namespace", child)
+        self._on_child(child)
         return child
+
+    def _child_empty(self, child: Namespace) -> None:
+        self.children.discard(child)
+        self._on_child_removed(child)
 
 
 class _ChildNamespace(Namespace):
     """A namespace created by a parent; removed when empty if the server says so."""
 
+    def __init__(
+        self,
+        server: Server,
+        name: str,
+        *,
+        middlewares: list[Callable[..., Any]],
+        listeners: dict[str, list[Callable[..., Any]]],
+        on_empty: Callable[[Namespace], None],
+    ) -> None:
+        super().__init__(server, name)
+        self._parent_middlewares = middlewares
+        self._parent_listeners = listeners
+        self._on_empty = on_empty
+
     def _remove(self, socket: Socket) -> None:
         super()._remove(socket)
-        parent = self._parent
         if (
             self.server.cleanup_empty_child_namespaces
-            and parent is not None
             and not self.sockets
             and not self._pre_connect
         ):
             spawn(self.adapter.close())
-            if self.server._nsps.get(self.name) is self:
-                del self.server._nsps[self.name]
-            parent.children.discard(self)
+            self._on_empty(self)

@@ -97,7 +97,7 @@ class BroadcastOperator:
         """
         check_event_name(event)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
-        self.nsp.server._guard.call(self.adapter.broadcast, packet, self._options())
+        self.nsp.server.loop_guard.call(self.adapter.broadcast, packet, self._options())
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to the targets and wait for each one's acknowledgement.

@@ -118,8 +118,10 @@ class Server:
                 if self.connection_state_recovery is None
                 else SessionAwareMemoryAdapter
             )
-        self._adapter_factory: AdapterFactory = adapter
-        self._guard = LoopGuard()
+        #: Builds the adapter of each namespace (the ``adapter`` option).
+        self.adapter_factory: AdapterFactory = adapter
+        #: Hands the API calls made from worker threads (plain handlers) to the server's loop.
+        self.loop_guard = LoopGuard()
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[tuple[NamespacePredicate, ParentNamespace]] = []
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
@@ -147,7 +149,7 @@ class Server:
             filename = self.client_bundle.match(request.path, self.engine.options.path)
             if filename is not None:
                 # JS attachServe: the bundle is answered before engine.io, with CORS
-                headers = await self.engine._cors(request)
+                headers = await self.engine.cors_headers(request)
                 if self.engine.options.cors is not None and request.method == "OPTIONS":
                     return HttpResponse(204, headers)
                 return self.client_bundle.respond(filename, request, headers)
@@ -174,7 +176,7 @@ class Server:
         Engine.IO sessions."""
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down")
+                socket.handle_close("server shutting down")
             try:
                 await nsp.adapter.close()
             except Exception:
@@ -182,15 +184,15 @@ class Server:
         await self.engine.shutdown()
         # connections the engine did not end synchronously (or that it does not own)
         for client in list(self._clients.values()):
-            client._close_with("server shutting down")
+            client.close_with("server shutting down")
 
     async def close(self) -> None:
         """Alias of :meth:`shutdown` (JS ``io.close()``, without the HTTP server)."""
         await self.shutdown()
 
     def _bind(self, *, start_adapters: bool = True) -> None:
-        if self._guard.loop is None:
-            self._guard.bind()
+        if self.loop_guard.loop is None:
+            self.loop_guard.bind()
             if start_adapters:
                 for adapter in self._unstarted:
                     spawn(adapter.init())
@@ -198,14 +200,20 @@ class Server:
 
     def _start_adapter(self, nsp: Namespace) -> None:
         # JS calls adapter.init() without waiting; we need a loop for that.
-        if self._guard.loop is None:
+        if self.loop_guard.loop is None:
             self._unstarted.append(nsp.adapter)
         else:
             spawn(nsp.adapter.init())
 
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         self._bind()
-        self._clients[conn.sid] = Client(self, conn)
+        self._clients[conn.sid] = Client(
+            self, conn, on_closed=self._forget_client, find_namespace=self._find_namespace
+        )
+
+    def _forget_client(self, client: Client) -> None:
+        if self._clients.get(client.id) is client:
+            del self._clients[client.id]
 
     # -- namespaces --------------------------------------------------------------------------
 
@@ -224,7 +232,10 @@ class Server:
                 created when a client connects to a matching name.
         """
         if isinstance(name, re.Pattern) or callable(name):
-            parent = ParentNamespace(self)
+            parent = ParentNamespace(
+                self, on_child=self._register, on_child_removed=self._unregister
+            )
+            self._start_adapter(parent)
             if isinstance(name, re.Pattern):
                 pattern = name
                 self._parents.append((lambda n, _auth: pattern.search(n) is not None, parent))
@@ -239,14 +250,27 @@ class Server:
             return nsp
         for pattern, parent in self._regex_parents:
             if pattern.search(name):
-                return parent._create_child(name)
+                return parent.create_child(name)
         nsp = Namespace(self, name)
-        self._nsps[name] = nsp
-        if name != "/":
-            self.sockets._emit_local("new_namespace", nsp)
+        self._register(nsp)
         return nsp
 
-    async def _check_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    def _register(self, nsp: Namespace) -> None:
+        self._nsps[nsp.name] = nsp
+        self._start_adapter(nsp)
+        if nsp.name != "/":
+            self.sockets.handle_new_namespace(nsp)
+
+    def _unregister(self, nsp: Namespace) -> None:
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+
+    async def _find_namespace(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The namespace a client connecting to ``name`` with ``auth`` joins: an existing one,
+        or a parent's new child; None when there is none."""
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            return nsp
         for predicate, parent in list(self._parents):
             try:
                 allowed = predicate(name, auth)
@@ -261,7 +285,7 @@ class Server:
             if existing is not None:
                 # created in the meantime
                 return existing
-            return parent._create_child(name)
+            return parent.create_child(name)
         return None
 
     @property

@@ -27,15 +27,24 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
-from socketwire.adapters.base import AckHandler, BroadcastFlags, BroadcastOptions, room_set
+from socketwire.adapters.base import BroadcastFlags, BroadcastOptions, room_set
 from socketwire.adapters.types import EncodedPacket, Handshake, Session
 from socketwire.errors import AckTimeoutError, DisconnectedError
-from socketwire.handlers import ack_args, ack_value, call_handler, fire, is_async, spawn
+from socketwire.handlers import (
+    LoopGuard,
+    ack_args,
+    ack_value,
+    call_handler,
+    fire,
+    is_async,
+    spawn,
+)
 from socketwire.server.handshake import build_handshake
 from socketwire.server.operators import BroadcastOperator
 from socketwire.server.recovery import RECOVERABLE_REASONS
+from socketwire.server.state import PendingAcks
 from socketwire.socketio import Packet, PacketType
 from socketwire.socketio.packets import check_event_name
 
@@ -61,10 +70,19 @@ def generate_id() -> str:
     return secrets.token_urlsafe(15)
 
 
+class _SocketImpl(NamedTuple):
+    """What a socket's emitters (the socket itself, ``socket.volatile``...) call on it."""
+
+    guard: LoopGuard
+    send_event: Callable[[str, list[Any], BroadcastFlags, int | None], None]
+    emit_with_ack: Callable[[str, list[Any], BroadcastFlags], Awaitable[Any]]
+    operator: Callable[[BroadcastFlags], BroadcastOperator]
+
+
 class _Emitting:
     """Emit methods shared by :class:`Socket` and :class:`SocketEmitter` (flags differ)."""
 
-    _socket: Socket
+    _impl: _SocketImpl
     _flags: BroadcastFlags
 
     def emit(self, event: str, *args: Any) -> None:
@@ -73,8 +91,8 @@ class _Emitting:
         Safe to call from a worker thread (plain handlers): it is handed to the event loop.
         """
         check_event_name(event)
-        sock = self._socket
-        sock.server._guard.call(sock._send_event, event, list(args), self._flags, None)
+        impl = self._impl
+        impl.guard.call(impl.send_event, event, list(args), self._flags, None)
 
     def send(self, *args: Any) -> None:
         """Send a ``message`` event."""
@@ -91,12 +109,12 @@ class _Emitting:
             DisconnectedError: the socket disconnected first.
         """
         check_event_name(event)
-        return await self._socket._emit_with_ack(event, list(args), self._flags)
+        return await self._impl.emit_with_ack(event, list(args), self._flags)
 
     @property
     def broadcast(self) -> BroadcastOperator:
         """Every socket of the namespace but this one."""
-        return self._socket._operator(self._flags)
+        return self._impl.operator(self._flags)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """The sockets in ``room``, except this one."""
@@ -118,22 +136,25 @@ class _Emitting:
     @property
     def volatile(self) -> SocketEmitter:
         """Drop the next packet if the connection cannot take it right now."""
-        return SocketEmitter(self._socket, dataclasses.replace(self._flags, volatile=True))
+        return SocketEmitter(self._impl, dataclasses.replace(self._flags, volatile=True))
 
     def compress(self, compress: bool) -> SocketEmitter:
         """Ask for (or against) compression of the packet."""
-        return SocketEmitter(self._socket, dataclasses.replace(self._flags, compress=compress))
+        return SocketEmitter(self._impl, dataclasses.replace(self._flags, compress=compress))
 
     def timeout(self, seconds: float) -> SocketEmitter:
         """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
-        return SocketEmitter(self._socket, dataclasses.replace(self._flags, timeout=seconds))
+        return SocketEmitter(self._impl, dataclasses.replace(self._flags, timeout=seconds))
 
 
 class SocketEmitter(_Emitting):
-    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``...)."""
+    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``...).
 
-    def __init__(self, socket: Socket, flags: BroadcastFlags) -> None:
-        self._socket = socket
+    Obtained from a socket, never built by an application.
+    """
+
+    def __init__(self, impl: _SocketImpl, flags: BroadcastFlags) -> None:
+        self._impl = impl
         self._flags = flags
 
 
@@ -155,13 +176,17 @@ class Socket(_Emitting):
         client: Client,
         auth: dict[str, Any],
         previous_session: Session | None = None,
+        *,
+        on_removed: Callable[[Socket], None],
     ) -> None:
-        self._socket = self
-        self._flags = _NO_FLAGS
         self.nsp = nsp
         self.client = client
         self.server = nsp.server
         self.adapter = nsp.adapter
+        self._guard = self.server.loop_guard
+        self._impl = _SocketImpl(self._guard, self._send_event, self._emit_with_ack, self._operator)
+        self._flags = _NO_FLAGS
+        self._on_removed = on_removed
         self.recovered = False
         self.connected = False
         # True once refused or disconnected. Until then an event emitted while not yet
@@ -170,8 +195,8 @@ class Socket(_Emitting):
         self._ended = False
         self.data: dict[str, Any] = {}
         self.pid: str | None = None
-        #: ack id -> callback(args, or None when the socket disconnected first)
-        self.acks: dict[int, AckHandler] = {}
+        #: The acknowledgements this socket waits for (see LocalSocket.acks).
+        self.acks = PendingAcks()
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
@@ -193,7 +218,7 @@ class Socket(_Emitting):
             self.data = previous_session.data
             for data in previous_session.missed_packets:
                 # replayed before the CONNECT packet, as JS does
-                self.client._write_packet(Packet(PacketType.EVENT, nsp.name, data))
+                self.client.write_packet(Packet(PacketType.EVENT, nsp.name, data))
             self.recovered = True
         else:
             self.id = generate_id()
@@ -299,7 +324,7 @@ class Socket(_Emitting):
     def join(self, rooms: str | Iterable[str]) -> None:
         """Join one room or several (no effect once disconnected)."""
         rooms = room_set(rooms)
-        self.server._guard.call(self._join, rooms)
+        self._guard.call(self._join, rooms)
 
     def _join(self, rooms: frozenset[str]) -> None:
         if self._joinable:
@@ -307,11 +332,11 @@ class Socket(_Emitting):
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
-        self.server._guard.call(self.adapter.del_, self.id, room)
+        self._guard.call(self.adapter.del_, self.id, room)
 
     def leave_all(self) -> None:
         """Leave every room (the socket's own room too)."""
-        self.server._guard.call(self.adapter.del_all, self.id)
+        self._guard.call(self.adapter.del_all, self.id)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -332,7 +357,7 @@ class Socket(_Emitting):
             self.adapter.broadcast(packet, BroadcastOptions(frozenset((self.id,)), flags=flags))
         else:
             self._notify_outgoing(packet)
-            self.client._write_packet(packet, volatile=flags.volatile, compress=flags.compress)
+            self.client.write_packet(packet, volatile=flags.volatile, compress=flags.compress)
 
     async def _emit_with_ack(self, event: str, args: list[Any], flags: BroadcastFlags) -> Any:
         if not self.connected:
@@ -365,11 +390,13 @@ class Socket(_Emitting):
             fire(listener, *packet.data)
 
     def _packet(self, packet: Packet) -> None:
-        self.client._write_packet(packet)
+        self.client.write_packet(packet)
 
-    # -- connection lifecycle ----------------------------------------------------------------
+    # -- driven by the server (its connection and namespace), not by applications -----------
 
-    def _on_connect(self) -> None:
+    def handle_connect(self, handlers: list[Callable[..., Any]]) -> None:
+        """The middlewares let the socket in: send CONNECT, then run ``handlers`` (the
+        namespace's ``connection`` handlers) before any event handler."""
         self.connected = True
         logger.info(
             "socket %s connected to %s (engine %s, %s%s)",
@@ -381,14 +408,22 @@ class Socket(_Emitting):
         )
         self.join(self.id)
         data = {"sid": self.id} if self.pid is None else {"sid": self.id, "pid": self.pid}
+        # the CONNECT packet and the connection's bookkeeping come before any user code runs
         self._packet(Packet(PacketType.CONNECT, self.nsp.name, data))
+        self.client.socket_connected(self)
+        self._enqueue(lambda: self._run_connection(handlers))
 
-    def _connect_error(self, data: dict[str, Any]) -> None:
-        logger.info("socket to %s refused (engine %s): %s", self.nsp.name, self.client.id, data)
-        self._ended = True
-        self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
+    def handle_refusal(self, data: dict[str, Any] | None) -> None:
+        """The socket will not connect: forget it, and send ``CONNECT_ERROR`` with ``data``
+        unless it is None (the connection closed while the middlewares ran)."""
+        self._cleanup()
+        if data is not None:
+            logger.info("socket to %s refused (engine %s): %s", self.nsp.name, self.client.id, data)
+            self._ended = True
+            self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
 
-    def _on_packet(self, packet: Packet) -> None:
+    def handle_packet(self, packet: Packet) -> None:
+        """A packet of this socket's namespace arrived (not CONNECT or CONNECT_ERROR)."""
         kind = packet.type
         if kind is _EVENT:
             data = packet.data
@@ -397,12 +432,48 @@ class Socket(_Emitting):
             else:
                 self._enqueue(lambda: self._dispatch(data[0], data[1:], packet.id))
         elif kind is _ACK:
+            # an ack id we do not wait for (timed out, or made up) is ignored, as JS
             callback = self.acks.pop(packet.id, None) if packet.id is not None else None
             if callback is not None:
                 callback(list(packet.data or ()))
-            # an ack id we do not wait for (timed out, or made up) is ignored, as JS
         elif kind is _DISCONNECT:
-            self._on_close("client namespace disconnect")
+            self.handle_close("client namespace disconnect")
+
+    def handle_error(self, exc: Exception) -> None:
+        """The connection broke the protocol: tell the ``error`` handlers (it closes next)."""
+        self._enqueue(lambda: self._emit_reserved("error", exc))
+
+    def handle_close(self, reason: str) -> None:
+        """Disconnect for ``reason`` (a JS reason string); idempotent."""
+        if not self.connected:
+            self._ended = True  # closed while its middlewares ran: nothing more to send
+            return
+        rooms = self.rooms
+        if (
+            self.server.connection_state_recovery is not None
+            and self.pid is not None
+            and reason in RECOVERABLE_REASONS
+        ):
+            session = Session(self.id, self.pid, sorted(rooms), self.data)
+            spawn(self.adapter.persist_session(session))
+        self.connected = False
+        logger.info("socket %s disconnected from %s: %s", self.id, self.nsp.name, reason)
+        self._ended = True
+        self._cleanup()
+        self.client.remove(self)
+        self.acks.fail_all()
+        self._closing_rooms = rooms
+        self._enqueue(lambda: self._run_disconnect(reason))
+
+    async def _run_connection(self, handlers: list[Callable[..., Any]]) -> None:
+        try:
+            for handler in handlers:
+                try:
+                    await call_handler(handler, self)
+                except Exception:
+                    logger.exception("connection handler failed for %s", self)
+        finally:
+            self._ready = True
 
     async def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
         # The empty checks skip copying the (usually empty) lists on every event.
@@ -460,34 +531,6 @@ class Socket(_Emitting):
         finally:
             self._runner = None
 
-    def _on_error(self, exc: Exception) -> None:
-        self._enqueue(lambda: self._emit_reserved("error", exc))
-
-    def _on_close(self, reason: str) -> None:
-        """Disconnect for ``reason`` (a JS reason string); idempotent."""
-        if not self.connected:
-            self._ended = True  # closed while its middlewares ran: nothing more to send
-            return
-        rooms = self.rooms
-        if (
-            self.server.connection_state_recovery is not None
-            and self.pid is not None
-            and reason in RECOVERABLE_REASONS
-        ):
-            session = Session(self.id, self.pid, sorted(rooms), self.data)
-            spawn(self.adapter.persist_session(session))
-        self.connected = False
-        logger.info("socket %s disconnected from %s: %s", self.id, self.nsp.name, reason)
-        self._ended = True
-        self._cleanup()
-        self.client._remove(self)
-        acks = list(self.acks.values())
-        self.acks.clear()
-        for callback in acks:
-            callback(None)
-        self._closing_rooms = rooms
-        self._enqueue(lambda: self._run_disconnect(reason))
-
     async def _run_disconnect(self, reason: str) -> None:
         try:
             await self._emit_reserved("disconnecting", reason)
@@ -497,7 +540,7 @@ class Socket(_Emitting):
 
     def _cleanup(self) -> None:
         self.adapter.del_all(self.id)
-        self.nsp._remove(self)
+        self._on_removed(self)
         self._joinable = False
 
     def disconnect(self, close: bool = False) -> None:
@@ -506,16 +549,16 @@ class Socket(_Emitting):
         Args:
             close: Also close the underlying connection (every namespace of the client).
         """
-        self.server._guard.call(self._disconnect, close)
+        self._guard.call(self._disconnect, close)
 
     def _disconnect(self, close: bool) -> None:
         if not self.connected:
             return
         if close:
-            self.client._disconnect()
+            self.client.disconnect()
         else:
             self._packet(Packet(PacketType.DISCONNECT, self.nsp.name))
-            self._on_close("server namespace disconnect")
+            self.handle_close("server namespace disconnect")
 
 
 def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:

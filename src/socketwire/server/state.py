@@ -1,0 +1,136 @@
+"""Sans-I/O state of the Socket.IO server: ack ids, pending acks, and each connection's
+namespaces and connect timeout (the client's counterpart is :mod:`socketwire.client.state`).
+
+Nothing here touches a socket, a task or a clock: the current time is an argument, and the
+connect timeout is a deadline (:meth:`ConnectionState.next_deadline`) that the asyncio
+driver (:mod:`socketwire.server.client`) waits for with ``loop.call_at``. The driver must:
+
+* ask :meth:`ConnectionState.admit` what to do with every CONNECT packet for a namespace
+  the connection has not joined, and report the outcome with
+  :meth:`ConnectionState.connect_finished`;
+* report a namespace left with :meth:`ConnectionState.left`;
+* call :meth:`ConnectionState.handle_timeout` when the deadline passes, and wait again for
+  :meth:`ConnectionState.next_deadline` if it is still set (a timer may fire early).
+
+A socket's pending acks are a :class:`PendingAcks` mapping the driver reads and writes
+directly on the hot path.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from socketwire.adapters.base import AckHandler
+
+__all__ = ["AckIds", "Admission", "ConnectionState", "PendingAcks"]
+
+
+class AckIds:
+    """The ack ids of one namespace (JS ``nsp._ids``): its sockets' emits and its
+    broadcasts draw from one sequence, 0, 1, 2..."""
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def next(self) -> int:
+        """A new ack id."""
+        ack_id = self._next
+        self._next = ack_id + 1
+        return ack_id
+
+
+class PendingAcks(dict[int, AckHandler]):
+    """The acknowledgements one socket waits for: ack id to handler.
+
+    A handler is called once: with the client's ack arguments (``handler(args)``), or with
+    None when the socket disconnects first (:meth:`fail_all`). The driver registers a
+    handler by setting ``acks[ack_id]`` before it sends the packet, and settles an incoming
+    ACK with ``acks.pop(ack_id, None)``: an ack id nobody waits for (timed out, or made up
+    by the client) is ignored, as JS does.
+    """
+
+    __slots__ = ()
+
+    def fail_all(self) -> None:
+        """The socket disconnected: call every handler with None, and forget them all."""
+        handlers = list(self.values())
+        self.clear()
+        for handler in handlers:
+            handler(None)
+
+
+class Admission(enum.Enum):
+    """What to do with a CONNECT packet for a namespace the connection has not joined."""
+
+    #: Connect the namespace (then report :meth:`ConnectionState.connect_finished`).
+    CONNECT = "connect"
+    #: Drop it: the namespace is already connecting (socket.io-client sends a second
+    #: CONNECT when ``connect()`` is called twice before the first completes; JS would
+    #: build a second socket).
+    IGNORE = "ignore"
+    #: Close the connection ("forced server close"): it would exceed
+    #: ``max_namespaces`` (a bound JS does not have).
+    CLOSE = "close"
+
+
+class ConnectionState:
+    """The namespaces of one Engine.IO connection, and its connect timeout (JS ``Client``).
+
+    A connection that has joined no namespace ``connect_timeout`` seconds after it opened is
+    closed, as JS does; one connected, or connecting, to ``max_namespaces`` namespaces at
+    once cannot ask for another (each costs the server a socket).
+
+    Args:
+        now: The current time (the driver's clock).
+        connect_timeout: Seconds the connection may stay without a namespace.
+        max_namespaces: The bound on namespaces connected or connecting at once.
+    """
+
+    __slots__ = ("connect_deadline", "connected", "connecting", "max_namespaces")
+
+    def __init__(self, *, now: float, connect_timeout: float, max_namespaces: int) -> None:
+        self.max_namespaces = max_namespaces
+        #: The namespaces whose CONNECT is being handled (middlewares running).
+        self.connecting: set[str] = set()
+        #: The namespaces connected.
+        self.connected: set[str] = set()
+        #: When to close the connection if it has joined no namespace (None once it has).
+        self.connect_deadline: float | None = now + connect_timeout
+
+    def admit(self, nsp: str) -> Admission:
+        """Decide on a CONNECT packet for ``nsp``, which the connection has not joined."""
+        if nsp in self.connecting:
+            return Admission.IGNORE
+        if len(self.connected) + len(self.connecting) >= self.max_namespaces:
+            return Admission.CLOSE
+        self.connecting.add(nsp)
+        return Admission.CONNECT
+
+    def connect_finished(self, nsp: str, *, connected: bool) -> None:
+        """The CONNECT for ``nsp`` was handled: ``connected``, or refused."""
+        self.connecting.discard(nsp)
+        if connected:
+            self.connected.add(nsp)
+            self.connect_deadline = None
+
+    def left(self, nsp: str) -> None:
+        """The connection's socket of ``nsp`` disconnected."""
+        self.connected.discard(nsp)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timeout` must be called next (None: never)."""
+        return self.connect_deadline
+
+    def handle_timeout(self, now: float) -> bool:
+        """The deadline may have passed.
+
+        Returns:
+            True when the connection must be closed: it joined no namespace in time.
+        """
+        deadline = self.connect_deadline
+        if deadline is None or now < deadline:
+            return False
+        self.connect_deadline = None
+        return not self.connected
