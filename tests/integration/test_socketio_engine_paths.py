@@ -25,7 +25,7 @@ from _sio_peer import HOST, PATH, PollingPeer, Running, WsPeer, assert_no_leaks,
 
 from conftest import WAIT, RawWebSocket, http_request, read_response, wait_until
 from socketwire import Server, Socket
-from socketwire.io import engine as engine_module
+from socketwire.io import engine_socket as engine_module
 from socketwire.io.engine import ConnectionErrorEvent, EngineSocket
 from socketwire.io.native import NativeWebSocket
 

@@ -1,0 +1,140 @@
+"""Which requests the Engine.IO server refuses: pure functions of the request.
+
+JS ``engine.io`` 6 checks every request in ``Server.verify`` and the handshake in
+``handshake``; these functions make the same decisions in the same order, from values the
+I/O layer reads off the request, and return a :class:`Refusal` (the error code, message and
+context JS reports in its ``connection_error`` event) or None. The one step between them
+that is not pure, the application's ``allow_request`` callback, stays in the I/O layer:
+
+1. :func:`check_request` (every request, polling and WebSocket);
+2. for a handshake (no ``sid``), ``allow_request``, its result read by
+   :func:`allow_request_refusal`;
+3. for a handshake, :func:`check_handshake_protocol`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from socketwire.engineio.http import (
+    HttpAnswer,
+    HttpErrorCode,
+    error_answer,
+    error_message,
+    has_invalid_header_char,
+    upgrade_error_answer,
+)
+
+__all__ = [
+    "PROTOCOL",
+    "Refusal",
+    "allow_request_refusal",
+    "check_handshake_protocol",
+    "check_request",
+]
+
+#: The Engine.IO protocol revision this server speaks (the ``EIO`` query parameter).
+PROTOCOL = "4"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused request: what JS reports in ``connection_error`` and answers.
+
+    Attributes:
+        code: The Engine.IO error code (``0`` unknown transport ... ``5`` unsupported
+            protocol version).
+        message: Its message (``"Session ID unknown"``...), or the ``allow_request`` one.
+        context: Details, with the JS names (``{"sid": ...}``, ``{"name":
+            "TRANSPORT_MISMATCH", "transport": ..., "previousTransport": ...}``...).
+    """
+
+    code: HttpErrorCode
+    message: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def answer(self, *, upgrade: bool) -> HttpAnswer:
+        """The response JS sends: ``abortUpgrade`` (400, the message as text) for a
+        WebSocket upgrade, else ``abortRequest`` (403 for FORBIDDEN, else 400, JSON)."""
+        message = self.context.get("message") if self.code is HttpErrorCode.FORBIDDEN else None
+        if upgrade:
+            return upgrade_error_answer(self.code, message)
+        return error_answer(self.code, message)
+
+
+def _refuse(code: HttpErrorCode, text: str | None = None, /, **context: Any) -> Refusal:
+    return Refusal(code, text or error_message(code), context)
+
+
+def check_request(
+    *,
+    method: str,
+    query: Mapping[str, str],
+    origin: str | None,
+    upgrade: bool,
+    transports: Sequence[str],
+    session_transport: str | None,
+) -> Refusal | None:
+    """JS ``Server.verify`` without ``allowRequest``: None when the request may go on.
+
+    Args:
+        method: The HTTP method.
+        query: The query parameters (``transport``, ``sid``, ``EIO``).
+        origin: The ``Origin`` header, if any.
+        upgrade: The request asks for a WebSocket upgrade.
+        transports: The transports the server accepts.
+        session_transport: The transport of the session the ``sid`` parameter names; None
+            when there is no ``sid``, or no such session.
+    """
+    transport = query.get("transport")
+    if transport not in transports:
+        return _refuse(HttpErrorCode.UNKNOWN_TRANSPORT, transport=transport)
+    if has_invalid_header_char(origin):
+        return _refuse(HttpErrorCode.BAD_REQUEST, name="INVALID_ORIGIN", origin=origin)
+    sid = query.get("sid")
+    if sid is not None:
+        if session_transport is None:
+            return _refuse(HttpErrorCode.UNKNOWN_SID, sid=sid)
+        if not upgrade and session_transport != transport:
+            return _refuse(
+                HttpErrorCode.BAD_REQUEST,
+                name="TRANSPORT_MISMATCH",
+                transport=transport,
+                previousTransport=session_transport,
+            )
+        if query.get("EIO") != PROTOCOL:
+            return _refuse(
+                HttpErrorCode.BAD_REQUEST,
+                name="PROTOCOL_MISMATCH",
+                protocol=query.get("EIO"),
+                previousProtocol=int(PROTOCOL),
+            )
+        return None
+    if method != "GET":
+        return _refuse(HttpErrorCode.BAD_HANDSHAKE_METHOD, method=method)
+    if transport == "websocket" and not upgrade:
+        return _refuse(HttpErrorCode.BAD_REQUEST, name="TRANSPORT_HANDSHAKE_ERROR")
+    return None
+
+
+def allow_request_refusal(result: bool | tuple[bool, str]) -> Refusal | None:
+    """What an ``allow_request`` result means: None (allowed), or a FORBIDDEN refusal
+    carrying the callback's message (``(False, "message")``), as JS ``allowRequest``."""
+    if isinstance(result, tuple):
+        allowed, text = result
+        message = text or None
+    else:
+        allowed, message = result, None
+    if allowed:
+        return None
+    return _refuse(HttpErrorCode.FORBIDDEN, message, message=message)
+
+
+def check_handshake_protocol(query: Mapping[str, str]) -> Refusal | None:
+    """JS ``handshake``'s protocol check: a handshake must ask for ``EIO=4`` (socketwire
+    has no v3 compatibility mode)."""
+    if query.get("EIO") != PROTOCOL:
+        return _refuse(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION, protocol=query.get("EIO"))
+    return None

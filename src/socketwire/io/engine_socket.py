@@ -1,0 +1,544 @@
+"""One Engine.IO session on asyncio: the driver of its sans-I/O core.
+
+:class:`EngineSocket` feeds one :class:`~socketwire.engineio.server_session.ServerSession`
+what its transports receive, with the loop's clock as ``now``, acts on the core's outputs
+in order, and keeps at most one ``loop.call_at`` timer on the core's next deadline: an idle
+session owns no task. :class:`~socketwire.io.engine.EngineServer` routes requests to it.
+
+Backpressure: the bytes queued for one client (waiting for a poll, or written to its
+WebSocket and not yet taken by the OS) are bounded by ``EngineOptions.max_buffered_bytes``;
+a client over it is closed with reason "transport buffer full".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from socketwire.engineio.http import HttpAnswer
+from socketwire.engineio.options import Transport
+from socketwire.engineio.packets import SharedMessage
+from socketwire.engineio.reasons import CloseReason
+from socketwire.engineio.server_session import (
+    AnswerPoll,
+    Closed,
+    CloseWebSocket,
+    MessageReceived,
+    SendProbe,
+    SendWebSocket,
+    ServerSession,
+    Upgraded,
+)
+from socketwire.io.frames import frame_message
+from socketwire.io.http import (
+    BodyTimeoutError,
+    BodyTooLargeError,
+    ClientDisconnectedError,
+    HttpRequest,
+    HttpResponse,
+    WebSocketHandler,
+    WebSocketTransport,
+)
+
+__all__ = ["EngineSocket", "http_response"]
+
+logger = logging.getLogger("socketwire.engine")
+
+# Close codes that mean the connection failed on a protocol error (RFC 6455 section 7.4.1):
+# invalid frame, unacceptable or inconsistent data, policy, message too big, internal error.
+# JS engine.io sees the ws "error" event first and closes with "transport error".
+_PROTOCOL_ERROR_CODES: Final = frozenset({1002, 1003, 1007, 1008, 1009, 1011})
+
+
+class EngineSocket:
+    """One Engine.IO session as the application sees it.
+
+    Set ``on_message`` (``(data: str | bytes) -> None``), ``on_close`` (``(reason: str) ->
+    None``) and ``on_upgrade`` (``() -> None``) in the connection callback. Callbacks run on
+    the event loop and must not block.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_forget",
+        "_loop",
+        "_max_buffered",
+        "_poll",
+        "_probe_ws",
+        "_processing",
+        "_session",
+        "_timer",
+        "_timer_at",
+        "_ws",
+        "_ws_frames",
+        "on_close",
+        "on_message",
+        "on_upgrade",
+        "request",
+    )
+
+    def __init__(
+        self,
+        session: ServerSession,
+        request: HttpRequest,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        max_buffered_bytes: int,
+        forget: Callable[[EngineSocket], None],
+        closed: Callable[[EngineSocket, str], None],
+    ) -> None:
+        """Wrap a new session (the server does this; applications never do).
+
+        Args:
+            session: The session's sans-I/O core.
+            request: The handshake request.
+            loop: The loop whose clock is the session's ``now`` and whose timers it uses.
+            max_buffered_bytes: Close the session when its WebSocket holds more unsent.
+            forget: Called when the session closes, before ``on_close``.
+            closed: Called with the reason when the session closes, after ``on_close``.
+        """
+        self._session = session
+        self._loop = loop
+        self._clock = loop.time
+        self._max_buffered = max_buffered_bytes
+        self._forget = forget
+        self._closed = closed
+        self.request = request
+        self.on_message: Callable[[str | bytes], None] | None = None
+        self.on_close: Callable[[str], None] | None = None
+        self.on_upgrade: Callable[[], None] | None = None
+        self._ws: WebSocketTransport | None = None
+        #: ``_ws`` takes pre-built frames and does not compress (see :meth:`_set_ws`)
+        self._ws_frames = False
+        self._probe_ws: WebSocketTransport | None = None
+        self._poll: asyncio.Future[AnswerPoll] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._processing = False
+
+    # -- public -------------------------------------------------------------------------
+
+    @property
+    def sid(self) -> str:
+        """The session id."""
+        return self._session.sid
+
+    @property
+    def transport(self) -> Transport:
+        """``"polling"`` or ``"websocket"`` (after an upgrade, or from the start)."""
+        return self._session.transport
+
+    @property
+    def protocol(self) -> int:
+        """The Engine.IO protocol revision (always 4)."""
+        return 4
+
+    @property
+    def ready_state(self) -> str:
+        """``"opening"``, ``"open"``, ``"closing"`` or ``"closed"``."""
+        return self._session.state.value
+
+    @property
+    def writable(self) -> bool:
+        """True when a packet sent now leaves at once (JS ``transport.writable``).
+
+        Over polling: a poll is pending. Over WebSocket: the plumbing holds nothing unsent
+        (JS: the previous write's callback has fired), so volatile packets are dropped for
+        a client that does not keep up.
+        """
+        if not self._session.writable:
+            return False
+        ws = self._ws
+        return ws is None or ws.buffered_amount == 0
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for this client and not yet handed to the OS."""
+        amount = self._session.buffered_amount
+        if self._ws is not None:
+            amount += self._ws.buffered_amount
+        return amount
+
+    def send(self, data: str | bytes, *, compress: bool = True) -> None:
+        """Send a message (text or binary); ignored once the session is closing.
+
+        Args:
+            data: the message.
+            compress: False asks that it not be compressed: a polling response holding only
+                such packets skips HTTP compression (as JS), and on the native WebSocket
+                plumbing with permessage-deflate it goes out as an uncompressed message
+                (RFC 7692 section 6). Behind ASGI the ASGI server decides.
+        """
+        ws = self._ws
+        if ws is not None and not self._processing and self._session.writes_through:
+            # The hot path (an ack, an emit): what the core's one SendWebSocket would say.
+            message = "4" + data if isinstance(data, str) else bytes(data)
+            if not self._ws_frames:
+                self._write_websocket(ws, message, compress, None)
+            elif isinstance(message, str):
+                ws.send_text(message)
+            else:
+                ws.send_bytes(message)
+            self._check_buffer()
+            return
+        self._session.send_message(data, compress=compress)
+        self._process()
+
+    def send_encoded(self, message: str | bytes | SharedMessage, *, compress: bool = True) -> None:
+        """Send a packet already encoded for a WebSocket (``4...`` text, or raw bytes).
+
+        The broadcast path: encode once with :func:`~socketwire.engineio.encode_packet`,
+        wrap it in a :class:`SharedMessage`, then call this on every recipient; recipients
+        on the native WebSocket plumbing share one frame. ``compress`` as in :meth:`send`.
+        """
+        ws = self._ws
+        if ws is not None and not self._processing and self._session.writes_through:
+            # The broadcast loop's hot path: straight to the WebSocket (see :meth:`send`).
+            if isinstance(message, SharedMessage):
+                if self._ws_frames:
+                    frame = message.frame
+                    if frame is None:
+                        frame = message.frame = frame_message(message.data)
+                    ws.send_frame(frame)
+                else:
+                    frame = _frame_of(message) if self._shares_frames(compress) else None
+                    self._write_websocket(ws, message.data, compress, frame)
+            else:
+                self._write_websocket(ws, message, compress, None)
+            self._check_buffer()
+            return
+        if isinstance(message, SharedMessage):
+            data = message.data
+            frame = _frame_of(message) if self._shares_frames(compress) else None
+            self._session.send_encoded(data, compress=compress, frame=frame)
+        else:
+            self._session.send_encoded(message, compress=compress)
+        self._process()
+
+    def close(self) -> None:
+        """Close the session (reason ``"forced close"``); queued packets are sent first."""
+        self._session.close(self._clock())
+        self._process()
+
+    # -- driven by the Engine.IO server, not by applications ------------------------------
+
+    def handle_connected(self) -> None:
+        """The server's connection callbacks have run: act on what they queued."""
+        self._process()
+
+    def handle_websocket(self, ws: WebSocketTransport) -> WebSocketHandler:
+        """The session opened over ``ws`` (a WebSocket handshake): its handler."""
+        self._set_ws(ws)
+        self._process()
+        return _WsHandler(self._ws_message, self._ws_closed, ws)
+
+    def handle_probe(self, ws: WebSocketTransport) -> WebSocketHandler | None:
+        """A WebSocket arrived to upgrade this polling session: its handler, or None when
+        the session is closed, already upgraded or upgrading (close ``ws`` then)."""
+        if not self._session.start_probe(self._clock()):
+            return None
+        self._probe_ws = ws
+        self._rearm()
+        return _WsHandler(self._ws_message, self._ws_closed, ws)
+
+    def handle_shutdown(self) -> None:
+        """The server is shutting down: close ("server shutting down")."""
+        self._session.close(self._clock(), CloseReason.SERVER_SHUTTING_DOWN)
+        self._process()
+
+    async def handle_get(self, request: HttpRequest) -> AnswerPoll | HttpAnswer | None:
+        """A polling GET: its payload once there is one, or the core's refusal; None when
+        the client left first (answer 400)."""
+        session = self._session
+        error = session.receive_get(self._clock())
+        if error is not None:
+            self._process()
+            return error
+        poll: asyncio.Future[AnswerPoll] = self._loop.create_future()
+        self._poll = poll
+        self._process()
+        if not poll.done():
+            await self._wait_poll(request, poll)
+            if poll.cancelled():
+                return None
+        return poll.result()
+
+    async def handle_post(
+        self, request: HttpRequest, headers: list[tuple[str, str]], max_body: int
+    ) -> HttpResponse:
+        """A polling POST: read its body (at most ``max_body`` bytes), feed the session."""
+        session = self._session
+        binary = request.headers.get("content-type") == "application/octet-stream"
+        error = session.receive_post_start(binary=binary)
+        if error is not None:
+            self._process()
+            return http_response(error, headers)
+        try:
+            body = await request.read_body(max_body)
+        except BodyTooLargeError:
+            session.post_aborted(disconnected=False)
+            return HttpResponse(413, headers)
+        except (ClientDisconnectedError, BodyTimeoutError):
+            session.post_aborted(disconnected=True)
+            self._process()
+            return HttpResponse(400, headers)
+        except BaseException:
+            session.post_aborted(disconnected=True)
+            self._process()
+            raise
+        answer = session.receive_post(body, self._clock())
+        self._process()
+        return http_response(answer, [*headers, ("cache-control", "no-store")])
+
+    # -- driving the core ---------------------------------------------------------------
+
+    def _shares_frames(self, compress: bool) -> bool:
+        # A connection with permessage-deflate compresses what it frames itself, so it
+        # takes the shared (uncompressed) frame only when compression is not wanted.
+        ws = self._ws
+        return (
+            ws is not None
+            and ws.supports_frames
+            and not (compress and ws.compressed)
+            and self._session.transport == "websocket"
+        )
+
+    def _process(self) -> None:
+        # Callbacks may send or close: the outer call keeps draining, so outputs are acted
+        # on strictly in the order the core produced them.
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            session = self._session
+            while outputs := session.take_outputs():
+                for out in outputs:
+                    self._act(out)
+            if not session.closed:
+                self._check_buffer()
+        finally:
+            self._processing = False
+        self._rearm()
+
+    def _set_ws(self, ws: WebSocketTransport | None) -> None:
+        self._ws = ws
+        # Read once: neither changes after the opening handshake.
+        self._ws_frames = ws is not None and ws.supports_frames and not ws.compressed
+
+    def _act(self, out: object) -> None:
+        if isinstance(out, SendWebSocket):
+            ws = self._ws
+            if ws is not None:
+                self._write_websocket(ws, out.data, out.compress, out.frame)
+        elif isinstance(out, MessageReceived):
+            if self.on_message is not None:
+                _call(self.on_message, out.data)
+        elif isinstance(out, AnswerPoll):
+            poll, self._poll = self._poll, None
+            if poll is not None and not poll.done():
+                poll.set_result(out)
+        elif isinstance(out, SendProbe):
+            if self._probe_ws is not None:
+                self._probe_ws.send_text(out.data)
+        elif isinstance(out, CloseWebSocket):
+            if out.probe:
+                probe, self._probe_ws = self._probe_ws, None
+                if probe is not None:
+                    probe.close()
+            elif self._ws is not None:
+                self._ws.close()
+        elif isinstance(out, Upgraded):
+            logger.info("engine %s upgraded to websocket", self.sid)
+            self._set_ws(self._probe_ws)
+            self._probe_ws = None
+            if self.on_upgrade is not None:
+                _call(self.on_upgrade)
+        elif isinstance(out, Closed):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+                self._timer_at = None
+            self._forget(self)
+            if self.on_close is not None:
+                _call(self.on_close, out.reason.value)
+            self._closed(self, out.reason.value)
+
+    @staticmethod
+    def _write_websocket(
+        ws: WebSocketTransport, data: str | bytes, compress: bool, frame: bytes | None
+    ) -> None:
+        # The frame travelled through the core with its packet, so it is written in the
+        # session's order; the plumbing's buffer accounts for it like any message.
+        if ws.supports_frames:
+            if ws.compressed:
+                if not compress:
+                    # RFC 7692 section 6: a message with RSV1 clear is not compressed.
+                    ws.send_frame(frame if frame is not None else frame_message(data))
+                    return
+            elif frame is not None:
+                ws.send_frame(frame)
+                return
+        if isinstance(data, str):
+            ws.send_text(data)
+        else:
+            ws.send_bytes(data)
+
+    def _check_buffer(self) -> None:
+        ws = self._ws
+        if ws is not None and ws.buffered_amount > self._max_buffered:
+            self._session.close(self._clock(), CloseReason.BUFFER_FULL)
+            while outputs := self._session.take_outputs():
+                for out in outputs:
+                    self._act(out)
+
+    def _rearm(self) -> None:
+        deadline = self._session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._session.handle_timeout(self._clock())
+        self._process()
+
+    # -- WebSocket events (from _WsHandler) --------------------------------------------
+
+    def _ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+        if transport is self._ws:
+            if not self._processing:
+                message = self._session.take_websocket_message(data)
+                if message is not None:
+                    # Nothing else to act on (see take_websocket_message): no _process.
+                    on_message = self.on_message
+                    if on_message is not None:
+                        try:
+                            on_message(message)
+                        except Exception:  # as _call: the state machine must not break
+                            logger.exception("error in Engine.IO callback %r", on_message)
+                    return
+            self._session.receive_websocket(data, self._clock())
+        elif transport is self._probe_ws:
+            self._session.receive_probe(data, self._clock())
+        else:
+            return
+        self._process()
+
+    def _ws_closed(self, transport: WebSocketTransport, code: int) -> None:
+        if transport is self._ws:
+            self._set_ws(None)
+            self._session.websocket_closed(error=code in _PROTOCOL_ERROR_CODES)
+        elif transport is self._probe_ws:
+            self._probe_ws = None
+            self._session.probe_closed()
+        else:
+            return
+        self._process()
+
+    async def _wait_poll(self, request: HttpRequest, poll: asyncio.Future[AnswerPoll]) -> None:
+        """Wait for ``poll``'s answer; cancel it if the client leaves first (or we are cancelled).
+
+        A request that offers ``disconnected_future()`` (the native server's: one future per
+        connection, shared, never to be cancelled here) is watched with a callback; any other is
+        watched by a task running its ``wait_disconnected()``. A long-poll GET is waiting most of
+        the time, so this spares it a task, a shield and an ``asyncio.wait`` per request.
+        """
+
+        def abort() -> None:
+            # JS: the GET's connection closed before its answer ("poll connection closed
+            # prematurely"); the session decides what that means.
+            if self._poll is poll:
+                self._poll = None
+            poll.cancel()
+            self._session.poll_aborted()
+            self._process()
+
+        def on_disconnected(_: object) -> None:
+            if not poll.done():
+                abort()
+
+        # The optional WatchableRequest capability (socketwire.io.http).
+        watch: Callable[[], asyncio.Future[None]] | None = getattr(
+            request, "disconnected_future", None
+        )
+        disconnected = (
+            watch() if watch is not None else asyncio.ensure_future(request.wait_disconnected())
+        )
+        disconnected.add_done_callback(on_disconnected)
+        try:
+            await poll
+        except asyncio.CancelledError:
+            # Ours (the request's task was cancelled) or abort()'s (the client left, and poll is
+            # then cancelled while this task is not): only the first goes on.
+            if not poll.cancelled() or _task_cancelling():
+                raise
+        finally:
+            if not poll.done() or (poll.cancelled() and self._poll is poll):
+                abort()
+            disconnected.remove_done_callback(on_disconnected)
+            if watch is None:
+                disconnected.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await disconnected
+
+
+class _WsHandler:
+    """Routes one WebSocket's events to its session (as main transport or probe)."""
+
+    __slots__ = ("_closed", "_message", "_transport")
+
+    def __init__(
+        self,
+        message: Callable[[WebSocketTransport, str | bytes], None],
+        closed: Callable[[WebSocketTransport, int], None],
+        transport: WebSocketTransport,
+    ) -> None:
+        self._message = message
+        self._closed = closed
+        self._transport = transport
+
+    def on_message(self, data: str | bytes) -> None:
+        self._message(self._transport, data)
+
+    def on_close(self, code: int) -> None:
+        self._closed(self._transport, code)
+
+
+def _frame_of(message: SharedMessage) -> bytes:
+    """The WebSocket frame of a broadcast message, built once for all its recipients."""
+    frame = message.frame
+    if frame is None:
+        frame = message.frame = frame_message(message.data)
+    return frame
+
+
+def _call(callback: Callable[..., None], *args: Any) -> None:
+    # An application error must not break the session's state machine.
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception("error in Engine.IO callback %r", callback)
+
+
+def http_response(answer: HttpAnswer, headers: list[tuple[str, str]]) -> HttpResponse:
+    """The response for an answer the core decided, with ``headers`` after its
+    Content-Type."""
+    out = list(headers)
+    if answer.content_type is not None:
+        out.insert(0, ("Content-Type", answer.content_type))
+    return HttpResponse(answer.status, out, answer.body)
+
+
+def _task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
