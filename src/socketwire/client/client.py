@@ -40,6 +40,7 @@ from socketwire.client.errors import ConnectError
 from socketwire.client.manager import Manager, ManagerOptions, ReadyState, make_parser
 from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
 from socketwire.engineio.client_session import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE
+from socketwire.io.client_websocket import WebSocketFactory
 from socketwire.socketio import Parser
 
 __all__ = ["MANAGER_EVENTS", "AsyncClient"]
@@ -108,6 +109,8 @@ class AsyncClient:
         ssl: TLS context for https/wss.
         force_new: always use a new Manager (JS ``forceNew``).
         multiplex: share the Manager of another client of the same server (JS default).
+        websocket_factory: builds each WebSocket connection (None: over the network;
+            ``socketwire.testing.TestClient`` passes one that reaches a server in memory).
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class AsyncClient:
         ssl: ssl_module.SSLContext | None = None,
         force_new: bool = False,
         multiplex: bool = True,
+        websocket_factory: WebSocketFactory | None = None,
     ) -> None:
         make_parser(parser)  # fail early on an unknown name
         if retries < 0 or max_buffered_packets < 1:
@@ -154,6 +158,7 @@ class AsyncClient:
             parser=parser,
             max_message_size=max_message_size,
             max_buffered_bytes=max_buffered_bytes,
+            websocket_factory=websocket_factory,
         )
         self._socket_options: dict[str, Any] = {
             "retries": retries,

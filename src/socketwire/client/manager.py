@@ -38,6 +38,7 @@ from socketwire.engineio.client_session import (
     PingReceived,
 )
 from socketwire.io.client_transports import EngineClient, EngineConnectionError
+from socketwire.io.client_websocket import WebSocketFactory
 from socketwire.socketio import Decoder, JsonParser, MsgpackParser, Packet, Parser, ProtocolError
 
 __all__ = ["Manager", "ManagerOptions", "ReadyState", "make_parser"]
@@ -84,6 +85,8 @@ class ManagerOptions:
             one drops the connection with ``"transport error"``).
         max_buffered_bytes: the bound on outgoing bytes waiting for the transport (a server
             that stops reading); crossing it drops the connection (``"transport error"``).
+        websocket_factory: builds each WebSocket connection (None: over the network;
+            ``socketwire.testing`` passes one that reaches a server in memory).
     """
 
     path: str = "/socket.io"
@@ -101,6 +104,7 @@ class ManagerOptions:
     parser: str | Parser | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
+    websocket_factory: WebSocketFactory | None = None
 
 
 class Manager(HasListeners):
@@ -185,7 +189,10 @@ class Manager(HasListeners):
         self.loop = asyncio.get_running_loop()
         self.generation += 1
         generation = self.generation
-        engine = EngineClient(on_event=lambda event: self._on_engine_event(generation, event))
+        engine = EngineClient(
+            on_event=lambda event: self._on_engine_event(generation, event),
+            websocket_factory=self.options.websocket_factory,
+        )
         self.engine = engine
         self.ready_state = ReadyState.OPENING
         self._skip_reconnect = False

@@ -44,7 +44,7 @@ from socketwire.engineio.client_session import (
     TransportName,
 )
 from socketwire.io.client_polling import PollingChannel
-from socketwire.io.client_websocket import WebSocketChannel
+from socketwire.io.client_websocket import WebSocketChannel, WebSocketFactory, WebSocketLike
 
 __all__ = ["EngineClient", "EngineConnectionError"]
 
@@ -75,6 +75,8 @@ class EngineClient:
         max_queued_events: without ``on_event``, the bound on events received and not yet
             iterated over; an application that stops reading closes the session with
             ``"transport error"`` (``"event queue full"``) rather than growing memory.
+        websocket_factory: builds the session's WebSocket (None: a network connection,
+            :class:`~socketwire.io.client_websocket.WebSocketChannel`).
     """
 
     def __init__(
@@ -82,14 +84,16 @@ class EngineClient:
         *,
         on_event: Callable[[Event], None] | None = None,
         max_queued_events: int = 10_000,
+        websocket_factory: WebSocketFactory | None = None,
     ) -> None:
         self._on_event = on_event
         self._max_queued_events = max_queued_events
         self._queue: asyncio.Queue[Event] | None = None if on_event else asyncio.Queue()
         self._session: ClientSession | None = None
         self._polling: PollingChannel | None = None
-        self._websocket: WebSocketChannel | None = None
-        self._channels: list[PollingChannel | WebSocketChannel] = []
+        self._websocket: WebSocketLike | None = None
+        self._websocket_factory: WebSocketFactory = websocket_factory or WebSocketChannel
+        self._channels: list[PollingChannel | WebSocketLike] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._pumping = False
@@ -372,9 +376,9 @@ class EngineClient:
             self._channels.append(self._polling)
         return self._polling
 
-    def _open_websocket(self) -> WebSocketChannel:
+    def _open_websocket(self) -> WebSocketLike:
         session, endpoint = self._require()
-        channel = WebSocketChannel(
+        channel = self._websocket_factory(
             url=self._url(TransportName.WEBSOCKET),
             listener=_Listener(self),
             headers=endpoint.headers,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-__all__ = ["WebSocketChannel", "WebSocketListener"]
+__all__ = ["WebSocketChannel", "WebSocketFactory", "WebSocketLike", "WebSocketListener"]
 
 # Close codes we send when the server breaks the WebSocket protocol or our size limit.
 _OUR_ERROR_CODES = frozenset({1002, 1007, 1009})
@@ -41,6 +41,43 @@ class WebSocketListener(Protocol):
 
     def websocket_failed(self, description: str) -> None:
         """The connection could not be opened, or broke the protocol or a limit."""
+
+
+class WebSocketLike(Protocol):
+    """One WebSocket of an Engine.IO client session: what the session's driver
+    (:class:`~socketwire.io.client_transports.EngineClient`) asks of it. Results go to its
+    :class:`WebSocketListener`."""
+
+    def open(self) -> None:
+        """Start connecting."""
+
+    def send(self, messages: tuple[str | bytes, ...]) -> None:
+        """Write ``messages`` after those already queued (one batch: ``websocket_drained``
+        follows once it is written)."""
+
+    def close(self) -> None:
+        """Close after the queued messages are written."""
+
+    async def aclose(self) -> None:
+        """Close and wait until the connection is released."""
+
+
+class WebSocketFactory(Protocol):
+    """Builds the WebSocket of a session: :class:`WebSocketChannel` (a network connection)
+    by default; ``socketwire.testing`` gives one that reaches a server in memory."""
+
+    def __call__(
+        self,
+        *,
+        url: str,
+        listener: WebSocketListener,
+        headers: Mapping[str, str],
+        ssl: ssl_module.SSLContext | None,
+        timeout: float,
+        max_size: int,
+    ) -> WebSocketLike:
+        """A WebSocket to ``url`` (not opened yet); see :class:`WebSocketChannel`."""
+        ...
 
 
 _CLOSE = object()

@@ -1,7 +1,8 @@
 """Test helpers for applications built on socketwire.
 
-:class:`TestClient` connects to a :class:`socketwire.Server` in memory, through the
-server's real connection path, for fast tests with no network::
+:class:`TestClient` is the real client (``socketwire.AsyncClient``) connected to a
+:class:`socketwire.Server` in memory, through the server's real connection path, for fast
+tests with no network::
 
     from socketwire.testing import TestClient
 
@@ -13,12 +14,12 @@ server's real connection path, for fast tests with no network::
 from __future__ import annotations
 
 from socketwire.testing.client import TestClient
-from socketwire.testing.memory import MemoryLink, MemoryRequest, MemoryWebSocket
+from socketwire.testing.memory import MemoryChannel, MemoryRequest, MemoryWebSocket
 from socketwire.testing.socket import DEFAULT_TIMEOUT, ReceivedEvent, TestSocket
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "MemoryLink",
+    "MemoryChannel",
     "MemoryRequest",
     "MemoryWebSocket",
     "ReceivedEvent",

@@ -1,10 +1,11 @@
-"""``TestClient``: a Socket.IO client for an application's own tests, without a network.
+"""``TestClient``: the real Socket.IO client, for an application's own tests, in memory.
 
-It connects to a :class:`socketwire.Server` through the server's real WebSocket path (see
-:mod:`socketwire.testing.memory`), so the Engine.IO handshake, ``allow_request``, the
-middlewares, namespaces, acknowledgements, rooms and broadcasts all run the server's own
-code. Its side speaks the real protocol too: the sans-I/O Engine.IO client session, the
-server's parser, and the client's namespace state (:class:`~socketwire.client.state.SocketCore`).
+It is a :class:`socketwire.AsyncClient` (the Manager, the Engine.IO client session, the
+namespace sockets and their protocol core) whose one transport is a WebSocket in memory
+(:mod:`socketwire.testing.memory`) to the server's real WebSocket path: the Engine.IO
+handshake, ``allow_request``, the middlewares, namespaces, acknowledgements, rooms and
+broadcasts all run the server's own code, and the client side is the client users run.
+No network, no threads, no reconnection.
 
 Example (pytest with pytest-asyncio)::
 
@@ -19,19 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl as ssl_module
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from socketwire.engineio.client_session import (
-    ClientState,
-    Closed,
-    Event,
-    MessageReceived,
-    Opened,
-)
-from socketwire.socketio import JsonParser, MsgpackParser, Packet, Parser, ProtocolError
-from socketwire.testing.memory import MemoryLink, MemoryRequest
+from socketwire.client import AsyncClient, ConnectError
+from socketwire.io.client_websocket import WebSocketListener
+from socketwire.socketio import Parser
+from socketwire.testing.memory import MemoryChannel
 from socketwire.testing.socket import DEFAULT_TIMEOUT, ReceivedEvent, TestSocket
 
 if TYPE_CHECKING:
@@ -54,6 +51,10 @@ class TestClient:
         parser: ``"json"``, ``"msgpack"`` or a parser; default: the server's.
         timeout: seconds allowed for the connection (Engine.IO handshake and CONNECT).
 
+    Attributes:
+        client: the real client underneath (``reconnection`` off, WebSocket only).
+        url: the URL it connects to (only its path and query matter).
+
     Use it as an async context manager (connects on entry, disconnects on exit), or call
     :meth:`connect` and :meth:`disconnect`. The methods of the main namespace
     (:meth:`emit`, :meth:`emit_with_ack`, :meth:`receive`, :meth:`on`...) are those of
@@ -75,22 +76,21 @@ class TestClient:
     ) -> None:
         self.sio = sio
         self.timeout = timeout
-        if parser is None:
-            self.parser: Parser = sio.parser
-        elif parser == "json":
-            self.parser = JsonParser()
-        elif parser == "msgpack":
-            self.parser = MsgpackParser()
-        elif isinstance(parser, str):
-            raise ValueError(f"unknown parser {parser!r} (use 'json', 'msgpack' or a Parser)")
-        else:
-            self.parser = parser
-        self._headers = {"host": "testserver", **{k.lower(): v for k, v in (headers or {}).items()}}
-        self._query = dict(query or {})
+        self.url = "http://testserver"
+        self._channel: MemoryChannel | None = None
+        self.client = AsyncClient(
+            reconnection=False,
+            transports=("websocket",),
+            upgrade=False,
+            path=sio.engine.options.path,
+            parser=sio.parser if parser is None else parser,
+            timeout=timeout,
+            headers=headers,
+            query=query,
+            force_new=True,
+            websocket_factory=self._open_channel,
+        )
         self._sockets: dict[str, TestSocket] = {}
-        self._link: MemoryLink | None = None
-        self._decoder = self.parser.decoder()
-        self._opened = False
         #: The main namespace's socket.
         self.main = self.socket(namespace, auth=auth)
 
@@ -168,7 +168,9 @@ class TestClient:
             namespace = "/" + namespace
         sock = self._sockets.get(namespace)
         if sock is None:
-            sock = self._sockets[namespace] = TestSocket(self, namespace, auth)
+            client_socket = self.client.socket(namespace)
+            client_socket.auth = auth
+            sock = self._sockets[namespace] = TestSocket(self, client_socket)
         return sock
 
     async def connect(self) -> TestClient:
@@ -184,18 +186,10 @@ class TestClient:
 
     async def disconnect(self) -> None:
         """Leave every namespace and close the connection; returns once the server knows."""
-        for sock in self._sockets.values():
-            sock._core.disconnect()
-            sock._flush()
-            sock._ack_timers.cancel_all()
-        link = self._link
-        if link is not None:
-            link.close()
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await link.wait_ended()
-            finally:
-                await link.aclose()
+        async with asyncio.timeout(self.timeout):
+            await self.client.disconnect()
+            for sock in self._sockets.values():
+                await sock.socket.drain_handlers()
 
     async def __aenter__(self) -> TestClient:
         try:
@@ -214,80 +208,45 @@ class TestClient:
 
     # -- the connection, for the sockets -------------------------------------------------
 
-    def _socket_connecting(self, sock: TestSocket) -> None:
-        link = self._link
-        if link is None or link.state is ClientState.CLOSED:
-            self._open()
-        elif self._opened:
-            sock._on_open()
-
-    def _open(self) -> None:
-        engine_path = self.sio.engine.options.path
-        request = MemoryRequest(
-            path=engine_path,
-            query={**self._query, "EIO": "4", "transport": "websocket"},
-            headers=self._headers,
-        )
-        self._opened = False
-        self._decoder = self.parser.decoder()
-        self._link = MemoryLink(
-            self.sio, request, self._on_engine_event, handshake_timeout=self.timeout
-        )
-        self._link.start()
-
-    def _send_packet(self, packet: Packet) -> None:
-        link = self._link
-        if link is None or not self._opened:
+    async def sent(self) -> None:
+        """Wait until what the client has sent so far was handed to the server (or the
+        connection ended)."""
+        channel = self._channel
+        if channel is None:
             return
-        for message in self.parser.encode(packet):
-            link.send(message)
-
-    async def _link_sent(self) -> None:
-        if self._link is not None:
-            await self._link.wait_sent()
-
-    def _socket_destroyed(self) -> None:
-        # as socket.io-client's Manager: the connection closes with its last active socket
-        if self._link is not None and not any(s._core.active for s in self._sockets.values()):
-            self._link.close()
-
-    def _on_engine_event(self, event: Event) -> None:
-        if isinstance(event, Opened):
-            self._opened = True
-            for sock in list(self._sockets.values()):
-                if sock._core.active:
-                    sock._on_open()
-        elif isinstance(event, MessageReceived):
-            try:
-                packet = self._decoder.feed(event.data)
-            except ProtocolError:
-                self._closed("parse error")
+        while not channel.ended:
+            manager = self.client.io
+            engine = manager.engine if manager is not None else None
+            if not channel.in_flight and (engine is None or not engine.buffered_amount):
                 return
-            target = self._sockets.get(packet.nsp) if packet is not None else None
-            if target is not None and packet is not None:
-                target._on_packet(packet)
-        elif isinstance(event, Closed):
-            if self._opened:
-                self._closed(str(event.reason))
-            else:
-                self._refused(f"{event.reason}: {event.description}")
+            await channel.wait_changed()
 
-    def _closed(self, reason: str) -> None:
-        self._opened = False
-        if self._link is not None:
-            self._link.close()
-        for sock in list(self._sockets.values()):
-            sock._on_close(reason)
+    def explain(self, error: ConnectError) -> ConnectError:
+        """``error``, or, when the server refused the WebSocket handshake itself (a 4xx
+        answer: ``allow_request``, a bad request), a ``ConnectError`` saying so whose
+        ``data`` is the answer's body (JSON decoded when it is)."""
+        channel = self._channel
+        refusal = channel.refusal if channel is not None else None
+        if refusal is None:
+            return error
+        body = refusal.body.decode("utf-8", "replace")
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = body
+        return ConnectError(f"the server refused the connection (HTTP {refusal.status})", data)
 
-    def _refused(self, message: str) -> None:
-        data: Any = None
-        refusal = self._link.refusal if self._link is not None else None
-        if refusal is not None:
-            message = f"the server refused the connection (HTTP {refusal.status})"
-            body = refusal.body.decode("utf-8", "replace")
-            try:
-                data = json.loads(body)
-            except ValueError:
-                data = body
-        for sock in list(self._sockets.values()):
-            sock._on_error(message, data)
+    def _open_channel(
+        self,
+        *,
+        url: str,
+        listener: WebSocketListener,
+        headers: Mapping[str, str],
+        ssl: ssl_module.SSLContext | None,
+        timeout: float,
+        max_size: int,
+    ) -> MemoryChannel:
+        self._channel = MemoryChannel(
+            self.sio, url=url, listener=listener, headers=headers, max_size=max_size
+        )
+        return self._channel

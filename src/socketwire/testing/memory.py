@@ -1,11 +1,12 @@
-"""An Engine.IO connection in memory: the server's own WebSocket path, no socket.
+"""A WebSocket in memory, between the real client and a server's real WebSocket path.
 
 The server side is the server's real WebSocket path: :meth:`HttpApp.handle_websocket
 <socketwire.io.http.HttpApp.handle_websocket>` receives a :class:`MemoryRequest` and, when
 it accepts, attaches a :class:`MemoryWebSocket` (a
-:class:`~socketwire.io.http.WebSocketTransport`). The client side is the sans-I/O
-:class:`~socketwire.engineio.client_session.ClientSession`, driven by :class:`MemoryLink`
-exactly as :class:`~socketwire.io.client_transports.EngineClient` drives it over a network.
+:class:`~socketwire.io.http.WebSocketTransport`). The client side is the real client: the
+:class:`~socketwire.io.client_transports.EngineClient` of a ``socketwire.AsyncClient``
+drives its :class:`MemoryChannel` as it drives a network WebSocket (a
+:class:`~socketwire.io.client_websocket.WebSocketFactory` builds it).
 
 Every message crosses with ``loop.call_soon``, in order, so neither side runs inside the
 other's ``send`` call: the interleaving is a network's, minus the latency.
@@ -16,22 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from socketwire.engineio.client_session import (
-    ClientSession,
-    ClientState,
-    CloseWebSocket,
-    Event,
-    OpenWebSocket,
-    SendWebSocket,
-    TransportName,
-)
+from socketwire.io.client_websocket import WebSocketListener
 from socketwire.io.http import HttpApp, HttpResponse, WebSocketHandler
 
-__all__ = ["MemoryLink", "MemoryRequest", "MemoryWebSocket"]
+__all__ = ["MemoryChannel", "MemoryRequest", "MemoryWebSocket"]
 
-#: WebSocket close code of a message over the accepted ``max_message_size`` (RFC 6455 7.4.1).
+#: WebSocket close code of a message over the accepted size (RFC 6455 section 7.4.1).
 MESSAGE_TOO_BIG = 1009
 
 
@@ -54,7 +47,7 @@ class MemoryRequest:
     remote_addr: tuple[str, int] | None = ("127.0.0.1", 0)
     secure: bool = False
     method: str = "GET"
-    _closed: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def raw_path(self) -> str:
@@ -67,25 +60,30 @@ class MemoryRequest:
 
     async def wait_disconnected(self) -> None:
         """Return once the connection ended."""
-        await self._closed.wait()
+        await self.closed.wait()
 
 
 class MemoryWebSocket:
-    """The server's end of a :class:`MemoryLink` (a ``WebSocketTransport``)."""
+    """The server's end of a :class:`MemoryChannel` (a ``WebSocketTransport``).
 
-    __slots__ = ("_link",)
+    Args:
+        send: Queues one message for the client.
+        close: Closes the connection with a code, after the messages already queued.
+    """
 
-    def __init__(self, link: MemoryLink) -> None:
-        """Wrap the link (the link does this)."""
-        self._link = link
+    __slots__ = ("_close", "_send")
+
+    def __init__(self, send: Callable[[str | bytes], None], close: Callable[[int], None]) -> None:
+        self._send = send
+        self._close = close
 
     def send_text(self, data: str) -> None:
         """Queue a text message for the client."""
-        self._link._to_client(data)
+        self._send(data)
 
     def send_bytes(self, data: bytes) -> None:
         """Queue a binary message for the client."""
-        self._link._to_client(bytes(data))
+        self._send(bytes(data))
 
     def send_frame(self, frame: bytes) -> None:
         """Never called: :attr:`supports_frames` is False."""
@@ -108,203 +106,161 @@ class MemoryWebSocket:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after the messages already queued; both ends learn it."""
-        self._link._loop.call_soon(self._link._end, code, "closed by the server")
+        self._close(code)
 
 
-class MemoryLink:
-    """One Engine.IO connection from an in-memory client to an :class:`HttpApp`.
+class MemoryChannel:
+    """A client WebSocket that reaches an :class:`~socketwire.io.http.HttpApp` in memory
+    (a :class:`~socketwire.io.client_websocket.WebSocketLike`).
 
     Args:
-        app: the server (a :class:`socketwire.Server`, or any ``HttpApp``).
-        request: the handshake request.
-        on_event: called with each client session event (``Opened``, ``MessageReceived``,
-            ``Closed``...), on the loop, in order.
-        handshake_timeout: seconds allowed for the Engine.IO handshake.
+        app: The server (a :class:`socketwire.Server`, or any ``HttpApp``).
+        url: The WebSocket URL the client asked for (its path and query reach the server;
+            its host becomes the ``host`` header).
+        listener: The client session's WebSocket inputs.
+        headers: Extra handshake headers.
+        max_size: The largest message the client accepts (a larger one fails the
+            connection, as the network channel does).
 
-    Call :meth:`start` on the event loop; then :meth:`send` and :meth:`close`.
+    Attributes:
+        request: The handshake request handed to the server.
+        refusal: The server's answer when it refused the upgrade (None otherwise).
     """
 
     def __init__(
         self,
         app: HttpApp,
-        request: MemoryRequest,
-        on_event: Callable[[Event], None],
         *,
-        handshake_timeout: float = 5.0,
+        url: str,
+        listener: WebSocketListener,
+        headers: Mapping[str, str],
+        max_size: int,
     ) -> None:
+        parts = urlsplit(url)
         self._app = app
-        self.request = request
-        self._on_event = on_event
-        self._session = ClientSession(
-            transports=(TransportName.WEBSOCKET,),
-            upgrade=False,
-            handshake_timeout=handshake_timeout,
+        self._listener = listener
+        self._max_size = max_size
+        self.request = MemoryRequest(
+            path=parts.path,
+            query=dict(parse_qsl(parts.query)),
+            headers={"host": parts.netloc, **{k.lower(): v for k, v in headers.items()}},
         )
+        self.refusal: HttpResponse | None = None
         self._loop = asyncio.get_running_loop()
         self._handler: WebSocketHandler | None = None
-        self._max_message_size: int | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self._pumping = False
+        self._limit: int | None = None
         self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self._changed = asyncio.Event()
-        #: The server's answer when it refused the upgrade (None otherwise).
-        self.refusal: HttpResponse | None = None
-
-    @property
-    def state(self) -> ClientState:
-        """The client session's ready state."""
-        return self._session.state
 
     @property
     def ended(self) -> bool:
-        """Both ends know the connection is over (the server's handler was told)."""
+        """Both ends know the connection is over."""
         return self._ended.is_set()
 
-    def start(self) -> None:
-        """Open the connection: the server's WebSocket path runs on the next iterations."""
-        self._feed(lambda s, now: s.start(now))
+    @property
+    def in_flight(self) -> int:
+        """Batches sent and not yet handed to the server."""
+        return self._in_flight
 
-    def send(self, data: str | bytes) -> bool:
-        """Send one Engine.IO message; False once the session is closing (dropped)."""
-        sent = self._session.send(data)
-        self._pump()
-        return sent
+    async def wait_changed(self) -> None:
+        """Wait until a batch reaches the server, or the connection ends."""
+        self._changed.clear()
+        await self._changed.wait()
+
+    # -- the client's side (WebSocketLike) -----------------------------------------------
+
+    def open(self) -> None:
+        """Start the server's WebSocket path (on the next loop iterations)."""
+        self._task = self._loop.create_task(self._open())
+
+    def send(self, messages: tuple[str | bytes, ...]) -> None:
+        """Hand ``messages`` to the server, after those already sent."""
+        self._in_flight += 1
+        self._loop.call_soon(self._to_server, messages)
 
     def close(self) -> None:
-        """Close the session after the messages already sent ("forced close")."""
-        self._feed(lambda s, now: s.close())
-
-    async def wait_sent(self) -> None:
-        """Wait until every message sent so far was handed to the server (or the end)."""
-        while (self._in_flight or self._session.buffered_amount) and not self.ended:
-            self._changed.clear()
-            await self._changed.wait()
-
-    async def wait_ended(self) -> None:
-        """Wait until the connection is over on both ends."""
-        await self._ended.wait()
+        """Close after the messages already sent, as a closing handshake would."""
+        self._loop.call_soon(self._end, 1000, "closed by the client", False)
 
     async def aclose(self) -> None:
-        """End the connection at once and release the timer and the opening task."""
-        self._session.abort("test client closed")
-        self._pump()
-        self._end(1000, "test client closed")
+        """Close, and wait until both ends know (and the opening task is over)."""
+        self.close()
         task = self._task
-        if task is not None and not task.done():
+        if task is not None and not task.done() and self._handler is None:
             task.cancel()
+        await self._ended.wait()
+        if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
-    # -- the client session ---------------------------------------------------------------
-
-    def _feed(self, call: Callable[[ClientSession, float], None]) -> None:
-        call(self._session, self._loop.time())
-        self._pump()
-
-    def _pump(self) -> None:
-        # A callback may send or close: the outer call keeps draining, in the core's order.
-        if self._pumping:
-            return
-        self._pumping = True
-        try:
-            session = self._session
-            while True:
-                actions = session.actions_to_perform()
-                events = session.events_received()
-                if not actions and not events:
-                    break
-                for action in actions:
-                    self._perform(action)
-                for event in events:
-                    self._on_event(event)
-        finally:
-            self._pumping = False
-        self._rearm()
-        self._changed.set()
-
-    def _perform(self, action: object) -> None:
-        if isinstance(action, OpenWebSocket):
-            self._task = self._loop.create_task(self._open())
-        elif isinstance(action, SendWebSocket):
-            self._in_flight += 1
-            self._loop.call_soon(self._to_server, action.messages)
-        elif isinstance(action, CloseWebSocket):
-            # after the messages already queued, as a closing handshake would be
-            self._loop.call_soon(self._end, 1000, "closed by the client")
-        # StartPoll, StartPost, StopPolling: never asked of a WebSocket-only session.
-
-    def _rearm(self) -> None:
-        deadline = self._session.next_deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self._feed(lambda s, now: s.handle_timeout(now))
-
-    # -- the server's WebSocket path ------------------------------------------------------
+    # -- the server's WebSocket path -----------------------------------------------------
 
     async def _open(self) -> None:
         try:
             decision = await self._app.handle_websocket(self.request)
         except Exception as exc:
-            description = f"handshake failed: {exc!r}"
-            self._feed(lambda s, now: s.websocket_failed(description))
-            self._end(1006, description)
+            self._end(1006, f"handshake failed: {exc!r}", True)
             return
         if isinstance(decision, HttpResponse):
             self.refusal = decision
-            self._feed(lambda s, now: s.websocket_failed(f"HTTP {decision.status}"))
-            self._end(1006, f"HTTP {decision.status}")
+            self._end(1006, f"HTTP {decision.status}", True)
             return
         if self.ended:
             return  # closed while the server was deciding
-        self._max_message_size = decision.max_message_size
-        self._handler = decision.attach(MemoryWebSocket(self))
+        self._limit = decision.max_message_size
+        self._handler = decision.attach(MemoryWebSocket(self._to_client, self._server_close))
         if self.ended:
             return  # the server closed it at once (attach refused it)
-        self._feed(lambda s, now: s.websocket_opened())
+        self._listener.websocket_opened()
 
     def _to_server(self, messages: tuple[str | bytes, ...]) -> None:
         self._in_flight -= 1
         handler = self._handler
         if handler is not None and not self.ended:
-            limit = self._max_message_size
+            limit = self._limit
             for message in messages:
-                size = len(message.encode()) if isinstance(message, str) else len(message)
-                if limit is not None and size > limit:
-                    # what the plumbing does: close 1009, the message is not delivered
-                    self._end(MESSAGE_TOO_BIG, "message too big")
+                if limit is not None and _size(message) > limit:
+                    # what a plumbing does: close 1009, the message is not delivered
+                    self._end(MESSAGE_TOO_BIG, "message too big", False)
                     break
                 handler.on_message(message)
                 if self.ended:
                     break
-        self._feed(lambda s, now: s.websocket_drained())
+            if not self.ended:
+                self._listener.websocket_drained()
+        self._changed.set()
 
     def _to_client(self, data: str | bytes) -> None:
         self._loop.call_soon(self._deliver, data)
 
     def _deliver(self, data: str | bytes) -> None:
-        if not self.ended:
-            self._feed(lambda s, now: s.receive_websocket_message(data, now))
+        if self.ended:
+            return
+        if _size(data) > self._max_size:
+            # what the network channel does: the client fails the connection with 1009
+            self._end(MESSAGE_TOO_BIG, "message too big", True)
+            return
+        self._listener.websocket_message(data)
 
-    def _end(self, code: int, description: str) -> None:
-        """The WebSocket is closed: tell both ends, once."""
+    def _server_close(self, code: int) -> None:
+        self._loop.call_soon(self._end, code, "closed by the server", False)
+
+    def _end(self, code: int, description: str, failed: bool) -> None:
+        """The WebSocket is over: tell both ends, once."""
         if self.ended:
             return
         self._ended.set()
-        self.request._closed.set()
-        self._feed(lambda s, now: s.websocket_closed(f"{description} ({code})"))
+        self.request.closed.set()
+        if failed:
+            self._listener.websocket_failed(f"websocket error: {description} ({code})")
+        else:
+            self._listener.websocket_closed(f"websocket connection closed: {description} ({code})")
         handler, self._handler = self._handler, None
         if handler is not None:
             handler.on_close(code)
         self._changed.set()
+
+
+def _size(message: str | bytes) -> int:
+    return len(message.encode()) if isinstance(message, str) else len(message)

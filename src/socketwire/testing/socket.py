@@ -1,8 +1,9 @@
 """``TestSocket``: one namespace of a :class:`~socketwire.testing.TestClient`.
 
-Its protocol state is the client's own :class:`~socketwire.client.state.SocketCore` (CONNECT,
-acks, buffering, recovery offsets); this class drives it on asyncio and records what the
-server sends, for a test to wait on and assert.
+It is the real client's namespace socket (a :class:`~socketwire.client.ClientSocket`, with
+its protocol core, acks, buffering and recovery offsets), plus what a test needs on top:
+every event the server sent, recorded in order for a test to wait on and assert, and
+awaitable emits.
 """
 
 from __future__ import annotations
@@ -12,18 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
-from socketwire.client.ack_timers import AckTimers
-from socketwire.client.errors import ConnectError
-from socketwire.client.state import (
-    Connected,
-    ConnectFailed,
-    Destroyed,
-    Disconnected,
-    EventReceived,
-    SocketCore,
-)
-from socketwire.handlers import ack_args, ack_value, call_handler, spawn
-from socketwire.socketio import Packet
+from socketwire.client import ClientSocket, ConnectError
 
 if TYPE_CHECKING:
     from socketwire.testing.client import TestClient
@@ -49,8 +39,8 @@ class TestSocket:
 
     Attributes:
         namespace: the namespace name.
+        socket: the real client's socket of this namespace.
         received: every event received, in order (``receive`` does not remove them).
-        connect_error: the server's refusal, if the last connection attempt was refused.
         disconnect_reason: the reason of the last disconnection (socket.io-client's
             reasons: ``"io server disconnect"``, ``"io client disconnect"``,
             ``"transport close"``...), None while connected.
@@ -58,19 +48,17 @@ class TestSocket:
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self, client: TestClient, namespace: str, auth: dict[str, Any] | None) -> None:
-        """Create the socket (use :meth:`TestClient.socket`)."""
+    def __init__(self, client: TestClient, socket: ClientSocket) -> None:
+        """Wrap ``socket`` (use :meth:`TestClient.socket`)."""
         self._client = client
-        self.namespace = namespace
-        self.auth = auth
-        self._core = SocketCore(namespace)
+        self.socket = socket
+        self.namespace = socket.nsp
         self.received: list[ReceivedEvent] = []
-        self._unread: deque[ReceivedEvent] = deque()
-        self._handlers: dict[str, Callable[..., Any]] = {}
-        self._ack_timers = AckTimers(self._core, self._flush)
-        self._changed = asyncio.Event()
-        self.connect_error: ConnectError | None = None
         self.disconnect_reason: str | None = None
+        self._unread: deque[ReceivedEvent] = deque()
+        self._changed = asyncio.Event()
+        socket.prepend_any(self._record)
+        socket.on("disconnect", self._on_disconnect)
 
     def __repr__(self) -> str:
         return f"<TestSocket {self.namespace} id={self.id} connected={self.connected}>"
@@ -78,17 +66,22 @@ class TestSocket:
     @property
     def id(self) -> str | None:
         """The socket id the server gave, while connected."""
-        return self._core.id
+        return self.socket.id
 
     @property
     def connected(self) -> bool:
         """The namespace is connected."""
-        return self._core.connected
+        return self.socket.connected
 
     @property
     def recovered(self) -> bool:
         """The last connection recovered the previous session (connection state recovery)."""
-        return self._core.recovered
+        return self.socket.recovered
+
+    @property
+    def connect_error(self) -> ConnectError | None:
+        """The server's refusal, if the last connection attempt was refused."""
+        return self.socket.connect_error
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -103,63 +96,59 @@ class TestSocket:
         Needed only for events the server emits with an acknowledgement; every event is
         recorded in :attr:`received` either way. Usable as a decorator.
         """
-
-        def register(fn: H) -> H:
-            self._handlers[event] = fn
-            return fn
-
-        return register if handler is None else register(handler)
+        if handler is None:
+            return self.socket.on(event)
+        return self.socket.on(event, handler)
 
     # -- connection ----------------------------------------------------------------------
 
     async def connect(self, timeout: float = DEFAULT_TIMEOUT) -> None:  # noqa: ASYNC109
-        """Connect the namespace (opening the client's connection if needed).
+        """Connect the namespace (opening the connection if needed).
 
         Raises:
-            ConnectError: the server refused (``message`` and ``data`` are the server's:
-                a middleware's :class:`socketwire.ConnectionRefusedError`).
+            socketwire.ConnectError: the server refused the connection or the namespace
+                (``data`` holds the middleware's data, or the HTTP refusal's body).
             TimeoutError: no answer within ``timeout`` seconds.
         """
         if self.connected:
             return
-        self.connect_error = None
-        self._core.activate()
-        self._client._socket_connecting(self)
-        await self._wait(
-            lambda: self.connected or self.connect_error is not None, timeout, "CONNECT"
-        )
-        if self.connect_error is not None:
-            raise self.connect_error
+        self.disconnect_reason = None
+        client = self._client.client
+        if client.io is None:
+            await client.connect(self._client.url, namespaces=[self.namespace], wait=False)
+        else:
+            self.socket.connect()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.socket.wait_connected()
+        except TimeoutError:
+            raise TimeoutError(f"{self!r}: not connected within {timeout} s") from None
+        except ConnectError as exc:
+            raise self._client.explain(exc) from None
 
     async def disconnect(self) -> None:
-        """Leave the namespace (the server sees ``"client namespace disconnect"``)."""
-        self._core.disconnect()
-        self._flush()
-        await self._client._link_sent()
+        """Leave the namespace (the connection stays for the others); returns once the
+        server has the DISCONNECT packet."""
+        self.socket.disconnect()
+        await self._client.sent()
+        await self.socket.drain_handlers()
 
     async def wait_disconnected(self, timeout: float = DEFAULT_TIMEOUT) -> str:  # noqa: ASYNC109
-        """Wait until the namespace is disconnected; return the reason.
-
-        Raises:
-            TimeoutError: still connected after ``timeout`` seconds.
-        """
-        await self._wait(lambda: not self.connected, timeout, "disconnection")
-        return self.disconnect_reason or ""
+        """Wait until the namespace is disconnected; return the reason."""
+        await self._wait(lambda: self.disconnect_reason is not None, timeout, "disconnection")
+        assert self.disconnect_reason is not None
+        return self.disconnect_reason
 
     # -- events --------------------------------------------------------------------------
 
     async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` with ``args`` (JSON-able values, ``bytes`` anywhere).
-
-        Returns once the server has received the packet (its handlers run after).
-        While disconnected the packet is buffered, as socket.io-client does.
+        """Send ``event``; returns once the server has received it.
 
         Raises:
             ValueError: ``event`` is a reserved name.
         """
-        self._core.emit([event, *args])
-        self._flush()
-        await self._client._link_sent()
+        self.socket.emit(event, *args)
+        await self._client.sent()
 
     async def emit_with_ack(
         self,
@@ -173,22 +162,10 @@ class TestSocket:
             None when the server acked with no argument, the argument, or a tuple of them.
 
         Raises:
-            socketwire.AckTimeoutError: no ack within ``timeout`` seconds (None: no limit).
-            socketwire.DisconnectedError: the connection ended first.
+            socketwire.AckTimeoutError: no acknowledgement within ``timeout`` seconds.
         """
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None, ack: list[Any]) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(ack_value(ack))
-
-        self._core.emit([event, *args], callback=settle, timeout=timeout)
-        self._flush()
-        return await future
+        emitter = self.socket if timeout is None else self.socket.timeout(timeout)
+        return await emitter.emit_with_ack(event, *args)
 
     async def receive(
         self,
@@ -216,66 +193,17 @@ class TestSocket:
         self._unread.remove(item)
         return item
 
-    # -- driven by the client ------------------------------------------------------------
+    # -- listeners on the real socket ----------------------------------------------------
 
-    def _on_open(self) -> None:
-        self._core.open(self.auth)
-        self._flush()
-
-    def _on_packet(self, packet: Packet) -> None:
-        self._core.receive(packet)
-        self._flush()
-
-    def _on_error(self, message: str, data: Any = None) -> None:
-        if self._core.connected or not self._core.active:
-            return
-        self._core.on_error(message)
-        self._flush()
-        if data is not None:
-            self.connect_error = ConnectError(message, data)
-            self._changed.set()
-
-    def _on_close(self, reason: str) -> None:
-        if self._core.connected:
-            self._core.on_close(reason)
-            self._flush()
-        else:
-            # the connection ended while this namespace was connecting
-            self._on_error(reason)
-
-    def _flush(self) -> None:
-        core = self._core
-        for packet in core.packets_to_send():
-            self._client._send_packet(packet)
-        self._ack_timers.apply(core.timers())
-        for item in core.events_received():
-            if isinstance(item, EventReceived):
-                self._on_event(item)
-            elif isinstance(item, Connected):
-                self.connect_error = None
-                self.disconnect_reason = None
-            elif isinstance(item, ConnectFailed):
-                self.connect_error = ConnectError(item.message, item.data)
-            elif isinstance(item, Disconnected):
-                self.disconnect_reason = item.reason
-            elif isinstance(item, Destroyed):
-                self._client._socket_destroyed()
-        self._changed.set()
-
-    def _on_event(self, item: EventReceived) -> None:
-        name, *args = item.args
-        received = ReceivedEvent(name, args)
+    async def _record(self, name: str, *args: Any) -> None:
+        received = ReceivedEvent(name, list(args))
         self.received.append(received)
         self._unread.append(received)
-        handler = self._handlers.get(name)
-        if item.ack_id is not None and handler is not None:
-            spawn(self._answer(handler, args, item.ack_id))
+        self._changed.set()
 
-    async def _answer(self, handler: Callable[..., Any], args: list[Any], ack_id: int) -> None:
-        result = await call_handler(handler, *args)
-        if self._core.connected:
-            self._core.send_ack(ack_id, ack_args(result))
-            self._flush()
+    async def _on_disconnect(self, reason: str, *_: Any) -> None:
+        self.disconnect_reason = reason
+        self._changed.set()
 
     async def _wait(
         self,
