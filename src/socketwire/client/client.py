@@ -265,7 +265,7 @@ class AsyncClient:
         manager = self._lookup(key, origin, names, options)
         self.io = manager
         for handler_event, handler in self._manager_handlers:
-            if handler not in manager._listeners.handlers(handler_event):
+            if handler not in manager.handlers(handler_event):
                 manager.on(handler_event, handler)
         self._namespaces = names
         sockets = [self.socket(nsp) for nsp in names]
@@ -324,7 +324,7 @@ class AsyncClient:
         if manager is not None:
             busy = manager.ready_state is not ReadyState.CLOSED or manager.reconnecting
             if busy and not any(s.active for s in manager.nsps.values()):
-                manager._close()
+                manager.close()
             await manager.aclose()
 
     async def wait(self) -> None:

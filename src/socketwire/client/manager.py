@@ -206,25 +206,45 @@ class Manager(HasListeners):
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- called by the sockets ---------------------------------------------------------
-    def _socket_connecting(self, sock: ClientSocket) -> None:
-        # JS Socket.connect(): open unless a reconnection will, connect now if open.
+    def close(self) -> None:
+        """Close the connection and stop reconnecting (JS ``_close``), whatever its sockets
+        do; they see ``"forced close"``."""
+        self._close()
+
+    def handlers(self, event: str) -> list[Callable[..., Any]]:
+        """A copy of the handlers of the Manager event ``event``."""
+        return self._listeners.handlers(event)
+
+    # -- called by the sockets (not by applications) -----------------------------------
+    def handle_connecting(self, sock: ClientSocket) -> None:
+        """``sock`` wants to connect: open the connection unless a reconnection will, and
+        connect it now if the connection is open (JS ``Socket.connect``)."""
         if not self._reconnecting:
             self.open()
         if self.ready_state is ReadyState.OPEN:
-            sock._on_open()
+            sock.handle_open()
 
-    def _destroy(self, sock: ClientSocket) -> None:
+    def handle_destroyed(self, sock: ClientSocket) -> None:
+        """``sock`` became inactive: close the connection with the last active socket."""
         if any(s.active for s in self.nsps.values()):
             return
         self._close()
 
-    def _packet(self, packet: Packet) -> None:
+    def send_packet(self, packet: Packet) -> None:
+        """Encode ``packet`` and send it (dropped unless the connection is open)."""
         engine = self.engine
         if engine is None or self.ready_state is not ReadyState.OPEN:
             return
         for message in self.parser.encode(packet):
             engine.send(message)
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task that :meth:`aclose` waits for."""
+        self._spawn(coro)
+
+    def notify_changed(self) -> None:
+        """Wake :meth:`wait_changed` (a socket's state changed)."""
+        self._changed()
 
     def _changed(self) -> None:
         self._state.set()
@@ -284,7 +304,7 @@ class Manager(HasListeners):
         self._listeners.emit("open")
         for sock in list(self.nsps.values()):
             if sock.active:
-                sock._on_open()
+                sock.handle_open()
         callback, self._open_callback = self._open_callback, None
         if callback is not None:
             callback(None)
@@ -298,7 +318,7 @@ class Manager(HasListeners):
         self._listeners.emit("error", error)
         for sock in list(self.nsps.values()):
             if sock.active:
-                sock._on_error(message)
+                sock.handle_error(message)
         callback, self._open_callback = self._open_callback, None
         if callback is not None:
             callback(error)
@@ -316,7 +336,7 @@ class Manager(HasListeners):
             return
         sock = self.nsps.get(packet.nsp)
         if sock is not None and sock.active:
-            sock._on_packet(packet)
+            sock.handle_packet(packet)
 
     def _on_close(self, reason: str, description: str = "") -> None:
         self._cleanup()
@@ -326,7 +346,7 @@ class Manager(HasListeners):
         self._listeners.emit("close", reason, description)
         for sock in list(self.nsps.values()):
             if sock.active:
-                sock._on_close(reason, description)
+                sock.handle_close(reason, description)
         if self.options.reconnection and not self._skip_reconnect:
             self._reconnect()
         self._changed()

@@ -27,7 +27,7 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from socketwire.client.ack_timers import AckTimers
 from socketwire.client.dispatch import HasListeners, Listeners, logger
@@ -61,10 +61,20 @@ class _Flags:
     timeout: float | None = None
 
 
+_Settle = Callable[[BaseException | None, list[Any]], None]
+
+
+class _SocketImpl(NamedTuple):
+    """What a socket's emitters (the socket itself, ``socket.volatile``...) call on it."""
+
+    call_on_loop: Callable[[Callable[[], Any]], Any]
+    emit: Callable[[list[Any], _Flags, _Settle | None], None]
+
+
 class _Emitting:
     """Emit methods shared by :class:`ClientSocket` and :class:`SocketEmitter`."""
 
-    _socket: ClientSocket
+    _impl: _SocketImpl
     _flags: _Flags
 
     def emit(self, event: str, *args: Any) -> None:
@@ -78,8 +88,8 @@ class _Emitting:
             BufferFullError: the send buffer (or retry queue) is full.
             ValueError: ``event`` is a reserved name.
         """
-        sock = self._socket
-        sock._call_on_loop(lambda: sock._emit([event, *args], self._flags))
+        impl = self._impl
+        impl.call_on_loop(lambda: impl.emit([event, *args], self._flags, None))
 
     def send(self, *args: Any) -> None:
         """Emit a ``"message"`` event (socket.io-client's ``send``)."""
@@ -97,7 +107,6 @@ class _Emitting:
                 ``retries``: the packet is resent on the next connection instead).
             BufferFullError: the send buffer (or retry queue) is full.
         """
-        sock = self._socket
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def settle(error: BaseException | None, args: list[Any]) -> None:
@@ -108,24 +117,27 @@ class _Emitting:
             else:
                 future.set_result(ack_value(args))
 
-        sock._emit([event, *args], self._flags, settle)
+        self._impl.emit([event, *args], self._flags, settle)
         return await future
 
     @property
     def volatile(self) -> SocketEmitter:
         """Drop the next packet if the transport cannot take it now (never buffered)."""
-        return SocketEmitter(self._socket, _Flags(True, self._flags.timeout))
+        return SocketEmitter(self._impl, _Flags(True, self._flags.timeout))
 
     def timeout(self, seconds: float) -> SocketEmitter:
         """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
-        return SocketEmitter(self._socket, _Flags(self._flags.volatile, seconds))
+        return SocketEmitter(self._impl, _Flags(self._flags.volatile, seconds))
 
 
 class SocketEmitter(_Emitting):
-    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``)."""
+    """A socket with emit flags set (``socket.volatile``, ``socket.timeout(5)``).
 
-    def __init__(self, socket: ClientSocket, flags: _Flags) -> None:
-        self._socket = socket
+    Obtained from a socket, never built by an application.
+    """
+
+    def __init__(self, impl: _SocketImpl, flags: _Flags) -> None:
+        self._impl = impl
         self._flags = flags
 
 
@@ -145,7 +157,7 @@ class ClientSocket(HasListeners, _Emitting):
         ack_timeout: float | None = None,
         max_buffered_packets: int = 1000,
     ) -> None:
-        self._socket = self
+        self._impl = _SocketImpl(self._call_on_loop, self._emit)
         self._flags = _Flags()
         #: The Manager carrying this namespace (None until the client connects).
         self.manager = manager
@@ -245,7 +257,7 @@ class ClientSocket(HasListeners, _Emitting):
             return
         self._core.activate()
         self._changed.set()
-        self.manager._socket_connecting(self)
+        self.manager.handle_connecting(self)
 
     def disconnect(self) -> None:
         """Leave the namespace (``"io client disconnect"``); no reconnection follows.
@@ -287,8 +299,9 @@ class ClientSocket(HasListeners, _Emitting):
         """Wait until every queued handler call has run."""
         await self._listeners.drain()
 
-    # -- called by the Manager ---------------------------------------------------------
-    def _on_open(self) -> None:
+    # -- called by the Manager (not by applications) -----------------------------------
+    def handle_open(self) -> None:
+        """The connection is open: send CONNECT (with ``auth``, resolved if callable)."""
         auth = self.auth
         if not callable(auth):
             self._core.open(auth)
@@ -327,17 +340,20 @@ class ClientSocket(HasListeners, _Emitting):
             self._flush()
 
         # Not behind the handlers: a slow handler must not delay the CONNECT.
-        manager._spawn(resolve())
+        manager.spawn(resolve())
 
-    def _on_packet(self, packet: Any) -> None:
+    def handle_packet(self, packet: Any) -> None:
+        """A packet of this namespace arrived."""
         self._core.receive(packet)
         self._flush()
 
-    def _on_error(self, message: str) -> None:
+    def handle_error(self, message: str) -> None:
+        """The connection could not be opened (``message`` says why)."""
         self._core.on_error(message)
         self._flush()
 
-    def _on_close(self, reason: str, description: str) -> None:
+    def handle_close(self, reason: str, description: str) -> None:
+        """The connection closed for ``reason``."""
         self._core.on_close(reason, description)
         self._flush()
 
@@ -367,7 +383,7 @@ class ClientSocket(HasListeners, _Emitting):
         manager = self.manager
         for packet in core.packets_to_send():
             if manager is not None:
-                manager._packet(packet)
+                manager.send_packet(packet)
         self._ack_timers.apply(core.timers())
         for event in core.events_received():
             self._changed.set()
@@ -385,9 +401,9 @@ class ClientSocket(HasListeners, _Emitting):
             elif isinstance(event, Disconnected):
                 self._listeners.emit("disconnect", event.reason)
             elif isinstance(event, Destroyed) and manager is not None:
-                manager._destroy(self)
+                manager.handle_destroyed(self)
         if manager is not None:
-            manager._changed()
+            manager.notify_changed()
 
     async def _handle_event(self, event: EventReceived) -> None:
         name, *args = event.args

@@ -192,7 +192,7 @@ class SyncSocket(_SyncView, _SyncEmitting):
 
     def disconnect(self) -> None:
         """Leave this namespace."""
-        self._loop.call(self.aio._disconnect)
+        self._loop.call(self.aio.disconnect)
 
 
 class SyncClient(_SyncView, _SyncEmitting):

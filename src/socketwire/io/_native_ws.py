@@ -74,14 +74,7 @@ class WriteBatch:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        for websocket in pending:
-            # NativeWebSocket._uncork, inlined: this loop runs once per recipient.
-            corked = websocket._corked
-            if corked is not None:
-                websocket._corked = None
-                transport = websocket._transport
-                if not transport.is_closing():
-                    transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
+        NativeWebSocket.flush_corked(pending)
 
 
 class NativeWebSocket(asyncio.Protocol):
@@ -390,6 +383,20 @@ class NativeWebSocket(asyncio.Protocol):
             handler.on_message(message)
         except Exception:
             logger.exception("WebSocket handler on_message failed")
+
+    @staticmethod
+    def flush_corked(websockets: list[NativeWebSocket]) -> None:
+        """Write each connection's corked frames in one write (what :class:`WriteBatch` does
+        at the end of an iteration)."""
+        for item in websockets:
+            # _uncork, inlined: this loop runs once per recipient of a burst of broadcasts.
+            websocket: NativeWebSocket = item
+            corked = websocket._corked
+            if corked is not None:
+                websocket._corked = None
+                transport = websocket._transport
+                if not transport.is_closing():
+                    transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
 
     def _uncork(self) -> None:
         corked = self._corked

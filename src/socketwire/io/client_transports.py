@@ -367,7 +367,7 @@ class EngineClient:
             session, endpoint = self._require()
             self._polling = PollingChannel(
                 url=lambda: self._url(TransportName.POLLING),
-                listener=_Listener(self),
+                listener=_Listener(self._feed),
                 headers=endpoint.headers,
                 ssl=endpoint.ssl,
                 timeout=endpoint.timeout,
@@ -380,7 +380,7 @@ class EngineClient:
         session, endpoint = self._require()
         channel = self._websocket_factory(
             url=self._url(TransportName.WEBSOCKET),
-            listener=_Listener(self),
+            listener=_Listener(self._feed),
             headers=endpoint.headers,
             ssl=endpoint.ssl,
             timeout=endpoint.timeout,
@@ -416,34 +416,34 @@ class _Endpoint:
 class _Listener:
     """Feeds what the channels observe into the session (PollingListener, WebSocketListener)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_feed",)
 
-    def __init__(self, client: EngineClient) -> None:
-        self._client = client
+    def __init__(self, feed: Callable[[Callable[[ClientSession, float], None]], None]) -> None:
+        self._feed = feed
 
     def poll_response(self, body: bytes) -> None:
-        self._client._feed(lambda s, now: s.receive_poll_response(body, now))
+        self._feed(lambda s, now: s.receive_poll_response(body, now))
 
     def poll_failed(self, description: str) -> None:
-        self._client._feed(lambda s, now: s.poll_failed(description))
+        self._feed(lambda s, now: s.poll_failed(description))
 
     def post_done(self) -> None:
-        self._client._feed(lambda s, now: s.post_done())
+        self._feed(lambda s, now: s.post_done())
 
     def post_failed(self, description: str) -> None:
-        self._client._feed(lambda s, now: s.post_failed(description))
+        self._feed(lambda s, now: s.post_failed(description))
 
     def websocket_opened(self) -> None:
-        self._client._feed(lambda s, now: s.websocket_opened())
+        self._feed(lambda s, now: s.websocket_opened())
 
     def websocket_message(self, data: str | bytes) -> None:
-        self._client._feed(lambda s, now: s.receive_websocket_message(data, now))
+        self._feed(lambda s, now: s.receive_websocket_message(data, now))
 
     def websocket_drained(self) -> None:
-        self._client._feed(lambda s, now: s.websocket_drained())
+        self._feed(lambda s, now: s.websocket_drained())
 
     def websocket_closed(self, description: str) -> None:
-        self._client._feed(lambda s, now: s.websocket_closed(description))
+        self._feed(lambda s, now: s.websocket_closed(description))
 
     def websocket_failed(self, description: str) -> None:
-        self._client._feed(lambda s, now: s.websocket_failed(description))
+        self._feed(lambda s, now: s.websocket_failed(description))
