@@ -1,4 +1,5 @@
-"""A small HttpApp and raw-socket HTTP helpers for the plumbing tests (native and ASGI)."""
+"""A small HttpApp, the plumbings that serve it, and raw-socket HTTP helpers for the
+plumbing tests (native, ASGI under uvicorn, aiohttp)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+import uvicorn
+from aiohttp import web
+
+from socketwire.io.aiohttp import attach
+from socketwire.io.asgi import ASGIApp
 from socketwire.io.http import (
     BodyTimeoutError,
     BodyTooLargeError,
@@ -16,24 +22,35 @@ from socketwire.io.http import (
     WebSocketHandler,
     WebSocketTransport,
 )
-from socketwire.io.native import frame_message
+from socketwire.io.native import NativeServer, frame_message
 
 __all__ = [
     "BIG_BODY_LIMIT",
     "BODY_LIMIT",
+    "BODY_TIMEOUT",
     "FLOOD_MESSAGE",
+    "PLUMBINGS",
     "PlumbingApp",
     "RawResponse",
     "open_raw",
     "read_eof",
     "read_response",
     "request_bytes",
+    "run_aiohttp",
+    "run_uvicorn",
+    "serve",
+    "ws_url",
 ]
 
 BODY_LIMIT = 1000
 BIG_BODY_LIMIT = 1 << 20
 FLOOD_MESSAGE = b"f" * 65536
 WAIT = 5.0
+#: Seconds a plumbing lets a request body take (small, for the timeout tests).
+BODY_TIMEOUT = 0.3
+#: Every plumbing, by name: the native server, the ASGI app under uvicorn with each of its
+#: HTTP parsers, the aiohttp integration.
+PLUMBINGS = ("native", "asgi-httptools", "asgi-h11", "aiohttp")
 
 
 class _EchoHandler:
@@ -209,3 +226,76 @@ async def read_eof(reader: asyncio.StreamReader) -> bytes:
     """Read until the server closes the connection (bounded)."""
     async with asyncio.timeout(WAIT):
         return await reader.read()
+
+
+@contextlib.asynccontextmanager
+async def run_uvicorn(app: ASGIApp, http: str = "httptools") -> AsyncIterator[int]:
+    """Serve ``app`` with uvicorn on a free port; yields the port."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        http=http,
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    try:
+        async with asyncio.timeout(WAIT):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, WAIT * 2)
+
+
+async def elsewhere(request: web.Request) -> web.Response:
+    """An ordinary aiohttp route beside the HttpApp."""
+    return web.Response(text=f"other {request.path}")
+
+
+@contextlib.asynccontextmanager
+async def run_aiohttp(app: PlumbingApp, *, handler_cancellation: bool = True) -> AsyncIterator[int]:
+    """Serve ``app`` (and a route at /elsewhere) with aiohttp on a free port; yields it."""
+    application = web.Application()
+    application.router.add_get("/elsewhere", elsewhere)
+    attach(app, application, body_timeout=BODY_TIMEOUT)
+    runner = web.AppRunner(application, handler_cancellation=handler_cancellation)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield int(runner.addresses[0][1])
+    finally:
+        await asyncio.wait_for(runner.cleanup(), WAIT * 2)
+
+
+@contextlib.asynccontextmanager
+async def serve(plumbing: str, app: PlumbingApp) -> AsyncIterator[int]:
+    """Serve ``app`` with ``plumbing`` (one of :data:`PLUMBINGS`) on a free port; yields it."""
+    if plumbing == "native":
+        server = NativeServer(app, "127.0.0.1", 0, body_timeout=BODY_TIMEOUT)
+        await server.start()
+        try:
+            yield int(server.port)
+        finally:
+            await server.close(timeout=2.0)
+    elif plumbing.startswith("asgi-"):
+        asgi = ASGIApp(app, body_timeout=BODY_TIMEOUT)
+        async with run_uvicorn(asgi, plumbing.removeprefix("asgi-")) as port:
+            yield port
+    elif plumbing == "aiohttp":
+        async with run_aiohttp(app) as port:
+            yield port
+    else:
+        raise ValueError(f"unknown plumbing {plumbing!r}")
+
+
+def ws_url(port: int, path: str = "/app/ws") -> str:
+    """The URL of the app's WebSocket route (or ``path``) on ``port``."""
+    return f"ws://127.0.0.1:{port}{path}"

@@ -1,11 +1,12 @@
-"""The native server over real sockets, with a small HttpApp (see _plumbing_helpers)."""
+"""What only the native server does, over real sockets, with a small HttpApp (see
+_plumbing_helpers); what every plumbing does is in test_plumbing.py, whose scenarios this
+module also runs on uvloop."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import json
-import logging
 import shutil
 import socket
 import ssl
@@ -16,8 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import test_plumbing as shared  # the plumbing suite's scenarios, run on uvloop below
 from _plumbing_helpers import (
-    BODY_LIMIT,
     FLOOD_MESSAGE,
     PlumbingApp,
     open_raw,
@@ -26,7 +27,7 @@ from _plumbing_helpers import (
     request_bytes,
 )
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from socketwire.io.native import NativeServer, frame_message, install_uvloop
@@ -57,21 +58,6 @@ async def plumbing_server(plumbing_app: PlumbingApp) -> AsyncIterator[NativeServ
 async def test_port_zero_binds_a_free_port(plumbing_server: NativeServer) -> None:
     assert plumbing_server.port != 0
     assert plumbing_server.sockets
-
-
-async def test_request_fields(plumbing_server: NativeServer) -> None:
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        writer.write(request_bytes("GET", "/app/info?EIO=4&transport=polling&EIO=3&sp=a%20b"))
-        response = await read_response(reader)
-    assert response.status == 200
-    info = json.loads(response.body)
-    assert info["method"] == "GET"
-    assert info["path"] == "/app/info"
-    assert info["raw_path"] == "/app/info?EIO=4&transport=polling&EIO=3&sp=a%20b"
-    assert info["query"] == {"EIO": "4", "transport": "polling", "sp": "a b"}
-    assert info["host"] == "127.0.0.1"
-    assert info["secure"] is False
-    assert info["remote"][0] == "127.0.0.1"
 
 
 async def test_percent_decoded_path(plumbing_server: NativeServer) -> None:
@@ -192,51 +178,6 @@ async def test_chunked_request_body(plumbing_server: NativeServer) -> None:
         assert (await read_response(reader)).status == 200
 
 
-async def test_content_length_over_limit_413_and_close(plumbing_server: NativeServer) -> None:
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        # Only the head is sent: the server must answer from Content-Length alone.
-        writer.write(
-            b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (BODY_LIMIT + 1)
-        )
-        response = await read_response(reader)
-        assert response.status == 413
-        assert response.headers["connection"] == "close"
-        assert await read_eof(reader) == b""
-
-
-async def test_413_reaches_a_client_still_sending_its_body(plumbing_server: NativeServer) -> None:
-    # The server refuses from Content-Length and closes while megabytes are still in flight:
-    # it must not reset the connection before the client has read the 413.
-    body = b"x" * (4 << 20)
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        writer.write(request_bytes("POST", "/app/echo", body=body))
-        response = await read_response(reader)
-        assert response.status == 413
-        assert await read_eof(reader) == b""
-
-
-async def test_chunked_body_over_limit_413_and_close(plumbing_server: NativeServer) -> None:
-    chunk = b"x" * 600
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        writer.write(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        response = await read_response(reader)
-        assert response.status == 413
-        assert await read_eof(reader) == b""
-
-
-async def test_body_timeout_answers_then_closes(
-    plumbing_server: NativeServer, plumbing_app: PlumbingApp
-) -> None:
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        writer.write(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        response = await read_response(reader)
-        assert response.status == 408
-        assert plumbing_app.body_errors == ["timeout"]
-        assert await read_eof(reader) == b""
-
-
 async def test_malformed_request_line_400_and_close(plumbing_server: NativeServer) -> None:
     async with open_raw(plumbing_server.port) as (reader, writer):
         writer.write(b"THIS IS NOT HTTP\r\n\r\n")
@@ -269,31 +210,6 @@ async def test_oversized_headers_431(plumbing_app: PlumbingApp) -> None:
             assert (await read_response(reader)).status == 200
     finally:
         await server.close(timeout=2.0)
-
-
-async def test_app_exception_500_and_server_keeps_serving(
-    plumbing_server: NativeServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.ERROR, logger="socketwire.native"):
-        async with open_raw(plumbing_server.port) as (reader, writer):
-            writer.write(request_bytes("GET", "/app/boom"))
-            response = await read_response(reader)
-            assert response.status == 500
-            writer.write(request_bytes("GET", "/app/info"))
-            assert (await read_response(reader)).status == 200
-    assert any("boom" in str(record.exc_info) for record in caplog.records)
-    async with open_raw(plumbing_server.port) as (reader, writer):
-        writer.write(request_bytes("GET", "/app/info"))
-        assert (await read_response(reader)).status == 200
-
-
-async def test_client_disconnect_wakes_wait_disconnected(
-    plumbing_server: NativeServer, plumbing_app: PlumbingApp
-) -> None:
-    async with open_raw(plumbing_server.port) as (_reader, writer):
-        writer.write(request_bytes("GET", "/app/wait"))
-        await asyncio.wait_for(plumbing_app.waiting.wait(), WAIT)
-    await asyncio.wait_for(plumbing_app.disconnected.wait(), WAIT)
 
 
 async def test_idle_keepalive_connection_closed_after_timeout(plumbing_app: PlumbingApp) -> None:
@@ -353,37 +269,10 @@ def ws_url(server: NativeServer, path: str = "/app/ws") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 
 
-async def test_websocket_echo_text_and_binary(plumbing_server: NativeServer) -> None:
-    async with connect(ws_url(plumbing_server)) as ws:
-        assert ws.response is not None
-        assert ws.response.headers["X-Plumbing"] == "yes"
-        await ws.send("héllo")
-        assert await asyncio.wait_for(ws.recv(), WAIT) == "héllo"
-        await ws.send(b"\x00\x01\xff")
-        assert await asyncio.wait_for(ws.recv(), WAIT) == b"\x00\x01\xff"
-        await ws.send("info")
-        info = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert info["supports_frames"] is True
-        assert info["compressed"] is False
-
-
 async def test_websocket_fragmented_message(plumbing_server: NativeServer) -> None:
     async with connect(ws_url(plumbing_server)) as ws:
         await ws.send(["frag", "mented"])
         assert await asyncio.wait_for(ws.recv(), WAIT) == "fragmented"
-
-
-async def test_websocket_message_too_big_closes_1009(
-    plumbing_server: NativeServer, plumbing_app: PlumbingApp
-) -> None:
-    async with connect(ws_url(plumbing_server)) as ws:
-        await ws.send("x" * 1025)
-        with pytest.raises(ConnectionClosed) as info:
-            await asyncio.wait_for(ws.recv(), WAIT)
-    assert info.value.rcvd is not None
-    assert info.value.rcvd.code == 1009
-    await asyncio.wait_for(plumbing_app.ws_closed.wait(), WAIT)
-    assert plumbing_app.close_codes == [1009]
 
 
 async def test_websocket_backpressure_buffered_amount(
@@ -416,28 +305,6 @@ def test_frame_message_bytes() -> None:
     assert Frame(Opcode.BINARY, b"a" * 70000).serialize(mask=False) == big
 
 
-async def test_server_close_from_app_reaches_client(
-    plumbing_server: NativeServer, plumbing_app: PlumbingApp
-) -> None:
-    async with connect(ws_url(plumbing_server)) as ws:
-        await ws.send("close")
-        with pytest.raises(ConnectionClosed) as info:
-            await asyncio.wait_for(ws.recv(), WAIT)
-    assert info.value.rcvd is not None
-    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "bye")
-    await asyncio.wait_for(plumbing_app.ws_closed.wait(), WAIT)
-    assert plumbing_app.close_codes == [4000]
-
-
-async def test_client_close_calls_on_close(
-    plumbing_server: NativeServer, plumbing_app: PlumbingApp
-) -> None:
-    async with connect(ws_url(plumbing_server)) as ws:
-        await ws.close(code=4321)
-    await asyncio.wait_for(plumbing_app.ws_closed.wait(), WAIT)
-    assert plumbing_app.close_codes == [4321]
-
-
 async def test_permessage_deflate_only_when_asked(plumbing_server: NativeServer) -> None:
     async with connect(ws_url(plumbing_server)) as ws:
         assert ws.response is not None
@@ -457,14 +324,6 @@ async def test_permessage_deflate_only_when_asked(plumbing_server: NativeServer)
     async with connect(ws_url(plumbing_server, "/app/ws?compress=1"), compression=None) as ws:
         assert ws.response is not None
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
-
-
-async def test_upgrade_refused_with_http_response(plumbing_server: NativeServer) -> None:
-    with pytest.raises(InvalidStatus) as info:
-        async with connect(ws_url(plumbing_server, "/app/refuse")):
-            pass
-    assert info.value.response.status_code == 403
-    assert info.value.response.body == b'{"error":"no"}'
 
 
 async def test_invalid_handshake_answered_by_websockets(plumbing_server: NativeServer) -> None:
@@ -530,21 +389,21 @@ UVLOOP_SCENARIOS = [
     test_large_body_then_keep_alive,
     test_expect_100_continue,
     test_chunked_request_body,
-    test_content_length_over_limit_413_and_close,
-    test_chunked_body_over_limit_413_and_close,
-    test_413_reaches_a_client_still_sending_its_body,
-    test_body_timeout_answers_then_closes,
+    shared.test_content_length_over_limit_413_and_close,
+    shared.test_chunked_body_over_limit_413_and_close,
+    shared.test_413_reaches_a_client_still_sending_its_body,
+    shared.test_body_timeout_answers_then_closes,
     test_malformed_after_good_request_keeps_order,
     test_oversized_headers_431,
-    test_client_disconnect_wakes_wait_disconnected,
-    test_websocket_echo_text_and_binary,
+    shared.test_client_disconnect_wakes_wait_disconnected,
+    shared.test_websocket_echo_text_and_binary,
     test_websocket_fragmented_message,
-    test_websocket_message_too_big_closes_1009,
+    shared.test_websocket_message_too_big_closes_1009,
     test_websocket_backpressure_buffered_amount,
     test_send_frame_with_frame_message,
-    test_client_close_calls_on_close,
+    shared.test_client_close_calls_on_close,
     test_permessage_deflate_only_when_asked,
-    test_upgrade_refused_with_http_response,
+    shared.test_upgrade_refused_with_its_response,
     test_graceful_close_calls_shutdown_and_closes_connections,
     test_graceful_close_lets_in_flight_request_finish,
 ]
@@ -559,7 +418,11 @@ def test_on_uvloop(scenario: Callable[..., Awaitable[None]]) -> None:
         server = NativeServer(app, "127.0.0.1", 0, body_timeout=0.3)
         await server.start()
         try:
-            available = {"plumbing_app": app, "plumbing_server": server}
+            available = {
+                "plumbing_app": app,
+                "plumbing_server": server,
+                "served": shared.Served("native", int(server.port), app),
+            }
             names = inspect.signature(scenario).parameters
             await scenario(**{name: available[name] for name in names})
         finally:
