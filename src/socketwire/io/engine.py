@@ -64,11 +64,8 @@ class ConnectionErrorEvent:
 
     Attributes:
         request: the refused request.
-        code: the Engine.IO error code (``0`` unknown transport ... ``5`` unsupported
-            protocol version).
-        message: its message (``"Session ID unknown"``...), or the ``allow_request`` one.
-        context: details, with the JS names (``{"sid": ...}``, ``{"name":
-            "TRANSPORT_MISMATCH", "transport": ..., "previousTransport": ...}``...).
+        code: the Engine.IO error code; ``message`` and ``context`` as in
+            :class:`~socketwire.engineio.requests.Refusal`.
     """
 
     request: HttpRequest
@@ -170,18 +167,8 @@ class EngineServer:
         headers = await self.cors_headers(request) if options.cors is not None else []
         if options.cors is not None and request.method == "OPTIONS":
             return HttpResponse(204, headers)
-        query = request.query
-        sid = query.get("sid")
-        sock = self.clients.get(sid) if sid is not None else None
-        refusal = check_request(
-            method=request.method,
-            query=query,
-            origin=request.headers.get("origin"),
-            upgrade=False,
-            transports=options.transports,
-            session_transport=sock.transport if sock is not None else None,
-        )
-        if refusal is None and sid is None:
+        sock, refusal = self._check(request, upgrade=False)
+        if refusal is None and sock is None:
             refusal = await self._check_handshake(request)
         if refusal is not None:
             return http_response(self._refuse(request, refusal, upgrade=False), headers)
@@ -198,18 +185,8 @@ class EngineServer:
         if not self.owns(request.path):
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
         headers = await self.cors_headers(request)
-        query = request.query
-        sid = query.get("sid")
-        known = self.clients.get(sid) if sid is not None else None
-        refusal = check_request(
-            method=request.method,
-            query=query,
-            origin=request.headers.get("origin"),
-            upgrade=True,
-            transports=self.options.transports,
-            session_transport=known.transport if known is not None else None,
-        )
-        if refusal is None and sid is None:
+        known, refusal = self._check(request, upgrade=True)
+        if refusal is None and known is None:
             refusal = await self._check_handshake(request)
         if refusal is not None:
             return http_response(self._refuse(request, refusal, upgrade=True), [])
@@ -218,6 +195,8 @@ class EngineServer:
             "compression": self.options.per_message_deflate,
             "headers": headers,
         }
+        query = request.query
+        sid = query.get("sid")
         if query.get("transport") != "websocket":
             # JS onWebSocket: a transport that does not handle upgrades closes at once.
             return WebSocketAccept(attach=_close_at_once, **accept_kwargs)
@@ -273,6 +252,23 @@ class EngineServer:
                 answer = await answer
             result = bool(answer)
         return cors_headers(cors, request.method, request.headers, callback_result=result) or []
+
+    def _check(
+        self, request: HttpRequest, *, upgrade: bool
+    ) -> tuple[EngineSocket | None, Refusal | None]:
+        """:func:`check_request` for ``request``: the session it names (None for a
+        handshake), and the refusal, if any."""
+        sid = request.query.get("sid")
+        sock = self.clients.get(sid) if sid is not None else None
+        refusal = check_request(
+            method=request.method,
+            query=request.query,
+            origin=request.headers.get("origin"),
+            upgrade=upgrade,
+            transports=self.options.transports,
+            session_transport=sock.transport if sock is not None else None,
+        )
+        return sock, refusal
 
     async def _check_handshake(self, request: HttpRequest) -> Refusal | None:
         """A handshake passed :func:`check_request`: ``allow_request``, then the protocol
