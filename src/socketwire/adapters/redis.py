@@ -58,7 +58,7 @@ from socketwire.adapters.cluster_answers import (
 )
 from socketwire.adapters.cluster_base import is_recoverable
 from socketwire.adapters.memory import MemoryAdapter
-from socketwire.adapters.redis_link import PresenceKind, RedisLink
+from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
 from socketwire.adapters.wire import ClassicCodec, StreamsCodec, WireError, WireOptions, WireSession
@@ -104,13 +104,6 @@ _CODEC = ClassicCodec()
 _SESSIONS = StreamsCodec()
 #: The offsets socketwire's classic adapter appends: ``<server uid>~<sequence>``.
 _OFFSET = re.compile(r"[A-Za-z0-9_-]{6}~[0-9]+")
-
-
-def link_for(redis: Redis | str, *, publish_timeout: float = 5.0) -> RedisLink:
-    """A :class:`RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
-    if isinstance(redis, str):
-        return RedisLink(Redis.from_url(redis), publish_timeout=publish_timeout)
-    return RedisLink(redis, publish_timeout=publish_timeout, owns_client=False)
 
 
 def create_adapter(

@@ -42,7 +42,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socketwire.adapters.cluster import ClusterUnavailableError
 
-__all__ = ["LinkState", "LinkStats", "MessageHandler", "PresenceKind", "RedisLink"]
+__all__ = [
+    "LinkState",
+    "LinkStats",
+    "MessageHandler",
+    "PresenceKind",
+    "RedisLink",
+    "link_for",
+]
 
 logger = logging.getLogger("socketwire.cluster.redis")
 
@@ -507,3 +514,10 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
+
+
+def link_for(redis: Redis | str, *, publish_timeout: float = 5.0) -> RedisLink:
+    """A :class:`RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
+    if isinstance(redis, str):
+        return RedisLink(Redis.from_url(redis), publish_timeout=publish_timeout)
+    return RedisLink(redis, publish_timeout=publish_timeout, owns_client=False)

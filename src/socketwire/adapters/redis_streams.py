@@ -28,8 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from socketwire.adapters.base import AdapterFactory, AdapterNamespace
 from socketwire.adapters.cluster import InFlight, logger
 from socketwire.adapters.cluster_base import ClusterAdapter
-from socketwire.adapters.redis import link_for
-from socketwire.adapters.redis_link import PresenceKind, RedisLink
+from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
 from socketwire.adapters.wire import StreamsCodec, WireError, WireSession, is_ephemeral
