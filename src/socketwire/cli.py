@@ -1,8 +1,8 @@
 """The ``socketwire`` command: ``socketwire serve [module:attr]``, in the manner of uvicorn.
 
-Without an app it serves the embedded demo (:mod:`socketwire.demo`): a chat page at ``/``
-and an ``/echo`` namespace. Exit status: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when
-the server cannot listen, 2 for a usage error or an app that cannot be loaded.
+Without an app it serves the embedded demo ([`socketwire.demo`][socketwire.demo]): a chat page at
+``/`` and an ``/echo`` namespace. Exit status: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when the
+server cannot listen, 2 for a usage error or an app that cannot be loaded.
 """
 
 from __future__ import annotations

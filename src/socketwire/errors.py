@@ -60,7 +60,7 @@ class AckTimeoutError(AckError, builtins.TimeoutError):
     """``timeout(seconds).emit_with_ack(...)`` elapsed before every acknowledgement arrived.
 
     JS passes ``new Error("operation has timed out")`` with ``err.responses`` set to the
-    callback; this error carries the same (:attr:`responses`) and the ids that timed out.
+    callback; this error carries the same (`responses`) and the ids that timed out.
     """
 
 

@@ -47,7 +47,7 @@ async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def is_async(fn: Callable[..., Any]) -> bool:
-    """True when :func:`call_handler` awaits ``fn(...)`` on the loop (no worker thread).
+    """True when [`call_handler()`][call_handler] awaits ``fn(...)`` on the loop (no worker thread).
 
     Callers on a hot path may then ``await fn(...)`` themselves and save a coroutine.
     """

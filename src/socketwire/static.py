@@ -1,6 +1,6 @@
 """Static files: the official browser client bundle, and small in-memory files.
 
-:class:`ClientBundle` serves the ``socket.io-client`` dist files at ``<path>/socket.io.js``
+`ClientBundle` serves the ``socket.io-client`` dist files at ``<path>/socket.io.js``
 (and ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, with their ``.map`` files) as the JS
 ``socket.io`` server's ``serveClient`` option does (``Server.serve`` and ``sendFile`` in
 ``socket.io/dist/index.js``): ``ETag`` is the quoted client version, a matching
@@ -10,7 +10,7 @@ body is compressed when the client accepts it.
 The dist comes from npm at build time: ``make assets`` (run by ``make serve``, ``make test``
 and ``make dist``) copies the pinned ``socket.io-client`` files into the package's
 ``_assets/`` directory, with their license, so a wheel carries them. See
-[`ClientBundle.locate`][socketwire.static.ClientBundle.locate] for where they are looked
+`ClientBundle.locate` for where they are looked
 for.
 """
 
@@ -151,7 +151,7 @@ def _read_version(dist: Path) -> str | None:
 class ClientBundle:
     """The browser client files, found on disk (or known to be missing).
 
-    Build it with :meth:`locate`. A missing dist is not an error: requests for the bundle
+    Build it with `locate()`. A missing dist is not an error: requests for the bundle
     then get a 404 that says how to install it.
     """
 
@@ -228,10 +228,10 @@ class ClientBundle:
         request: HttpRequest,
         headers: Iterable[tuple[str, str]] = (),
     ) -> HttpResponse:
-        """Answer a request for ``filename`` (one of :data:`CLIENT_FILES`).
+        """Answer a request for ``filename`` (one of [`CLIENT_FILES`][CLIENT_FILES]).
 
         Args:
-            filename: What :meth:`match` returned.
+            filename: What [`match()`][match] returned.
             request: The request.
             headers: Extra headers (CORS).
         """

@@ -2,7 +2,7 @@
 
 Two halves, each the only way across:
 
-* :class:`Adapter` is what a namespace asks of its adapter. The semantics are those of the
+* [`Adapter`][Adapter] is what a namespace asks of its adapter. The semantics are those of the
   JS ``socket.io-adapter`` ``Adapter`` class (``addAll``, ``del``, ``delAll``,
   ``broadcast``, ``broadcastWithAck``, ``sockets``, ``socketRooms``, ``fetchSockets``,
   ``addSockets``, ``delSockets``, ``disconnectSockets``, ``serverSideEmit``,
@@ -11,12 +11,12 @@ Two halves, each the only way across:
   the network are coroutines; the ones JS calls synchronously on the hot path (joining,
   leaving, broadcasting) are plain methods, and a remote adapter publishes from them
   without waiting.
-* :class:`AdapterNamespace` and :class:`LocalSocket` are what an adapter may use of its
-  namespace and of the namespace's sockets on this server: encode a packet once, deliver
-  it to a local socket, register an acknowledgement, number acks, and hand a server-side
-  event from another server to the application. ``socketwire.Namespace`` and
-  ``socketwire.Socket`` implement them; an adapter needs nothing else from the server (it
-  imports nothing from :mod:`socketwire.server`).
+* [`AdapterNamespace`][AdapterNamespace] and [`LocalSocket`][LocalSocket] are what an adapter may
+  use of its namespace and of the namespace's sockets on this server: encode a packet once, deliver
+  it to a local socket, register an acknowledgement, number acks, and hand a server-side event from
+  another server to the application. ``socketwire.Namespace`` and ``socketwire.Socket`` implement
+  them; an adapter needs nothing else from the server (it imports nothing from
+  `socketwire.server`).
 
 See the how-to "Writing an adapter" for a walk through the in-memory adapter.
 """
@@ -58,7 +58,7 @@ ClientCountCallback = Callable[[int, Sequence[str]], None]
 #: ``(sid, args)``: one client's acknowledgement; ``args`` is None when it disconnected first.
 AckCallback = Callable[[str | None, list[Any] | None], None]
 #: ``(args)``: what a local socket calls when the ack it waits for arrives (None: the socket
-#: disconnected first). See :attr:`LocalSocket.acks`.
+#: disconnected first). See [`LocalSocket.acks`][LocalSocket.acks].
 AckHandler = Callable[[list[Any] | None], None]
 #: ``(error, responses)`` for a server-side emit with acknowledgement.
 ServerSideAck = Callable[[Exception | None, list[Any]], None]
@@ -81,9 +81,9 @@ def room_set(rooms: str | Iterable[str]) -> frozenset[str]:
 class LocalSocket(Protocol):
     """A socket of this server, as its adapter sees it (a ``socketwire.Socket`` is one).
 
-    Get them from :attr:`AdapterNamespace.sockets`. Besides reading them, an adapter may
-    deliver an encoded packet to one (:meth:`deliver`), register the acknowledgement it
-    expects (:attr:`acks`), and make it join, leave or disconnect.
+    Get them from [`AdapterNamespace.sockets`][AdapterNamespace.sockets]. Besides reading them, an
+    adapter may deliver an encoded packet to one ([`deliver()`][deliver]), register the
+    acknowledgement it expects ([`acks`][acks]), and make it join, leave or disconnect.
     """
 
     @property
@@ -158,7 +158,8 @@ class AdapterNamespace(Protocol):
         ...
 
     def encode(self, packet: Packet) -> EncodedPacket:
-        """Encode ``packet`` once, with the server's parser, for :meth:`LocalSocket.deliver`."""
+        """Encode ``packet`` once, with the server's parser, for
+        [`LocalSocket.deliver()`][LocalSocket.deliver]."""
         ...
 
     def next_ack_id(self) -> int:
@@ -225,7 +226,7 @@ class Adapter(ABC):
     """The interface every adapter implements; see the JS ``socket.io-adapter``.
 
     An adapter serves one namespace. Room events (``create-room``, ``delete-room``,
-    ``join-room``, ``leave-room``) are reported to listeners registered with :meth:`on`.
+    ``join-room``, ``leave-room``) are reported to listeners registered with [`on()`][on].
     """
 
     def __init__(self, nsp: AdapterNamespace) -> None:

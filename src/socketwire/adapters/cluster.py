@@ -1,14 +1,14 @@
 """What every cluster adapter shares: errors, option converters and request bookkeeping.
 
-A cluster adapter asks the other servers something (``fetch_sockets``, ``all_rooms``, a
-server-side emit with ack) and waits for one answer per server; or it broadcasts a packet
-whose clients must acknowledge, and counts first the clients each server reached, then
-their acknowledgements. :class:`PendingRequests` and :class:`AckRequests` hold that state
-for all the adapters (classic, sharded and streams), so it lives once.
+A cluster adapter asks the other servers something (``fetch_sockets``, ``all_rooms``, a server-side
+emit with ack) and waits for one answer per server; or it broadcasts a packet whose clients must
+acknowledge, and counts first the clients each server reached, then their acknowledgements.
+[`PendingRequests`][PendingRequests] and [`AckRequests`][AckRequests] hold that state for all the
+adapters (classic, sharded and streams), so it lives once.
 
-A request that not every server answers in time fails with :class:`ClusterTimeoutError`,
-whose message names the operation, how many servers answered out of how many, and which
-ones did (when the format says who answered).
+A request that not every server answers in time fails with
+[`ClusterTimeoutError`][ClusterTimeoutError], whose message names the operation, how many servers
+answered out of how many, and which ones did (when the format says who answered).
 """
 
 from __future__ import annotations
@@ -206,10 +206,10 @@ class PendingRequests:
         """Start waiting for ``expected`` answers to ``request_id``.
 
         Returns:
-            A future resolved with the answers (each answer's items when answers are lists,
-            see :meth:`answer`), or failed with :class:`ClusterTimeoutError` after
-            ``timeout`` seconds. You must publish the request after calling this (an answer
-            may come back before ``publish`` returns).
+            A future resolved with the answers (each answer's items when answers are lists, see
+            [`answer()`][answer]), or failed with [`ClusterTimeoutError`][ClusterTimeoutError] after
+            ``timeout`` seconds. You must publish the request after calling this (an answer may come
+            back before ``publish`` returns).
         """
         loop = asyncio.get_running_loop()
         pending = _Pending(operation, expected, loop.create_future())
@@ -225,13 +225,13 @@ class PendingRequests:
         timeout: float,  # noqa: ASYNC109 - the request's bound, in its error message
         publish: Callable[[], None],
     ) -> list[Any]:
-        """Open ``request_id`` (see :meth:`open`), call ``publish`` to send the request, and
+        """Open ``request_id`` (see [`open()`][open]), call ``publish`` to send the request, and
         return the answers.
 
         Raises:
             ClusterTimeoutError: Not every server answered within ``timeout`` seconds.
             ClusterError: ``publish`` refused the request (or its publish failed later, if
-                it reports that through :meth:`fail`).
+                it reports that through [`fail()`][fail]).
         """
         future = self.open(request_id, operation, expected, timeout)
         try:

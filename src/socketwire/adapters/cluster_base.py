@@ -1,13 +1,14 @@
 """The behaviour of socket.io-adapter's ``ClusterAdapter``, for the adapters that carry its
 messages: the sharded Redis adapter, the Redis streams adapter, and any new one.
 
-A subclass says how a message travels (:meth:`ClusterAdapter.publish`,
-:meth:`ClusterAdapter.publish_response`) and how servers are counted
-(:meth:`ClusterAdapter.server_count`), hands every message it receives to
-:meth:`ClusterAdapter.on_message`, and calls :meth:`ClusterAdapter.close_requests` when it
-closes. Everything else (who answers what, request bookkeeping, acknowledgement counting)
-is here, once. The messages are the typed dataclasses of
-:mod:`socketwire.adapters.wire.cluster`; a subclass encodes them in its own wire format.
+A subclass says how a message travels ([`ClusterAdapter.publish()`][ClusterAdapter.publish],
+[`ClusterAdapter.publish_response()`][ClusterAdapter.publish_response]) and how servers are counted
+([`ClusterAdapter.server_count()`][ClusterAdapter.server_count]), hands every message it receives to
+[`ClusterAdapter.on_message()`][ClusterAdapter.on_message], and calls
+[`ClusterAdapter.close_requests()`][ClusterAdapter.close_requests] when it closes. Everything else
+(who answers what, request bookkeeping, acknowledgement counting) is here, once. The messages are
+the typed dataclasses of [`socketwire.adapters.wire.cluster`][socketwire.adapters.wire.cluster]; a
+subclass encodes them in its own wire format.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 The emitter is not a server: it has no sockets and receives nothing. It publishes what the
 Node emitter publishes (the classic adapter's format, uid ``"emitter"``), so classic
-adapters receive it, socketwire's and Node's alike::
+adapters receive it, socketwire's and Node's alike:
 
-    emitter = Emitter("redis://127.0.0.1:6379")
-    await emitter.to("room1").emit("hello", {"from": "a cron job"})
-    await emitter.of("/admin").server_side_emit("reload")
-    await emitter.in_("room1").sockets_join("room2")
-    await emitter.aclose()
+```python
+emitter = Emitter("redis://127.0.0.1:6379")
+await emitter.to("room1").emit("hello", {"from": "a cron job"})
+await emitter.of("/admin").server_side_emit("reload")
+await emitter.in_("room1").sockets_join("room2")
+await emitter.aclose()
+```
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class EmitterOperator:
         return EmitterOperator(self._emitter, replace(self._target, rooms=tuple(rooms)))
 
     def in_(self, room: str | Iterable[str]) -> EmitterOperator:
-        """Alias of :meth:`to`."""
+        """Alias of [`to()`][to]."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> EmitterOperator:
@@ -119,9 +121,9 @@ class Emitter(EmitterOperator):
 
     Args:
         redis: A redis-py asyncio client, or a URL (the emitter then owns the client:
-            :meth:`aclose` closes it).
+            [`aclose()`][aclose] closes it).
         key: The channel prefix (Node option ``key``).
-        nsp: The namespace (see :meth:`of`).
+        nsp: The namespace (see [`of()`][of]).
     """
 
     def __init__(self, redis: Redis | str, *, key: str = DEFAULT_PREFIX, nsp: str = "/") -> None:

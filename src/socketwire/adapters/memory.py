@@ -1,6 +1,6 @@
 """The in-memory adapter (the default): the room index of one server, as JS ``Adapter``.
 
-:class:`SessionAwareMemoryAdapter` adds connection state recovery (JS
+[`SessionAwareMemoryAdapter`][SessionAwareMemoryAdapter] adds connection state recovery (JS
 ``SessionAwareAdapter``): it keeps the sessions of disconnected sockets and the recoverable
 packets broadcast since, for ``max_disconnection_duration`` seconds.
 """

@@ -1,16 +1,18 @@
 """The Redis pub/sub adapter, wire-compatible with ``@socket.io/redis-adapter`` 8.x.
 
-Python and Node servers can share one cluster::
+Python and Node servers can share one cluster:
 
-    from socketwire import Server
-    from socketwire.adapters.redis import create_adapter
+```python
+from socketwire import Server
+from socketwire.adapters.redis import create_adapter
 
-    sio = Server(adapter=create_adapter("redis://127.0.0.1:6379"))
+sio = Server(adapter=create_adapter("redis://127.0.0.1:6379"))
+```
 
-:func:`create_adapter` speaks the classic format (PUBLISH/PSUBSCRIBE, Node's
-``createAdapter``); :func:`create_sharded_adapter` the sharded one (SPUBLISH/SSUBSCRIBE,
-Node's ``createShardedAdapter``, Redis 7). Every namespace of a server shares one
-:class:`~socketwire.adapters.redis_link.RedisLink` (one pub/sub connection, one ordered
+[`create_adapter()`][create_adapter] speaks the classic format (PUBLISH/PSUBSCRIBE, Node's
+``createAdapter``); [`create_sharded_adapter()`][create_sharded_adapter] the sharded one
+(SPUBLISH/SSUBSCRIBE, Node's ``createShardedAdapter``, Redis 7). Every namespace of a server shares
+one `RedisLink` (one pub/sub connection, one ordered
 outbox); see that module for what happens when Redis fails.
 """
 
@@ -148,10 +150,10 @@ def create_sharded_adapter(
     """The sharded Redis adapter (Node ``createShardedAdapter``; Redis 7 SPUBLISH).
 
     Args:
-        redis: As :func:`create_adapter`.
+        redis: As [`create_adapter()`][create_adapter].
         key: The channel prefix (Node option ``channelPrefix``).
-        requests_timeout: As :func:`create_adapter`.
-        publish_timeout: As :func:`create_adapter`.
+        requests_timeout: As [`create_adapter()`][create_adapter].
+        publish_timeout: As [`create_adapter()`][create_adapter].
         subscription_mode: Which rooms get a channel of their own (Node option
             ``subscriptionMode``); every server of the cluster must use the same.
     """

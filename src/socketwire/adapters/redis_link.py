@@ -1,6 +1,6 @@
 """One server's connection to Redis for the cluster adapters: subscribe, publish, recover.
 
-Every adapter (one per namespace) of a server shares one :class:`RedisLink`: one pub/sub
+Every adapter (one per namespace) of a server shares one `RedisLink`: one pub/sub
 connection that reads every subscribed channel, and an ordered outbox that publishes.
 
 Failures, and what the link promises:
@@ -8,14 +8,14 @@ Failures, and what the link promises:
 - A lost pub/sub connection (Redis restarted, the connection killed) is retried with
   back-off; redis-py resubscribes every channel and pattern on reconnection. The link logs
   one warning when it goes down and one when it is back, and counts both
-  (:attr:`RedisLink.stats`).
-- While the link knows Redis is down, :meth:`RedisLink.send` raises
-  :class:`~socketwire.adapters.cluster.ClusterUnavailableError` at once: nothing is queued,
-  so the caller knows the message was not sent.
-- A message accepted by :meth:`RedisLink.send` is published in order. If Redis fails under
-  it, it is retried until it succeeds or until ``publish_timeout`` seconds have passed
-  since it was accepted; then it is dropped, logged as an error and counted
-  (``stats.dropped``), and its ``on_error`` callback is told. Never silently.
+  ([`RedisLink.stats`][RedisLink.stats]).
+- While the link knows Redis is down, [`RedisLink.send()`][RedisLink.send] raises
+  [`ClusterUnavailableError`][socketwire.adapters.cluster.ClusterUnavailableError] at once: nothing
+  is queued, so the caller knows the message was not sent.
+- A message accepted by [`RedisLink.send()`][RedisLink.send] is published in order. If Redis fails
+  under it, it is retried until it succeeds or until ``publish_timeout`` seconds have passed since
+  it was accepted; then it is dropped, logged as an error and counted (``stats.dropped``), and its
+  ``on_error`` callback is told. Never silently.
 - After an outage, publishing resumes only once as many servers are subscribed again as
   before it (``PUBSUB NUMSUB``/``SHARDNUMSUB`` of the channels the adapters watch), within
   the same bound. A publish that reached fewer subscribers than are known to exist is
@@ -121,7 +121,7 @@ class RedisLink:
         redis: A redis-py asyncio client with ``decode_responses=False``. The link closes it
             when the last user releases the link, if ``owns_client``.
         publish_timeout: Seconds an accepted message may wait for Redis before it is dropped.
-        owns_client: Close ``redis`` on :meth:`close`.
+        owns_client: Close ``redis`` on [`close()`][close].
     """
 
     def __init__(
@@ -517,7 +517,7 @@ def _text(value: object) -> str:
 
 
 def link_for(redis: Redis | str, *, publish_timeout: float = 5.0) -> RedisLink:
-    """A :class:`RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
+    """A `RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
     if isinstance(redis, str):
         return RedisLink(Redis.from_url(redis), publish_timeout=publish_timeout)
     return RedisLink(redis, publish_timeout=publish_timeout, owns_client=False)

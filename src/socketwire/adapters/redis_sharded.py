@@ -1,10 +1,9 @@
 """The sharded Redis adapter (``createShardedAdapter`` of ``@socket.io/redis-adapter`` 8.x).
 
-ClusterAdapter messages (:mod:`.cluster_base`) over Redis 7 sharded pub/sub: everything on
-``socket.io#<nsp>#``, responses on ``socket.io#<nsp>#<uid>#``, and, in the default
-"dynamic" mode, a broadcast to exactly one public room on that room's own channel, which
-only the servers having the room subscribe to. Servers are counted with
-``PUBSUB SHARDNUMSUB``.
+ClusterAdapter messages ([`cluster_base`][.cluster_base]) over Redis 7 sharded pub/sub: everything
+on ``socket.io#<nsp>#``, responses on ``socket.io#<nsp>#<uid>#``, and, in the default "dynamic"
+mode, a broadcast to exactly one public room on that room's own channel, which only the servers
+having the room subscribe to. Servers are counted with ``PUBSUB SHARDNUMSUB``.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ a server-side emit, a fetch) and every response go over pub/sub, as msgpack. Bec
 stream keeps what was broadcast, connection state recovery works across servers: a
 disconnected socket's session is stored in Redis (``SET sio:session:<pid>``), the offset a
 client presents is a stream entry id, and the packets it missed are read back from the
-stream, whichever server it comes back to::
+stream, whichever server it comes back to:
 
-    sio = Server(connection_state_recovery=True,
-                 adapter=create_streams_adapter("redis://127.0.0.1:6379"))
+```python
+sio = Server(connection_state_recovery=True,
+             adapter=create_streams_adapter("redis://127.0.0.1:6379"))
+```
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The types a server and its adapters share: handshakes, sessions, encoded packets.
 
-They live here, below :mod:`socketwire.server`, because the adapters need them and the
-adapters import nothing from the server (see the design topic, "Layers"). The
-server re-exports the public ones (``socketwire.Handshake``, ``socketwire.RecoveryOptions``).
+They live here, below `socketwire.server`, because the adapters need them and
+the adapters import nothing from the server (see the design topic, "Layers"). The server re-exports
+the public ones (``socketwire.Handshake``, ``socketwire.RecoveryOptions``).
 """
 
 from __future__ import annotations
@@ -85,14 +85,15 @@ class EncodedPacket:
     """One Socket.IO packet encoded once for many recipients (a broadcast).
 
     ``messages`` are the parser's messages, each already wrapped as an Engine.IO MESSAGE
-    packet in a :class:`~socketwire.engineio.packets.SharedMessage`: the fan-out loop hands
+    packet in a `SharedMessage`: the fan-out loop hands
     the very same objects to every recipient's Engine.IO connection (and the recipients on
     the native WebSocket plumbing share one frame per message). ``packet`` is the packet
     itself, for the recipients' catch-all outgoing listeners.
 
     Args:
         packet: The packet.
-        messages: What :func:`~socketwire.socketio.encode_for_broadcast` returned for it.
+        messages: What `encode_for_broadcast()` returned
+            for it.
     """
 
     __slots__ = ("messages", "packet")

@@ -1,10 +1,11 @@
 """The Socket.IO client: ``AsyncClient`` (asyncio) and ``SyncClient`` (blocking facade).
 
-Layers: :mod:`~socketwire.client.state` and :mod:`~socketwire.client.backoff` are pure
-(sans-I/O); :mod:`~socketwire.client.socket` and :mod:`~socketwire.client.manager` drive them
-on asyncio over :class:`~socketwire.io.client_transports.EngineClient`;
-:mod:`~socketwire.client.client` is the application's entry point and
-:mod:`~socketwire.client.sync` its blocking facade.
+Layers: [`state`][socketwire.client.state] and [`backoff`][socketwire.client.backoff] are
+pure (sans-I/O); [`socket`][socketwire.client.socket] and
+[`manager`][socketwire.client.manager] drive them on asyncio over
+`EngineClient`;
+[`client`][socketwire.client.client] is the application's entry point and
+[`sync`][socketwire.client.sync] its blocking facade.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The asyncio side of a :class:`~socketwire.client.state.SocketCore`'s ack timers.
+"""The asyncio side of a [`SocketCore`][socketwire.client.state.SocketCore]'s ack timers.
 
-The core only asks for timers (:meth:`SocketCore.timers`); this runs them with
+The core only asks for timers ([`SocketCore.timers()`][SocketCore.timers]); this runs them with
 ``loop.call_later``. Shared by the client socket and the test client's socket, which drive
 the same core.
 """
@@ -16,10 +16,11 @@ __all__ = ["AckTimers"]
 
 
 class AckTimers:
-    """Starts and cancels the ack timers a :class:`SocketCore` asks for.
+    """Starts and cancels the ack timers a [`SocketCore`][SocketCore] asks for.
 
     Args:
-        core: the core whose :meth:`SocketCore.ack_timed_out` a fired timer calls.
+        core: the core whose [`SocketCore.ack_timed_out()`][SocketCore.ack_timed_out] a fired timer
+            calls.
         flush: called right after, to handle what the timeout produced (the caller's
             ``_flush``).
     """
@@ -30,7 +31,8 @@ class AckTimers:
         self._handles: dict[int, asyncio.TimerHandle] = {}
 
     def apply(self, timers: Iterable[TimerAction]) -> None:
-        """Start or cancel ``timers`` (from :meth:`SocketCore.timers`) on the running loop."""
+        """Start or cancel ``timers`` (from [`SocketCore.timers()`][SocketCore.timers]) on the
+        running loop."""
         for timer in timers:
             if isinstance(timer, StartAckTimer):
                 self._handles[timer.ack_id] = asyncio.get_running_loop().call_later(

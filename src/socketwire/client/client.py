@@ -1,27 +1,30 @@
 """``AsyncClient``: the Socket.IO client on asyncio (socket.io-client's ``io()``).
 
 One client connects one or more namespaces of one server. Its namespaces share one
-:class:`~socketwire.client.manager.Manager` (one Engine.IO connection); with ``multiplex``
+[`Manager`][socketwire.client.manager.Manager] (one Engine.IO connection); with ``multiplex``
 (the default, as in JS) clients of the same event loop and server share a Manager too,
 unless one of their namespaces is already there or ``force_new`` is set.
 
 The client's own ``on``/``emit``/... methods are those of its main namespace ``"/"``;
-:meth:`AsyncClient.socket` gives the others. Manager events (``reconnect_attempt``,
-``reconnect``, ``reconnect_error``, ``reconnect_failed``, ``open``, ``close``, ``error``,
-``ping``) registered with :meth:`AsyncClient.on` go to the Manager.
+[`AsyncClient.socket()`][AsyncClient.socket] gives the others. Manager events
+(``reconnect_attempt``, ``reconnect``, ``reconnect_error``, ``reconnect_failed``, ``open``,
+``close``, ``error``, ``ping``) registered with [`AsyncClient.on()`][AsyncClient.on] go to the
+Manager.
 
-Example::
+For example:
 
-    client = socketwire.AsyncClient(reconnection_delay=0.5)
+```python
+client = socketwire.AsyncClient(reconnection_delay=0.5)
 
-    @client.on("chat")
-    async def chat(text):
-        return "got it"            # the ack, when the server asked for one
+@client.on("chat")
+async def chat(text):
+    return "got it"            # the ack, when the server asked for one
 
-    await client.connect("http://127.0.0.1:3000", namespaces=["/", "/admin"])
-    reply = await client.timeout(2).emit_with_ack("hello", b"\\x00binary")
-    await client.socket("/admin").emit_with_ack("stats")
-    await client.disconnect()
+await client.connect("http://127.0.0.1:3000", namespaces=["/", "/admin"])
+reply = await client.timeout(2).emit_with_ack("hello", b"\\x00binary")
+await client.socket("/admin").emit_with_ack("stats")
+await client.disconnect()
+```
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ class AsyncClient:
         self._sockets: dict[str, ClientSocket] = {}
         self._namespaces: list[str] = []
         self._manager_handlers: list[tuple[str, Callable[..., Any]]] = []
-        #: The Manager of the current connection (None before :meth:`connect`).
+        #: The Manager of the current connection (None before [`connect()`][connect]).
         self.io: Manager | None = None
         self.socket("/")
 
@@ -180,7 +183,7 @@ class AsyncClient:
 
     # -- namespaces --------------------------------------------------------------------
     def socket(self, nsp: str = "/") -> ClientSocket:
-        """The socket of namespace ``nsp`` (created if new; connected by :meth:`connect`
+        """The socket of namespace ``nsp`` (created if new; connected by [`connect()`][connect]
         when listed in its ``namespaces``, or by its own ``connect()`` afterwards)."""
         if not nsp.startswith("/"):
             raise ValueError(f"a namespace starts with '/': {nsp!r}")
@@ -199,7 +202,7 @@ class AsyncClient:
 
     @property
     def connected(self) -> bool:
-        """Every namespace given to :meth:`connect` is connected."""
+        """Every namespace given to [`connect()`][connect] is connected."""
         return bool(self._namespaces) and all(
             self._sockets[nsp].connected for nsp in self._namespaces
         )
@@ -392,34 +395,34 @@ class AsyncClient:
             self.main.off(event, handler)
 
     def on_any(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`ClientSocket.on_any` (main namespace)."""
+        """See [`ClientSocket.on_any()`][ClientSocket.on_any] (main namespace)."""
         self.main.on_any(listener)
 
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
-        """See :meth:`ClientSocket.off_any` (main namespace)."""
+        """See [`ClientSocket.off_any()`][ClientSocket.off_any] (main namespace)."""
         self.main.off_any(listener)
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`ClientSocket.on_any_outgoing` (main namespace)."""
+        """See [`ClientSocket.on_any_outgoing()`][ClientSocket.on_any_outgoing] (main namespace)."""
         self.main.on_any_outgoing(listener)
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
-        """See :meth:`ClientSocket.off_any_outgoing` (main namespace)."""
+        """[`ClientSocket.off_any_outgoing()`][ClientSocket.off_any_outgoing], main namespace."""
         self.main.off_any_outgoing(listener)
 
     def emit(self, event: str, *args: Any) -> None:
-        """See :meth:`ClientSocket.emit` (main namespace)."""
+        """See [`ClientSocket.emit()`][ClientSocket.emit] (main namespace)."""
         self.main.emit(event, *args)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """See :meth:`ClientSocket.emit_with_ack` (main namespace)."""
+        """See [`ClientSocket.emit_with_ack()`][ClientSocket.emit_with_ack] (main namespace)."""
         return await self.main.emit_with_ack(event, *args)
 
     def timeout(self, seconds: float) -> SocketEmitter:
-        """See :meth:`ClientSocket.timeout` (main namespace)."""
+        """See [`ClientSocket.timeout()`][ClientSocket.timeout] (main namespace)."""
         return self.main.timeout(seconds)
 
     @property
     def volatile(self) -> SocketEmitter:
-        """See :attr:`ClientSocket.volatile` (main namespace)."""
+        """See [`ClientSocket.volatile`][ClientSocket.volatile] (main namespace)."""
         return self.main.volatile

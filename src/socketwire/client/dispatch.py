@@ -112,7 +112,7 @@ class Listeners:
 
 
 class HasListeners:
-    """``on``/``off`` of an object whose handlers live in a :class:`Listeners` registry."""
+    """``on``/``off`` of an object whose handlers live in a [`Listeners`][Listeners] registry."""
 
     _listeners: Listeners
 

@@ -1,7 +1,7 @@
 """Errors raised by the Socket.IO client API.
 
-The acknowledgement errors are those of :mod:`socketwire.errors`, shared with the server, so
-that one ``except`` clause serves code that uses both sides.
+The acknowledgement errors are those of [`socketwire.errors`][socketwire.errors], shared with the
+server, so that one ``except`` clause serves code that uses both sides.
 """
 
 from __future__ import annotations

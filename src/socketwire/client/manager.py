@@ -3,10 +3,10 @@
 This follows socket.io-client's ``Manager`` (``manager.js``) step by step: the same ready
 states, the same reconnection state machine (``reconnect`` / ``onclose`` /
 ``maybeReconnectOnOpen``), the same events and their order. The back-off is
-:class:`~socketwire.client.backoff.Backoff` (pure); the namespace sockets keep their protocol
-state in :class:`~socketwire.client.state.SocketCore`.
+[`Backoff`][socketwire.client.backoff.Backoff] (pure); the namespace sockets keep their protocol
+state in [`SocketCore`][socketwire.client.state.SocketCore].
 
-Events (``manager.on(event)``; :class:`~socketwire.client.client.AsyncClient` forwards them):
+Events (``manager.on(event)``; [`AsyncClient`][socketwire.client.client.AsyncClient] forwards them):
 ``open()``, ``close(reason, description)``, ``error(error)``, ``ping()``,
 ``reconnect_attempt(attempt)``, ``reconnect(attempt)``, ``reconnect_error(error)``,
 ``reconnect_failed()``.
@@ -112,7 +112,7 @@ class Manager(HasListeners):
 
     Args:
         url: the server's ``http(s)://`` or ``ws(s)://`` origin (its path is not used).
-        options: see :class:`ManagerOptions`.
+        options: see [`ManagerOptions`][ManagerOptions].
 
     Must be used on one event loop; its methods are not thread-safe.
     """
@@ -239,11 +239,11 @@ class Manager(HasListeners):
             engine.send(message)
 
     def spawn(self, coro: Any) -> None:
-        """Run ``coro`` as a task that :meth:`aclose` waits for."""
+        """Run ``coro`` as a task that [`aclose()`][aclose] waits for."""
         self._spawn(coro)
 
     def notify_changed(self) -> None:
-        """Wake :meth:`wait_changed` (a socket's state changed)."""
+        """Wake [`wait_changed()`][wait_changed] (a socket's state changed)."""
         self._changed()
 
     def _changed(self) -> None:

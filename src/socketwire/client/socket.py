@@ -1,8 +1,8 @@
 """A client's connection to one namespace (socket.io-client's ``Socket``), on asyncio.
 
-The protocol state is :class:`~socketwire.client.state.SocketCore`'s; this class registers
+The protocol state is [`SocketCore`][socketwire.client.state.SocketCore]'s; this class registers
 handlers, turns emits into core calls, runs the core's ack timers with ``loop.call_later``
-and hands its packets to the :class:`~socketwire.client.manager.Manager`.
+and hands its packets to the [`Manager`][socketwire.client.manager.Manager].
 
 Handlers
     ``socket.on("event", handler)`` (or ``@socket.on("event")``). A coroutine function is
@@ -13,10 +13,11 @@ Handlers
     one argument (as the server API).
 
 Reserved events
-    ``connect()``, ``connect_error(error)`` (a :class:`~socketwire.client.errors.ConnectError`
-    whose ``data`` is the server's), ``disconnect(reason)`` with socket.io-client's reasons
-    (``"io server disconnect"``, ``"io client disconnect"``, ``"transport close"``,
-    ``"transport error"``, ``"ping timeout"``, ``"parse error"``, ``"forced close"``).
+    ``connect()``, ``connect_error(error)`` (a
+    [`ConnectError`][socketwire.client.errors.ConnectError] whose ``data`` is the server's),
+    ``disconnect(reason)`` with socket.io-client's reasons (``"io server disconnect"``, ``"io client
+    disconnect"``, ``"transport close"``, ``"transport error"``, ``"ping timeout"``, ``"parse
+    error"``, ``"forced close"``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class _SocketImpl(NamedTuple):
 
 
 class _Emitting:
-    """Emit methods shared by :class:`ClientSocket` and :class:`SocketEmitter`."""
+    """The emit methods of [`ClientSocket`][ClientSocket] and [`SocketEmitter`][SocketEmitter]."""
 
     _impl: _SocketImpl
     _flags: _Flags
@@ -126,7 +127,7 @@ class _Emitting:
         return SocketEmitter(self._impl, _Flags(True, self._flags.timeout))
 
     def timeout(self, seconds: float) -> SocketEmitter:
-        """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
+        """Wait at most ``seconds`` for the ack (then [`AckTimeoutError`][AckTimeoutError])."""
         return SocketEmitter(self._impl, _Flags(self._flags.volatile, seconds))
 
 
@@ -144,7 +145,7 @@ class SocketEmitter(_Emitting):
 class ClientSocket(HasListeners, _Emitting):
     """One namespace of a client, multiplexed with the others over its Manager's connection.
 
-    Get it from :meth:`socketwire.AsyncClient.socket` (or ``Manager.socket``).
+    Get it from [`AsyncClient.socket()`][socketwire.AsyncClient.socket] (or ``Manager.socket``).
     """
 
     def __init__(
@@ -220,7 +221,7 @@ class ClientSocket(HasListeners, _Emitting):
         self._any.append(listener)
 
     def prepend_any(self, listener: Callable[..., Any]) -> None:
-        """Like :meth:`on_any`, before the listeners already added."""
+        """Like [`on_any()`][on_any], before the listeners already added."""
         self._any.insert(0, listener)
 
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
@@ -236,7 +237,7 @@ class ClientSocket(HasListeners, _Emitting):
         self._any_outgoing.append(listener)
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """Like :meth:`on_any_outgoing`, before the listeners already added."""
+        """Like [`on_any_outgoing()`][on_any_outgoing], before the listeners already added."""
         self._any_outgoing.insert(0, listener)
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
@@ -247,8 +248,8 @@ class ClientSocket(HasListeners, _Emitting):
     def connect(self) -> None:
         """Take part in the Manager's connection (opening it if needed) and connect.
 
-        Returns at once; wait for ``connect`` / ``connect_error`` (:meth:`wait_connected`).
-        Must be called on the event loop.
+        Returns at once; wait for ``connect`` / ``connect_error``
+        ([`wait_connected()`][wait_connected]). Must be called on the event loop.
         """
         if self.manager is None:
             raise RuntimeError("this socket has no Manager yet: connect the client first")

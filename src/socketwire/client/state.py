@@ -1,16 +1,18 @@
 """Sans-I/O state of one client namespace socket, as socket.io-client's ``Socket``.
 
-:class:`SocketCore` holds every protocol decision of a namespace socket: the connection
+[`SocketCore`][SocketCore] holds every protocol decision of a namespace socket: the connection
 state, ack ids and pending acks, the send buffer (emits while disconnected), the retry queue
 (``retries``: at-least-once delivery, in order), the receive buffer, and connection state
 recovery (``pid`` and the last offset). It never touches a socket, a task or a clock.
 
 After every call the driver must:
 
-* send :meth:`SocketCore.packets_to_send` through the Manager, in order;
-* start and cancel the timers of :meth:`SocketCore.timers` (each :class:`StartAckTimer`
-  calls :meth:`SocketCore.ack_timed_out` when it fires);
-* handle :meth:`SocketCore.events_received` (application events, in order).
+* send [`SocketCore.packets_to_send()`][SocketCore.packets_to_send] through the Manager, in order;
+* start and cancel the timers of [`SocketCore.timers()`][SocketCore.timers] (each
+  [`StartAckTimer`][StartAckTimer] calls [`SocketCore.ack_timed_out()`][SocketCore.ack_timed_out]
+  when it fires);
+* handle [`SocketCore.events_received()`][SocketCore.events_received] (application events, in
+  order).
 
 Ack callbacks (``callback(error, args)``) are called synchronously from inside the core; they
 must only record the outcome (resolve a future), never call back into the core.
@@ -55,7 +57,7 @@ V2_SERVER = (
 # Events for the application, in order.
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """The namespace is connected (``connect``); :attr:`SocketCore.id` is set."""
+    """The namespace is connected (``connect``); [`SocketCore.id`][SocketCore.id] is set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,8 @@ SocketEvent = Connected | ConnectFailed | Disconnected | EventReceived | EventSe
 # Timer actions for the driver.
 @dataclass(frozen=True, slots=True)
 class StartAckTimer:
-    """Call :meth:`SocketCore.ack_timed_out` with ``ack_id`` after ``seconds``."""
+    """Call [`SocketCore.ack_timed_out()`][SocketCore.ack_timed_out] with ``ack_id`` after
+    ``seconds``."""
 
     ack_id: int
     seconds: float
@@ -144,7 +147,7 @@ class SocketCore:
         retries: resend an unacknowledged packet up to this many times (0: no retry queue).
         ack_timeout: default seconds to wait for an acknowledgement (None: forever).
         max_buffered_packets: bound on the send buffer and on the retry queue; an emit past
-            it raises :class:`BufferFullError`.
+            it raises [`BufferFullError`][BufferFullError].
     """
 
     def __init__(

@@ -1,20 +1,22 @@
-"""``SyncClient``: a blocking facade over :class:`~socketwire.client.client.AsyncClient`.
+"""``SyncClient``: a blocking facade over [`AsyncClient`][socketwire.client.client.AsyncClient].
 
 An event loop runs in a background thread; every method hands its work to that loop and
 waits for the result. There is no protocol logic here: features, options and behaviour are
 the async client's.
 
-Handlers registered with :meth:`SyncClient.on` run as the async client runs them: a plain
-function in a worker thread (it may block, and may call this client's methods), a coroutine
+Handlers registered with [`SyncClient.on()`][SyncClient.on] run as the async client runs them: a
+plain function in a worker thread (it may block, and may call this client's methods), a coroutine
 function on the background loop (it must not call this client's blocking methods: use
 ``client.aio``, the async client, there).
 
-Example::
+For example:
 
-    with socketwire.SyncClient() as client:
-        client.on("news", print)
-        client.connect("http://127.0.0.1:3000")
-        print(client.timeout(5).emit_with_ack("hello", 1))
+```python
+with socketwire.SyncClient() as client:
+    client.on("news", print)
+    client.connect("http://127.0.0.1:3000")
+    print(client.timeout(5).emit_with_ack("hello", 1))
+```
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class _SyncEmitting:
     _target: ClientSocket | SocketEmitter
 
     def emit(self, event: str, *args: Any) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.emit`."""
+        """See [`ClientSocket.emit()`][socketwire.client.socket.ClientSocket.emit]."""
         target = self._target
         self._loop.call(lambda: target.emit(event, *args))
 
@@ -106,21 +108,22 @@ class _SyncEmitting:
         self.emit("message", *args)
 
     def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """See :meth:`socketwire.client.socket.ClientSocket.emit_with_ack` (blocking)."""
+        """See [`ClientSocket.emit_with_ack()`][socketwire.client.socket.ClientSocket.emit_with_ack]
+        (blocking)."""
         return self._loop.run(self._target.emit_with_ack(event, *args))
 
     def timeout(self, seconds: float) -> SyncEmitter:
-        """See :meth:`socketwire.client.socket.ClientSocket.timeout`."""
+        """See [`ClientSocket.timeout()`][socketwire.client.socket.ClientSocket.timeout]."""
         return SyncEmitter(self._loop, self._target.timeout(seconds))
 
     @property
     def volatile(self) -> SyncEmitter:
-        """See :attr:`socketwire.client.socket.ClientSocket.volatile`."""
+        """See [`ClientSocket.volatile`][socketwire.client.socket.ClientSocket.volatile]."""
         return SyncEmitter(self._loop, self._target.volatile)
 
 
 class _SyncView:
-    """What :class:`SyncSocket` and :class:`SyncClient` forward to their async object."""
+    """What [`SyncSocket`][SyncSocket] and [`SyncClient`][SyncClient] forward to asyncio."""
 
     _loop: _Loop
     aio: ClientSocket | AsyncClient
@@ -146,7 +149,8 @@ class _SyncView:
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """See :meth:`socketwire.client.socket.ClientSocket.on` (``AsyncClient.on``: client)."""
+        """See [`ClientSocket.on()`][socketwire.client.socket.ClientSocket.on] (``AsyncClient.on``:
+        client)."""
 
         def register(fn: H) -> H:
             self._loop.call(lambda: self.aio.on(event, fn))
@@ -155,15 +159,19 @@ class _SyncView:
         return register if handler is None else register(handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.off` (``AsyncClient.off``: client)."""
+        """See [`ClientSocket.off()`][socketwire.client.socket.ClientSocket.off]
+        (``AsyncClient.off``: client)."""
         self._loop.call(lambda: self.aio.off(event, handler))
 
     def on_any(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.on_any` (main namespace on a client)."""
+        """See [`ClientSocket.on_any()`][socketwire.client.socket.ClientSocket.on_any] (main
+        namespace on a client)."""
         self._loop.call(lambda: self.aio.on_any(listener))
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See :meth:`socketwire.client.socket.ClientSocket.on_any_outgoing` (main namespace)."""
+        """See
+        [`ClientSocket.on_any_outgoing()`][socketwire.client.socket.ClientSocket.on_any_outgoing]
+        (main namespace)."""
         self._loop.call(lambda: self.aio.on_any_outgoing(listener))
 
 
@@ -176,7 +184,7 @@ class SyncEmitter(_SyncEmitting):
 
 
 class SyncSocket(_SyncView, _SyncEmitting):
-    """The blocking view of one namespace socket (:meth:`SyncClient.socket`)."""
+    """The blocking view of one namespace socket ([`SyncClient.socket()`][SyncClient.socket])."""
 
     aio: ClientSocket
 
@@ -196,10 +204,10 @@ class SyncSocket(_SyncView, _SyncEmitting):
 
 
 class SyncClient(_SyncView, _SyncEmitting):
-    """A blocking Socket.IO client: :class:`~socketwire.client.client.AsyncClient` run on an
+    """A blocking Socket.IO client: [`AsyncClient`][socketwire.client.client.AsyncClient] run on an
     event loop in a background thread.
 
-    Takes the async client's options. Call :meth:`close` (or use ``with``) to stop the
+    Takes the async client's options. Call [`close()`][close] (or use ``with``) to stop the
     background thread.
     """
 
@@ -250,7 +258,7 @@ class SyncClient(_SyncView, _SyncEmitting):
         wait: bool = True,
         wait_timeout: float | None = None,
     ) -> None:
-        """See :meth:`socketwire.client.client.AsyncClient.connect` (blocking)."""
+        """[`AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect], blocking."""
         extra: dict[str, Any] = {} if auth is _UNSET else {"auth": auth}
         self._loop.run(
             self.aio.connect(
@@ -273,7 +281,8 @@ class SyncClient(_SyncView, _SyncEmitting):
         return True
 
     def disconnect(self) -> None:
-        """See :meth:`socketwire.client.client.AsyncClient.disconnect` (blocking)."""
+        """See [`AsyncClient.disconnect()`][socketwire.client.client.AsyncClient.disconnect]
+        (blocking)."""
         self._loop.run(self.aio.disconnect())
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The embedded demo that ``socketwire serve`` runs without an app: a chat and an echo.
 
 Open http://127.0.0.1:3000/ after ``socketwire serve`` (or ``make serve``). See
-:mod:`socketwire.demo.app` for the events it speaks.
+[`socketwire.demo.app`][socketwire.demo.app] for the events it speaks.
 """
 
 from __future__ import annotations

@@ -56,14 +56,14 @@ def create_app(
     serve_client: bool = True,
     **server_options: Any,
 ) -> Server:
-    """Build the demo: a :class:`~socketwire.Server` that also serves the chat page at ``/``.
+    """Build the demo: a [`Server`][socketwire.Server] that also serves the chat page at ``/``.
 
     Args:
         path: The Socket.IO path.
         parser: ``"json"`` or ``"msgpack"`` (the page then loads the msgpack bundle).
-        serve_client_dir: Where the browser client dist is (see :class:`~socketwire.Server`).
+        serve_client_dir: Where the browser client dist is (see [`Server`][socketwire.Server]).
         serve_client: Serve the browser client (the page needs it, from here or elsewhere).
-        **server_options: More :class:`~socketwire.Server` options (``cors``...).
+        **server_options: More [`Server`][socketwire.Server] options (``cors``...).
     """
     sio = Server(
         path=path,

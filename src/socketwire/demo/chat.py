@@ -1,7 +1,7 @@
 """The chat demo's state: nicknames, rooms, and each room's recent messages.
 
-Pure bookkeeping (no sockets, no clock: times are arguments), so the rules are plain to
-read and test. :mod:`socketwire.demo.app` wires it to a :class:`socketwire.Server`.
+Pure bookkeeping (no sockets, no clock: times are arguments), so the rules are plain to read and
+test. [`socketwire.demo.app`][socketwire.demo.app] wires it to a [`Server`][socketwire.Server].
 
 Everything a client can make grow is bounded: text and name lengths, rooms per socket,
 rooms remembered, and messages kept per room (the history a newcomer is shown, from this
@@ -138,7 +138,7 @@ class ChatMessage:
 class ChatState:
     """Who is where, under which name, and what was said recently.
 
-    Rooms are kept in least-recently-used order; past :data:`MAX_ROOMS`, the least recently
+    Rooms are kept in least-recently-used order; past [`MAX_ROOMS`][MAX_ROOMS], the least recently
     used room that nobody is in is forgotten with its history.
     """
 

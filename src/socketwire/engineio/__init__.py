@@ -1,7 +1,7 @@
 """Sans-I/O Engine.IO v4: packets, polling payloads, and the server session state machine.
 
-Nothing in this package does I/O, starts tasks or reads a clock: the current time is an
-argument, and deadlines are values the I/O layer (:mod:`socketwire.io.engine`) waits for.
+Nothing in this package does I/O, starts tasks or reads a clock: the current time is an argument,
+and deadlines are values the I/O layer (`socketwire.io.engine`) waits for.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the Engine.IO v4 client session reports and asks for: events, actions, handshake.
 
-:class:`~socketwire.engineio.client_session.ClientSession` returns :data:`Event` values
-from ``events_received()`` (for the application) and :data:`Action` values from
+[`ClientSession`][socketwire.engineio.client_session.ClientSession] returns [`Event`][Event] values
+from ``events_received()`` (for the application) and [`Action`][Action] values from
 ``actions_to_perform()`` (for the I/O driver, to perform in order).
 """
 

@@ -3,24 +3,27 @@
 This is the protocol logic of engine.io-client 6 (``socket.js``, ``transport.js``,
 ``transports/polling.js``) without any I/O. The session never touches a socket or a clock:
 
-* the driver calls :meth:`ClientSession.start`, then feeds what its transports report
-  (``receive_poll_response``, ``post_done``, ``websocket_opened``,
+* the driver calls [`ClientSession.start()`][ClientSession.start], then feeds what its transports
+  report (``receive_poll_response``, ``post_done``, ``websocket_opened``,
   ``receive_websocket_message``...) and the application's ``send``/``close`` calls;
-* after every call it must run :meth:`ClientSession.actions_to_perform` in order (start a
-  poll, POST a payload, open/close/write the WebSocket, stop polling), handle
-  :meth:`ClientSession.events_received`, and re-arm one timer at
-  :meth:`ClientSession.next_deadline`, calling :meth:`ClientSession.handle_timeout` then.
+* after every call it must run
+  [`ClientSession.actions_to_perform()`][ClientSession.actions_to_perform] in order (start a poll,
+  POST a payload, open/close/write the WebSocket, stop polling), handle
+  [`ClientSession.events_received()`][ClientSession.events_received], and re-arm one timer at
+  [`ClientSession.next_deadline()`][ClientSession.next_deadline], calling
+  [`ClientSession.handle_timeout()`][ClientSession.handle_timeout] then.
 
-Close reasons are engine.io-client's: ``"transport close"`` (the server closed the
-transport), ``"transport error"`` (a failed request or WebSocket, a malformed packet or
-handshake, an oversized message, a handshake that never came), ``"ping timeout"`` (no ping
-within ``pingInterval + pingTimeout``), ``"forced close"`` (:meth:`ClientSession.close`).
-Like engine.io-client, a malformed packet is a ``"transport error"`` (engine.io-parser turns
-it into an ``error`` packet, which the client treats as a transport error); the description
-says ``"parse error: ..."``.
+Close reasons are engine.io-client's: ``"transport close"`` (the server closed the transport),
+``"transport error"`` (a failed request or WebSocket, a malformed packet or handshake, an oversized
+message, a handshake that never came), ``"ping timeout"`` (no ping within ``pingInterval +
+pingTimeout``), ``"forced close"`` ([`ClientSession.close()`][ClientSession.close]). Like
+engine.io-client, a malformed packet is a ``"transport error"`` (engine.io-parser turns it into an
+``error`` packet, which the client treats as a transport error); the description says ``"parse
+error: ..."``.
 
-The events and actions live in :mod:`socketwire.engineio.client_events`; they are
-re-exported here so that one import serves a driver.
+The events and actions live in
+[`socketwire.engineio.client_events`][socketwire.engineio.client_events]; they are re-exported here
+so that one import serves a driver.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class ClientSession:
         transports: transports to use, the first one to connect with (engine.io-client's
             ``transports`` option).
         upgrade: probe the WebSocket after a polling handshake (``upgrade`` option).
-        handshake_timeout: seconds from :meth:`start` to the ``open`` packet.
+        handshake_timeout: seconds from [`start()`][start] to the ``open`` packet.
         max_message_size: the largest incoming message accepted; a larger one closes the
             session with ``"transport error"``. Drivers also pass it to their WebSocket.
         max_payload_size: the largest polling response body the driver may read
@@ -182,7 +185,7 @@ class ClientSession:
     # -- state the driver and the application read -------------------------------------
     @property
     def state(self) -> ClientState:
-        """The ready state (``CLOSED`` before :meth:`start`)."""
+        """The ready state (``CLOSED`` before [`start()`][start])."""
         return self._state
 
     @property
@@ -220,11 +223,11 @@ class ClientSession:
         )
 
     def ping_expired(self, now: float) -> bool:
-        """The heartbeat deadline passed at ``now`` though :meth:`handle_timeout` was not
-        called yet (a throttled or late timer: engine.io-client's ``_hasPingExpired``).
+        """The heartbeat deadline passed at ``now`` though [`handle_timeout()`][handle_timeout] was
+        not called yet (a throttled or late timer: engine.io-client's ``_hasPingExpired``).
 
         The caller must then not treat the session as open (Socket.IO buffers its packet
-        instead of sending it) and call :meth:`handle_timeout` soon, which closes the
+        instead of sending it) and call [`handle_timeout()`][handle_timeout] soon, which closes the
         session with ``"ping timeout"``. False when the session is not open.
         """
         if self._state is not ClientState.OPEN or self._ping_deadline is None:
@@ -254,7 +257,7 @@ class ClientSession:
         return events
 
     def next_deadline(self) -> float | None:
-        """When :meth:`handle_timeout` must be called next (same clock as ``now``)."""
+        """When [`handle_timeout()`][handle_timeout] must be called next (same clock as ``now``)."""
         if self._state is ClientState.OPENING:
             return self._handshake_deadline
         if self._state in (ClientState.OPEN, ClientState.CLOSING):
@@ -299,7 +302,7 @@ class ClientSession:
         self._on_error(description)
 
     def handle_timeout(self, now: float) -> None:
-        """The clock reached :meth:`next_deadline` (a call before it does nothing)."""
+        """The clock reached [`next_deadline()`][next_deadline] (a call before it does nothing)."""
         deadline = self.next_deadline()
         if deadline is None or now < deadline:
             return
@@ -400,7 +403,7 @@ class ClientSession:
             self._maybe_finish_pause()
 
     def websocket_drained(self) -> None:
-        """The messages of the last :class:`SendWebSocket` were written."""
+        """The messages of the last [`SendWebSocket`][SendWebSocket] were written."""
         if self._ws_busy:
             self._ws_busy = False
             if not self._ws_probe and self._ws is _Ws.OPEN:

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 Transport = Literal["polling", "websocket"]
-#: ``allow_request``: called with the handshake's :class:`~socketwire.io.http.HttpRequest`
+#: ``allow_request``: called with the handshake's [`HttpRequest`][socketwire.io.http.HttpRequest]
 #: (typed ``Any`` here: this core does not know the I/O layer); refuse the handshake with
 #: False or ``(False, "message")``.
 AllowRequest = Callable[[Any], Awaitable[bool | tuple[bool, str]]]
@@ -132,8 +132,9 @@ class EngineOptions:
         transports: the transports accepted.
         allow_upgrades: offer the polling to WebSocket upgrade.
         allow_request: async ``(request) -> bool | (bool, message)`` deciding handshakes.
-        cookie: False (none), True (JS defaults), a :class:`CookieOptions` or a dict of them.
-        cors: None (no CORS headers, as JS) or :class:`CorsOptions`.
+        cookie: False (none), True (JS defaults), a [`CookieOptions`][CookieOptions] or a dict of
+            them.
+        cors: None (no CORS headers, as JS) or [`CorsOptions`][CorsOptions].
         http_compression: gzip/deflate polling responses of at least
             ``compression_threshold`` bytes when the client accepts it.
         compression_threshold: see ``http_compression`` (JS ``httpCompression.threshold``).

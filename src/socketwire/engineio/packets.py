@@ -106,16 +106,16 @@ class SharedMessage:
     """One Engine.IO packet encoded once for many sessions: a broadcast.
 
     ``data`` is the packet in WebSocket form (``"4..."`` text, or raw bytes), as
-    :func:`encode_packet` returns it. ``frame`` is a cache the I/O layer fills: the packet's
-    WebSocket frame, built on first use by a recipient that can take frames, then written
-    as is to every such recipient (server frames are unmasked, RFC 6455 section 5.1, so one
-    frame fits every connection without permessage-deflate).
+    `encode_packet()` returns it. ``frame`` is a cache the I/O layer fills: the
+    packet's WebSocket frame, built on first use by a recipient that can take frames, then written
+    as is to every such recipient (server frames are unmasked, RFC 6455 section 5.1, so one frame
+    fits every connection without permessage-deflate).
     """
 
     __slots__ = ("data", "frame")
 
     def __init__(self, data: str | bytes) -> None:
-        """Wrap an encoded packet (see :func:`encode_packet`)."""
+        """Wrap an encoded packet (see `encode_packet()`)."""
         self.data = data
-        #: The WebSocket frame of :attr:`data`, once an I/O layer has built it.
+        #: The WebSocket frame of [`data`][data], once an I/O layer has built it.
         self.frame: bytes | None = None

@@ -38,7 +38,7 @@ def encode_payload(packets: Iterable[Packet]) -> str:
     """Encode packets as one polling payload.
 
     Raises:
-        ValueError: a packet cannot be encoded (see :func:`encode_packet`).
+        ValueError: a packet cannot be encoded (see `encode_packet()`).
     """
     return join_encoded(encode_packet(p) for p in packets)
 
@@ -65,7 +65,7 @@ def decode_payload_bytes(body: bytes, *, max_packets: int | None = None) -> list
     """Decode a polling payload received as bytes (an HTTP body), which must be UTF-8.
 
     Raises:
-        ProtocolError: the body is not UTF-8, or see :func:`decode_payload`.
+        ProtocolError: the body is not UTF-8, or see [`decode_payload()`][decode_payload].
     """
     try:
         text = body.decode("utf-8")

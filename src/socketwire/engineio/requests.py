@@ -2,14 +2,14 @@
 
 JS ``engine.io`` 6 checks every request in ``Server.verify`` and the handshake in
 ``handshake``; these functions make the same decisions in the same order, from values the
-I/O layer reads off the request, and return a :class:`Refusal` (the error code, message and
+I/O layer reads off the request, and return a [`Refusal`][Refusal] (the error code, message and
 context JS reports in its ``connection_error`` event) or None. The one step between them
 that is not pure, the application's ``allow_request`` callback, stays in the I/O layer:
 
-1. :func:`check_request` (every request, polling and WebSocket);
+1. [`check_request()`][check_request] (every request, polling and WebSocket);
 2. for a handshake (no ``sid``), ``allow_request``, its result read by
-   :func:`allow_request_refusal`;
-3. for a handshake, :func:`check_handshake_protocol`.
+   [`allow_request_refusal()`][allow_request_refusal];
+3. for a handshake, [`check_handshake_protocol()`][check_handshake_protocol].
 """
 
 from __future__ import annotations

@@ -1,21 +1,23 @@
 """The server side of one Engine.IO v4 session, sans I/O (JS engine.io 6 ``Socket``).
 
-The I/O layer feeds what arrives (a poll, a POST body, a WebSocket message, a closed
-connection, the passing of time) into one :class:`ServerSession`, and after each call
-must drain :meth:`ServerSession.take_outputs` and act on every output in order:
+The I/O layer feeds what arrives (a poll, a POST body, a WebSocket message, a closed connection, the
+passing of time) into one [`ServerSession`][ServerSession], and after each call must drain
+[`ServerSession.take_outputs()`][ServerSession.take_outputs] and act on every output in order:
 
-- :class:`AnswerPoll`: answer the pending polling GET with this payload (200, text).
-- :class:`SendWebSocket` / :class:`SendProbe`: write a message to the session's WebSocket,
-  or to the WebSocket probing an upgrade.
-- :class:`CloseWebSocket`: close the session's WebSocket (or the probe).
-- :class:`MessageReceived`, :class:`Upgraded`, :class:`Closed`: tell the application.
+- [`AnswerPoll`][AnswerPoll]: answer the pending polling GET with this payload (200, text).
+- [`SendWebSocket`][SendWebSocket] / [`SendProbe`][SendProbe]: write a message to the session's
+  WebSocket, or to the WebSocket probing an upgrade.
+- [`CloseWebSocket`][CloseWebSocket]: close the session's WebSocket (or the probe).
+- [`MessageReceived`][MessageReceived], [`Upgraded`][Upgraded], [`Closed`][Closed]: tell the
+  application.
 
-Then it must (re)arm one timer for :meth:`ServerSession.next_deadline` and call
-:meth:`ServerSession.handle_timeout` when it passes. The session starts no timer itself.
+Then it must (re)arm one timer for [`ServerSession.next_deadline()`][ServerSession.next_deadline]
+and call [`ServerSession.handle_timeout()`][ServerSession.handle_timeout] when it passes. The
+session starts no timer itself.
 
 Outgoing packets are queued in WebSocket form (``str`` or raw ``bytes``): on WebSocket they
 are written as they are, and a poll joins them into one payload. A packet encoded once can
-thus be queued on many sessions (:meth:`ServerSession.send_encoded`).
+thus be queued on many sessions ([`ServerSession.send_encoded()`][ServerSession.send_encoded]).
 """
 
 from __future__ import annotations
@@ -243,17 +245,18 @@ class ServerSession:
 
     @property
     def writes_through(self) -> bool:
-        """True when a message sent now would be the only output, a :class:`SendWebSocket`.
+        """True when a message sent now would be the only output, a
+        [`SendWebSocket`][SendWebSocket].
 
         The I/O layer may then write it to the WebSocket itself instead of calling
-        :meth:`send_message` or :meth:`send_encoded`: the session's state is the same either
-        way (on WebSocket nothing is queued, and sending moves no deadline).
+        [`send_message()`][send_message] or [`send_encoded()`][send_encoded]: the session's state is
+        the same either way (on WebSocket nothing is queued, and sending moves no deadline).
         """
         return self.state is _OPEN and self.transport == "websocket" and not self._outputs
 
     @property
     def closed(self) -> bool:
-        """True once the session has ended (a :class:`Closed` output was produced)."""
+        """True once the session has ended (a [`Closed`][Closed] output was produced)."""
         return self.state is ReadyState.CLOSED
 
     @property
@@ -267,7 +270,7 @@ class ServerSession:
         return self._queued_bytes
 
     def next_deadline(self) -> float | None:
-        """The earliest time :meth:`handle_timeout` must be called, or None."""
+        """The earliest time [`handle_timeout()`][handle_timeout] must be called, or None."""
         # Called after every input by the I/O layer: no allocation on this path.
         best = self._next_ping
         for deadline in (self._pong_deadline, self._upgrade_deadline, self._close_deadline):
@@ -310,7 +313,7 @@ class ServerSession:
     def send_encoded(
         self, message: str | bytes, *, compress: bool = True, frame: bytes | None = None
     ) -> None:
-        """Send a packet already encoded for a WebSocket (see :func:`encode_packet`).
+        """Send a packet already encoded for a WebSocket (see `encode_packet()`).
 
         This is the broadcast path: the caller encodes a packet once for many sessions.
 
@@ -318,7 +321,7 @@ class ServerSession:
             message: the encoded packet (``"4..."`` text, or raw bytes).
             compress: allow compression of what carries it (JS ``options.compress``).
             frame: the packet already framed by the I/O layer, passed through untouched in
-                :class:`SendWebSocket` (dropped when the packet waits for a poll).
+                [`SendWebSocket`][SendWebSocket] (dropped when the packet waits for a poll).
         """
         self._send(message, compress=compress, frame=frame)
 
@@ -327,7 +330,7 @@ class ServerSession:
 
         ``FORCED_CLOSE`` (the application) is orderly, as JS ``socket.close()``: over polling
         with no poll pending, the queued packets and a close packet wait for the next poll
-        (at most :data:`CLOSE_TIMEOUT`). Any other reason (server shutdown) closes now.
+        (at most [`CLOSE_TIMEOUT`][CLOSE_TIMEOUT]). Any other reason (server shutdown) closes now.
         """
         if self.state is not ReadyState.OPEN:
             if self.state is ReadyState.CLOSING and reason is not CloseReason.FORCED_CLOSE:
@@ -353,8 +356,8 @@ class ServerSession:
         """A polling GET arrived.
 
         Returns:
-            None: this GET is now the pending poll; wait for an :class:`AnswerPoll` output
-            (it may already be among the outputs). An :class:`HttpAnswer`: answer this GET
+            None: this GET is now the pending poll; wait for an [`AnswerPoll`][AnswerPoll] output
+            (it may already be among the outputs). An [`HttpAnswer`][HttpAnswer]: answer this GET
             with it at once (the pending poll, if any, is answered through the outputs).
         """
         if self.state is ReadyState.CLOSED:
@@ -395,8 +398,8 @@ class ServerSession:
 
         Returns:
             None: read the body (limit ``max_http_buffer_size``), then call
-            :meth:`receive_post` (or :meth:`post_aborted`). An :class:`HttpAnswer`: answer
-            it at once and do not read the body.
+            [`receive_post()`][receive_post] (or [`post_aborted()`][post_aborted]). An
+            [`HttpAnswer`][HttpAnswer]: answer it at once and do not read the body.
         """
         if self.state is ReadyState.CLOSED:
             return bad_request_empty()
@@ -464,8 +467,9 @@ class ServerSession:
 
         Returns:
             Its data, for the I/O layer to hand to the application itself (what the
-            :class:`MessageReceived` of :meth:`receive_websocket` would carry). None: the
-            session did not take ``data``; pass it to :meth:`receive_websocket`.
+            [`MessageReceived`][MessageReceived] of [`receive_websocket()`][receive_websocket] would
+            carry). None: the session did not take ``data``; pass it to
+            [`receive_websocket()`][receive_websocket].
         """
         # Not while a pong is awaited: the first packet then moves the pong deadline.
         if self.state is _OPEN and self._pong_deadline is None and not self._outputs:
@@ -493,8 +497,8 @@ class ServerSession:
         """A WebSocket with this session's sid was accepted: may it probe an upgrade?
 
         Returns:
-            True: it is the probe; feed its messages to :meth:`receive_probe`. False: the
-            session is not on polling, is closing, or is already upgrading; close the new
+            True: it is the probe; feed its messages to [`receive_probe()`][receive_probe]. False:
+            the session is not on polling, is closing, or is already upgrading; close the new
             WebSocket (the session is not disturbed).
         """
         if (

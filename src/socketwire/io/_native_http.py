@@ -1,8 +1,8 @@
 """The HTTP/1.1 half of the native server: one asyncio protocol per TCP connection.
 
-:class:`HttpConnection` parses requests with ``httptools``, queues them (pipelining) and
+[`HttpConnection`][HttpConnection] parses requests with ``httptools``, queues them (pipelining) and
 answers them in order, one at a time, each in its own task. A WebSocket upgrade that the
-application accepts hands the transport over to a :class:`~._native_ws.NativeWebSocket`.
+application accepts hands the transport over to a [`NativeWebSocket`][._native_ws.NativeWebSocket].
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class _HeadersTooLarge(Exception):
 
 
 class _NativeRequest:
-    """One parsed request; implements :class:`~socketwire.io.http.HttpRequest`."""
+    """One parsed request; implements [`HttpRequest`][socketwire.io.http.HttpRequest]."""
 
     __slots__ = (
         "_query",
@@ -123,7 +123,8 @@ class _NativeRequest:
         return query
 
     async def read_body(self, limit: int) -> bytes:
-        """Read the whole body (see :meth:`socketwire.io.http.HttpRequest.read_body`)."""
+        """Read the whole body (see
+        [`HttpRequest.read_body()`][socketwire.io.http.HttpRequest.read_body])."""
         conn = self.conn
         if (self.content_length is not None and self.content_length > limit) or len(
             self.body

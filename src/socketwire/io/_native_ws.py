@@ -1,9 +1,10 @@
 """The WebSocket half of the native server: one asyncio protocol per upgraded connection.
 
-The native HTTP protocol (:mod:`socketwire.io.native`) completes the opening handshake,
-then hands the TCP transport to a :class:`NativeWebSocket` with ``transport.set_protocol``.
-Frames are parsed by the ``websockets`` sans-I/O :class:`~websockets.server.ServerProtocol`;
-this module only moves bytes between it, the transport and the application's handler.
+The native HTTP protocol (`socketwire.io.native`) completes the opening
+handshake, then hands the TCP transport to a [`NativeWebSocket`][NativeWebSocket] with
+``transport.set_protocol``. Frames are parsed by the ``websockets`` sans-I/O
+[`ServerProtocol`][websockets.server.ServerProtocol]; this module only moves bytes between it, the
+transport and the application's handler.
 
 Two shortcuts keep the common case cheap, with no difference on the wire (see
 ``docs/topics/performance.md``). Without extensions, complete unfragmented text and binary
@@ -54,10 +55,10 @@ _JOIN_LIMIT: Final = 16 * 1024
 class WriteBatch:
     """Joins the broadcast frames a connection gets in one event loop iteration into one write.
 
-    A broadcast writes one pre-built frame to every recipient; several broadcasts handled in
-    the same iteration (a burst of events read at once) would cost every recipient one
-    ``send`` system call each. :meth:`NativeWebSocket.send_frame` queues them instead, and the
-    batch hands each connection's frames to its transport in one write at the end of the
+    A broadcast writes one pre-built frame to every recipient; several broadcasts handled in the
+    same iteration (a burst of events read at once) would cost every recipient one ``send`` system
+    call each. [`NativeWebSocket.send_frame()`][NativeWebSocket.send_frame] queues them instead, and
+    the batch hands each connection's frames to its transport in one write at the end of the
     iteration (``call_soon``). One batch serves every connection of one server (one loop).
     """
 
@@ -78,10 +79,11 @@ class WriteBatch:
 
 
 class NativeWebSocket(asyncio.Protocol):
-    """One accepted WebSocket connection; the :class:`WebSocketTransport` given to the app.
+    """One accepted WebSocket connection; the [`WebSocketTransport`][WebSocketTransport] given to
+    the app.
 
     Created by the HTTP protocol once the 101 response is written. Incoming messages are
-    dispatched synchronously from :meth:`data_received` to ``handler.on_message``.
+    dispatched synchronously from [`data_received()`][data_received] to ``handler.on_message``.
     """
 
     __slots__ = (
@@ -236,9 +238,9 @@ class NativeWebSocket(asyncio.Protocol):
                 self._write_message(_FIN_BINARY, data)
 
     def send_frame(self, frame: bytes) -> None:
-        """Write one pre-built frame (see :func:`frame_message`) as is.
+        """Write one pre-built frame (see [`frame_message()`][frame_message]) as is.
 
-        With a :class:`WriteBatch`, it reaches the transport at the end of this event loop
+        With a [`WriteBatch`][WriteBatch], it reaches the transport at the end of this event loop
         iteration, joined with the other frames sent to this connection meanwhile; anything
         else written to the connection first flushes them, so the order is kept.
         """
@@ -386,7 +388,7 @@ class NativeWebSocket(asyncio.Protocol):
 
     @staticmethod
     def flush_corked(websockets: list[NativeWebSocket]) -> None:
-        """Write each connection's corked frames in one write (what :class:`WriteBatch` does
+        """Write each connection's corked frames in one write (what [`WriteBatch`][WriteBatch] does
         at the end of an iteration)."""
         for item in websockets:
             # _uncork, inlined: this loop runs once per recipient of a burst of broadcasts.

@@ -1,18 +1,20 @@
-"""Serve an :class:`~socketwire.io.http.HttpApp` inside an ``aiohttp.web.Application``.
+"""Serve an [`HttpApp`][socketwire.io.http.HttpApp] inside an ``aiohttp.web.Application``.
 
-Usage::
+Usage:
 
-    app = aiohttp.web.Application()
-    app.router.add_get("/ping", ping)
-    socketwire.io.aiohttp.attach(sio, app)
-    aiohttp.web.run_app(app, handler_cancellation=True)
+```python
+app = aiohttp.web.Application()
+app.router.add_get("/ping", ping)
+socketwire.io.aiohttp.attach(sio, app)
+aiohttp.web.run_app(app, handler_cancellation=True)
+```
 
-:func:`attach` adds a middleware: requests for the paths the HttpApp owns go to it, the rest
+[`attach()`][attach] adds a middleware: requests for the paths the HttpApp owns go to it, the rest
 to the application's routes. The app's ``on_shutdown`` closes the sessions.
 
 ``handler_cancellation=True`` lets aiohttp cancel a handler whose client left, so a
 long-polling GET learns of it at once; without it, the request's ``wait_disconnected``
-notices within :data:`DISCONNECT_CHECK_INTERVAL` seconds.
+notices within [`DISCONNECT_CHECK_INTERVAL`][DISCONNECT_CHECK_INTERVAL] seconds.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _headers(raw: Mapping[str, str]) -> dict[str, str]:
 
 
 class _AiohttpRequest:
-    """An ``aiohttp.web.Request`` seen as an :class:`~socketwire.io.http.HttpRequest`."""
+    """An ``aiohttp.web.Request`` seen as an [`HttpRequest`][socketwire.io.http.HttpRequest]."""
 
     __slots__ = (
         "_body_timeout",
@@ -163,7 +165,7 @@ class AiohttpPlumbing:
     """Serves ``http_app`` for the requests it owns in an aiohttp application.
 
     Args:
-        http_app: the application (a :class:`socketwire.Server`, for instance).
+        http_app: the application (a [`Server`][socketwire.Server], for instance).
         body_timeout: seconds ``read_body`` waits for a complete body.
     """
 
@@ -253,7 +255,7 @@ def attach(http_app: HttpApp, app: web.Application, *, body_timeout: float = 30.
     """Serve ``http_app`` inside ``app``; call before the application starts.
 
     Args:
-        http_app: the application for the paths it owns (a :class:`socketwire.Server`).
+        http_app: the application for the paths it owns (a [`Server`][socketwire.Server]).
         app: the aiohttp application; its other routes keep working.
         body_timeout: seconds a request body may take to arrive.
     """

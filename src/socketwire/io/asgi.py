@@ -1,8 +1,10 @@
-"""Serve an :class:`~socketwire.io.http.HttpApp` behind ASGI 3 (uvicorn, hypercorn, granian...).
+"""Serve an [`HttpApp`][socketwire.io.http.HttpApp] behind ASGI 3 (uvicorn, hypercorn, granian...).
 
-Usage::
+Usage:
 
-    app = ASGIApp(engine_server, other_app=starlette_app)   # then: uvicorn module:app
+```python
+app = ASGIApp(engine_server, other_app=starlette_app)   # then: uvicorn module:app
+```
 
 Paths the HttpApp owns go to it; everything else goes to ``other_app`` (404 without one).
 """
@@ -46,7 +48,7 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 class _AsgiRequest:
-    """An HTTP or WebSocket scope seen as an :class:`~socketwire.io.http.HttpRequest`."""
+    """An HTTP or WebSocket scope seen as an [`HttpRequest`][socketwire.io.http.HttpRequest]."""
 
     __slots__ = (
         "_body_timeout",

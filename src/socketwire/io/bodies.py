@@ -2,7 +2,8 @@
 parse HTTP themselves (the ASGI app, the aiohttp integration).
 
 The plumbing supplies the chunks; this module holds the rules of
-:meth:`socketwire.io.http.HttpRequest.read_body`, so every plumbing refuses the same bodies.
+[`HttpRequest.read_body()`][socketwire.io.http.HttpRequest.read_body], so every plumbing refuses the
+same bodies.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from .http import BodyTimeoutError, BodyTooLargeError
 __all__ = ["NextChunk", "declared_too_large", "read_limited"]
 
 #: Returns the next chunk of the body, or None once the body is complete. It raises
-#: :class:`~socketwire.io.http.ClientDisconnectedError` when the client went away.
+#: [`ClientDisconnectedError`][socketwire.io.http.ClientDisconnectedError] when the client went
+#: away.
 NextChunk = Callable[[], Awaitable[bytes | None]]
 
 

@@ -8,9 +8,9 @@ session's ping deadline bounds a stuck GET); and its response stream lets us rea
 chunk by chunk and stop at a size limit, after transparent gzip/deflate decoding, so a
 hostile server cannot make the client buffer more than ``max_body`` bytes.
 
-One :class:`PollingChannel` per session, with two tasks at most: the poller (one GET at a
+One [`PollingChannel`][PollingChannel] per session, with two tasks at most: the poller (one GET at a
 time, started on demand by the session's ``StartPoll``) and the poster (POST bodies in
-order). Results go back through a :class:`PollingListener`.
+order). Results go back through a [`PollingListener`][PollingListener].
 """
 
 from __future__ import annotations

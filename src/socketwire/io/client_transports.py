@@ -1,19 +1,21 @@
 """The asyncio Engine.IO v4 client, driving the sans-I/O ``ClientSession``.
 
 All protocol decisions (handshake, heartbeat, upgrade, buffering, close reasons) are the
-session's. :class:`EngineClient` only performs its actions with
-:class:`~socketwire.io.client_polling.PollingChannel` (aiohttp) and
-:class:`~socketwire.io.client_websocket.WebSocketChannel` (websockets), feeds back what
+session's. `EngineClient` only performs its actions with
+[`PollingChannel`][socketwire.io.client_polling.PollingChannel] (aiohttp) and
+[`WebSocketChannel`][socketwire.io.client_websocket.WebSocketChannel] (websockets), feeds back what
 they observe with ``loop.time()`` as ``now``, and keeps one ``loop.call_at`` timer on the
 session's next deadline.
 
-Example::
+For example:
 
-    client = EngineClient()
-    await client.connect("http://localhost:3000")
-    client.send("hello")
-    async for event in client:        # MessageReceived, Upgraded, ..., then Closed
-        ...
+```python
+client = EngineClient()
+await client.connect("http://localhost:3000")
+client.send("hello")
+async for event in client:        # MessageReceived, Upgraded, ..., then Closed
+    ...
+```
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class EngineConnectionError(ConnectionError):
     """The session could not be opened (or ended before its handshake).
 
     Attributes:
-        closed: the session's :class:`Closed` event (reason and description).
+        closed: the session's [`Closed`][Closed] event (reason and description).
     """
 
     def __init__(self, closed: Closed) -> None:
@@ -68,7 +70,7 @@ class EngineClient:
 
     Events reach ``on_event`` when given (called synchronously on the event loop; it must
     not block; an exception it raises goes to the loop's exception handler), otherwise
-    they are queued for ``async for event in client``, which ends after :class:`Closed`.
+    they are queued for ``async for event in client``, which ends after [`Closed`][Closed].
 
     Args:
         on_event: the event callback (None: iterate over the client instead).
@@ -76,7 +78,7 @@ class EngineClient:
             iterated over; an application that stops reading closes the session with
             ``"transport error"`` (``"event queue full"``) rather than growing memory.
         websocket_factory: builds the session's WebSocket (None: a network connection,
-            :class:`~socketwire.io.client_websocket.WebSocketChannel`).
+            [`WebSocketChannel`][socketwire.io.client_websocket.WebSocketChannel]).
     """
 
     def __init__(
@@ -170,7 +172,7 @@ class EngineClient:
             timeout: seconds to connect and receive the handshake; bound on each POST.
             max_message_size: the largest message accepted from the server.
             max_buffered_bytes: the bound on outgoing bytes waiting for the transport;
-                crossing it closes the session (see :class:`ClientSession`).
+                crossing it closes the session (see [`ClientSession`][ClientSession]).
 
         Returns:
             The server's handshake.
@@ -224,7 +226,7 @@ class EngineClient:
         """Queue a message; False once the session is closing or closed.
 
         Raises:
-            RuntimeError: :meth:`connect` was not called.
+            RuntimeError: [`connect()`][connect] was not called.
         """
         if self._session is None:
             raise RuntimeError("not connected")

@@ -1,9 +1,9 @@
 """The WebSocket transport of the Engine.IO client, on the ``websockets`` asyncio client.
 
-One :class:`WebSocketChannel` per WebSocket, with two tasks: the reader (connects, then
+One [`WebSocketChannel`][WebSocketChannel] per WebSocket, with two tasks: the reader (connects, then
 reports every message) and the writer (writes the session's batches in order, then reports
 that the batch is written, which is the session's backpressure signal). Results go back
-through a :class:`WebSocketListener`.
+through a [`WebSocketListener`][WebSocketListener].
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class WebSocketListener(Protocol):
         """A message arrived."""
 
     def websocket_drained(self) -> None:
-        """One batch given to :meth:`WebSocketChannel.send` was written."""
+        """One batch given to [`WebSocketChannel.send()`][WebSocketChannel.send] was written."""
 
     def websocket_closed(self, description: str) -> None:
         """The connection ended normally or was lost."""
@@ -45,8 +45,8 @@ class WebSocketListener(Protocol):
 
 class WebSocketLike(Protocol):
     """One WebSocket of an Engine.IO client session: what the session's driver
-    (:class:`~socketwire.io.client_transports.EngineClient`) asks of it. Results go to its
-    :class:`WebSocketListener`."""
+    (`EngineClient`) asks of it. Results go to its
+    [`WebSocketListener`][WebSocketListener]."""
 
     def open(self) -> None:
         """Start connecting."""
@@ -63,8 +63,8 @@ class WebSocketLike(Protocol):
 
 
 class WebSocketFactory(Protocol):
-    """Builds the WebSocket of a session: :class:`WebSocketChannel` (a network connection)
-    by default; ``socketwire.testing`` gives one that reaches a server in memory."""
+    """Builds the WebSocket of a session: [`WebSocketChannel`][WebSocketChannel] (a network
+    connection) by default; ``socketwire.testing`` gives one that reaches a server in memory."""
 
     def __call__(
         self,
@@ -76,7 +76,7 @@ class WebSocketFactory(Protocol):
         timeout: float,
         max_size: int,
     ) -> WebSocketLike:
-        """A WebSocket to ``url`` (not opened yet); see :class:`WebSocketChannel`."""
+        """A WebSocket to ``url`` (not opened yet); see [`WebSocketChannel`][WebSocketChannel]."""
         ...
 
 

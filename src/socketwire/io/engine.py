@@ -1,14 +1,14 @@
-"""The Engine.IO v4 server on asyncio, as an :class:`~socketwire.io.http.HttpApp`.
+"""The Engine.IO v4 server on asyncio, as an [`HttpApp`][socketwire.io.http.HttpApp].
 
-A plumbing (native server or ASGI) hands :class:`EngineServer` requests; it checks them
-with the pure functions of :mod:`socketwire.engineio.requests` (the decisions of the JS
-``engine.io`` 6 server's ``verify`` and ``handshake``), creates sessions, and routes each
-request to its session's :class:`~socketwire.io.engine_socket.EngineSocket`, which drives
-the session's sans-I/O core.
+A plumbing (native server or ASGI) hands [`EngineServer`][EngineServer] requests; it checks them
+with the pure functions of [`socketwire.engineio.requests`][socketwire.engineio.requests] (the
+decisions of the JS ``engine.io`` 6 server's ``verify`` and ``handshake``), creates sessions, and
+routes each request to its session's [`EngineSocket`][socketwire.io.engine_socket.EngineSocket],
+which drives the session's sans-I/O core.
 
 Backpressure: the bytes queued for one client are bounded by
 ``EngineOptions.max_buffered_bytes`` (16 MiB by default); a client over it is closed with
-reason "transport buffer full" (see :mod:`socketwire.io.engine_socket`).
+reason "transport buffer full" (see [`socketwire.io.engine_socket`][socketwire.io.engine_socket]).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ConnectionErrorEvent:
     Attributes:
         request: the refused request.
         code: the Engine.IO error code; ``message`` and ``context`` as in
-            :class:`~socketwire.engineio.requests.Refusal`.
+            [`Refusal`][socketwire.engineio.requests.Refusal].
     """
 
     request: HttpRequest
@@ -89,13 +89,15 @@ class _Ignore:
 class EngineServer:
     """The Engine.IO v4 server (JS ``engine.io`` 6 ``Server``), as an ``HttpApp``.
 
-    Example::
+    For example:
 
-        engine = EngineServer(ping_interval=0.3, ping_timeout=0.2)
+    ```python
+    engine = EngineServer(ping_interval=0.3, ping_timeout=0.2)
 
-        @engine.on_connection
-        def on_conn(sock: EngineSocket) -> None:
-            sock.on_message = sock.send
+    @engine.on_connection
+    def on_conn(sock: EngineSocket) -> None:
+        sock.on_message = sock.send
+    ```
     """
 
     def __init__(
@@ -135,7 +137,7 @@ class EngineServer:
     def on_connection_error(self, callback: ConnectionErrorCallback) -> ConnectionErrorCallback:
         """Register ``callback(error)`` for every refused request (a decorator).
 
-        ``error`` is a :class:`ConnectionErrorEvent`, as JS ``connection_error``.
+        ``error`` is a [`ConnectionErrorEvent`][ConnectionErrorEvent], as JS ``connection_error``.
         """
         self._on_connection_error.append(callback)
         return callback
@@ -256,7 +258,7 @@ class EngineServer:
     def _check(
         self, request: HttpRequest, *, upgrade: bool
     ) -> tuple[EngineSocket | None, Refusal | None]:
-        """:func:`check_request` for ``request``: the session it names (None for a
+        """[`check_request()`][check_request] for ``request``: the session it names (None for a
         handshake), and the refusal, if any."""
         sid = request.query.get("sid")
         sock = self.clients.get(sid) if sid is not None else None
@@ -271,8 +273,8 @@ class EngineServer:
         return sock, refusal
 
     async def _check_handshake(self, request: HttpRequest) -> Refusal | None:
-        """A handshake passed :func:`check_request`: ``allow_request``, then the protocol
-        revision (in JS's order)."""
+        """A handshake passed [`check_request()`][check_request]: ``allow_request``, then the
+        protocol revision (in JS's order)."""
         if self.options.allow_request is not None:
             refusal = allow_request_refusal(await self.options.allow_request(request))
             if refusal is not None:

@@ -1,9 +1,10 @@
 """One Engine.IO session on asyncio: the driver of its sans-I/O core.
 
-:class:`EngineSocket` feeds one :class:`~socketwire.engineio.server_session.ServerSession`
-what its transports receive, with the loop's clock as ``now``, acts on the core's outputs
-in order, and keeps at most one ``loop.call_at`` timer on the core's next deadline: an idle
-session owns no task. :class:`~socketwire.io.engine.EngineServer` routes requests to it.
+[`EngineSocket`][EngineSocket] feeds one
+[`ServerSession`][socketwire.engineio.server_session.ServerSession] what its transports receive,
+with the loop's clock as ``now``, acts on the core's outputs in order, and keeps at most one
+``loop.call_at`` timer on the core's next deadline: an idle session owns no task.
+[`EngineServer`][socketwire.io.engine.EngineServer] routes requests to it.
 
 Backpressure: the bytes queued for one client (waiting for a poll, or written to its
 WebSocket and not yet taken by the OS) are bounded by ``EngineOptions.max_buffered_bytes``;
@@ -112,7 +113,7 @@ class EngineSocket:
         self.on_close: Callable[[str], None] | None = None
         self.on_upgrade: Callable[[], None] | None = None
         self._ws: WebSocketTransport | None = None
-        #: ``_ws`` takes pre-built frames and does not compress (see :meth:`_set_ws`)
+        #: ``_ws`` takes pre-built frames and does not compress (see [`_set_ws()`][_set_ws])
         self._ws_frames = False
         self._probe_ws: WebSocketTransport | None = None
         self._poll: asyncio.Future[AnswerPoll] | None = None
@@ -191,13 +192,13 @@ class EngineSocket:
     def send_encoded(self, message: str | bytes | SharedMessage, *, compress: bool = True) -> None:
         """Send a packet already encoded for a WebSocket (``4...`` text, or raw bytes).
 
-        The broadcast path: encode once with :func:`~socketwire.engineio.encode_packet`,
-        wrap it in a :class:`SharedMessage`, then call this on every recipient; recipients
-        on the native WebSocket plumbing share one frame. ``compress`` as in :meth:`send`.
+        The broadcast path: encode once with `encode_packet()`,
+        wrap it in a `SharedMessage`, then call this on every recipient; recipients
+        on the native WebSocket plumbing share one frame. ``compress`` as in [`send()`][send].
         """
         ws = self._ws
         if ws is not None and not self._processing and self._session.writes_through:
-            # The broadcast loop's hot path: straight to the WebSocket (see :meth:`send`).
+            # The broadcast loop's hot path: straight to the WebSocket (see [`send()`][send]).
             if isinstance(message, SharedMessage):
                 if self._ws_frames:
                     frame = message.frame

@@ -1,24 +1,28 @@
 """The narrow interface between HTTP/WebSocket plumbing and the applications it serves.
 
-Two plumbings implement it: the native server (:mod:`socketwire.io.native`) and the ASGI
-app (:mod:`socketwire.io.asgi`). Two kinds of application use it: the Engine.IO server
-(:mod:`socketwire.io.engine`) and, later, static-file hooks. Nothing here knows about
-Engine.IO; nothing in an application knows which plumbing drives it.
+Two plumbings implement it: the native server (`socketwire.io.native`) and
+the ASGI app (`socketwire.io.asgi`). Two kinds of application use it: the
+Engine.IO server (`socketwire.io.engine`) and, later, static-file hooks.
+Nothing here knows about Engine.IO; nothing in an application knows which plumbing drives it.
 
-Flow for a plain HTTP request::
+Flow for a plain HTTP request:
 
-    plumbing parses the request head -> HttpRequest
-    response = await app.handle_http(request)       # may await request.read_body(limit)
-    plumbing writes response (status, headers, body) and keeps the connection alive
+```text
+plumbing parses the request head -> HttpRequest
+response = await app.handle_http(request)       # may await request.read_body(limit)
+plumbing writes response (status, headers, body) and keeps the connection alive
+```
 
-Flow for a WebSocket upgrade request (``Upgrade: websocket``)::
+Flow for a WebSocket upgrade request (``Upgrade: websocket``):
 
-    decision = await app.handle_websocket(request)   # HttpResponse rejects, WebSocketAccept accepts
-    if HttpResponse: plumbing answers it as plain HTTP and does not upgrade
-    else: plumbing completes the handshake, builds a WebSocketTransport ``ws`` and calls
-          handler = decision.attach(ws)
-          then, for every message: handler.on_message(str | bytes)
-          and once, when the connection ends for any reason: handler.on_close(code)
+```text
+decision = await app.handle_websocket(request)   # HttpResponse rejects, WebSocketAccept accepts
+if HttpResponse: plumbing answers it as plain HTTP and does not upgrade
+else: plumbing completes the handshake, builds a WebSocketTransport ``ws`` and calls
+      handler = decision.attach(ws)
+      then, for every message: handler.on_message(str | bytes)
+      and once, when the connection ends for any reason: handler.on_close(code)
+```
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ __all__ = [
 
 
 class BodyTooLargeError(Exception):
-    """The request body is longer than the limit given to :meth:`HttpRequest.read_body`."""
+    """The request body is longer than the limit given to
+    `HttpRequest.read_body()`."""
 
 
 class BodyTimeoutError(Exception):
@@ -107,11 +112,11 @@ class HttpRequest(Protocol):
 class WatchableRequest(HttpRequest, Protocol):
     """An optional capability: a request whose disconnection is a future to watch.
 
-    A plumbing that already holds such a future per connection (the native server) offers
-    it, and the engine watches a waiting long-poll GET with a callback instead of a task
-    running :meth:`HttpRequest.wait_disconnected`. The engine looks the method up with
-    ``getattr(request, "disconnected_future", None)``; plumbings without it lose nothing
-    but that saving.
+    A plumbing that already holds such a future per connection (the native server) offers it, and
+    the engine watches a waiting long-poll GET with a callback instead of a task running
+    [`HttpRequest.wait_disconnected()`][HttpRequest.wait_disconnected]. The engine looks the method
+    up with ``getattr(request, "disconnected_future", None)``; plumbings without it lose nothing but
+    that saving.
     """
 
     def disconnected_future(self) -> asyncio.Future[None]:
@@ -140,20 +145,20 @@ class WebSocketTransport(Protocol):
         """Queue bytes that are already one complete, unmasked WebSocket frame.
 
         Used to write one pre-framed broadcast to many connections. A plumbing that cannot
-        write raw frames (ASGI) never receives this call: see :attr:`supports_frames`.
+        write raw frames (ASGI) never receives this call: see [`supports_frames`][supports_frames].
         """
 
     @property
     def supports_frames(self) -> bool:
-        """True when :meth:`send_frame` may be used."""
+        """True when [`send_frame()`][send_frame] may be used."""
 
     @property
     def compressed(self) -> bool:
         """True when permessage-deflate was negotiated and this plumbing applies it.
 
-        Read only when :attr:`supports_frames` is True: a frame written with
-        :meth:`send_frame` is then sent uncompressed (RSV1 clear, RFC 7692 section 6),
-        while :meth:`send_text` and :meth:`send_bytes` compress.
+        Read only when [`supports_frames`][supports_frames] is True: a frame written with
+        [`send_frame()`][send_frame] is then sent uncompressed (RSV1 clear, RFC 7692 section 6),
+        while [`send_text()`][send_text] and [`send_bytes()`][send_bytes] compress.
         """
 
     @property
@@ -161,7 +166,8 @@ class WebSocketTransport(Protocol):
         """Bytes queued for this connection and not yet handed to the OS."""
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake; :meth:`WebSocketHandler.on_close` follows."""
+        """Start the closing handshake; [`WebSocketHandler.on_close()`][WebSocketHandler.on_close]
+        follows."""
 
 
 class WebSocketHandler(Protocol):

@@ -1,15 +1,17 @@
 """The native server: asyncio + httptools for HTTP/1.1, websockets' sans-I/O protocol for frames.
 
-One :class:`~._native_http.HttpConnection` (an :class:`asyncio.Protocol`) per TCP connection
-parses requests and answers them in order; a WebSocket upgrade the application accepts swaps
-the transport over to a :class:`~._native_ws.NativeWebSocket`. This module holds the
-listening server and its graceful shutdown.
+One [`HttpConnection`][._native_http.HttpConnection] (an [`Protocol`][asyncio.Protocol]) per TCP
+connection parses requests and answers them in order; a WebSocket upgrade the application accepts
+swaps the transport over to a [`NativeWebSocket`][._native_ws.NativeWebSocket]. This module holds
+the listening server and its graceful shutdown.
 
-Usage::
+Usage:
 
-    server = NativeServer(app, "127.0.0.1", 8000)
-    await server.start()
-    await server.serve_forever()      # until close() is called
+```python
+server = NativeServer(app, "127.0.0.1", 8000)
+await server.start()
+await server.serve_forever()      # until close() is called
+```
 """
 
 from __future__ import annotations
@@ -57,18 +59,19 @@ def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEvent
 
 
 class NativeServer:
-    """The embedded HTTP/1.1 + WebSocket server for an :class:`~socketwire.io.http.HttpApp`.
+    """The embedded HTTP/1.1 + WebSocket server for an [`HttpApp`][socketwire.io.http.HttpApp].
 
     Args:
         app: the application to serve.
         host: address to bind.
-        port: port to bind; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        port: port to bind; 0 picks a free one (see `port` after [`start()`][start]).
         ssl: TLS context; requests then report ``secure``.
         backlog: listen backlog.
-        body_timeout: seconds :meth:`HttpRequest.read_body` waits for a complete body.
+        body_timeout: seconds `HttpRequest.read_body()` waits for a
+            complete body.
         keepalive_timeout: seconds an idle keep-alive connection stays open.
         max_header_size: limit on the request line plus headers; over it, 431.
-        use_uvloop: for :meth:`run`: True requires uvloop, False never uses it, None uses
+        use_uvloop: for [`run()`][run]: True requires uvloop, False never uses it, None uses
             it when installed.
     """
 
@@ -105,7 +108,7 @@ class NativeServer:
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
-        """The listening sockets (empty before :meth:`start`)."""
+        """The listening sockets (empty before [`start()`][start])."""
         return self._server.sockets if self._server is not None else ()
 
     def forget(self, connection: HttpConnection | NativeWebSocket) -> None:
@@ -118,7 +121,7 @@ class NativeServer:
             self._drained.set()
 
     async def start(self) -> None:
-        """Bind and start accepting connections; :attr:`port` then holds the bound port."""
+        """Bind and start accepting connections; `port` then holds the bound port."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: HttpConnection(self),
@@ -130,7 +133,7 @@ class NativeServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def serve_forever(self) -> None:
-        """Wait until :meth:`close` completes (call :meth:`start` first)."""
+        """Wait until [`close()`][close] completes (call [`start()`][start] first)."""
         await self._closed.wait()
 
     async def close(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a shutdown budget)

@@ -1,9 +1,9 @@
 """A WebSocket transport for plumbings whose send is a coroutine (ASGI, aiohttp).
 
-:class:`~socketwire.io.http.WebSocketTransport` methods return at once, so messages go
-through a queue that a writer task drains into a :class:`WebSocketSink`.
-:func:`run_websocket` runs that writer beside the plumbing's reader and ends the connection
-the same way under every such plumbing: whichever side finishes first decides the close
+[`WebSocketTransport`][socketwire.io.http.WebSocketTransport] methods return at once, so messages go
+through a queue that a writer task drains into a [`WebSocketSink`][WebSocketSink].
+[`run_websocket()`][run_websocket] runs that writer beside the plumbing's reader and ends the
+connection the same way under every such plumbing: whichever side finishes first decides the close
 code, both tasks are stopped, and the handler's ``on_close`` is called exactly once.
 """
 
@@ -36,7 +36,7 @@ class WebSocketSink(Protocol):
 
 
 class QueuedWebSocket:
-    """The :class:`~socketwire.io.http.WebSocketTransport` of one queued connection."""
+    """A queued connection's [`WebSocketTransport`][socketwire.io.http.WebSocketTransport]."""
 
     __slots__ = ("_buffered", "_closing", "_queue", "_wakeup")
 
@@ -82,7 +82,7 @@ class QueuedWebSocket:
 
     @property
     def closing(self) -> bool:
-        """True once :meth:`close` was called."""
+        """True once [`close()`][close] was called."""
         return self._closing
 
     def close(self, code: int = 1000, reason: str = "") -> None:

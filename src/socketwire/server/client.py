@@ -77,7 +77,7 @@ class EngineSocketLike(Protocol):
 
 class Client:
     """The Socket.IO side of one Engine.IO connection: the asyncio driver of its
-    :class:`~socketwire.server.state.ConnectionState`.
+    [`ConnectionState`][socketwire.server.state.ConnectionState].
 
     Args:
         server: The server.
@@ -243,7 +243,7 @@ class Client:
         volatile: bool = False,
         compress: bool | None = None,
     ) -> None:
-        """:meth:`write` with a DEBUG line (it replaces it on connections opened at DEBUG)."""
+        """[`write()`][write] with a DEBUG line (it replaces it on connections opened at DEBUG)."""
         if not self._open or (volatile and not self.conn.writable):
             logger.debug("engine %s > broadcast packet dropped (volatile)", self.id)
         else:

@@ -1,6 +1,6 @@
 """Building the handshake details of a Socket.IO connection (JS ``socket.handshake``).
 
-The :class:`~socketwire.adapters.types.Handshake` type itself lives with the adapters, which
+The [`Handshake`][socketwire.adapters.types.Handshake] type itself lives with the adapters, which
 carry it between servers.
 """
 

@@ -87,9 +87,9 @@ class Namespace:
     def use(self, middleware: Callable[..., Any]) -> None:
         """Run ``middleware(socket)`` before a socket connects; raise to refuse it.
 
-        Raise :class:`socketwire.ConnectionRefusedError` (``message`` and ``data``) to send
-        ``CONNECT_ERROR {"message", "data"}``; any other exception sends its text as the
-        message. A coroutine function is awaited; a plain function runs in a thread.
+        Raise [`ConnectionRefusedError`][socketwire.ConnectionRefusedError] (``message`` and
+        ``data``) to send ``CONNECT_ERROR {"message", "data"}``; any other exception sends its text
+        as the message. A coroutine function is awaited; a plain function runs in a thread.
         """
         self._middlewares.append(middleware)
 
@@ -175,7 +175,7 @@ class Namespace:
         return self._operator().to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
+        """Alias of [`to()`][to]."""
         return self._operator().to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -210,7 +210,7 @@ class Namespace:
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to every socket and collect the acknowledgements; see
-        :meth:`BroadcastOperator.emit_with_ack`."""
+        [`BroadcastOperator.emit_with_ack()`][BroadcastOperator.emit_with_ack]."""
         return await self._operator().emit_with_ack(event, *args)
 
     async def all_sockets(self) -> set[str]:
@@ -218,7 +218,7 @@ class Namespace:
         return await self._operator().all_sockets()
 
     async def fetch_sockets(self) -> list[RemoteSocket]:
-        """Every socket, as :class:`RemoteSocket` handles."""
+        """Every socket, as [`RemoteSocket`][RemoteSocket] handles."""
         return await self._operator().fetch_sockets()
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:

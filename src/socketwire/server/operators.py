@@ -61,7 +61,7 @@ class BroadcastOperator:
         return self._with(rooms=self.rooms | room_set(room))
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
+        """Alias of [`to()`][to]."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -83,7 +83,8 @@ class BroadcastOperator:
         return self._with(local=True)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Give up waiting for acknowledgements after ``seconds`` (see :meth:`emit_with_ack`)."""
+        """Give up waiting for acknowledgements after ``seconds`` (see
+        [`emit_with_ack()`][emit_with_ack])."""
         return self._with(timeout=seconds)
 
     def _options(self) -> BroadcastOptions:
@@ -105,7 +106,7 @@ class BroadcastOperator:
         Returns:
             The list of responses, one per client (the first argument each passed to its
             ack callback), in arrival order; a single response (or None) when targeting one
-            socket through :class:`RemoteSocket`.
+            socket through [`RemoteSocket`][RemoteSocket].
 
         Raises:
             AckTimeoutError: ``timeout(s)`` elapsed first; ``.responses`` holds what arrived
@@ -183,7 +184,7 @@ class BroadcastOperator:
         return await self.adapter.sockets(self.rooms)
 
     async def fetch_sockets(self) -> list[RemoteSocket]:
-        """The targeted sockets (on every server), as :class:`RemoteSocket` handles."""
+        """The targeted sockets (on every server), as [`RemoteSocket`][RemoteSocket] handles."""
         details = await self.adapter.fetch_sockets(self._options())
         return [RemoteSocket(self.nsp, d) for d in details]
 

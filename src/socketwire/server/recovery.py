@@ -1,12 +1,13 @@
 """Connection state recovery (socket.io 4.6+): the reasons after which a session is kept.
 
-When a client loses its connection for one of :data:`RECOVERABLE_REASONS`, the server keeps
-its session (id, rooms, data) for ``max_disconnection_duration`` seconds. The client comes
-back with ``auth = {"pid": ..., "offset": ...}``, where the offset is the id of the last
-event it received (appended by the server as the last argument of every recoverable event),
-and the server replays what it missed before the CONNECT packet.
+When a client loses its connection for one of [`RECOVERABLE_REASONS`][RECOVERABLE_REASONS], the
+server keeps its session (id, rooms, data) for ``max_disconnection_duration`` seconds. The client
+comes back with ``auth = {"pid": ..., "offset": ...}``, where the offset is the id of the last event
+it received (appended by the server as the last argument of every recoverable event), and the server
+replays what it missed before the CONNECT packet.
 
-:class:`RecoveryOptions` and :class:`Session` live with the adapters, which store sessions.
+[`RecoveryOptions`][RecoveryOptions] and [`Session`][Session] live with the adapters, which store
+sessions.
 """
 
 from __future__ import annotations

@@ -1,18 +1,20 @@
 """The Socket.IO server (JS ``Server``): namespaces over one Engine.IO server.
 
-It is an :class:`~socketwire.io.http.HttpApp`: serve it with
-:class:`~socketwire.io.native.NativeServer` or :class:`socketwire.ASGIApp`.
+It is an [`HttpApp`][socketwire.io.http.HttpApp]: serve it with
+[`NativeServer`][socketwire.io.native.NativeServer] or [`ASGIApp`][socketwire.ASGIApp].
 
-Example::
+For example:
 
-    sio = socketwire.Server(cors=CorsOptions(origin="*"))
+```python
+sio = socketwire.Server(cors=CorsOptions(origin="*"))
 
-    @sio.on("connection")
-    async def on_connection(socket: socketwire.Socket) -> None:
-        @socket.on("chat")
-        async def chat(message: str) -> str:
-            socket.broadcast.emit("chat", message)
-            return "ok"   # the acknowledgement, if the client asked for one
+@sio.on("connection")
+async def on_connection(socket: socketwire.Socket) -> None:
+    @socket.on("chat")
+    async def chat(message: str) -> str:
+        socket.broadcast.emit("chat", message)
+        return "ok"   # the acknowledgement, if the client asked for one
+```
 """
 
 from __future__ import annotations
@@ -62,11 +64,11 @@ class Server:
     Args:
         path: The URL path served (JS ``path``, ``"/socket.io/"`` by default).
         parser: None or ``"json"`` (the default parser), ``"msgpack"``
-            (``socket.io-msgpack-parser``), or a :class:`~socketwire.socketio.Parser`.
+            (``socket.io-msgpack-parser``), or a `Parser`.
         connect_timeout: Seconds an Engine.IO connection may stay without joining a
             namespace before it is closed.
         connection_state_recovery: None (off), True (the defaults) or
-            :class:`RecoveryOptions`.
+            [`RecoveryOptions`][RecoveryOptions].
         cleanup_empty_child_namespaces: Remove a dynamic child namespace when its last
             socket leaves.
         adapter: Builds the adapter of each namespace (default: the in-memory one).
@@ -77,12 +79,12 @@ class Server:
             previous one's promise).
         serve_client: Serve the official browser client at ``<path>/socket.io.js`` (and
             ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, with their maps), as JS
-            ``serveClient``; see :class:`~socketwire.static.ClientBundle`.
+            ``serveClient``; see `ClientBundle`.
         serve_client_dir: Where the ``socket.io-client`` dist is (default: looked for, see
-            :meth:`~socketwire.static.ClientBundle.locate`).
-        **engine_options: Passed to :class:`~socketwire.engineio.EngineOptions` (``cors``,
+            `locate()`).
+        **engine_options: Passed to [`EngineOptions`][socketwire.engineio.EngineOptions] (``cors``,
             ``ping_interval``, ``transports``, ``max_buffered_bytes``...); ``cors`` may also
-            be a dict of :class:`~socketwire.engineio.CorsOptions` fields.
+            be a dict of [`CorsOptions`][socketwire.engineio.CorsOptions] fields.
     """
 
     def __init__(
@@ -187,7 +189,7 @@ class Server:
             client.close_with("server shutting down")
 
     async def close(self) -> None:
-        """Alias of :meth:`shutdown` (JS ``io.close()``, without the HTTP server)."""
+        """Alias of [`shutdown()`][shutdown] (JS ``io.close()``, without the HTTP server)."""
         await self.shutdown()
 
     def _bind(self, *, start_adapters: bool = True) -> None:
@@ -301,13 +303,14 @@ class Server:
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register a handler on the main namespace; see :meth:`Namespace.on`."""
+        """Register a handler on the main namespace; see [`Namespace.on()`][Namespace.on]."""
         if handler is None:
             return self.sockets.on(event)
         return self.sockets.on(event, handler)
 
     def use(self, middleware: Callable[..., Any]) -> None:
-        """Add a connection middleware to the main namespace; see :meth:`Namespace.use`."""
+        """Add a connection middleware to the main namespace; see
+        [`Namespace.use()`][Namespace.use]."""
         self.sockets.use(middleware)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -315,7 +318,7 @@ class Server:
         return self.sockets.to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
+        """Alias of [`to()`][to]."""
         return self.sockets.in_(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator:

@@ -80,7 +80,8 @@ class _SocketImpl(NamedTuple):
 
 
 class _Emitting:
-    """Emit methods shared by :class:`Socket` and :class:`SocketEmitter` (flags differ)."""
+    """Emit methods shared by [`Socket`][Socket] and [`SocketEmitter`][SocketEmitter] (flags
+    differ)."""
 
     _impl: _SocketImpl
     _flags: BroadcastFlags
@@ -88,7 +89,19 @@ class _Emitting:
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` (JSON-able values, ``bytes`` anywhere) to this client.
 
-        Safe to call from a worker thread (plain handlers): it is handed to the event loop.
+        The packet is queued at once and written in order with the socket's other packets;
+        the call does not wait for the client. Safe to call from a worker thread (plain
+        handlers): it is handed to the event loop. Chain a modifier first for a variant:
+        ``socket.volatile.emit(...)``, ``socket.compress(False).emit(...)``, or
+        [`emit_with_ack()`][emit_with_ack] to wait for the client's answer.
+
+        ```python
+        socket.emit("news", {"title": "hello"}, b"\x00\x01")
+        ```
+
+        Args:
+            event: The event name (not one of the reserved ones, such as ``"connect"``).
+            *args: The event's arguments.
         """
         check_event_name(event)
         impl = self._impl
@@ -100,6 +113,12 @@ class _Emitting:
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and return the client's acknowledgement.
+
+        ```python
+        reply = await socket.timeout(5).emit_with_ack("question", 42)
+        ```
+
+        Without [`timeout()`][timeout] it waits until the client answers or disconnects.
 
         Returns:
             None when the client acked with no argument, the argument, or a tuple of them.
@@ -117,11 +136,17 @@ class _Emitting:
         return self._impl.operator(self._flags)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """The sockets in ``room``, except this one."""
+        """The sockets in ``room`` (or in any of several rooms), except this one.
+
+        ```python
+        socket.to("game-1").emit("move", move)          # everyone else in the room
+        socket.to(["a", "b"]).except_("muted").emit(...)  # chained, as in JS
+        ```
+        """
         return self.broadcast.to(room)
 
     def in_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        """Alias of :meth:`to`."""
+        """Alias of [`to()`][to]."""
         return self.to(room)
 
     def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -130,7 +155,7 @@ class _Emitting:
 
     @property
     def local(self) -> BroadcastOperator:
-        """Like :attr:`broadcast`, on this server only."""
+        """Like [`broadcast`][broadcast], on this server only."""
         return self.broadcast.local
 
     @property
@@ -143,7 +168,7 @@ class _Emitting:
         return SocketEmitter(self._impl, dataclasses.replace(self._flags, compress=compress))
 
     def timeout(self, seconds: float) -> SocketEmitter:
-        """Wait at most ``seconds`` for the acknowledgement (:class:`AckTimeoutError`)."""
+        """Wait at most ``seconds`` for the ack (then [`AckTimeoutError`][AckTimeoutError])."""
         return SocketEmitter(self._impl, dataclasses.replace(self._flags, timeout=seconds))
 
 
@@ -256,7 +281,25 @@ class Socket(_Emitting):
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+        """Register ``handler`` for ``event``; without ``handler``, a decorator.
+
+        The handler is called with the event's arguments. A coroutine function runs on the
+        event loop; a plain function runs in a worker thread, so it may block. Events of one
+        socket are handled one after the other unless the server has
+        ``concurrent_events=True``. When the client asked for an acknowledgement, the
+        handler's return value is sent as the ack (a tuple sends several arguments, None
+        sends none); an exception is logged and the ack is not sent.
+
+        ```python
+        @socket.on("chat")
+        async def chat(text: str) -> str:
+            socket.broadcast.emit("chat", text)
+            return "ok"
+        ```
+
+        The reserved events ``disconnecting`` and ``disconnect`` (with the reason) and
+        ``error`` (with the exception) are registered the same way.
+        """
 
         def register(fn: H) -> H:
             self._handlers.setdefault(event, []).append(fn)
@@ -276,7 +319,7 @@ class Socket(_Emitting):
         self._any.append(listener)
 
     def prepend_any(self, listener: Callable[..., Any]) -> None:
-        """Like :meth:`on_any`, called before the listeners already added."""
+        """Like [`on_any()`][on_any], called before the listeners already added."""
         self._any.insert(0, listener)
 
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
@@ -293,7 +336,7 @@ class Socket(_Emitting):
         self._choose_deliver()
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """Like :meth:`on_any_outgoing`, called before the listeners already added."""
+        """Like [`on_any_outgoing()`][on_any_outgoing], before the listeners already added."""
         self._any_outgoing.insert(0, listener)
         self._choose_deliver()
 
@@ -322,7 +365,12 @@ class Socket(_Emitting):
     # -- rooms -------------------------------------------------------------------------------
 
     def join(self, rooms: str | Iterable[str]) -> None:
-        """Join one room or several (no effect once disconnected)."""
+        """Join one room or several (no effect once disconnected).
+
+        Rooms exist while they have members; every socket is in the room named by its own
+        id. In a cluster, the adapter tells the other servers, so broadcasts to the room
+        reach this socket from anywhere.
+        """
         rooms = room_set(rooms)
         self._guard.call(self._join, rooms)
 

@@ -1,18 +1,21 @@
-"""Sans-I/O state of the Socket.IO server: ack ids, pending acks, and each connection's
-namespaces and connect timeout (the client's counterpart is :mod:`socketwire.client.state`).
+"""Sans-I/O state of the Socket.IO server: ack ids, pending acks, and each connection's namespaces
+and connect timeout (the client's counterpart is
+[`socketwire.client.state`][socketwire.client.state]).
 
-Nothing here touches a socket, a task or a clock: the current time is an argument, and the
-connect timeout is a deadline (:meth:`ConnectionState.next_deadline`) that the asyncio
-driver (:mod:`socketwire.server.client`) waits for with ``loop.call_at``. The driver must:
+Nothing here touches a socket, a task or a clock: the current time is an argument, and the connect
+timeout is a deadline ([`ConnectionState.next_deadline()`][ConnectionState.next_deadline]) that the
+asyncio driver ([`socketwire.server.client`][socketwire.server.client]) waits for with
+``loop.call_at``. The driver must:
 
-* ask :meth:`ConnectionState.admit` what to do with every CONNECT packet for a namespace
-  the connection has not joined, and report the outcome with
-  :meth:`ConnectionState.connect_finished`;
-* report a namespace left with :meth:`ConnectionState.left`;
-* call :meth:`ConnectionState.handle_timeout` when the deadline passes, and wait again for
-  :meth:`ConnectionState.next_deadline` if it is still set (a timer may fire early).
+* ask [`ConnectionState.admit()`][ConnectionState.admit] what to do with every CONNECT packet for a
+  namespace the connection has not joined, and report the outcome with
+  [`ConnectionState.connect_finished()`][ConnectionState.connect_finished];
+* report a namespace left with [`ConnectionState.left()`][ConnectionState.left];
+* call [`ConnectionState.handle_timeout()`][ConnectionState.handle_timeout] when the deadline
+  passes, and wait again for [`ConnectionState.next_deadline()`][ConnectionState.next_deadline] if
+  it is still set (a timer may fire early).
 
-A socket's pending acks are a :class:`PendingAcks` mapping the driver reads and writes
+A socket's pending acks are a [`PendingAcks`][PendingAcks] mapping the driver reads and writes
 directly on the hot path.
 """
 
@@ -45,7 +48,7 @@ class PendingAcks(dict[int, AckHandler]):
     """The acknowledgements one socket waits for: ack id to handler.
 
     A handler is called once: with the client's ack arguments (``handler(args)``), or with
-    None when the socket disconnects first (:meth:`fail_all`). The driver registers a
+    None when the socket disconnects first ([`fail_all()`][fail_all]). The driver registers a
     handler by setting ``acks[ack_id]`` before it sends the packet, and settles an incoming
     ACK with ``acks.pop(ack_id, None)``: an ack id nobody waits for (timed out, or made up
     by the client) is ignored, as JS does.
@@ -64,7 +67,8 @@ class PendingAcks(dict[int, AckHandler]):
 class Admission(enum.Enum):
     """What to do with a CONNECT packet for a namespace the connection has not joined."""
 
-    #: Connect the namespace (then report :meth:`ConnectionState.connect_finished`).
+    #: Connect the namespace (then report
+    #: [`ConnectionState.connect_finished()`][ConnectionState.connect_finished]).
     CONNECT = "connect"
     #: Drop it: the namespace is already connecting (socket.io-client sends a second
     #: CONNECT when ``connect()`` is called twice before the first completes; JS would
@@ -120,7 +124,7 @@ class ConnectionState:
         self.connected.discard(nsp)
 
     def next_deadline(self) -> float | None:
-        """When :meth:`handle_timeout` must be called next (None: never)."""
+        """When [`handle_timeout()`][handle_timeout] must be called next (None: never)."""
         return self.connect_deadline
 
     def handle_timeout(self, now: float) -> bool:

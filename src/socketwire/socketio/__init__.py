@@ -1,7 +1,7 @@
 """Sans-I/O Socket.IO v5: packets, the JSON and msgpack parsers, binary attachments.
 
 Wire-compatible with the npm packages socket.io-parser 4.2 and socket.io-msgpack-parser 3.0.
-Nothing here does I/O: parsers turn :class:`Packet` objects into Engine.IO messages and back.
+Nothing here does I/O: parsers turn [`Packet`][Packet] objects into Engine.IO messages and back.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ __all__ = ["Decoder", "Parser", "encode_for_broadcast"]
 class Decoder(abc.ABC):
     """Turns one connection's incoming Engine.IO messages into packets.
 
-    Create one per connection with :meth:`Parser.decoder`. Feed it every Engine.IO message, in
-    order. After a :class:`~socketwire.socketio.ProtocolError` the decoder is reset; the caller
-    must close the connection anyway.
+    Create one per connection with [`Parser.decoder()`][Parser.decoder]. Feed it every Engine.IO
+    message, in order. After a [`ProtocolError`][socketwire.socketio.ProtocolError] the decoder is
+    reset; the caller must close the connection anyway.
     """
 
     __slots__ = ()
@@ -30,7 +30,8 @@ class Decoder(abc.ABC):
 
         Returns:
             The packet it completes, or ``None`` when the packet still waits for binary
-            attachments (see :attr:`awaiting_attachments`): feed the next messages.
+            attachments (see [`awaiting_attachments`][awaiting_attachments]): feed the next
+                messages.
 
         Raises:
             ProtocolError: The message is malformed or unexpected; close the connection.
@@ -47,8 +48,8 @@ class Decoder(abc.ABC):
 
 
 class Parser(Protocol):
-    """A Socket.IO packet codec: :class:`~socketwire.socketio.JsonParser` or
-    :class:`~socketwire.socketio.MsgpackParser`. Parsers hold only their limits, so one
+    """A Socket.IO packet codec: [`JsonParser`][socketwire.socketio.JsonParser] or
+    [`MsgpackParser`][socketwire.socketio.MsgpackParser]. Parsers hold only their limits, so one
     instance serves every connection."""
 
     def encode(self, packet: Packet) -> list[str | bytes]:

@@ -36,7 +36,7 @@ def find_placeholders(data: list[Any], attachments: int) -> list[Slot]:
         attachments: The number of attachments the packet header declared.
 
     Returns:
-        One slot per placeholder; give them to :func:`fill_placeholders` once every
+        One slot per placeholder; give them to [`fill_placeholders()`][fill_placeholders] once every
         attachment has arrived.
 
     Raises:

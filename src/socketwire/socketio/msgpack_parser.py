@@ -44,7 +44,7 @@ class MsgpackParser:
 
     Stateless: one instance serves every connection. Encoding trusts the packet and does not
     re-check its shape. Decoding checks it exactly as the JSON parser does
-    (:func:`.check_packet`).
+    (`check_packet()`).
     """
 
     __slots__ = ()
@@ -78,11 +78,11 @@ class MsgpackParser:
 class MsgpackDecoder(Decoder):
     """Decodes one connection's messages as socket.io-msgpack-parser's ``Decoder``, stricter.
 
-    Refused (:class:`ProtocolError`): a text message; bytes that are not exactly one msgpack
-    value (malformed, truncated, trailing data, invalid UTF-8, nesting deeper than msgpack's
-    limit); anything but a map with string keys at any level; a ``type`` that is not an
-    integer 0-4; a ``nsp`` that is not a string; an invalid ``id``; a payload of the wrong
-    shape (:func:`.check_packet`).
+    Refused (`ProtocolError`): a text message; bytes that are not exactly one
+    msgpack value (malformed, truncated, trailing data, invalid UTF-8, nesting deeper than msgpack's
+    limit); anything but a map with string keys at any level; a ``type`` that is not an integer 0-4;
+    a ``nsp`` that is not a string; an invalid ``id``; a payload of the wrong shape
+    (`check_packet()`).
     """
 
     __slots__ = ("_slow",)
@@ -99,7 +99,8 @@ class MsgpackDecoder(Decoder):
         """Nothing to drop: every message is a whole packet."""
 
     def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
-        """Decode one Engine.IO message; see :meth:`Decoder.feed`. Never returns ``None``."""
+        """Decode one Engine.IO message; see [`Decoder.feed()`][Decoder.feed]. Never returns
+        ``None``."""
         if isinstance(message, str):
             raise ProtocolError("got a text message: the msgpack parser only takes binary")
         if not isinstance(message, bytes | bytearray | memoryview):

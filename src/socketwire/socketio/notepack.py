@@ -3,8 +3,8 @@ Redis adapter and emitter). Shared by the msgpack parser and the cluster wire co
 
 notepack.io writes JavaScript ``undefined`` as the fixext 1 value ``d4 00 00`` and typed arrays
 as ext type 0. The Python ``msgpack`` library decodes ext type -1 (timestamp) itself, without
-calling ``ext_hook``, so callers must look for :class:`msgpack.Timestamp` values after
-decoding: :func:`normalize` does, and replaces ``undefined`` at the same time.
+calling ``ext_hook``, so callers must look for [`Timestamp`][msgpack.Timestamp] values after
+decoding: [`normalize()`][normalize] does, and replaces ``undefined`` at the same time.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ BIN_OR_EXT: Final = re.compile(rb"[\xc4-\xc9\xd4-\xd8]")
 
 
 class Undefined(enum.Enum):
-    """The type of :data:`UNDEFINED`."""
+    """The type of [`UNDEFINED`][UNDEFINED]."""
 
     UNDEFINED = enum.auto()
 
 
 UNDEFINED: Final = Undefined.UNDEFINED
-"""What an ``ext_hook`` returns for notepack's ``undefined``, until :func:`normalize`."""
+"""What an ``ext_hook`` returns for notepack's ``undefined``, until [`normalize()`][normalize]."""
 
 
 def string_keyed_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
@@ -50,9 +50,9 @@ def string_keyed_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
 
 
 def normalize(data: object) -> None:
-    """Replace :data:`UNDEFINED` by ``None`` inside ``data`` and refuse timestamps, in place.
+    """Replace [`UNDEFINED`][UNDEFINED] by ``None`` inside ``data`` and refuse timestamps, in place.
 
-    ``data`` itself must not be :data:`UNDEFINED` (the caller decides what a top-level
+    ``data`` itself must not be [`UNDEFINED`][UNDEFINED] (the caller decides what a top-level
     ``undefined`` means). Iterative: msgpack nests deeper than Python's recursion limit.
 
     Raises:

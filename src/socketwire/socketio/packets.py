@@ -1,7 +1,7 @@
 """Socket.IO v5 packets, as the application layers see them.
 
 See https://github.com/socketio/socket.io-protocol (version 5). Binary arguments are plain
-``bytes`` anywhere inside :attr:`Packet.data`; the parsers turn them into placeholders and
+``bytes`` anywhere inside [`Packet.data`][Packet.data]; the parsers turn them into placeholders and
 attachments (JSON) or msgpack ``bin`` values on the wire, and back.
 """
 
@@ -100,7 +100,7 @@ def check_event_name(event: str) -> None:
 
     Raises:
         TypeError: ``event`` is not a ``str``.
-        ValueError: ``event`` is one of :data:`RESERVED_EVENTS`.
+        ValueError: ``event`` is one of [`RESERVED_EVENTS`][RESERVED_EVENTS].
     """
     if not isinstance(event, str):
         raise TypeError(f"event name must be a str, not {type(event).__name__}")

@@ -1,12 +1,14 @@
 """The default JSON parser, wire-compatible with socket.io-parser 4.2.
 
-Text format (``Encoder.encodeAsString``)::
+Text format (``Encoder.encodeAsString``):
 
-    <type>[<attachments>-][<nsp>,][<ack id>][<json>]
+```text
+<type>[<attachments>-][<nsp>,][<ack id>][<json>]
+```
 
 The namespace is written only when it is not ``"/"``; binary arguments become
 ``{"_placeholder":true,"num":N}`` and travel as the binary messages that follow the text one
-(see :mod:`.binary`).
+(see [`binary`][.binary]).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class JsonParser:
     """Encode and decode packets as socket.io-parser does.
 
     Stateless: one instance serves every connection (decoding state lives in the
-    :class:`JsonDecoder` each connection gets from :meth:`decoder`).
+    `JsonDecoder` each connection gets from [`decoder()`][decoder]).
 
     Encoding trusts the packet (it is built by the server, not a peer): it does not re-check
     the payload shape. Output equals ``JSON.stringify``'s for the same values, except that
@@ -51,7 +53,7 @@ class JsonParser:
             ``maxAttachments``, default 10).
 
     JSON nesting is limited by orjson: 1024 levels when decoding (deeper is a
-    :class:`ProtocolError`), 254 when encoding.
+    `ProtocolError`), 254 when encoding.
     """
 
     __slots__ = ("_max_attachments",)
@@ -128,11 +130,11 @@ class JsonParser:
 class JsonDecoder(Decoder):
     """Decodes one connection's messages as socket.io-parser's ``Decoder`` does, but stricter.
 
-    Refused (:class:`ProtocolError`): an empty message or unknown type; an attachment count
-    that is not a decimal integer in ``[1, max_attachments]``; an ack id that is not decimal
-    digits in ``[0, 2**53 - 1]``; a payload that does not start with ``[``, ``{`` or ``"``,
-    is not JSON (trailing data, invalid UTF-8) or has the wrong shape (:func:`.check_packet`);
-    bad placeholders (:mod:`.binary`); a text message while attachments are awaited; a binary
+    Refused (`ProtocolError`): an empty message or unknown type; an attachment
+    count that is not a decimal integer in ``[1, max_attachments]``; an ack id that is not decimal
+    digits in ``[0, 2**53 - 1]``; a payload that does not start with ``[``, ``{`` or ``"``, is not
+    JSON (trailing data, invalid UTF-8) or has the wrong shape (`check_packet()`);
+    bad placeholders ([`binary`][.binary]); a text message while attachments are awaited; a binary
     message when none is.
 
     The namespace runs from a leading ``/`` to the first ``,`` or the end of the message, as
@@ -161,7 +163,7 @@ class JsonDecoder(Decoder):
         self._buffers = []
 
     def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
-        """Decode one Engine.IO message; see :meth:`Decoder.feed`."""
+        """Decode one Engine.IO message; see [`Decoder.feed()`][Decoder.feed]."""
         if isinstance(message, str):
             if self._pending is not None:
                 waiting = self.awaiting_attachments

@@ -10,7 +10,7 @@ opened after it.
 
 A line names the connection, the direction (``<`` in, ``>`` out), the packet type, the
 namespace, the event name, the ack id, the number of arguments and of binary attachments,
-the size on the wire, and the arguments cut to :data:`MAX_SHOWN` characters.
+the size on the wire, and the arguments cut to [`MAX_SHOWN`][MAX_SHOWN] characters.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def check_packet(packet_type: PacketType, data: object, ack_id: int | None) -> N
 
     Args:
         packet_type: The decoded type (``BINARY_*`` types are checked like their plain ones).
-        data: The decoded payload, or :data:`ABSENT` when the wire had none.
+        data: The decoded payload, or [`ABSENT`][ABSENT] when the wire had none.
         ack_id: The decoded ack id (already range-checked), or ``None``.
 
     Raises:

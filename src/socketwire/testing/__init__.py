@@ -1,14 +1,16 @@
 """Test helpers for applications built on socketwire.
 
-:class:`TestClient` is the real client (``socketwire.AsyncClient``) connected to a
-:class:`socketwire.Server` in memory, through the server's real connection path, for fast
-tests with no network::
+[`TestClient`][TestClient] is the real client (``socketwire.AsyncClient``) connected to a
+[`Server`][socketwire.Server] in memory, through the server's real connection path, for fast
+tests with no network:
 
-    from socketwire.testing import TestClient
+```python
+from socketwire.testing import TestClient
 
-    async def test_echo() -> None:
-        async with TestClient(sio) as client:
-            assert await client.emit_with_ack("echo", "hi") == "hi"
+async def test_echo() -> None:
+    async with TestClient(sio) as client:
+        assert await client.emit_with_ack("echo", "hi") == "hi"
+```
 """
 
 from __future__ import annotations

@@ -1,19 +1,21 @@
 """``TestClient``: the real Socket.IO client, for an application's own tests, in memory.
 
-It is a :class:`socketwire.AsyncClient` (the Manager, the Engine.IO client session, the
+It is a [`AsyncClient`][socketwire.AsyncClient] (the Manager, the Engine.IO client session, the
 namespace sockets and their protocol core) whose one transport is a WebSocket in memory
-(:mod:`socketwire.testing.memory`) to the server's real WebSocket path: the Engine.IO
-handshake, ``allow_request``, the middlewares, namespaces, acknowledgements, rooms and
-broadcasts all run the server's own code, and the client side is the client users run.
-No network, no threads, no reconnection.
+([`socketwire.testing.memory`][socketwire.testing.memory]) to the server's real WebSocket path: the
+Engine.IO handshake, ``allow_request``, the middlewares, namespaces, acknowledgements, rooms and
+broadcasts all run the server's own code, and the client side is the client users run. No network,
+no threads, no reconnection.
 
-Example (pytest with pytest-asyncio)::
+For example, with pytest and pytest-asyncio:
 
-    async def test_chat() -> None:
-        sio = make_server()
-        async with TestClient(sio) as alice, TestClient(sio) as bob:
-            assert await alice.emit_with_ack("chat", "hi") == "ok"
-            assert await bob.receive("chat") == ("chat", ["hi"])
+```python
+async def test_chat() -> None:
+    sio = make_server()
+    async with TestClient(sio) as alice, TestClient(sio) as bob:
+        assert await alice.emit_with_ack("chat", "hi") == "ok"
+        assert await bob.receive("chat") == ("chat", ["hi"])
+```
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class TestClient:
 
     Args:
         sio: the server under test.
-        namespace: the namespace :meth:`connect` joins (``"/"``).
+        namespace: the namespace [`connect()`][connect] joins (``"/"``).
         auth: the CONNECT payload (what ``socket.handshake.auth`` shows).
         headers: handshake request headers (``socket.handshake.headers``).
         query: handshake query parameters (``socket.handshake.query``).
@@ -56,9 +58,10 @@ class TestClient:
         url: the URL it connects to (only its path and query matter).
 
     Use it as an async context manager (connects on entry, disconnects on exit), or call
-    :meth:`connect` and :meth:`disconnect`. The methods of the main namespace
-    (:meth:`emit`, :meth:`emit_with_ack`, :meth:`receive`, :meth:`on`...) are those of
-    :class:`TestSocket`; :meth:`socket` gives other namespaces on the same connection.
+    [`connect()`][connect] and [`disconnect()`][disconnect]. The methods of the main namespace
+    ([`emit()`][emit], [`emit_with_ack()`][emit_with_ack], [`receive()`][receive], [`on()`][on]...)
+    are those of [`TestSocket`][TestSocket]; [`socket()`][socket] gives other namespaces on the same
+    connection.
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -130,13 +133,13 @@ class TestClient:
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """See :meth:`TestSocket.on`."""
+        """See [`TestSocket.on()`][TestSocket.on]."""
         if handler is None:
             return self.main.on(event)
         return self.main.on(event, handler)
 
     async def emit(self, event: str, *args: Any) -> None:
-        """See :meth:`TestSocket.emit`."""
+        """See [`TestSocket.emit()`][TestSocket.emit]."""
         await self.main.emit(event, *args)
 
     async def emit_with_ack(
@@ -145,7 +148,7 @@ class TestClient:
         *args: Any,
         timeout: float | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> Any:
-        """See :meth:`TestSocket.emit_with_ack`."""
+        """See [`TestSocket.emit_with_ack()`][TestSocket.emit_with_ack]."""
         return await self.main.emit_with_ack(event, *args, timeout=timeout)
 
     async def receive(
@@ -153,11 +156,11 @@ class TestClient:
         event: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> ReceivedEvent:
-        """See :meth:`TestSocket.receive`."""
+        """See [`TestSocket.receive()`][TestSocket.receive]."""
         return await self.main.receive(event, timeout)
 
     async def wait_disconnected(self, timeout: float = DEFAULT_TIMEOUT) -> str:  # noqa: ASYNC109
-        """See :meth:`TestSocket.wait_disconnected`."""
+        """See [`TestSocket.wait_disconnected()`][TestSocket.wait_disconnected]."""
         return await self.main.wait_disconnected(timeout)
 
     # -- connection ----------------------------------------------------------------------

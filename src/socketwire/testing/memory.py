@@ -1,12 +1,13 @@
 """A WebSocket in memory, between the real client and a server's real WebSocket path.
 
-The server side is the server's real WebSocket path: :meth:`HttpApp.handle_websocket
-<socketwire.io.http.HttpApp.handle_websocket>` receives a :class:`MemoryRequest` and, when
-it accepts, attaches a :class:`MemoryWebSocket` (a
-:class:`~socketwire.io.http.WebSocketTransport`). The client side is the real client: the
-:class:`~socketwire.io.client_transports.EngineClient` of a ``socketwire.AsyncClient``
-drives its :class:`MemoryChannel` as it drives a network WebSocket (a
-:class:`~socketwire.io.client_websocket.WebSocketFactory` builds it).
+The server side is the server's real WebSocket path:
+[`HttpApp.handle_websocket>()`][HttpApp.handle_websocket
+<socketwire.io.http.HttpApp.handle_websocket>] receives a [`MemoryRequest`][MemoryRequest] and, when
+it accepts, attaches a [`MemoryWebSocket`][MemoryWebSocket] (a
+[`WebSocketTransport`][socketwire.io.http.WebSocketTransport]). The client side is the real client:
+the `EngineClient` of a ``socketwire.AsyncClient``
+drives its [`MemoryChannel`][MemoryChannel] as it drives a network WebSocket (a
+`WebSocketFactory` builds it).
 
 Every message crosses with ``loop.call_soon``, in order, so neither side runs inside the
 other's ``send`` call: the interleaving is a network's, minus the latency.
@@ -64,7 +65,7 @@ class MemoryRequest:
 
 
 class MemoryWebSocket:
-    """The server's end of a :class:`MemoryChannel` (a ``WebSocketTransport``).
+    """The server's end of a [`MemoryChannel`][MemoryChannel] (a ``WebSocketTransport``).
 
     Args:
         send: Queues one message for the client.
@@ -86,7 +87,7 @@ class MemoryWebSocket:
         self._send(bytes(data))
 
     def send_frame(self, frame: bytes) -> None:
-        """Never called: :attr:`supports_frames` is False."""
+        """Never called: [`supports_frames`][supports_frames] is False."""
         raise NotImplementedError("a memory WebSocket carries messages, not frames")
 
     @property
@@ -110,11 +111,11 @@ class MemoryWebSocket:
 
 
 class MemoryChannel:
-    """A client WebSocket that reaches an :class:`~socketwire.io.http.HttpApp` in memory
-    (a :class:`~socketwire.io.client_websocket.WebSocketLike`).
+    """A client WebSocket that reaches an [`HttpApp`][socketwire.io.http.HttpApp] in memory
+    (a `WebSocketLike`).
 
     Args:
-        app: The server (a :class:`socketwire.Server`, or any ``HttpApp``).
+        app: The server (a [`Server`][socketwire.Server], or any ``HttpApp``).
         url: The WebSocket URL the client asked for (its path and query reach the server;
             its host becomes the ``host`` header).
         listener: The client session's WebSocket inputs.

@@ -1,6 +1,6 @@
-"""``TestSocket``: one namespace of a :class:`~socketwire.testing.TestClient`.
+"""``TestSocket``: one namespace of a [`TestClient`][socketwire.testing.TestClient].
 
-It is the real client's namespace socket (a :class:`~socketwire.client.ClientSocket`, with
+It is the real client's namespace socket (a [`ClientSocket`][socketwire.client.ClientSocket], with
 its protocol core, acks, buffering and recovery offsets), plus what a test needs on top:
 every event the server sent, recorded in order for a test to wait on and assert, and
 awaitable emits.
@@ -35,7 +35,7 @@ class ReceivedEvent(NamedTuple):
 
 
 class TestSocket:
-    """One namespace of a :class:`TestClient` (multiplexed over its connection).
+    """One namespace of a [`TestClient`][TestClient] (multiplexed over its connection).
 
     Attributes:
         namespace: the namespace name.
@@ -49,7 +49,7 @@ class TestSocket:
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(self, client: TestClient, socket: ClientSocket) -> None:
-        """Wrap ``socket`` (use :meth:`TestClient.socket`)."""
+        """Wrap ``socket`` (use [`TestClient.socket()`][TestClient.socket])."""
         self._client = client
         self.socket = socket
         self.namespace = socket.nsp
@@ -94,7 +94,7 @@ class TestSocket:
         """Answer the server's ``event``: ``handler(*args)``'s return value is the ack.
 
         Needed only for events the server emits with an acknowledgement; every event is
-        recorded in :attr:`received` either way. Usable as a decorator.
+        recorded in `received` either way. Usable as a decorator.
         """
         if handler is None:
             return self.socket.on(event)

@@ -2,16 +2,16 @@
 
 One codec per format; never pickle, never eval:
 
-- :class:`ClassicCodec` (:mod:`.classic`): ``@socket.io/redis-adapter`` 8.x, pub/sub;
-- :class:`EmitterCodec` (:mod:`.emitter`): what ``@socket.io/redis-emitter`` 5.x publishes
-  (classic messages; decode them with :class:`ClassicCodec`);
-- :class:`ShardedCodec` (:mod:`.sharded`): ``createShardedAdapter``, the ClusterAdapter
-  envelopes of :mod:`.cluster` over sharded pub/sub;
-- :class:`StreamsCodec` (:mod:`.streams`): ``@socket.io/redis-streams-adapter`` 0.3, the same
-  envelopes in a Redis stream and over pub/sub, and recovery sessions.
+- [`ClassicCodec`][ClassicCodec] ([`classic`][.classic]): ``@socket.io/redis-adapter`` 8.x, pub/sub;
+- [`EmitterCodec`][EmitterCodec] ([`emitter`][.emitter]): what ``@socket.io/redis-emitter`` 5.x
+  publishes (classic messages; decode them with [`ClassicCodec`][ClassicCodec]);
+- [`ShardedCodec`][ShardedCodec] ([`sharded`][.sharded]): ``createShardedAdapter``, the
+  ClusterAdapter envelopes of [`cluster`][.cluster] over sharded pub/sub;
+- [`StreamsCodec`][StreamsCodec] ([`streams`][.streams]): ``@socket.io/redis-streams-adapter`` 0.3,
+  the same envelopes in a Redis stream and over pub/sub, and recovery sessions.
 
-Channel, stream and key names, and ids, are in :mod:`.naming`. Every decoder raises
-:class:`WireError` for anything malformed or unknown.
+Channel, stream and key names, and ids, are in [`naming`][.naming]. Every decoder raises
+[`WireError`][WireError] for anything malformed or unknown.
 """
 
 from __future__ import annotations

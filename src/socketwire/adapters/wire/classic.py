@@ -1,10 +1,10 @@
 """The wire format of ``@socket.io/redis-adapter`` 8.x with classic pub/sub.
 
-Three kinds of channel, three kinds of message (see :mod:`.naming` for the names):
+Three kinds of channel, three kinds of message (see [`naming`][.naming] for the names):
 
 - broadcast channels (``socket.io#<nsp>#`` and ``socket.io#<nsp>#<room>#``): msgpack of
-  ``[uid, packet, opts]`` (:class:`ClassicBroadcast`);
-- the request channel: a map whose ``type`` is a :class:`RequestType`; JSON, except
+  ``[uid, packet, opts]`` ([`ClassicBroadcast`][ClassicBroadcast]);
+- the request channel: a map whose ``type`` is a [`RequestType`][RequestType]; JSON, except
   ``BROADCAST`` (type 7), which is msgpack;
 - the response channels: a map matched to its request by ``requestId``; JSON, except
   ``BROADCAST_ACK`` (type 9), which is msgpack. Responses to ``SOCKETS``, ``ALL_ROOMS`` and
@@ -13,9 +13,9 @@ Three kinds of channel, three kinds of message (see :mod:`.naming` for the names
 Decoders accept JSON or msgpack for any request or response, told apart by the first byte
 (``{`` is JSON) exactly as the Node adapter does. Encoders write what Node writes, keys in
 Node's order. JSON cannot carry bytes: a Node peer turns a ``Buffer`` into
-``{"type": "Buffer", "data": [...]}``, and so do we (:func:`.dumps_json`).
+``{"type": "Buffer", "data": [...]}``, and so do we ([`dumps_json()`][.dumps_json]).
 
-Not supported (refused with :class:`WireError`): the single-socket ``REMOTE_JOIN``,
+Not supported (refused with [`WireError`][WireError]): the single-socket ``REMOTE_JOIN``,
 ``REMOTE_LEAVE`` and ``REMOTE_DISCONNECT`` requests of adapters before 7.0 (no ``opts``),
 and their ``{requestId}`` responses.
 """
@@ -136,7 +136,8 @@ class RemoteJoinRequest:
 
 @dataclass(frozen=True, slots=True)
 class RemoteLeaveRequest:
-    """``REMOTE_LEAVE`` (3): the targeted sockets leave ``rooms``; as :class:`RemoteJoinRequest`."""
+    """``REMOTE_LEAVE`` (3): the targeted sockets leave ``rooms``; as
+    [`RemoteJoinRequest`][RemoteJoinRequest]."""
 
     uid: str | None
     opts: WireOptions
@@ -196,8 +197,8 @@ class BroadcastAckRequest:
 class SocketsResponse:
     """The answer to ``SOCKETS``: ``{requestId, sockets: [sid, ...]}``.
 
-    An empty ``sockets`` array decodes as :class:`FetchSocketsResponse` (the two cannot be
-    told apart; adapters since 8.0 only ask ``REMOTE_FETCH``).
+    An empty ``sockets`` array decodes as [`FetchSocketsResponse`][FetchSocketsResponse] (the two
+    cannot be told apart; adapters since 8.0 only ask ``REMOTE_FETCH``).
     """
 
     request_id: str
@@ -272,9 +273,10 @@ _UNSUPPORTED_LEGACY: Final = (
 class ClassicCodec:
     """Encodes and decodes every message of the classic Redis adapter. Stateless.
 
-    Decoding needs to know the channel the message came from (a request and a response of
-    type 6 look alike): use :meth:`decode_broadcast`, :meth:`decode_request` or
-    :meth:`decode_response`. All raise :class:`WireError` for anything malformed or unknown.
+    Decoding needs to know the channel the message came from (a request and a response of type 6
+    look alike): use [`decode_broadcast()`][decode_broadcast], [`decode_request()`][decode_request]
+    or [`decode_response()`][decode_response]. All raise [`WireError`][WireError] for anything
+    malformed or unknown.
     """
 
     __slots__ = ()

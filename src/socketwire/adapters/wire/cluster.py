@@ -1,10 +1,10 @@
 """The messages of socket.io-adapter's ``ClusterAdapter``, shared by two formats.
 
-Every message is an envelope ``{type, data, uid, nsp}`` (keys in the order Node writes
-them; ``data`` is absent for heartbeats and ``ADAPTER_CLOSE``). The sharded Redis adapter
-and the Redis streams adapter carry the same envelopes, each with its own codec
-(:mod:`.sharded`, :mod:`.streams`). This module maps envelopes to typed messages and back:
-:func:`to_envelope` and :func:`from_envelope`.
+Every message is an envelope ``{type, data, uid, nsp}`` (keys in the order Node writes them;
+``data`` is absent for heartbeats and ``ADAPTER_CLOSE``). The sharded Redis adapter and the Redis
+streams adapter carry the same envelopes, each with its own codec ([`sharded`][.sharded],
+[`streams`][.streams]). This module maps envelopes to typed messages and back:
+[`to_envelope()`][to_envelope] and [`from_envelope()`][from_envelope].
 
 Node writes the broadcast packet before the in-memory adapter sets its ``nsp``, so packets
 here have no ``nsp`` on the wire; decoding fills it from the envelope.
@@ -117,7 +117,8 @@ class ClusterBroadcast:
     """``BROADCAST``: a packet for the targeted sockets of every node.
 
     With ``request_id``, clients must acknowledge: each node answers with
-    :class:`BroadcastClientCount` and one :class:`BroadcastAck` per client.
+    [`BroadcastClientCount`][BroadcastClientCount] and one [`BroadcastAck`][BroadcastAck] per
+    client.
     """
 
     uid: str
@@ -159,7 +160,8 @@ class DisconnectSockets:
 
 @dataclass(frozen=True, slots=True)
 class FetchSockets:
-    """``FETCH_SOCKETS``: every other node answers with :class:`FetchSocketsResponse`."""
+    """``FETCH_SOCKETS``: every other node answers with
+    [`FetchSocketsResponse`][FetchSocketsResponse]."""
 
     uid: str
     nsp: str
@@ -180,7 +182,7 @@ class FetchSocketsResponse:
 @dataclass(frozen=True, slots=True)
 class ServerSideEmit:
     """``SERVER_SIDE_EMIT``: ``packet`` is ``[event, *args]``; with ``request_id``, each other
-    node answers with :class:`ServerSideEmitResponse`."""
+    node answers with [`ServerSideEmitResponse`][ServerSideEmitResponse]."""
 
     uid: str
     nsp: str
@@ -242,7 +244,7 @@ _NO_DATA: Final[dict[type, MessageType]] = {
 
 
 def message_type(message: ClusterMessage) -> MessageType:
-    """The :class:`MessageType` of ``message``.
+    """The [`MessageType`][MessageType] of ``message``.
 
     Raises:
         WireError: ``message`` is not a cluster message.

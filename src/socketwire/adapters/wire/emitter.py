@@ -1,16 +1,16 @@
 """What ``@socket.io/redis-emitter`` 5.x publishes: classic adapter messages from no node.
 
-The emitter speaks the classic format (:mod:`.classic`) with the uid ``"emitter"``:
+The emitter speaks the classic format ([`classic`][.classic]) with the uid ``"emitter"``:
 
-- a broadcast is a :class:`.ClassicBroadcast` whose ``opts`` keys come in the order
+- a broadcast is a [`ClassicBroadcast`][.ClassicBroadcast] whose ``opts`` keys come in the order
   ``{rooms, flags, except}``;
-- ``serverSideEmit`` is a :class:`.ServerSideEmitRequest` without ``requestId`` (the emitter
-  supports no acknowledgements);
+- ``serverSideEmit`` is a [`ServerSideEmitRequest`][.ServerSideEmitRequest] without ``requestId``
+  (the emitter supports no acknowledgements);
 - ``socketsJoin``, ``socketsLeave`` and ``disconnectSockets`` are the remote-control
   requests without a ``uid`` at all.
 
-Receivers decode all of these with :class:`.ClassicCodec`; :class:`EmitterCodec` encodes
-them byte for byte as the Node emitter does.
+Receivers decode all of these with [`ClassicCodec`][.ClassicCodec]; [`EmitterCodec`][EmitterCodec]
+encodes them byte for byte as the Node emitter does.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _CLASSIC: Final = ClassicCodec()
 class EmitterCodec:
     """Encodes the emitter's messages exactly as ``@socket.io/redis-emitter`` does. Stateless.
 
-    Decoding is the classic adapter's: use :class:`.ClassicCodec`.
+    Decoding is the classic adapter's: use [`ClassicCodec`][.ClassicCodec].
     """
 
     __slots__ = ()

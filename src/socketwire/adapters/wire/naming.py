@@ -72,7 +72,7 @@ class ClassicChannels:
     """The channels of one namespace for the classic adapter.
 
     Attributes:
-        broadcast: ``socket.io#<nsp>#``; nodes ``PSUBSCRIBE`` :attr:`pattern`.
+        broadcast: ``socket.io#<nsp>#``; nodes ``PSUBSCRIBE`` [`pattern`][pattern].
         request: ``socket.io-request#<nsp>#``; its ``PUBSUB NUMSUB`` is the cluster size.
         response: ``socket.io-response#<nsp>#``, shared by every node.
     """

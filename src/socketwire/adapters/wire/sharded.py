@@ -1,9 +1,9 @@
 """The wire format of ``createShardedAdapter`` (``@socket.io/redis-adapter`` 8.x).
 
-Each message is one :mod:`.cluster` envelope, published with ``SPUBLISH``: JSON, unless its
-type may carry binary (:data:`.MAY_CONTAIN_BINARY`) and its ``data`` does, in which case it
-is notepack msgpack. Receivers tell the two apart by the first byte (``{`` is JSON).
-Channel names are in :mod:`.naming`.
+Each message is one [`cluster`][.cluster] envelope, published with ``SPUBLISH``: JSON, unless its
+type may carry binary ([`MAY_CONTAIN_BINARY`][.MAY_CONTAIN_BINARY]) and its ``data`` does, in which
+case it is notepack msgpack. Receivers tell the two apart by the first byte (``{`` is JSON). Channel
+names are in [`naming`][.naming].
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
 """The wire format of ``@socket.io/redis-streams-adapter`` 0.3.
 
-Two paths, one :mod:`.cluster` envelope:
+Two paths, one [`cluster`][.cluster] envelope:
 
 - durable messages (a broadcast without ack, join, leave, disconnect) are stream entries,
   ``XADD <stream> MAXLEN ~ <n> * uid <uid> nsp <nsp> type <n> data <data>``, where
   ``data`` is JSON, or base64 of msgpack when its type may carry binary and it does
   (never with ``onlyPlaintext``), and ``type`` is the decimal string. Readers tell the two
   apart by the first character (``{`` is JSON);
-- ephemeral messages (:func:`is_ephemeral`: a broadcast with ack, a server-side emit, a
+- ephemeral messages ([`is_ephemeral()`][is_ephemeral]: a broadcast with ack, a server-side emit, a
   fetch) and every response are msgpack of the whole envelope on pub/sub channels.
 
-The msgpack here is @msgpack/msgpack's (see :func:`.unpack_msgpack`). A disconnected
+The msgpack here is @msgpack/msgpack's (see [`unpack_msgpack()`][.unpack_msgpack]). A disconnected
 socket's session is stored as base64 of msgpack of ``{sid, pid, rooms, data}``
-(:meth:`StreamsCodec.encode_session`).
+([`StreamsCodec.encode_session()`][StreamsCodec.encode_session]).
 """
 
 from __future__ import annotations

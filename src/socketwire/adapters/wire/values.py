@@ -2,14 +2,14 @@
 
 Two msgpack libraries are on the Node side, and both write what ``msgpack.packb`` writes for
 the values Python has (smallest integer widths, float64, ``str 8`` strings, ``bin`` for
-bytes), so one :func:`pack` serves both. They differ when decoding what Node wrote:
+bytes), so one [`pack()`][pack] serves both. They differ when decoding what Node wrote:
 
 - notepack.io (``@socket.io/redis-adapter``, classic and sharded, and the emitter) writes JS
-  ``undefined`` as ``d4 00 00`` and typed arrays as ext type 0. :func:`unpack_notepack`
-  reads them as the Socket.IO msgpack parser does (it reuses that parser's helpers):
-  ``undefined`` becomes ``None``, ext 0 becomes ``bytes``.
-- @msgpack/msgpack (``@socket.io/redis-streams-adapter``) writes ``undefined`` as nil and a
-  ``Date`` as the timestamp ext type -1. :func:`unpack_msgpack` refuses every ext type.
+  ``undefined`` as ``d4 00 00`` and typed arrays as ext type 0.
+  [`unpack_notepack()`][unpack_notepack] reads them as the Socket.IO msgpack parser does (it reuses
+  that parser's helpers): ``undefined`` becomes ``None``, ext 0 becomes ``bytes``.
+- @msgpack/msgpack (``@socket.io/redis-streams-adapter``) writes ``undefined`` as nil and a ``Date``
+  as the timestamp ext type -1. [`unpack_msgpack()`][unpack_msgpack] refuses every ext type.
 
 JSON is written as ``JSON.stringify`` writes it: compact, UTF-8, and ``bytes`` as a Node
 ``Buffer`` serialises itself (``{"type": "Buffer", "data": [...]}``), which is what a Node
