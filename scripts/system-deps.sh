@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing:
 #   node/npm (interop with the official JS packages), redis-server (cluster tests, started
-#   by the tests themselves on a free port), chromium (browser tests, headless).
+#   by the tests themselves on a free port), postgresql (PostgreSQL adapter tests: they run
+#   initdb and pg_ctl in a temporary directory, as the package's own `postgres` user when
+#   run as root), chromium (browser tests, headless).
 # A package's own service is never started: the tests start what they need and stop it by PID.
 set -euo pipefail
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -1,7 +1,8 @@
-"""Two socketwire servers in one Redis cluster, clients on each, every operation both ways.
+"""Two socketwire servers in one cluster, clients on each, every operation both ways.
 
-Run for each adapter: classic pub/sub, sharded pub/sub and streams. A real redis-server is
-started on a free port for each test (the ``redis_server`` fixture).
+Run for each adapter: Redis classic pub/sub, sharded pub/sub and streams, and PostgreSQL. A
+real redis-server is started on a free port for each test (the ``redis_server`` fixture); a
+PostgreSQL cluster once per module, with a database per test (``postgres_db``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from integration.cluster_nodes import (
     session_of,
     start_node,
 )
+from integration.postgres_fixtures import postgres_db, postgres_server  # noqa: F401
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
 from integration.redis_server import RedisServer
 from socketwire import AckTimeoutError
@@ -33,25 +35,35 @@ KINDS = ["classic", "sharded", "streams"]
 
 
 def factory(kind: str, url: str, **options: Any) -> AdapterFactory:
-    """The adapter factory of ``kind`` on ``url``."""
+    """The adapter factory of ``kind`` on ``url`` (a PostgreSQL DSN for ``postgres``)."""
     if kind == "classic":
         return create_adapter(url, **options)
     if kind == "sharded":
         return create_sharded_adapter(url, **options)
+    if kind == "postgres":
+        from socketwire.adapters.postgres import create_adapter as create_postgres_adapter
+
+        return create_postgres_adapter(url, **options)
     from socketwire.adapters.redis_streams import create_streams_adapter
 
     return create_streams_adapter(url, **options)
 
 
-@pytest.fixture(params=KINDS)
-async def nodes(
-    request: pytest.FixtureRequest,
-    redis_server: RedisServer,  # noqa: F811
-) -> AsyncIterator[tuple[PyNode, PyNode]]:
+def broker_url(request: pytest.FixtureRequest, kind: str) -> str:
+    """A fresh broker for ``kind``: a redis-server, or a PostgreSQL database."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_db"))
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+@pytest.fixture(params=[*KINDS, "postgres"])
+async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[PyNode, PyNode]]:
     """Two nodes; each sees the other (server_count == 2) before the test starts."""
     kind: str = request.param
-    a = await start_node(factory(kind, redis_server.url))
-    b = await start_node(factory(kind, redis_server.url))
+    url = broker_url(request, kind)
+    a = await start_node(factory(kind, url))
+    b = await start_node(factory(kind, url))
     try:
 
         async def both_counted() -> bool:

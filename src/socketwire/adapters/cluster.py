@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +183,18 @@ class _Pending:
     responses: list[Any] = field(default_factory=list)
     responders: list[str] = field(default_factory=list)
     answers: int = 0
+    #: The servers yet to answer, when answers are awaited from known servers by uid.
+    missing: set[str] | None = None
+
+    def complete(self) -> bool:
+        if self.missing is not None:
+            return not self.missing
+        return self.answers >= self.expected
+
+    def missing_count(self) -> int:
+        if self.missing is not None:
+            return len(self.missing)
+        return self.expected - self.answers
 
 
 class PendingRequests:
@@ -201,9 +213,16 @@ class PendingRequests:
         return request_id in self._pending
 
     def open(
-        self, request_id: str, operation: str, expected: int, timeout: float
+        self,
+        request_id: str,
+        operation: str,
+        expected: int,
+        timeout: float,
+        uids: Iterable[str] | None = None,
     ) -> asyncio.Future[list[Any]]:
-        """Start waiting for ``expected`` answers to ``request_id``.
+        """Start waiting for ``expected`` answers to ``request_id``; with ``uids``, for one
+        answer from each of those servers instead (socket.io-adapter's ``missingUids``: a
+        server that leaves meanwhile is no longer awaited, see :meth:`forget`).
 
         Returns:
             A future resolved with the answers (each answer's items when answers are lists, see
@@ -213,6 +232,9 @@ class PendingRequests:
         """
         loop = asyncio.get_running_loop()
         pending = _Pending(operation, expected, loop.create_future())
+        if uids is not None:
+            pending.missing = set(uids)
+            pending.expected = len(pending.missing)
         pending.timer = loop.call_later(timeout, self._expire, request_id, timeout)
         self._pending[request_id] = pending
         return pending.future
@@ -224,6 +246,7 @@ class PendingRequests:
         expected: int,
         timeout: float,  # noqa: ASYNC109 - the request's bound, in its error message
         publish: Callable[[], None],
+        uids: Iterable[str] | None = None,
     ) -> list[Any]:
         """Open ``request_id`` (see [`open()`][open]), call ``publish`` to send the request, and
         return the answers.
@@ -233,7 +256,7 @@ class PendingRequests:
             ClusterError: ``publish`` refused the request (or its publish failed later, if
                 it reports that through [`fail()`][fail]).
         """
-        future = self.open(request_id, operation, expected, timeout)
+        future = self.open(request_id, operation, expected, timeout, uids)
         try:
             publish()
         except ClusterError as exc:
@@ -254,9 +277,20 @@ class PendingRequests:
         pending.responses.extend(items)
         if responder is not None:
             pending.responders.append(responder)
-        if pending.answers >= pending.expected:
+            if pending.missing is not None:
+                pending.missing.discard(responder)
+        if pending.complete():
             self._finish(request_id, None)
         return True
+
+    def forget(self, uid: str) -> None:
+        """Server ``uid`` left: stop awaiting its answers (requests opened with ``uids``
+        complete when nobody else is missing)."""
+        for request_id, pending in list(self._pending.items()):
+            if pending.missing is not None and uid in pending.missing:
+                pending.missing.discard(uid)
+                if pending.complete():
+                    self._finish(request_id, None)
 
     def fail(self, request_id: str, error: BaseException) -> None:
         """Fail ``request_id`` at once (its request could not be sent)."""
@@ -268,9 +302,11 @@ class PendingRequests:
         if pending is None:
             return
         who = f"; answered: {', '.join(pending.responders)}" if pending.responders else ""
+        if pending.missing:
+            who += f"; not answered: {', '.join(sorted(pending.missing))}"
         error = ClusterTimeoutError(
             f"{pending.operation} timed out after {timeout:g} s: {pending.answers} of "
-            f"{pending.expected} servers answered, {pending.expected - pending.answers} "
+            f"{pending.expected} servers answered, {pending.missing_count()} "
             f"missing{who} (request {request_id} on {self.where})",
             operation=pending.operation,
             expected=pending.expected,

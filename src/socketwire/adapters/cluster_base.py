@@ -216,7 +216,13 @@ class ClusterAdapter(MemoryAdapter):
             expected,
             self.requests_timeout,
             lambda: self.publish(build(request_id), on_error=on_error),
+            self.expected_responders(),
         )
+
+    def expected_responders(self) -> set[str] | None:
+        """The uids of the servers that must answer a request, when the adapter knows them
+        (by heartbeats); None (this default) to count ``server_count() - 1`` answers."""
+        return None
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketDetails]:
         """The targeted sockets of every server.
