@@ -1,7 +1,9 @@
-"""Mixed clusters: one socketwire server and one Node socket.io 4.8 server on one Redis.
+"""Mixed clusters: one socketwire server and one Node socket.io 4.8 server on one Redis, or
+on one PostgreSQL database.
 
-For each adapter (``@socket.io/redis-adapter`` classic, its sharded variant, and
-``@socket.io/redis-streams-adapter``), with clients on each server, every operation is run
+For each adapter (``@socket.io/redis-adapter`` classic, its sharded variant,
+``@socket.io/redis-streams-adapter`` and ``@socket.io/postgres-adapter``), with clients on
+each server, every operation is run
 in both directions: Python -> Node (the socketwire server acts, Node's clients and handlers
 see it) and Node -> Python. The Node side is js/cluster_capture.js; its clients answer
 every acknowledged event with ``"ack-<name>"`` and its server answers ``py-sse`` with
@@ -30,6 +32,7 @@ from integration.cluster_nodes import (
     session_of,
     start_node,
 )
+from integration.postgres_fixtures import postgres_db, postgres_server  # noqa: F401
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
 from integration.redis_server import RedisServer
 from socketwire import AsyncClient
@@ -41,15 +44,19 @@ from socketwire.adapters.wire.naming import session_key
 
 pytestmark = pytest.mark.interop
 
-KINDS = ["classic", "sharded", "streams"]
+KINDS = ["classic", "sharded", "streams", "postgres"]
 
 
 def factory(kind: str, url: str) -> AdapterFactory:
-    """socketwire's adapter of ``kind``."""
+    """socketwire's adapter of ``kind`` (``url``: a PostgreSQL DSN for ``postgres``)."""
     if kind == "classic":
         return create_adapter(url)
     if kind == "sharded":
         return create_sharded_adapter(url)
+    if kind == "postgres":
+        from socketwire.adapters.postgres import create_adapter as create_postgres_adapter
+
+        return create_postgres_adapter(url)
     return create_streams_adapter(url)
 
 
@@ -81,11 +88,23 @@ class Mixed:
 
 
 @contextlib.asynccontextmanager
-async def start_mixed(kind: str, url: str, node: NodeFactory) -> AsyncIterator[Mixed]:
-    """A Node server and a socketwire server with adapter ``kind``, counting each other."""
-    driver = await node("cluster_capture.js", {"redis": url, "adapter": kind})
+async def start_mixed(
+    kind: str,
+    url: str,
+    node: NodeFactory,
+    py_factory: AdapterFactory | None = None,
+    node_options: dict[str, Any] | None = None,
+) -> AsyncIterator[Mixed]:
+    """A Node server and a socketwire server with adapter ``kind``, counting each other.
+
+    ``py_factory`` replaces socketwire's default adapter of ``kind``; ``node_options`` are
+    passed to Node's ``createAdapter``.
+    """
+    broker = "postgres" if kind == "postgres" else "redis"
+    args = {broker: url, "adapter": kind, "options": node_options or {}}
+    driver = await node("cluster_capture.js", args)
     await driver.expect("ready")
-    py = await start_node(factory(kind, url))
+    py = await start_node(py_factory or factory(kind, url))
     cluster = Mixed(kind, py, driver)
     try:
 
@@ -99,14 +118,19 @@ async def start_mixed(kind: str, url: str, node: NodeFactory) -> AsyncIterator[M
         await py.close()
 
 
+def broker_url(request: pytest.FixtureRequest, kind: str) -> str:
+    """A fresh broker for ``kind``: a redis-server, or a PostgreSQL database."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_db"))
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
 @pytest.fixture(params=KINDS)
-async def mixed(
-    request: pytest.FixtureRequest,
-    redis_server: RedisServer,  # noqa: F811
-    node: NodeFactory,
-) -> AsyncIterator[Mixed]:
+async def mixed(request: pytest.FixtureRequest, node: NodeFactory) -> AsyncIterator[Mixed]:
     """A mixed cluster for each adapter."""
-    async with start_mixed(request.param, redis_server.url, node) as cluster:
+    kind: str = request.param
+    async with start_mixed(kind, broker_url(request, kind), node) as cluster:
         yield cluster
 
 

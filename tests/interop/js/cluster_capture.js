@@ -1,10 +1,12 @@
-// A Node socket.io 4.8 server in a Redis cluster, driven by Python tests of the inter-node
-// wire codecs (tests/interop/test_cluster_wire_vectors.py).
+// A Node socket.io 4.8 server in a Redis or PostgreSQL cluster, driven by Python tests of the
+// inter-node wire codecs (tests/interop/test_cluster_wire_vectors.py) and of mixed clusters
+// (tests/interop/test_cluster_mixed.py, test_cluster_postgres_mixed.py).
 //
 // Usage: node cluster_capture.js '<json args>'
 //   args: {
 //     "redis": "redis://127.0.0.1:1234",
-//     "adapter": "classic" | "sharded" | "streams",
+//     "postgres": "postgresql://postgres@127.0.0.1:5432/db",   (adapter "postgres")
+//     "adapter": "classic" | "sharded" | "streams" | "postgres",
 //     "options": {...},          // adapter options, passed as is
 //     "recovery": false          // connectionStateRecovery (maxDisconnectionDuration 60 s)
 //   }
@@ -46,6 +48,7 @@
 //   {"cmd": "emitter_sse", "nsp", "args": [ev, ...]}
 //   {"cmd": "emitter_join" | "emitter_leave", "nsp", "rooms", "except", "target": [...]}
 //   {"cmd": "emitter_disconnect", "nsp", "rooms", "except", "close": bool}
+//   {"cmd": "close_adapter", "nsp"}   (the namespace's adapter closes: ADAPTER_CLOSE)
 // End of stdin: close everything and exit 0.
 "use strict";
 
@@ -101,6 +104,7 @@ try {
 
 const NSPS = ["/", "/admin"];
 const redisClients = [];
+let pgPool;
 const clients = new Map();
 let io;
 let port;
@@ -127,6 +131,16 @@ async function makeAdapter() {
   if (args.adapter === "streams") {
     const { createAdapter } = require("@socket.io/redis-streams-adapter");
     return createAdapter(await redisClient(), options);
+  }
+  if (args.adapter === "postgres") {
+    const { Pool } = require("pg");
+    const { createAdapter } = require("@socket.io/postgres-adapter");
+    // Two connections: the adapter keeps one for LISTEN, and publishes on the other. With
+    // more, its notifications go out in any order (each is a pool.query), and a test's
+    // "marker sent last" would not mean that everything before it arrived.
+    pgPool = new Pool({ connectionString: args.postgres, max: 2 });
+    pgPool.on("error", () => {}); // a test may kill a connection; the adapter reconnects
+    return createAdapter(pgPool, options);
   }
   throw new Error("unknown adapter " + args.adapter);
 }
@@ -262,6 +276,9 @@ async function run(cmd) {
     case "emitter_disconnect":
       operator(await emitterOf(cmd.nsp), cmd).disconnectSockets(!!cmd.close);
       break;
+    case "close_adapter":
+      nsp.adapter.close();
+      break;
     default:
       throw new Error("unknown command " + cmd.cmd);
   }
@@ -286,6 +303,9 @@ async function shutdown() {
       // already closed
     }
   }
+  if (pgPool) {
+    await Promise.race([pgPool.end().catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
+  }
   // The streams adapter's reader may sit in a blocking XREAD: do not wait for it.
   process.exit(0);
 }
@@ -304,6 +324,12 @@ async function main() {
   }
   await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   port = httpServer.address().port;
+  if (args.adapter === "postgres") {
+    // Ready once the adapter LISTENs (its PubSubClient sets .client then): a node that
+    // announces itself earlier would miss the answers (Node's own start-up race).
+    const pubsub = io.of("/").adapter.client;
+    while (!pubsub.client) await new Promise((r) => setTimeout(r, 10));
+  }
   out({ event: "ready", port, uids });
 
   const rl = readline.createInterface({ input: process.stdin });

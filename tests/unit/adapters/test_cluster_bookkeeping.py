@@ -1,5 +1,6 @@
 """The cluster adapters' shared bookkeeping, without Redis: pending requests and their
-timeout messages, acknowledgement requests, option converters, the recovery log."""
+timeout messages, acknowledgement requests, option converters, the recovery log, and the
+membership that heartbeats maintain."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from socketwire.adapters.cluster import (
     options_from_wire,
     options_to_wire,
 )
+from socketwire.adapters.cluster_heartbeat import Membership
 from socketwire.adapters.redis import RecoveryLog
 from socketwire.adapters.wire import WireFlags, WireOptions
 from socketwire.socketio import Packet, PacketType
@@ -61,6 +63,61 @@ async def test_failing_and_closing_requests() -> None:
         await failed
     with pytest.raises(ClusterError, match="adapter closed"):
         await closed
+
+
+async def test_a_request_by_uid_waits_for_each_known_server_once() -> None:
+    """socket.io-adapter's missingUids: one answer per known server, a second answer from
+    the same server or one from a stranger does not complete the request."""
+    requests = PendingRequests("socket.io#/")
+    future = requests.open("r5", "fetch_sockets", 0, timeout=5, uids={"a", "b"})
+    requests.answer("r5", ["a1"], "a")
+    requests.answer("r5", ["a2"], "a")
+    requests.answer("r5", ["x1"], "stranger")
+    assert not future.done()
+    requests.answer("r5", ["b1"], "b")
+    assert await future == ["a1", "a2", "x1", "b1"]
+
+
+async def test_a_server_that_leaves_is_no_longer_awaited() -> None:
+    requests = PendingRequests("socket.io#/")
+    both = requests.open("r6", "server_side_emit", 0, timeout=5, uids={"a", "b"})
+    counted = requests.open("r7", "server_side_emit", 2, timeout=5)
+    requests.answer("r6", ["pong"], "a")
+    requests.forget("b")
+    assert await both == ["pong"]
+    requests.forget("a")
+    assert not counted.done()  # a request that counts answers knows no uids
+    requests.close()
+    with pytest.raises(ClusterError):
+        await counted
+
+
+async def test_a_request_by_uid_names_who_did_not_answer() -> None:
+    requests = PendingRequests("socket.io#/")
+    future = requests.open("r8", "fetch_sockets", 0, timeout=0.05, uids={"b", "c", "a"})
+    requests.answer("r8", [], "a")
+    with pytest.raises(ClusterTimeoutError) as caught:
+        await future
+    assert str(caught.value) == (
+        "fetch_sockets timed out after 0.05 s: 1 of 3 servers answered, 2 missing; "
+        "answered: a; not answered: b, c (request r8 on socket.io#/)"
+    )
+
+
+def test_membership_by_last_heard() -> None:
+    members = Membership(timeout=10)
+    members.seen("a", now=100.0)
+    members.seen("b", now=105.0)
+    assert len(members) == 2
+    assert "a" in members
+    assert members.uids() == {"a", "b"}
+    assert members.expire(now=110.0) == []  # silent for exactly the timeout: still there
+    members.seen("a", now=110.5)  # any message refreshes
+    assert members.expire(now=115.1) == ["b"]
+    assert members.uids() == {"a"}
+    assert members.remove("a")
+    assert not members.remove("a")
+    assert len(members) == 0
 
 
 async def test_ack_requests_forward_counts_and_acks_until_the_timeout() -> None:

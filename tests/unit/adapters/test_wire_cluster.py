@@ -14,7 +14,7 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wire_strategies import events, ids, json_values, options, packets, rooms, sessions, sockets
+from wire_strategies import json_values, messages, sessions
 from wire_strategies import values as any_values
 
 from socketwire.adapters.wire import (
@@ -366,39 +366,6 @@ def test_message_type_of_a_stranger() -> None:
 
 
 # -- round trips ----------------------------------------------------------------------------
-
-uid = ids
-nsp = st.sampled_from(["/", "/admin", "/é"])
-
-
-def messages(data: st.SearchStrategy[Any]) -> st.SearchStrategy[ClusterMessage]:
-    """Every cluster message, with ``data`` for free-form values."""
-    return st.one_of(
-        st.builds(InitialHeartbeat, uid, nsp),
-        st.builds(Heartbeat, uid, nsp),
-        st.builds(AdapterClose, uid, nsp),
-        nsp.flatmap(
-            lambda name: st.builds(
-                ClusterBroadcast,
-                uid,
-                st.just(name),
-                packets(name, data),
-                options,
-                st.none() | ids,
-            )
-        ),
-        st.builds(SocketsJoin, uid, nsp, options, rooms),
-        st.builds(SocketsLeave, uid, nsp, options, rooms),
-        st.builds(DisconnectSockets, uid, nsp, options, st.booleans()),
-        st.builds(FetchSockets, uid, nsp, options, ids),
-        st.builds(
-            FetchSocketsResponse, uid, nsp, ids, st.lists(sockets(data), max_size=2).map(tuple)
-        ),
-        st.builds(ServerSideEmit, uid, nsp, events(data), st.none() | ids),
-        st.builds(ServerSideEmitResponse, uid, nsp, ids, data),
-        st.builds(BroadcastClientCount, uid, nsp, ids, st.integers(0, 2**31)),
-        st.builds(BroadcastAck, uid, nsp, ids, data),
-    )
 
 
 @given(messages(any_values))

@@ -6,6 +6,22 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from socketwire.adapters.wire.cluster import (
+    AdapterClose,
+    BroadcastAck,
+    BroadcastClientCount,
+    ClusterBroadcast,
+    ClusterMessage,
+    DisconnectSockets,
+    FetchSockets,
+    FetchSocketsResponse,
+    Heartbeat,
+    InitialHeartbeat,
+    ServerSideEmit,
+    ServerSideEmitResponse,
+    SocketsJoin,
+    SocketsLeave,
+)
 from socketwire.adapters.wire.common import (
     WireFlags,
     WireHandshake,
@@ -21,6 +37,7 @@ __all__ = [
     "handshakes",
     "ids",
     "json_values",
+    "messages",
     "options",
     "packets",
     "rooms",
@@ -91,3 +108,37 @@ def sockets(data: st.SearchStrategy[Any] = values) -> st.SearchStrategy[WireSock
 
 
 sessions = st.builds(WireSession, sid=ids, pid=ids, rooms=rooms, data=values)
+
+
+_uid = ids
+_nsp = st.sampled_from(["/", "/admin", "/é"])
+
+
+def messages(data: st.SearchStrategy[Any]) -> st.SearchStrategy[ClusterMessage]:
+    """Every cluster message, with ``data`` for free-form values."""
+    return st.one_of(
+        st.builds(InitialHeartbeat, _uid, _nsp),
+        st.builds(Heartbeat, _uid, _nsp),
+        st.builds(AdapterClose, _uid, _nsp),
+        _nsp.flatmap(
+            lambda name: st.builds(
+                ClusterBroadcast,
+                _uid,
+                st.just(name),
+                packets(name, data),
+                options,
+                st.none() | ids,
+            )
+        ),
+        st.builds(SocketsJoin, _uid, _nsp, options, rooms),
+        st.builds(SocketsLeave, _uid, _nsp, options, rooms),
+        st.builds(DisconnectSockets, _uid, _nsp, options, st.booleans()),
+        st.builds(FetchSockets, _uid, _nsp, options, ids),
+        st.builds(
+            FetchSocketsResponse, _uid, _nsp, ids, st.lists(sockets(data), max_size=2).map(tuple)
+        ),
+        st.builds(ServerSideEmit, _uid, _nsp, events(data), st.none() | ids),
+        st.builds(ServerSideEmitResponse, _uid, _nsp, ids, data),
+        st.builds(BroadcastClientCount, _uid, _nsp, ids, st.integers(0, 2**31)),
+        st.builds(BroadcastAck, _uid, _nsp, ids, data),
+    )
