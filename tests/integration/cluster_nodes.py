@@ -1,5 +1,5 @@
-"""socketwire cluster nodes for tests: a Server with a Redis adapter on a free port, and
-clients that record what they receive.
+"""socketwire cluster nodes for tests: a Server with a cluster adapter (Redis or PostgreSQL)
+on a free port, and clients that record what they receive.
 
 Every client joins the rooms in its auth (``rooms``), its ``socket.data`` is the auth's
 ``data``, and it answers the acknowledged event ``ask`` with ``"ack-<name>"``. The servers
@@ -22,9 +22,12 @@ from socketwire.adapters.base import AdapterFactory
 from socketwire.io.native import NativeServer
 
 __all__ = [
+    "KINDS",
     "WAIT",
     "Inbox",
     "PyNode",
+    "adapter_factory",
+    "broker_url",
     "drop_transport",
     "eventually",
     "room_channels_ready",
@@ -33,6 +36,35 @@ __all__ = [
 ]
 
 WAIT = 5.0
+#: socketwire's cluster adapters: Redis classic, sharded and streams, and PostgreSQL.
+KINDS = ["classic", "sharded", "streams", "postgres"]
+
+
+def adapter_factory(kind: str, url: str, **options: Any) -> AdapterFactory:
+    """socketwire's adapter of ``kind`` on ``url`` (a PostgreSQL DSN for ``postgres``)."""
+    if kind == "classic":
+        from socketwire.adapters.redis import create_adapter
+
+        return create_adapter(url, **options)
+    if kind == "sharded":
+        from socketwire.adapters.redis import create_sharded_adapter
+
+        return create_sharded_adapter(url, **options)
+    if kind == "streams":
+        from socketwire.adapters.redis_streams import create_streams_adapter
+
+        return create_streams_adapter(url, **options)
+    from socketwire.adapters.postgres import create_adapter as create_postgres_adapter
+
+    return create_postgres_adapter(url, **options)
+
+
+def broker_url(request: pytest.FixtureRequest, kind: str) -> str:
+    """A fresh broker for ``kind``: a redis-server (the ``redis_server`` fixture), or a
+    PostgreSQL database (``postgres_db``); the test module must import that fixture."""
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_db"))
+    return str(request.getfixturevalue("redis_server").url)
 
 
 class Inbox:

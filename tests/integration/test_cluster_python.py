@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from integration.cluster_nodes import KINDS as ALL_KINDS
 from integration.cluster_nodes import (
     PyNode,
+    adapter_factory,
+    broker_url,
     drop_transport,
     eventually,
     room_channels_ready,
@@ -28,36 +31,17 @@ from socketwire import AckTimeoutError
 from socketwire.adapters.base import AdapterFactory
 from socketwire.adapters.cluster import ClusterTimeoutError
 from socketwire.adapters.emitter import Emitter
-from socketwire.adapters.redis import create_adapter, create_sharded_adapter
 from socketwire.adapters.wire.naming import session_key
 
 KINDS = ["classic", "sharded", "streams"]
 
 
 def factory(kind: str, url: str, **options: Any) -> AdapterFactory:
-    """The adapter factory of ``kind`` on ``url`` (a PostgreSQL DSN for ``postgres``)."""
-    if kind == "classic":
-        return create_adapter(url, **options)
-    if kind == "sharded":
-        return create_sharded_adapter(url, **options)
-    if kind == "postgres":
-        from socketwire.adapters.postgres import create_adapter as create_postgres_adapter
-
-        return create_postgres_adapter(url, **options)
-    from socketwire.adapters.redis_streams import create_streams_adapter
-
-    return create_streams_adapter(url, **options)
+    """The adapter factory of ``kind`` on ``url``."""
+    return adapter_factory(kind, url, **options)
 
 
-def broker_url(request: pytest.FixtureRequest, kind: str) -> str:
-    """A fresh broker for ``kind``: a redis-server, or a PostgreSQL database."""
-    if kind == "postgres":
-        return str(request.getfixturevalue("postgres_db"))
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return server.url
-
-
-@pytest.fixture(params=[*KINDS, "postgres"])
+@pytest.fixture(params=ALL_KINDS)
 async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[PyNode, PyNode]]:
     """Two nodes; each sees the other (server_count == 2) before the test starts."""
     kind: str = request.param
@@ -366,8 +350,8 @@ def _counted(*nodes: PyNode) -> Any:
 async def test_the_emitter_into_socketwire_servers(
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    a = await start_node(create_adapter(redis_server.url))
-    b = await start_node(create_adapter(redis_server.url))
+    a = await start_node(factory("classic", redis_server.url))
+    b = await start_node(factory("classic", redis_server.url))
     emitter = Emitter(redis_server.url)
     try:
         await eventually(_counted(a, b), "both nodes to count each other")

@@ -1,16 +1,19 @@
-"""A Node socket.io server in a Redis cluster, and a Python peer that watches and talks.
+"""A Node socket.io server in a Redis or PostgreSQL cluster, and its Python peers.
 
-Used by test_cluster_wire_vectors.py: the Node side is js/cluster_capture.js (driven through
-the ``node`` fixture of tests/conftest.py); the Python side is redis-py on the same
-redis-server, with a :class:`Capture` of everything published on the channels it listens to.
+The Node side is js/cluster_capture.js (driven through the ``node`` fixture of
+tests/conftest.py). test_cluster_wire_vectors.py talks to it through redis-py on the same
+redis-server (:class:`Cluster`), with a :class:`Capture` of everything published on the
+channels it listens to. The mixed-cluster tests (test_cluster_mixed.py,
+test_cluster_postgres_mixed.py) pair it with a socketwire server (:func:`start_mixed`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,9 +21,11 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from conftest import WAIT, NodeDriver
+from conftest import WAIT, NodeDriver, NodeFactory
+from integration.cluster_nodes import PyNode, adapter_factory, eventually, start_node
+from socketwire.adapters.base import AdapterFactory
 
-__all__ = ["Capture", "Cluster", "wait_for_redis"]
+__all__ = ["Capture", "Cluster", "Mixed", "b64", "start_mixed", "wait_for_redis"]
 
 T = TypeVar("T")
 
@@ -126,3 +131,66 @@ class Cluster:
         for item in self.extra:
             await item.close() if isinstance(item, Capture) else await item.aclose()
         await self.redis.aclose()
+
+
+@dataclass
+class Mixed:
+    """The two servers of a mixed cluster."""
+
+    kind: str
+    py: PyNode
+    node: NodeDriver
+    refs: int = 0
+
+    async def node_client(self, name: str, rooms: list[str], **fields: Any) -> str:
+        """Connect a client of the Node process to the Node server; its socket id."""
+        await self.node.command("client", name=name, rooms=rooms, **fields)
+        return str((await self.node.expect("client_connect", name=name))["id"])
+
+    async def node_result(self, cmd: str, **fields: Any) -> Any:
+        """Run a Node command whose value comes later; the value (fails on an error)."""
+        self.refs += 1
+        await self.node.command(cmd, ref=self.refs, **fields)
+        event = await self.node.expect("result", ref=self.refs)
+        assert "error" not in event, event
+        return event["value"]
+
+    async def node_got(self, name: str, ev: str) -> list[Any]:
+        """Wait for the Node client ``name`` to receive ``ev``; its arguments."""
+        return list((await self.node.expect("client_ev", name=name, ev=ev))["args"])
+
+
+@contextlib.asynccontextmanager
+async def start_mixed(
+    kind: str,
+    url: str,
+    node: NodeFactory,
+    py_factory: AdapterFactory | None = None,
+    node_options: dict[str, Any] | None = None,
+) -> AsyncIterator[Mixed]:
+    """A Node server and a socketwire server with adapter ``kind``, counting each other.
+
+    ``py_factory`` replaces socketwire's default adapter of ``kind``; ``node_options`` are
+    passed to Node's ``createAdapter``.
+    """
+    broker = "postgres" if kind == "postgres" else "redis"
+    args = {broker: url, "adapter": kind, "options": node_options or {}}
+    driver = await node("cluster_capture.js", args)
+    await driver.expect("ready")
+    py = await start_node(py_factory or adapter_factory(kind, url))
+    cluster = Mixed(kind, py, driver)
+    try:
+
+        async def both_counted() -> bool:
+            node_count = await cluster.node_result("server_count", nsp="/")
+            return node_count == 2 and await py.adapter().server_count() == 2
+
+        await eventually(both_counted, "each server to count the other")
+        yield cluster
+    finally:
+        await py.close()
+
+
+def b64(data: bytes) -> dict[str, str]:
+    """Binary in the Node driver's JSON."""
+    return {"$bin": base64.b64encode(data).decode()}

@@ -15,18 +15,17 @@ The operation x direction x adapter matrix these tests cover is in docs/topics/c
 
 from __future__ import annotations
 
-import base64
-import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from cluster_harness import Mixed, b64, start_mixed
 from redis.asyncio import Redis
 
-from conftest import NodeDriver, NodeFactory
+from conftest import NodeFactory
 from integration.cluster_nodes import (
-    PyNode,
+    KINDS,
+    broker_url,
     drop_transport,
     eventually,
     session_of,
@@ -36,94 +35,11 @@ from integration.postgres_fixtures import postgres_db, postgres_server  # noqa: 
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
 from integration.redis_server import RedisServer
 from socketwire import AsyncClient
-from socketwire.adapters.base import AdapterFactory
 from socketwire.adapters.emitter import Emitter
-from socketwire.adapters.redis import create_adapter, create_sharded_adapter
 from socketwire.adapters.redis_streams import create_streams_adapter
 from socketwire.adapters.wire.naming import session_key
 
 pytestmark = pytest.mark.interop
-
-KINDS = ["classic", "sharded", "streams", "postgres"]
-
-
-def factory(kind: str, url: str) -> AdapterFactory:
-    """socketwire's adapter of ``kind`` (``url``: a PostgreSQL DSN for ``postgres``)."""
-    if kind == "classic":
-        return create_adapter(url)
-    if kind == "sharded":
-        return create_sharded_adapter(url)
-    if kind == "postgres":
-        from socketwire.adapters.postgres import create_adapter as create_postgres_adapter
-
-        return create_postgres_adapter(url)
-    return create_streams_adapter(url)
-
-
-@dataclass
-class Mixed:
-    """The two servers of a mixed cluster."""
-
-    kind: str
-    py: PyNode
-    node: NodeDriver
-    refs: int = 0
-
-    async def node_client(self, name: str, rooms: list[str], **fields: Any) -> str:
-        """Connect a client of the Node process to the Node server; its socket id."""
-        await self.node.command("client", name=name, rooms=rooms, **fields)
-        return str((await self.node.expect("client_connect", name=name))["id"])
-
-    async def node_result(self, cmd: str, **fields: Any) -> Any:
-        """Run a Node command whose value comes later; the value (fails on an error)."""
-        self.refs += 1
-        await self.node.command(cmd, ref=self.refs, **fields)
-        event = await self.node.expect("result", ref=self.refs)
-        assert "error" not in event, event
-        return event["value"]
-
-    async def node_got(self, name: str, ev: str) -> list[Any]:
-        """Wait for the Node client ``name`` to receive ``ev``; its arguments."""
-        return list((await self.node.expect("client_ev", name=name, ev=ev))["args"])
-
-
-@contextlib.asynccontextmanager
-async def start_mixed(
-    kind: str,
-    url: str,
-    node: NodeFactory,
-    py_factory: AdapterFactory | None = None,
-    node_options: dict[str, Any] | None = None,
-) -> AsyncIterator[Mixed]:
-    """A Node server and a socketwire server with adapter ``kind``, counting each other.
-
-    ``py_factory`` replaces socketwire's default adapter of ``kind``; ``node_options`` are
-    passed to Node's ``createAdapter``.
-    """
-    broker = "postgres" if kind == "postgres" else "redis"
-    args = {broker: url, "adapter": kind, "options": node_options or {}}
-    driver = await node("cluster_capture.js", args)
-    await driver.expect("ready")
-    py = await start_node(py_factory or factory(kind, url))
-    cluster = Mixed(kind, py, driver)
-    try:
-
-        async def both_counted() -> bool:
-            node_count = await cluster.node_result("server_count", nsp="/")
-            return node_count == 2 and await py.adapter().server_count() == 2
-
-        await eventually(both_counted, "each server to count the other")
-        yield cluster
-    finally:
-        await py.close()
-
-
-def broker_url(request: pytest.FixtureRequest, kind: str) -> str:
-    """A fresh broker for ``kind``: a redis-server, or a PostgreSQL database."""
-    if kind == "postgres":
-        return str(request.getfixturevalue("postgres_db"))
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return server.url
 
 
 @pytest.fixture(params=KINDS)
@@ -132,11 +48,6 @@ async def mixed(request: pytest.FixtureRequest, node: NodeFactory) -> AsyncItera
     kind: str = request.param
     async with start_mixed(kind, broker_url(request, kind), node) as cluster:
         yield cluster
-
-
-def b64(data: bytes) -> dict[str, str]:
-    """Binary in the Node driver's JSON."""
-    return {"$bin": base64.b64encode(data).decode()}
 
 
 async def test_broadcasts_both_ways(mixed: Mixed) -> None:

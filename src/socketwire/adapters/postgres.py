@@ -58,6 +58,8 @@ _TRANSIENT = (
     TimeoutError,
 )
 _BACKOFF_MIN = 0.05
+#: The ``application_name`` of the adapter's connections (pg_stat_activity shows it).
+APPLICATION_NAME = "socketwire"
 _BACKOFF_MAX = 2.0
 
 
@@ -81,7 +83,8 @@ def create_adapter(
 
     Args:
         dsn: Where the database is (``postgresql://user:password@host:port/database``).
-        connect_options: More arguments for ``asyncpg.connect`` (``ssl``, ``password``...).
+        connect_options: More arguments for ``asyncpg.connect`` (``ssl``, ``password``...);
+            ``application_name`` is ``socketwire`` unless ``server_settings`` names another.
         pool_size: Connections that send and read messages, at most; one more listens.
         channel_prefix: Channels are ``<channel_prefix>#<namespace>``.
         table_name: The attachment table (``table`` or ``schema.table``).
@@ -180,7 +183,10 @@ class PostgresClient:
         max_queued: int,
     ) -> None:
         self.dsn = dsn
-        self.connect_options = connect_options
+        # Named in pg_stat_activity, unless the application names its connections itself.
+        settings = {"application_name": APPLICATION_NAME}
+        settings.update(connect_options.get("server_settings") or {})
+        self.connect_options = {**connect_options, "server_settings": settings}
         self.pool_size = pool_size
         #: The ``asyncpg.Pool`` that sends and reads messages (None when not running).
         self.pool: Any = None

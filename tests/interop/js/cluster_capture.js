@@ -49,6 +49,7 @@
 //   {"cmd": "emitter_join" | "emitter_leave", "nsp", "rooms", "except", "target": [...]}
 //   {"cmd": "emitter_disconnect", "nsp", "rooms", "except", "close": bool}
 //   {"cmd": "close_adapter", "nsp"}   (the namespace's adapter closes: ADAPTER_CLOSE)
+//   {"cmd": "exit_now"}   (exit 0 at once, closing nothing: a crash, as the cluster sees it)
 // End of stdin: close everything and exit 0.
 "use strict";
 
@@ -278,6 +279,9 @@ async function run(cmd) {
       break;
     case "close_adapter":
       nsp.adapter.close();
+      break;
+    case "exit_now":
+      setTimeout(() => process.exit(0), 50); // after the "ack" line
       break;
     default:
       throw new Error("unknown command " + cmd.cmd);
