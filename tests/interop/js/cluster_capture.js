@@ -136,11 +136,17 @@ async function makeAdapter() {
   if (args.adapter === "postgres") {
     const { Pool } = require("pg");
     const { createAdapter } = require("@socket.io/postgres-adapter");
-    // Two connections: the adapter keeps one for LISTEN, and publishes on the other. With
-    // more, its notifications go out in any order (each is a pool.query), and a test's
-    // "marker sent last" would not mean that everything before it arrived.
-    pgPool = new Pool({ connectionString: args.postgres, max: 2 });
-    pgPool.on("error", () => {}); // a test may kill a connection; the adapter reconnects
+    // The adapter keeps one connection for LISTEN and publishes on the others, each message
+    // a pool.query: with several idle connections its notifications go out in any order,
+    // and a test's "marker sent last" would not mean that everything before it arrived.
+    // Three: one listens, one publishes (pg-pool reuses an idle connection before opening
+    // another), and one spare for the LISTEN connection after it is killed, since the
+    // adapter never releases the dead one and the pool still counts it.
+    pgPool = new Pool({ connectionString: args.postgres, max: 3 });
+    // A test may kill a connection. The adapter reconnects on the LISTEN client's "end", but
+    // leaves its "error" unhandled, which would throw; an application must handle it.
+    pgPool.on("error", () => {});
+    pgPool.on("connect", (client) => client.on("error", () => {}));
     return createAdapter(pgPool, options);
   }
   throw new Error("unknown adapter " + args.adapter);
