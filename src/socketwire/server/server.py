@@ -287,7 +287,13 @@ class Server:
             if existing is not None:
                 # created in the meantime
                 return existing
-            return parent.create_child(name)
+            try:
+                return parent.create_child(name)
+            except Exception:
+                # The adapter refused the name (a PostgreSQL channel is 63 bytes at most):
+                # the client is told "Invalid namespace" rather than left waiting.
+                logger.exception("creating namespace %r failed", name)
+                return None
         return None
 
     @property
