@@ -18,12 +18,13 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from conftest import free_port
 
 __all__ = ["ATTACHMENTS_TABLE", "PG_BIN", "PostgresServer", "PostgresServerError", "find_pg_bin"]
 
@@ -66,13 +67,6 @@ def find_pg_bin() -> str | None:
 PG_BIN = find_pg_bin()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, which nobody may reap here, counts as gone)."""
     try:
@@ -96,7 +90,7 @@ class PostgresServer:
 
     def __init__(self, bin_dir: str) -> None:
         self.bin_dir = bin_dir
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="socketwire-pg-"))
         self.data = self.tmp / "data"
         self.pid: int | None = None

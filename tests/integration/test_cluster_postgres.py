@@ -245,3 +245,38 @@ async def test_another_table_and_prefix(postgres_db: str) -> None:  # noqa: F811
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_database_that_is_not_there_yet(
+    postgres_server: PostgresServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server starts anyway; what it is asked to send meanwhile is dropped after
+    ``publish_timeout``, loudly; it LISTENs (and joins the cluster) once the database is
+    there, without a restart."""
+    name = "late_database"
+    dsn = postgres_server.dsn(name)
+    caplog.set_level(logging.ERROR, "socketwire.cluster.postgres")
+    node = await start_node(create_adapter(dsn, publish_timeout=0.3))
+    other: PyNode | None = None
+    try:
+        client = node.adapter().client
+        assert not client.listening
+        node.sio.emit("lost")
+        await eventually(lambda: _true(client.stats.dropped == 1), "the message to be dropped")
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("cannot LISTEN on PostgreSQL" in line for line in lines) == 1
+        assert any("dropping ClusterBroadcast for socket.io#/" in line for line in lines)
+
+        await asyncio.to_thread(postgres_server.psql, f"CREATE DATABASE {name}")
+        await eventually(lambda: _true(client.listening), "the server to LISTEN")
+        other = await start_node(create_adapter(dsn))
+
+        async def counted() -> bool:
+            return await node.adapter().server_count() == 2
+
+        await eventually(counted, "the servers to count each other")
+    finally:
+        await node.close()
+        if other is not None:
+            await other.close()

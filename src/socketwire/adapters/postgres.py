@@ -272,7 +272,7 @@ class PostgresClient:
         listener = self._listener
         if self.adapters and listener is not None:
             self._announced.discard(adapter.channel)
-            with contextlib.suppress(*_TRANSIENT):
+            with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError):
                 await listener.remove_listener(adapter.channel, self._on_notify)
         if self.adapters or not self._tasks:
             return
@@ -296,6 +296,7 @@ class PostgresClient:
 
     async def _listen(self) -> None:
         backoff = _BACKOFF_MIN
+        failing = False
         while True:
             lost = asyncio.Event()
             connection: Any = None
@@ -312,14 +313,22 @@ class PostgresClient:
                     await self._attach(connection, adapter)
                 self.stats.listens += 1
                 backoff = _BACKOFF_MIN
+                failing = False
                 if self.stats.listens > 1:
                     logger.warning("listening on PostgreSQL again")
                 self._listened()
                 await lost.wait()
                 self.stats.lost += 1
                 logger.warning("the LISTEN connection to PostgreSQL was lost; reconnecting")
-            except _TRANSIENT as exc:
-                logger.warning("cannot LISTEN on PostgreSQL (%s); retrying", exc)
+            except (*_TRANSIENT, asyncpg.PostgresError) as exc:
+                # Logged once per outage (a wrong password or database name too: it may be
+                # fixed without restarting this server).
+                if not failing:
+                    logger.error("cannot LISTEN on PostgreSQL (%s); retrying", exc)
+                failing = True
+                self._listened()
+            except Exception:
+                logger.exception("the LISTEN connection failed; retrying")
                 self._listened()
             finally:
                 self._listener = None
@@ -444,12 +453,17 @@ class PostgresClient:
             try:
                 await self._send_one(item)
             except _TRANSIENT as exc:
-                if loop.time() - item.accepted_at < self.publish_timeout:
+                now = loop.time()
+                if now - item.accepted_at < self.publish_timeout:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, _BACKOFF_MAX)
                     continue
-                self._give_up(item, exc)
-            except asyncpg.PostgresError as exc:
+                # Every message accepted as long ago is given up too, without an attempt.
+                while self._outbox and now - self._outbox[0].accepted_at >= self.publish_timeout:
+                    self._give_up(self._outbox.popleft(), exc)
+                continue
+            except Exception as exc:
+                # The database refused it (no attachment table...): retrying will not help.
                 self._give_up(item, exc)
             else:
                 if item.on_result is not None:
