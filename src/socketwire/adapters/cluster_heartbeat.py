@@ -37,7 +37,7 @@ from socketwire.adapters.wire.cluster import (
 )
 
 if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
+    from socketwire.adapters.base import AdapterNamespace
 
 __all__ = ["HeartbeatClusterAdapter", "Membership"]
 
@@ -87,9 +87,9 @@ class Membership:
 class HeartbeatClusterAdapter(ClusterAdapter):
     """A :class:`ClusterAdapter` whose servers are known by their heartbeats.
 
-    A subclass sends messages (:meth:`_transmit`, :meth:`_publish_response`), hands every
-    message it receives to :meth:`on_message`, and calls :meth:`_start_heartbeats` once it
-    receives the namespace's messages and :meth:`_stop_heartbeats` when it closes.
+    A subclass sends messages (:meth:`transmit`, :meth:`publish_response`), hands every
+    message it receives to :meth:`on_message`, and calls :meth:`start_heartbeats` once it
+    receives the namespace's messages and :meth:`stop_heartbeats` when it closes.
 
     Attributes:
         heartbeat_interval: Seconds of silence after which this server sends a heartbeat.
@@ -98,7 +98,7 @@ class HeartbeatClusterAdapter(ClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         *,
         heartbeat_interval: float = 5.0,
         heartbeat_timeout: float = 10.0,
@@ -114,21 +114,23 @@ class HeartbeatClusterAdapter(ClusterAdapter):
     # -- transport (subclasses) --------------------------------------------------------------
 
     @abstractmethod
-    def _transmit(
+    def transmit(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Queue ``message`` for every server (see :meth:`ClusterAdapter._publish`)."""
+        """Queue ``message`` for every server (see :meth:`ClusterAdapter.publish`)."""
 
-    def _publish(
+    def publish(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        self._transmit(message, on_result, on_error)
+        """Queue ``message`` for every server (:meth:`transmit`); the next heartbeat waits
+        ``heartbeat_interval`` from now."""
+        self.transmit(message, on_result, on_error)
         # Whatever this server publishes tells the others it is alive: the heartbeat waits.
         self._last_published = asyncio.get_running_loop().time()
 
@@ -138,13 +140,14 @@ class HeartbeatClusterAdapter(ClusterAdapter):
         """One plus the servers heard from within ``heartbeat_timeout``."""
         return 1 + len(self.members)
 
-    def _expected_responders(self) -> set[str] | None:
+    def expected_responders(self) -> set[str] | None:
+        """The servers heard from: each must answer a request."""
         return self.members.uids()
 
     def _forget(self, uid: str) -> None:
         if self.members.remove(uid):
             logger.debug("[%s] server %s left %s", self.uid, uid, self.nsp.name)
-        self._requests.forget(uid)
+        self.requests.forget(uid)
 
     def on_message(self, message: ClusterMessage, offset: str | None = None) -> None:
         """Note who spoke, answer an ``INITIAL_HEARTBEAT``, forget a server that closed, and
@@ -165,27 +168,27 @@ class HeartbeatClusterAdapter(ClusterAdapter):
 
     def _heartbeat(self, message: type[Heartbeat | InitialHeartbeat] = Heartbeat) -> None:
         try:
-            self._publish(message(self.uid, self.nsp.name))
+            self.publish(message(self.uid, self.nsp.name))
         except ClusterError as exc:
             logger.debug("[%s] no heartbeat: %s", self.uid, exc)
 
-    async def _start_heartbeats(self) -> None:
+    async def start_heartbeats(self) -> None:
         """Announce this server (``INITIAL_HEARTBEAT``) and start the timers. Call it once
         this server receives the namespace's messages, so that it hears the answers."""
         self._heartbeat(InitialHeartbeat)
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick(), name=f"heartbeat:{self.nsp.name}")
 
-    async def _stop_heartbeats(self) -> None:
+    async def stop_heartbeats(self) -> None:
         """Stop the timers, fail pending requests and tell the others (``ADAPTER_CLOSE``)."""
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        self._close_requests()
+        self.close_requests()
         try:
-            self._publish(AdapterClose(self.uid, self.nsp.name))
+            self.publish(AdapterClose(self.uid, self.nsp.name))
         except ClusterError as exc:
             logger.debug("[%s] no ADAPTER_CLOSE: %s", self.uid, exc)
 
@@ -195,7 +198,7 @@ class HeartbeatClusterAdapter(ClusterAdapter):
             now = loop.time()
             for uid in self.members.expire(now):
                 logger.debug("[%s] server %s seems down", self.uid, uid)
-                self._requests.forget(uid)
+                self.requests.forget(uid)
             if now >= self._last_published + self.heartbeat_interval:
                 self._heartbeat()
             due = self._last_published + self.heartbeat_interval

@@ -43,7 +43,7 @@ from socketwire.adapters.wire.postgres import (
 )
 
 if TYPE_CHECKING:
-    from socketwire.server.namespace import Namespace
+    from socketwire.adapters.base import AdapterNamespace
 
 __all__ = ["PostgresAdapter", "PostgresClient", "PostgresStats", "create_adapter"]
 
@@ -111,7 +111,7 @@ def create_adapter(
         max_queued=max_queued,
     )
 
-    def factory(nsp: Namespace) -> PostgresAdapter:
+    def factory(nsp: AdapterNamespace) -> PostgresAdapter:
         return PostgresAdapter(
             nsp,
             client,
@@ -262,7 +262,7 @@ class PostgresClient:
         except BaseException:
             self._announced.discard(adapter.channel)
             raise
-        await adapter._on_listening()
+        await adapter.on_listening()
 
     async def remove(self, adapter: PostgresAdapter) -> None:
         """Stop receiving ``adapter``'s messages; the last one closes the client (after
@@ -509,7 +509,7 @@ class PostgresAdapter(HeartbeatClusterAdapter):
 
     def __init__(
         self,
-        nsp: Namespace,
+        nsp: AdapterNamespace,
         client: PostgresClient,
         *,
         heartbeat_interval: float = 5.0,
@@ -540,23 +540,26 @@ class PostgresAdapter(HeartbeatClusterAdapter):
         if self._ready is None:
             return
         self._ready = None
-        await self._stop_heartbeats()
+        await self.stop_heartbeats()
         await self.client.remove(self)
 
-    async def _on_listening(self) -> None:
-        # (Re)listening: announce this server, so that the others answer with heartbeats.
-        await self._start_heartbeats()
+    async def on_listening(self) -> None:
+        """The client LISTENs on this namespace's channel (again): announce this server, so
+        that the others answer with heartbeats."""
+        await self.start_heartbeats()
 
-    def _transmit(
+    def transmit(
         self,
         message: ClusterMessage,
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        """Queue ``message`` on the namespace's channel."""
         self.client.publish(self, message, on_result, on_error)
 
-    def _publish_response(self, requester: str, message: ClusterMessage) -> None:
-        # No point-to-point channel: responses go to everyone, the requester keeps its own.
+    def publish_response(self, requester: str, message: ClusterMessage) -> None:
+        """Queue ``message`` on the namespace's channel: there is no point-to-point
+        channel, every server receives it and the requester keeps its own."""
         self.client.publish(self, message)
 
 
