@@ -179,6 +179,7 @@ class ServerSession:
         "_queue",
         "_queue_compress",
         "_queued_bytes",
+        "_reading_paused",
         "_refreshed",
         "_upgrade_deadline",
         "sid",
@@ -213,6 +214,8 @@ class ServerSession:
         self._close_deadline: float | None = None
         self._pong_deadline: float | None = None
         self._refreshed = False
+        #: the I/O layer stopped reading (see pause_reading): the pong deadline waits
+        self._reading_paused = False
         self._next_ping: float | None = now + options.ping_interval
         handshake = {
             "sid": sid,
@@ -273,7 +276,8 @@ class ServerSession:
         """The earliest time [`handle_timeout()`][handle_timeout] must be called, or None."""
         # Called after every input by the I/O layer: no allocation on this path.
         best = self._next_ping
-        for deadline in (self._pong_deadline, self._upgrade_deadline, self._close_deadline):
+        pong = None if self._reading_paused else self._pong_deadline
+        for deadline in (pong, self._upgrade_deadline, self._close_deadline):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
         return best
@@ -284,7 +288,8 @@ class ServerSession:
         """Act on every deadline that has passed (call it early: it does nothing)."""
         if self.state is ReadyState.CLOSED:
             return
-        if self._pong_deadline is not None and now >= self._pong_deadline:
+        pong = self._pong_deadline
+        if pong is not None and now >= pong and not self._reading_paused:
             self._close(CloseReason.PING_TIMEOUT)
             return
         if self._close_deadline is not None and now >= self._close_deadline:
@@ -349,6 +354,27 @@ class ServerSession:
                 self._end_probe()
             return
         self._close(reason)
+
+    # -- flow control -------------------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        """The I/O layer stopped reading from the client (the application's backpressure).
+
+        The client's pong cannot be read meanwhile, so the pong deadline is not enforced
+        until [`resume_reading()`][resume_reading]; the application bounds how long it
+        pauses. Pings are still sent, and every other deadline still applies.
+        """
+        self._reading_paused = True
+
+    def resume_reading(self, now: float) -> None:
+        """The I/O layer reads from the client again: a pong still awaited gets at least
+        ``ping_timeout`` from ``now`` (it may be among the bytes not read yet)."""
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        pong = self._pong_deadline
+        if pong is not None:
+            self._pong_deadline = max(pong, now + self._options.ping_timeout)
 
     # -- polling ------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ class NativeWebSocket(asyncio.Protocol):
     """
 
     __slots__ = (
+        "_app_paused",
         "_batch",
         "_close_timer",
         "_closed",
@@ -95,13 +96,17 @@ class NativeWebSocket(asyncio.Protocol):
         "_fragments",
         "_fragments_text",
         "_handler",
+        "_held",
+        "_held_frames",
         "_max_size",
         "_needed",
         "_on_lost",
         "_open",
         "_protocol",
+        "_reading_paused",
         "_transport",
         "_unparsed",
+        "_write_paused",
     )
 
     def __init__(
@@ -135,6 +140,15 @@ class NativeWebSocket(asyncio.Protocol):
         #: bytes it needs before it can parse further
         self._unparsed: bytearray | None = None
         self._needed = 0
+        #: reading paused by the application (pause_reading), by a full write buffer
+        #: (pause_writing), and whether the transport is paused
+        self._app_paused = False
+        self._write_paused = False
+        self._reading_paused = False
+        #: while the application pauses: bytes received and not parsed yet, and frames
+        #: parsed and not dispatched yet (both come before anything received later)
+        self._held: bytes | None = None
+        self._held_frames: list[Frame] | None = None
 
     def start(self, handler: WebSocketHandler, pending: bytes) -> None:
         """Set the application's handler, then process bytes that arrived before it existed."""
@@ -148,6 +162,11 @@ class NativeWebSocket(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the frame parser, flush what it wants to send, then dispatch messages."""
+        if self._app_paused:
+            # Read before the transport paused: it waits, unparsed, for resume_reading.
+            held = self._held
+            self._held = data if held is None else held + data
+            return
         if self._fast:
             data = self._receive_fast(data)
             if not data:
@@ -158,20 +177,28 @@ class NativeWebSocket(asyncio.Protocol):
         # After the handshake (done by the HTTP protocol) the only events are frames.
         events = cast("list[Frame]", protocol.events_received())
         if events and self._handler is not None:
-            for frame in events:
-                opcode = frame.opcode
-                if opcode is _TEXT or opcode is _BINARY:
-                    if frame.fin:
-                        self._deliver(frame.data, opcode is _TEXT)
-                    else:
-                        self._fragments = [bytes(frame.data)]
-                        self._fragments_text = opcode is _TEXT
-                elif opcode is _CONT:
-                    self._fragments.append(bytes(frame.data))
-                    if frame.fin:
-                        data_ = b"".join(self._fragments)
-                        self._fragments = []
-                        self._deliver(data_, self._fragments_text)
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[Frame]) -> None:
+        """Deliver the messages of ``events``; the frames left when the application pauses
+        wait for resume_reading."""
+        for index, frame in enumerate(events):
+            if self._app_paused:
+                self._held_frames = events[index:]
+                return
+            opcode = frame.opcode
+            if opcode is _TEXT or opcode is _BINARY:
+                if frame.fin:
+                    self._deliver(frame.data, opcode is _TEXT)
+                else:
+                    self._fragments = [bytes(frame.data)]
+                    self._fragments_text = opcode is _TEXT
+            elif opcode is _CONT:
+                self._fragments.append(bytes(frame.data))
+                if frame.fin:
+                    data = b"".join(self._fragments)
+                    self._fragments = []
+                    self._deliver(data, self._fragments_text)
 
     def eof_received(self) -> bool | None:
         """The peer half-closed: let the protocol see EOF, then close our side."""
@@ -183,6 +210,8 @@ class NativeWebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Report the end of the connection to the handler, once."""
         self._corked = None
+        self._held = None
+        self._held_frames = None
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -203,13 +232,22 @@ class NativeWebSocket(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The write buffer is over its high-water mark: stop reading from this peer."""
-        if not self._transport.is_closing():
-            self._transport.pause_reading()
+        self._write_paused = True
+        self._update_reading()
 
     def resume_writing(self) -> None:
-        """The write buffer drained: read again."""
-        if not self._transport.is_closing():
-            self._transport.resume_reading()
+        """The write buffer drained: read again (unless the application pauses reading)."""
+        self._write_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        paused = self._app_paused or self._write_paused
+        if paused != self._reading_paused and not self._transport.is_closing():
+            self._reading_paused = paused
+            if paused:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
 
     # WebSocketTransport
 
@@ -271,6 +309,28 @@ class NativeWebSocket(asyncio.Protocol):
     def buffered_amount(self) -> int:
         """Bytes handed to the transport and not yet written to the socket."""
         return self._transport.get_write_buffer_size()
+
+    def pause_reading(self) -> None:
+        """Stop reading; no message is delivered until [`resume_reading()`][resume_reading]."""
+        if not self._app_paused:
+            self._app_paused = True
+            self._update_reading()
+
+    def resume_reading(self) -> None:
+        """Deliver the frames and bytes that waited, then read again."""
+        if not self._app_paused:
+            return
+        self._app_paused = False
+        frames = self._held_frames
+        if frames is not None:
+            self._held_frames = None
+            self._dispatch(frames)
+        held = self._held
+        if held is not None and not self._app_paused:
+            self._held = None
+            self.data_received(held)
+        if not self._app_paused:
+            self._update_reading()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; the TCP connection is dropped if the peer stalls."""
@@ -348,6 +408,10 @@ class NativeWebSocket(asyncio.Protocol):
                 self._deliver(payload, first == _FIN_TEXT)
             if not self._open:
                 break  # closing: the protocol handles what follows, as it would have
+            if self._app_paused:
+                if pos < end:
+                    self._held = data[pos:]  # at most what one read returned
+                return b""
         else:
             return b""
         self._fast = False

@@ -235,6 +235,7 @@ class AiohttpPlumbing:
                     # aiohttp closed the connection for a protocol error (1009: too big);
                     # its close_code then tells how the client answered, not why.
                     return int(message.data.code)
+                await transport.wait_readable()  # before the next read
             # The iteration ends on a close (either side) or an error; aiohttp has closed.
             return ws.close_code or 1006
 

@@ -261,6 +261,7 @@ class ASGIApp:
 
         async def read_loop() -> int:
             while True:
+                await transport.wait_readable()
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.disconnect":

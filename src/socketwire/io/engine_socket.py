@@ -8,7 +8,10 @@ with the loop's clock as ``now``, acts on the core's outputs in order, and keeps
 
 Backpressure: the bytes queued for one client (waiting for a poll, or written to its
 WebSocket and not yet taken by the OS) are bounded by ``EngineOptions.max_buffered_bytes``;
-a client over it is closed with reason "transport buffer full".
+a client over it is closed with reason "transport buffer full". The other way, the
+application may stop taking a client's messages for a while
+([`EngineSocket.pause_reading()`][EngineSocket.pause_reading]): its WebSocket stops reading
+and its POSTs wait.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -66,11 +70,14 @@ class EngineSocket:
         "_clock",
         "_closed",
         "_forget",
+        "_held",
         "_loop",
         "_max_buffered",
+        "_paused",
         "_poll",
         "_probe_ws",
         "_processing",
+        "_readable",
         "_session",
         "_timer",
         "_timer_at",
@@ -120,6 +127,12 @@ class EngineSocket:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._processing = False
+        #: reading paused by the application (pause_reading)
+        self._paused = False
+        #: messages that arrived in a POST while paused, delivered on resume_reading
+        self._held: deque[str | bytes] | None = None
+        #: done when reading resumes (or the session ends): POSTs wait for it
+        self._readable: asyncio.Future[None] | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -225,6 +238,56 @@ class EngineSocket:
         self._session.close(self._clock())
         self._process()
 
+    @property
+    def reading_paused(self) -> bool:
+        """True between [`pause_reading()`][pause_reading] and
+        [`resume_reading()`][resume_reading]."""
+        return self._paused
+
+    def pause_reading(self) -> None:
+        """Stop taking messages from the client: the application's backpressure.
+
+        Once this returns, ``on_message`` is not called until
+        [`resume_reading()`][resume_reading]: a WebSocket stops reading (what it already read
+        waits), the rest of a POST payload being delivered waits, and the next POST waits
+        before its body is read. Pings are
+        still sent; the pong deadline waits for reading to resume, so the caller must bound
+        the pause (the Socket.IO server does: ``Server(pending_events_timeout=...)``).
+        """
+        if self._paused or self._session.closed:
+            return
+        self._paused = True
+        self._session.pause_reading()
+        if self._ws is not None:
+            self._ws.pause_reading()
+        self._rearm()
+
+    def resume_reading(self) -> None:
+        """Deliver what waited, then take the client's messages again (see
+        [`pause_reading()`][pause_reading]); ``on_message`` may pause again meanwhile."""
+        if not self._paused:
+            return
+        self._paused = False
+        held = self._held
+        while held and not self._paused:
+            message = held.popleft()
+            if self.on_message is not None:
+                _call(self.on_message, message)
+        if self._paused:
+            return
+        self._held = None
+        self._session.resume_reading(self._clock())
+        if self._ws is not None:
+            self._ws.resume_reading()
+        if not self._paused:
+            self._release_readers()
+        self._rearm()
+
+    def _release_readers(self) -> None:
+        readable, self._readable = self._readable, None
+        if readable is not None and not readable.done():
+            readable.set_result(None)
+
     # -- driven by the Engine.IO server, not by applications ------------------------------
 
     def handle_connected(self) -> None:
@@ -278,6 +341,13 @@ class EngineSocket:
         if error is not None:
             self._process()
             return http_response(error, headers)
+        if self._paused:
+            # The application's backpressure: the body stays unread (the plumbing stops
+            # reading the connection) until the session is readable again, or ends.
+            readable = self._readable
+            if readable is None:
+                readable = self._readable = self._loop.create_future()
+            await asyncio.shield(readable)
         try:
             body = await request.read_body(max_body)
         except BodyTooLargeError:
@@ -336,7 +406,12 @@ class EngineSocket:
             if ws is not None:
                 self._write_websocket(ws, out.data, out.compress, out.frame)
         elif isinstance(out, MessageReceived):
-            if self.on_message is not None:
+            if self._paused:
+                # the rest of a POST payload (a WebSocket delivers nothing while paused)
+                if self._held is None:
+                    self._held = deque()
+                self._held.append(out.data)
+            elif self.on_message is not None:
                 _call(self.on_message, out.data)
         elif isinstance(out, AnswerPoll):
             poll, self._poll = self._poll, None
@@ -356,9 +431,19 @@ class EngineSocket:
             logger.info("engine %s upgraded to websocket", self.sid)
             self._set_ws(self._probe_ws)
             self._probe_ws = None
+            if self._paused and self._ws is not None:
+                self._ws.pause_reading()
             if self.on_upgrade is not None:
                 _call(self.on_upgrade)
         elif isinstance(out, Closed):
+            self._held = None
+            if self._paused:
+                # Read again so that the closing handshake completes; what arrives now is
+                # dropped by the closed session.
+                self._paused = False
+                if self._ws is not None:
+                    self._ws.resume_reading()
+            self._release_readers()
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

@@ -169,6 +169,17 @@ class WebSocketTransport(Protocol):
         """Start the closing handshake; [`WebSocketHandler.on_close()`][WebSocketHandler.on_close]
         follows."""
 
+    def pause_reading(self) -> None:
+        """Stop reading from the peer (the application's backpressure).
+
+        Once this returns, [`WebSocketHandler.on_message()`][WebSocketHandler.on_message] is
+        not called again until [`resume_reading()`][resume_reading]: what was already read
+        waits in the plumbing. Closing and the end of the connection are still reported.
+        """
+
+    def resume_reading(self) -> None:
+        """Deliver what waited, then read from the peer again (unless paused meanwhile)."""
+
 
 class WebSocketHandler(Protocol):
     """Receives what arrives on one accepted WebSocket connection."""

@@ -38,7 +38,7 @@ class WebSocketSink(Protocol):
 class QueuedWebSocket:
     """A queued connection's [`WebSocketTransport`][socketwire.io.http.WebSocketTransport]."""
 
-    __slots__ = ("_buffered", "_closing", "_queue", "_wakeup")
+    __slots__ = ("_buffered", "_closing", "_held", "_paused", "_queue", "_readable", "_wakeup")
 
     def __init__(self) -> None:
         # Items: str, bytes, or a (code, reason) close request, which is always last.
@@ -46,6 +46,12 @@ class QueuedWebSocket:
         self._wakeup = asyncio.Event()
         self._buffered = 0
         self._closing = False
+        #: reading paused by the application, and the event the read loop waits on
+        self._paused = False
+        self._readable = asyncio.Event()
+        self._readable.set()
+        #: messages received while paused, with their handler, delivered on resume
+        self._held: deque[tuple[WebSocketHandler, str | bytes]] = deque()
 
     def send_text(self, data: str) -> None:
         """Queue a text message."""
@@ -85,6 +91,40 @@ class QueuedWebSocket:
         """True once [`close()`][close] was called."""
         return self._closing
 
+    def pause_reading(self) -> None:
+        """Stop reading: the plumbing's read loop waits (see [`wait_readable()`][wait_readable])."""
+        self._paused = True
+        self._readable.clear()
+
+    def resume_reading(self) -> None:
+        """Deliver the messages that waited, then let the read loop go on."""
+        self._paused = False
+        held = self._held
+        while held and not self._paused and not self._closing:
+            handler, data = held.popleft()
+            _on_message(handler, data)
+        if self._closing:
+            held.clear()
+        if not self._paused:
+            self._readable.set()
+
+    def hand_over(self, handler: WebSocketHandler, data: str | bytes) -> None:
+        """Deliver one received message, or hold it while reading is paused (paused by
+        another task while the read loop waited for this message)."""
+        if self._paused:
+            self._held.append((handler, data))
+        else:
+            _on_message(handler, data)
+
+    async def wait_readable(self) -> None:
+        """Return when reading is not paused; the read loop calls it before each read.
+
+        The plumbing's own flow control then stops reading the socket once its small queue
+        is full (uvicorn: ``ws_max_queue`` messages; aiohttp: its reader's limit).
+        """
+        if not self._readable.is_set():
+            await self._readable.wait()
+
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Queue a close after the pending messages."""
         if not self._closing:
@@ -121,13 +161,20 @@ def deliver(
     """Hand one received message to ``handler``.
 
     Messages arriving after a close was queued are dropped; one longer than ``max_size``
-    closes the connection with 1009 (RFC 6455 section 7.4.1) instead of being delivered.
+    closes the connection with 1009 (RFC 6455 section 7.4.1) instead of being delivered;
+    one arriving while reading is paused waits for
+    [`QueuedWebSocket.resume_reading()`][QueuedWebSocket.resume_reading]. The read loop must
+    call [`QueuedWebSocket.wait_readable()`][QueuedWebSocket.wait_readable] before each read.
     """
     if transport.closing:
         return
     if max_size is not None and _payload_size(data, max_size) > max_size:
         transport.close(1009, "message too big")
         return
+    transport.hand_over(handler, data)
+
+
+def _on_message(handler: WebSocketHandler, data: str | bytes) -> None:
     try:
         handler.on_message(data)
     except Exception:

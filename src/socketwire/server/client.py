@@ -6,7 +6,10 @@ connects namespaces, and closes connections that break the protocol.
 Limits (JS has none): a connection may be connected, or connecting, to at most
 ``Server(max_namespaces_per_client=...)`` namespaces at once (100 by default); a CONNECT
 past that closes the connection ("forced server close"), so a client cannot make the
-server build sockets without bound.
+server build sockets without bound. While one of its sockets holds
+``Server(max_pending_events=...)`` events not yet handled (or the server runs
+``max_concurrent_events`` handlers), the connection stops reading; paused longer than
+``pending_events_timeout``, it is closed ("event queue full").
 """
 
 from __future__ import annotations
@@ -73,6 +76,12 @@ class EngineSocketLike(Protocol):
 
     def close(self) -> None:
         """Close the connection; ``on_close`` follows."""
+
+    def pause_reading(self) -> None:
+        """Stop delivering the client's messages until [`resume_reading()`][resume_reading]."""
+
+    def resume_reading(self) -> None:
+        """Deliver the client's messages again (those that waited first)."""
 
 
 class Client:
@@ -188,7 +197,39 @@ class Client:
         self.state.connect_finished(socket.nsp.name, connected=True)
         self._rearm()
 
-    # -- the connect timeout -----------------------------------------------------------------
+    # -- backpressure ------------------------------------------------------------------------
+
+    def block(self, cause: object) -> None:
+        """Stop reading for ``cause`` (a full socket) until [`unblock()`][unblock] (the same
+        cause)."""
+        if self._open and self.state.block(
+            cause, asyncio.get_running_loop().time(), self.server.pending_events_timeout
+        ):
+            self._rearm()
+            self.conn.pause_reading()
+
+    def unblock(self, cause: object) -> None:
+        """``cause`` no longer stops reading; reading resumes when nothing else does."""
+        if self.state.unblock(cause) and self._open:
+            self._rearm()
+            self.conn.resume_reading()  # may deliver what waited, and so block again
+
+    def event_started(self) -> None:
+        """A handler of this connection started in a task of its own (``concurrent_events``)."""
+        budget = self.server.event_budget
+        if budget.started(self):
+            self.block(budget)
+
+    def event_finished(self) -> None:
+        """A handler started with [`event_started()`][event_started] returned."""
+        budget = self.server.event_budget
+        resumed = budget.finished()
+        if resumed:
+            for client in resumed:
+                if isinstance(client, Client):
+                    client.unblock(budget)
+
+    # -- the timeouts ------------------------------------------------------------------------
 
     def _rearm(self) -> None:
         deadline = self.state.next_deadline()
@@ -202,8 +243,10 @@ class Client:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self.state.handle_timeout(asyncio.get_running_loop().time()):
-            self.close()
+        expiry = self.state.handle_timeout(asyncio.get_running_loop().time())
+        if expiry is not None:
+            logger.info("closing engine %s: %s", self.id, expiry.value)
+            self.close_with(expiry.value)
         elif self._open:
             self._rearm()
 
@@ -292,6 +335,12 @@ class Client:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.state.blocked:
+            self.state.blocked.clear()
+            self.server.event_budget.forget(self)
+            # Read again so that the connection closes cleanly; what waited is dropped
+            # (this client is no longer open).
+            self.conn.resume_reading()
         for socket in list(self.sockets.values()):
             socket.handle_close(reason)
         self.sockets.clear()

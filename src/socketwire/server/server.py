@@ -36,6 +36,7 @@ from socketwire.io.http import HttpRequest, HttpResponse, WebSocketAccept
 from socketwire.server.client import Client
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
+from socketwire.server.state import EventBudget
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
 
@@ -77,6 +78,16 @@ class Server:
         concurrent_events: Run each incoming event's handlers in a task of its own instead
             of one after the other per socket (JS runs listeners without waiting for the
             previous one's promise).
+        max_pending_events: The most events of one socket received and not yet handled
+            (waiting their turn, or running with ``concurrent_events``). At that many,
+            reading from the connection pauses (a WebSocket stops reading, a polling POST
+            waits) until half of them are handled (a bound JS does not have).
+        pending_events_timeout: Seconds a connection may stay paused by
+            ``max_pending_events`` or ``max_concurrent_events`` before it is closed
+            (reason ``"event queue full"``).
+        max_concurrent_events: With ``concurrent_events``, the most event handlers running
+            at once on this server; at that many, a connection that brings one more pauses
+            until half of them have returned.
         serve_client: Serve the official browser client at ``<path>/socket.io.js`` (and
             ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, with their maps), as JS
             ``serveClient``; see `ClientBundle`.
@@ -98,6 +109,9 @@ class Server:
         adapter: AdapterFactory | None = None,
         max_namespaces_per_client: int = 100,
         concurrent_events: bool = False,
+        max_pending_events: int = 100,
+        pending_events_timeout: float = 20.0,
+        max_concurrent_events: int = 10_000,
         serve_client: bool = True,
         serve_client_dir: str | os.PathLike[str] | None = None,
         **engine_options: Any,
@@ -110,6 +124,13 @@ class Server:
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.max_namespaces_per_client = max_namespaces_per_client
         self.concurrent_events = concurrent_events
+        if max_pending_events < 1 or max_concurrent_events < 1:
+            raise ValueError("max_pending_events and max_concurrent_events must be >= 1")
+        self.max_pending_events = max_pending_events
+        self.pending_events_timeout = pending_events_timeout
+        self.max_concurrent_events = max_concurrent_events
+        #: The handlers running with ``concurrent_events``, against ``max_concurrent_events``.
+        self.event_budget = EventBudget(max_concurrent_events)
         #: The browser client files served, or None (``serve_client=False``).
         self.client_bundle: ClientBundle | None = (
             ClientBundle.locate(serve_client_dir) if serve_client else None

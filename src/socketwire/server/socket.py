@@ -13,6 +13,11 @@ Handlers
     ``Server(concurrent_events=True)`` each event runs in its own task once the
     ``connection`` handlers have returned.
 
+    Bounds: while ``Server(max_pending_events=...)`` events of the socket wait (or run, with
+    ``concurrent_events``), the connection stops reading until half of them are handled.
+    When the socket disconnects, the events still waiting are dropped (JS ignores events
+    that come after the disconnection too); the ``disconnect`` handlers run once.
+
 Reserved events
     ``disconnecting(reason)`` (``socket.rooms`` still lists the rooms), ``disconnect(reason)``
     and ``error(exception)`` (a per-packet middleware rejected an event).
@@ -230,8 +235,15 @@ class Socket(_Emitting):
         # the fan-out loop costs one call per recipient.
         self.deliver: Callable[[EncodedPacket, bool, bool | None], None] = client.write
         self._middlewares: list[Callable[..., Any]] = []
-        self._jobs: deque[Callable[[], Awaitable[None]]] = deque()
+        #: what runs in order: an EVENT packet, or another job (connection handlers...)
+        self._jobs: deque[Packet | Callable[[], Awaitable[None]]] = deque()
         self._runner: asyncio.Task[None] | None = None
+        self._max_pending = self.server.max_pending_events
+        #: max_pending_events reached: the connection does not read until half are handled
+        self._full = False
+        #: the running handlers of concurrent_events (made by the first one)
+        self._tasks: set[asyncio.Task[None]] | None = None
+        self._on_event_done: Callable[[asyncio.Task[None]], None] | None = None
         self._closing_rooms: set[str] | None = None
         self._joinable = True
         #: the connection handlers have run (events may then run concurrently, if allowed)
@@ -474,11 +486,16 @@ class Socket(_Emitting):
         """A packet of this socket's namespace arrived (not CONNECT or CONNECT_ERROR)."""
         kind = packet.type
         if kind is _EVENT:
-            data = packet.data
-            if self.server.concurrent_events and self._ready:
-                spawn(self._dispatch(data[0], data[1:], packet.id))
+            if self._ready and self.server.concurrent_events:
+                self._spawn_event(packet)
             else:
-                self._enqueue(lambda: self._dispatch(data[0], data[1:], packet.id))
+                # The packet itself is the job (no closure per event); see _run_jobs.
+                jobs = self._jobs
+                jobs.append(packet)
+                if self._runner is None:
+                    self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
+                if len(jobs) >= self._max_pending and not self._full:
+                    self._fill()
         elif kind is _ACK:
             # an ack id we do not wait for (timed out, or made up) is ignored, as JS
             callback = self.acks.pop(packet.id, None) if packet.id is not None else None
@@ -507,6 +524,14 @@ class Socket(_Emitting):
         self.connected = False
         logger.info("socket %s disconnected from %s: %s", self.id, self.nsp.name, reason)
         self._ended = True
+        jobs = self._jobs
+        if jobs:
+            # The events still waiting are dropped; other jobs (error handlers) still run.
+            kept = [job for job in jobs if not isinstance(job, Packet)]
+            jobs.clear()
+            jobs.extend(kept)
+        if self._full:
+            self._drained()
         self._cleanup()
         self.client.remove(self)
         self.acks.fail_all()
@@ -569,15 +594,62 @@ class Socket(_Emitting):
             self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
 
     async def _run_jobs(self) -> None:
+        jobs = self._jobs
         try:
-            while self._jobs:
-                job = self._jobs.popleft()
+            while jobs:
+                job = jobs.popleft()
+                if self._full and len(jobs) <= self._max_pending >> 1:
+                    self._drained()
                 try:
-                    await job()
+                    if isinstance(job, Packet):
+                        data = job.data
+                        await self._dispatch(data[0], data[1:], job.id)
+                    else:
+                        await job()
                 except Exception:
                     logger.exception("handler on %s failed", self)
         finally:
             self._runner = None
+
+    def _spawn_event(self, packet: Packet) -> None:
+        # concurrent_events: a task per event, bounded per socket and per server
+        data = packet.data
+        task = asyncio.get_running_loop().create_task(self._dispatch(data[0], data[1:], packet.id))
+        tasks = self._tasks
+        done = self._on_event_done
+        if tasks is None or done is None:
+            tasks = self._tasks = set()
+            done = self._on_event_done = self._event_done  # bound once, not per event
+        tasks.add(task)
+        task.add_done_callback(done)
+        self.client.event_started()
+        if len(tasks) >= self._max_pending and not self._full:
+            self._fill()
+
+    def _event_done(self, task: asyncio.Task[None]) -> None:
+        tasks = self._tasks
+        assert tasks is not None
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("handler on %s failed", self, exc_info=task.exception())
+        if self._full and len(tasks) <= self._max_pending >> 1:
+            self._drained()
+        self.client.event_finished()
+
+    def _fill(self) -> None:
+        self._full = True
+        self.client.block(self)
+
+    def _drained(self) -> None:
+        self._full = False
+        self.client.unblock(self)
+
+    @property
+    def pending_events(self) -> int:
+        """Events received and not yet handled: waiting their turn, or running in tasks of
+        their own (``concurrent_events``); at most ``Server(max_pending_events=...)``."""
+        jobs = sum(1 for job in self._jobs if isinstance(job, Packet))
+        return jobs + len(self._tasks or ())
 
     async def _run_disconnect(self, reason: str) -> None:
         try:

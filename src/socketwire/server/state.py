@@ -1,19 +1,22 @@
-"""Sans-I/O state of the Socket.IO server: ack ids, pending acks, and each connection's namespaces
-and connect timeout (the client's counterpart is
-[`socketwire.client.state`][socketwire.client.state]).
+"""Sans-I/O state of the Socket.IO server: ack ids, pending acks, each connection's namespaces,
+its connect timeout and the pauses of its reading, and the server's bound on running event
+handlers (the client's counterpart is [`socketwire.client.state`][socketwire.client.state]).
 
-Nothing here touches a socket, a task or a clock: the current time is an argument, and the connect
-timeout is a deadline ([`ConnectionState.next_deadline()`][ConnectionState.next_deadline]) that the
-asyncio driver ([`socketwire.server.client`][socketwire.server.client]) waits for with
+Nothing here touches a socket, a task or a clock: the current time is an argument, and the
+timeouts are deadlines ([`ConnectionState.next_deadline()`][ConnectionState.next_deadline]) that
+the asyncio driver ([`socketwire.server.client`][socketwire.server.client]) waits for with
 ``loop.call_at``. The driver must:
 
 * ask [`ConnectionState.admit()`][ConnectionState.admit] what to do with every CONNECT packet for a
   namespace the connection has not joined, and report the outcome with
   [`ConnectionState.connect_finished()`][ConnectionState.connect_finished];
 * report a namespace left with [`ConnectionState.left()`][ConnectionState.left];
+* pause reading from the connection when [`ConnectionState.block()`][ConnectionState.block] says
+  so, and resume when [`ConnectionState.unblock()`][ConnectionState.unblock] does;
 * call [`ConnectionState.handle_timeout()`][ConnectionState.handle_timeout] when the deadline
-  passes, and wait again for [`ConnectionState.next_deadline()`][ConnectionState.next_deadline] if
-  it is still set (a timer may fire early).
+  passes, close the connection with the reason it returns, and wait again for
+  [`ConnectionState.next_deadline()`][ConnectionState.next_deadline] if it is still set (a timer
+  may fire early).
 
 A socket's pending acks are a [`PendingAcks`][PendingAcks] mapping the driver reads and writes
 directly on the hot path.
@@ -25,7 +28,7 @@ import enum
 
 from socketwire.adapters.base import AckHandler
 
-__all__ = ["AckIds", "Admission", "ConnectionState", "PendingAcks"]
+__all__ = ["AckIds", "Admission", "ConnectionState", "EventBudget", "Expiry", "PendingAcks"]
 
 
 class AckIds:
@@ -79,6 +82,15 @@ class Admission(enum.Enum):
     CLOSE = "close"
 
 
+class Expiry(enum.Enum):
+    """A deadline of a connection that passed; the value is the reason its sockets see."""
+
+    #: No namespace joined within ``connect_timeout`` (JS closes it too).
+    NO_NAMESPACE = "forced server close"
+    #: Reading stayed paused (too many events waiting) for ``pending_events_timeout``.
+    STAYED_PAUSED = "event queue full"
+
+
 class ConnectionState:
     """The namespaces of one Engine.IO connection, and its connect timeout (JS ``Client``).
 
@@ -92,7 +104,14 @@ class ConnectionState:
         max_namespaces: The bound on namespaces connected or connecting at once.
     """
 
-    __slots__ = ("connect_deadline", "connected", "connecting", "max_namespaces")
+    __slots__ = (
+        "blocked",
+        "connect_deadline",
+        "connected",
+        "connecting",
+        "max_namespaces",
+        "pause_deadline",
+    )
 
     def __init__(self, *, now: float, connect_timeout: float, max_namespaces: int) -> None:
         self.max_namespaces = max_namespaces
@@ -102,6 +121,11 @@ class ConnectionState:
         self.connected: set[str] = set()
         #: When to close the connection if it has joined no namespace (None once it has).
         self.connect_deadline: float | None = now + connect_timeout
+        #: Why reading is paused (a socket holding too many events, the server's budget);
+        #: made at the first pause.
+        self.blocked: set[object] | None = None
+        #: When to close the connection if reading is still paused (None: not paused).
+        self.pause_deadline: float | None = None
 
     def admit(self, nsp: str) -> Admission:
         """Decide on a CONNECT packet for ``nsp``, which the connection has not joined."""
@@ -123,18 +147,98 @@ class ConnectionState:
         """The connection's socket of ``nsp`` disconnected."""
         self.connected.discard(nsp)
 
-    def next_deadline(self) -> float | None:
-        """When [`handle_timeout()`][handle_timeout] must be called next (None: never)."""
-        return self.connect_deadline
-
-    def handle_timeout(self, now: float) -> bool:
-        """The deadline may have passed.
+    def block(self, cause: object, now: float, timeout: float) -> bool:
+        """Reading must stop for ``cause`` until [`unblock()`][unblock] (the same ``cause``).
 
         Returns:
-            True when the connection must be closed: it joined no namespace in time.
+            True when reading was not paused already: pause it now. The connection is closed
+                ([`Expiry.STAYED_PAUSED`][Expiry.STAYED_PAUSED]) if it is still paused ``timeout``
+                seconds later.
         """
+        blocked = self.blocked
+        if blocked is None:
+            blocked = self.blocked = set()
+        first = not blocked
+        blocked.add(cause)
+        if first:
+            self.pause_deadline = now + timeout
+        return first
+
+    def unblock(self, cause: object) -> bool:
+        """``cause`` no longer stops reading.
+
+        Returns:
+            True when nothing else does: resume reading now.
+        """
+        blocked = self.blocked
+        if not blocked or cause not in blocked:
+            return False
+        blocked.discard(cause)
+        if blocked:
+            return False
+        self.pause_deadline = None
+        return True
+
+    def next_deadline(self) -> float | None:
+        """When [`handle_timeout()`][handle_timeout] must be called next (None: never)."""
+        connect, pause = self.connect_deadline, self.pause_deadline
+        if pause is None:
+            return connect
+        return pause if connect is None or pause < connect else connect
+
+    def handle_timeout(self, now: float) -> Expiry | None:
+        """A deadline may have passed.
+
+        Returns:
+            Why the connection must be closed now, or None.
+        """
+        pause = self.pause_deadline
+        if pause is not None and now >= pause:
+            self.pause_deadline = None
+            return Expiry.STAYED_PAUSED
         deadline = self.connect_deadline
         if deadline is None or now < deadline:
-            return False
+            return None
         self.connect_deadline = None
-        return not self.connected
+        return None if self.connected else Expiry.NO_NAMESPACE
+
+
+class EventBudget:
+    """The server's bound on event handlers running at once (``concurrent_events``).
+
+    The driver reports each handler started and finished. A connection that starts one at
+    the bound pauses ([`started()`][started] returns True) and is among those
+    [`finished()`][finished] returns, to resume, once half of the budget is free again.
+
+    Args:
+        limit: The most handlers running at once.
+    """
+
+    __slots__ = ("limit", "running", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        #: Handlers running.
+        self.running = 0
+        #: The connections paused for the budget.
+        self.waiting: set[object] = set()
+
+    def started(self, connection: object) -> bool:
+        """A handler of ``connection`` started; True when ``connection`` must pause now."""
+        self.running += 1
+        if self.running >= self.limit and connection not in self.waiting:
+            self.waiting.add(connection)
+            return True
+        return False
+
+    def finished(self) -> set[object] | None:
+        """A handler returned; the connections to resume now, if any."""
+        self.running -= 1
+        if self.waiting and self.running <= self.limit // 2:
+            waiting, self.waiting = self.waiting, set()
+            return waiting
+        return None
+
+    def forget(self, connection: object) -> None:
+        """``connection`` closed: it waits no more."""
+        self.waiting.discard(connection)

@@ -16,6 +16,7 @@ other's ``send`` call: the interleaving is a network's, minus the latency.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -70,13 +71,20 @@ class MemoryWebSocket:
     Args:
         send: Queues one message for the client.
         close: Closes the connection with a code, after the messages already queued.
+        reading: Called with False when the server pauses reading, True when it resumes.
     """
 
-    __slots__ = ("_close", "_send")
+    __slots__ = ("_close", "_reading", "_send")
 
-    def __init__(self, send: Callable[[str | bytes], None], close: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        send: Callable[[str | bytes], None],
+        close: Callable[[int], None],
+        reading: Callable[[bool], None],
+    ) -> None:
         self._send = send
         self._close = close
+        self._reading = reading
 
     def send_text(self, data: str) -> None:
         """Queue a text message for the client."""
@@ -108,6 +116,14 @@ class MemoryWebSocket:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after the messages already queued; both ends learn it."""
         self._close(code)
+
+    def pause_reading(self) -> None:
+        """Hold the client's messages (the client then buffers what it sends next)."""
+        self._reading(False)
+
+    def resume_reading(self) -> None:
+        """Deliver the messages held, then take the client's messages again."""
+        self._reading(True)
 
 
 class MemoryChannel:
@@ -151,6 +167,9 @@ class MemoryChannel:
         self._handler: WebSocketHandler | None = None
         self._limit: int | None = None
         self._in_flight = 0
+        #: the server paused reading: the rest of the batch being delivered waits
+        self._paused = False
+        self._held: deque[str | bytes] = deque()
         self._task: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self._changed = asyncio.Event()
@@ -210,24 +229,39 @@ class MemoryChannel:
         if self.ended:
             return  # closed while the server was deciding
         self._limit = decision.max_message_size
-        self._handler = decision.attach(MemoryWebSocket(self._to_client, self._server_close))
+        self._handler = decision.attach(
+            MemoryWebSocket(self._to_client, self._server_close, self._set_reading)
+        )
         if self.ended:
             return  # the server closed it at once (attach refused it)
         self._listener.websocket_opened()
 
     def _to_server(self, messages: tuple[str | bytes, ...]) -> None:
-        self._in_flight -= 1
+        self._held.extend(messages)
+        self._deliver_held()
+
+    def _set_reading(self, reading: bool) -> None:
+        self._paused = not reading
+        if reading:
+            self._deliver_held()
+
+    def _deliver_held(self) -> None:
+        # One batch at a time: the client session sends the next after websocket_drained.
+        held = self._held
         handler = self._handler
-        if handler is not None and not self.ended:
-            limit = self._limit
-            for message in messages:
-                if limit is not None and _size(message) > limit:
-                    # what a plumbing does: close 1009, the message is not delivered
-                    self._end(MESSAGE_TOO_BIG, "message too big", False)
-                    break
-                handler.on_message(message)
-                if self.ended:
-                    break
+        limit = self._limit
+        while held and handler is not None and not self.ended:
+            if self._paused:
+                return  # the batch is not drained: the client buffers what follows
+            message = held.popleft()
+            if limit is not None and _size(message) > limit:
+                # what a plumbing does: close 1009, the message is not delivered
+                self._end(MESSAGE_TOO_BIG, "message too big", False)
+                break
+            handler.on_message(message)
+        held.clear()
+        if self._in_flight:
+            self._in_flight -= 1
             if not self.ended:
                 self._listener.websocket_drained()
         self._changed.set()

@@ -223,6 +223,34 @@ def test_ping_over_polling_waits_for_the_next_poll() -> None:
     assert session.next_deadline() == pytest.approx(0.7)
 
 
+def test_paused_reading_suspends_the_pong_deadline() -> None:
+    # The application stopped reading: a pong may be waiting unread, so no ping timeout.
+    session = ws_session()
+    session.handle_timeout(0.3)
+    assert session.take_outputs() == [SendWebSocket("2")]
+    session.pause_reading()
+    assert session.next_deadline() is None
+    session.handle_timeout(5.0)
+    assert session.take_outputs() == []
+    assert session.state is ReadyState.OPEN
+    # Resumed: ping_timeout from now for the pong to be read.
+    session.resume_reading(5.0)
+    assert session.next_deadline() == pytest.approx(5.2)
+    session.receive_websocket("3", 5.01)
+    assert session.next_deadline() == pytest.approx(5.31)
+
+
+def test_paused_reading_keeps_pinging_and_a_late_resume_still_times_out() -> None:
+    session = ws_session()
+    session.pause_reading()
+    session.handle_timeout(0.3)  # the ping is still sent
+    assert session.take_outputs() == [SendWebSocket("2")]
+    session.resume_reading(0.4)
+    assert session.next_deadline() == pytest.approx(0.6)  # max(0.5, 0.4 + 0.2)
+    session.handle_timeout(0.61)
+    assert session.take_outputs()[-1] == Closed(CloseReason.PING_TIMEOUT)
+
+
 # -- polling ----------------------------------------------------------------------------
 
 

@@ -234,3 +234,51 @@ async def test_batched_frames_of_a_lost_connection_are_dropped() -> None:
     await asyncio.sleep(0)
     assert transport.writes == 0
     assert handler.codes == [1006]
+
+
+class PausingRecorder(Recorder):
+    """Pauses reading after every message, as an application that cannot keep up."""
+
+    def on_message(self, data: str | bytes) -> None:
+        super().on_message(data)
+        self.ws.pause_reading()
+
+
+def run_paused(chunks: list[bytes], *, shortcut: bool) -> tuple[Any, ...]:
+    """Feed ``chunks`` to a connection that pauses after each message; resume until done."""
+    ws, transport, _ = connect(shortcut=shortcut)
+    handler = PausingRecorder(ws)
+    ws._handler = handler
+    for chunk in chunks:
+        if transport.closed:
+            break
+        ws.data_received(chunk)
+        while ws._app_paused:
+            delivered = len(handler.messages)
+            ws.resume_reading()
+            if len(handler.messages) == delivered:
+                break  # nothing was waiting: the next chunk brings more
+    ws.connection_lost(None)
+    return handler.messages, bytes(transport.out), handler.codes, transport.closed
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+@pytest.mark.parametrize("split", [whole, random_chunks], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shortcut", [True, False])
+async def test_pausing_after_each_message_delivers_the_same(
+    name: str, split: Split, shortcut: bool
+) -> None:
+    # What waits while paused (bytes not parsed, frames not dispatched) comes out on resume,
+    # in order: the same messages, bytes written and close codes as without pausing.
+    chunks = split(b"".join(STREAMS[name]))
+    assert run_paused(chunks, shortcut=shortcut) == run(chunks, shortcut=shortcut, eof=False)
+
+
+async def test_no_message_is_delivered_while_paused() -> None:
+    ws, _, handler = connect(shortcut=True)
+    ws.pause_reading()
+    ws.data_received(frame(TEXT, b"a") + frame(TEXT, b"b"))
+    ws.data_received(frame(TEXT, b"c", fin=False) + frame(CONT, b"d"))
+    assert handler.messages == []
+    ws.resume_reading()
+    assert handler.messages == ["a", "b", "cd"]

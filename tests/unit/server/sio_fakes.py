@@ -52,6 +52,9 @@ class FakeEngineSocket:
         self.writable = True
         self.buffered_amount = 0
         self.closed = False
+        #: reading paused by the server (backpressure), and how many times it paused
+        self.paused = False
+        self.pauses = 0
         self.messages: list[str | bytes] = []
         #: the ``compress`` option of each message, in order
         self.compress: list[bool] = []
@@ -88,6 +91,13 @@ class FakeEngineSocket:
 
     def close(self) -> None:
         self.drop("forced close")
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.paused = False
 
     # -- the test side -------------------------------------------------------------------
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from socketwire.server.state import AckIds, Admission, ConnectionState, PendingAcks
+from socketwire.server.state import (
+    AckIds,
+    Admission,
+    ConnectionState,
+    EventBudget,
+    Expiry,
+    PendingAcks,
+)
 
 
 def test_ack_ids_count_from_zero() -> None:
@@ -77,20 +84,20 @@ def test_a_refused_namespace_may_ask_again() -> None:
 def test_connect_timeout_closes_a_connection_without_namespace() -> None:
     state = connection()
     assert state.next_deadline() == 145.0
-    assert state.handle_timeout(144.999) is False  # a timer that fired early
+    assert state.handle_timeout(144.999) is None  # a timer that fired early
     assert state.next_deadline() == 145.0
-    assert state.handle_timeout(145.0) is True
+    assert state.handle_timeout(145.0) is Expiry.NO_NAMESPACE
     assert state.next_deadline() is None
-    assert state.handle_timeout(200.0) is False  # once
+    assert state.handle_timeout(200.0) is None  # once
 
 
 def test_connect_timeout_ends_with_the_first_namespace() -> None:
     state = connection()
     state.admit("/")
-    assert state.handle_timeout(120.0) is False
+    assert state.handle_timeout(120.0) is None
     state.connect_finished("/", connected=True)
     assert state.next_deadline() is None
-    assert state.handle_timeout(1000.0) is False
+    assert state.handle_timeout(1000.0) is None
     state.left("/")  # leaving later does not restart it, as JS
     assert state.next_deadline() is None
 
@@ -99,7 +106,7 @@ def test_a_connecting_namespace_does_not_stop_the_timeout() -> None:
     # JS closes at the timeout unless a namespace is connected, even while one connects
     state = connection()
     state.admit("/")
-    assert state.handle_timeout(145.0) is True
+    assert state.handle_timeout(145.0) is Expiry.NO_NAMESPACE
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -112,3 +119,48 @@ def test_the_limit_counts_connected_and_connecting(limit: int) -> None:
     for name in names:
         state.connect_finished(name, connected=True)
     assert state.admit("/over") is Admission.CLOSE
+
+
+def test_reading_pauses_for_the_first_cause_and_resumes_after_the_last() -> None:
+    state = connection()
+    state.connect_finished("/", connected=True)
+    socket_a, socket_b = object(), object()
+    assert state.block(socket_a, 110.0, 20.0) is True  # pause now
+    assert state.next_deadline() == 130.0
+    assert state.block(socket_b, 115.0, 20.0) is False  # already paused: same deadline
+    assert state.next_deadline() == 130.0
+    assert state.unblock(socket_a) is False  # b still holds it
+    assert state.unblock(socket_a) is False  # not blocking any more: nothing to do
+    assert state.unblock(socket_b) is True  # resume now
+    assert state.next_deadline() is None
+    assert state.block(socket_a, 200.0, 20.0) is True  # a new pause, a new deadline
+    assert state.next_deadline() == 220.0
+
+
+def test_a_connection_paused_too_long_is_closed() -> None:
+    state = connection()
+    state.admit("/")
+    assert state.block("socket", 101.0, 20.0) is True
+    assert state.next_deadline() == 121.0  # before the connect timeout (145)
+    assert state.handle_timeout(120.9) is None
+    assert state.handle_timeout(121.0) is Expiry.STAYED_PAUSED
+    assert Expiry.STAYED_PAUSED.value == "event queue full"
+    assert state.next_deadline() == 145.0  # the connect timeout is still armed
+
+
+def test_the_event_budget_pauses_at_the_limit_and_resumes_at_half() -> None:
+    budget = EventBudget(4)
+    a, b = object(), object()
+    assert [budget.started(a) for _ in range(3)] == [False, False, False]
+    assert budget.started(b) is True  # the fourth: b pauses
+    assert budget.started(b) is False  # already waiting
+    assert budget.started(a) is True  # over the limit: a pauses too
+    assert budget.finished() is None  # 5 running
+    assert budget.finished() is None  # 4
+    assert budget.finished() is None  # 3
+    assert budget.finished() == {a, b}  # 2: half free, both resume
+    assert budget.waiting == set()
+    budget.started(a), budget.started(a)
+    assert budget.started(b) is True
+    budget.forget(b)  # closed meanwhile
+    assert budget.finished() is None
