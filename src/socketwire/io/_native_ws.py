@@ -6,6 +6,11 @@ handshake, then hands the TCP transport to a [`NativeWebSocket`][NativeWebSocket
 [`ServerProtocol`][websockets.server.ServerProtocol]; this module only moves bytes between it, the
 transport and the application's handler.
 
+A fragmented message is gathered into one buffer, bounded in bytes by the protocol's
+``max_size`` and in fragments by :data:`MAX_FRAGMENTS` and :data:`MIN_FRAGMENT_AVERAGE`:
+a message of more (or smaller) fragments fails the connection with 1009, so that empty or
+tiny continuation frames cannot grow memory or cost unbounded work per message.
+
 Two shortcuts keep the common case cheap, with no difference on the wire (see
 ``docs/topics/performance.md``). Without extensions, complete unfragmented text and binary
 frames from the client are unmasked here, and messages are framed here; everything else
@@ -37,12 +42,26 @@ from .frames import frame_header as _header
 from .frames import frame_message
 from .http import WebSocketHandler
 
-__all__ = ["CLOSE_TIMEOUT", "NativeWebSocket", "WriteBatch", "frame_message"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "FREE_FRAGMENTS",
+    "MAX_FRAGMENTS",
+    "MIN_FRAGMENT_AVERAGE",
+    "NativeWebSocket",
+    "WriteBatch",
+    "frame_message",
+]
 
 logger = logging.getLogger("socketwire.native")
 
 #: Seconds to wait for the peer's closing handshake before dropping the TCP connection.
 CLOSE_TIMEOUT: Final = 5.0
+#: The most frames one message may come in (the ``ws`` library's ``maxFragments``).
+MAX_FRAGMENTS: Final = 16 * 1024
+#: Past :data:`FREE_FRAGMENTS` frames, a message's frames must carry this many payload
+#: bytes on average (a 1 MB message may still come in 16,384 frames of 64 bytes).
+MIN_FRAGMENT_AVERAGE: Final = 64
+FREE_FRAGMENTS: Final = 64
 
 _OPEN: Final = State.OPEN
 _TEXT: Final = Opcode.TEXT
@@ -93,6 +112,7 @@ class NativeWebSocket(asyncio.Protocol):
         "_closed",
         "_corked",
         "_fast",
+        "_fragment_count",
         "_fragments",
         "_fragments_text",
         "_handler",
@@ -125,7 +145,9 @@ class NativeWebSocket(asyncio.Protocol):
         self._protocol = protocol
         self._on_lost = on_lost
         self._handler: WebSocketHandler | None = None
-        self._fragments: list[bytes] = []
+        #: the message being gathered from its fragments, and how many came
+        self._fragments = bytearray()
+        self._fragment_count = 0
         self._fragments_text = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._closed = False
@@ -191,14 +213,24 @@ class NativeWebSocket(asyncio.Protocol):
                 if frame.fin:
                     self._deliver(frame.data, opcode is _TEXT)
                 else:
-                    self._fragments = [bytes(frame.data)]
+                    self._fragments = bytearray(frame.data)
+                    self._fragment_count = 1
                     self._fragments_text = opcode is _TEXT
             elif opcode is _CONT:
-                self._fragments.append(bytes(frame.data))
+                fragments = self._fragments
+                fragments += frame.data
+                count = self._fragment_count = self._fragment_count + 1
+                if count > MAX_FRAGMENTS or (
+                    count > FREE_FRAGMENTS and len(fragments) < count * MIN_FRAGMENT_AVERAGE
+                ):
+                    # RFC 6455 section 7.4.1: 1009, a message too big to process.
+                    self._fragments = bytearray()
+                    self._protocol.fail(1009, "too many fragments")
+                    self._flush()
+                    return
                 if frame.fin:
-                    data = b"".join(self._fragments)
-                    self._fragments = []
-                    self._deliver(data, self._fragments_text)
+                    self._fragments = bytearray()
+                    self._deliver(bytes(fragments), self._fragments_text)
 
     def eof_received(self) -> bool | None:
         """The peer half-closed: let the protocol see EOF, then close our side."""

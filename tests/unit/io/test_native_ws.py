@@ -24,7 +24,14 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from socketwire.io._native_ws import NativeWebSocket, WriteBatch, frame_message
+from socketwire.io._native_ws import (
+    FREE_FRAGMENTS,
+    MAX_FRAGMENTS,
+    MIN_FRAGMENT_AVERAGE,
+    NativeWebSocket,
+    WriteBatch,
+    frame_message,
+)
 
 MAX_SIZE = 100_000
 
@@ -282,3 +289,47 @@ async def test_no_message_is_delivered_while_paused() -> None:
     assert handler.messages == []
     ws.resume_reading()
     assert handler.messages == ["a", "b", "cd"]
+
+
+def fragmented(count: int, size: int) -> bytes:
+    """One text message in ``count`` frames of ``size`` bytes each."""
+    frames = [frame(TEXT, b"a" * size, fin=count == 1)]
+    frames += [frame(CONT, b"a" * size, fin=i == count - 1) for i in range(1, count)]
+    return b"".join(frames)
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "delivered"),
+    [
+        (FREE_FRAGMENTS, 0, True),  # tiny fragments are free up to 64
+        (FREE_FRAGMENTS + 1, 0, False),
+        (1000, MIN_FRAGMENT_AVERAGE, True),
+        (1000, MIN_FRAGMENT_AVERAGE - 1, False),
+        (MAX_FRAGMENTS, 6, False),  # 16,384 frames averaging 6 bytes
+        (MAX_FRAGMENTS, MIN_FRAGMENT_AVERAGE // 16, False),
+    ],
+)
+async def test_fragments_per_message_are_bounded(count: int, size: int, delivered: bool) -> None:
+    ws, transport, handler = connect(shortcut=True)
+    ws.data_received(fragmented(count, size))
+    if delivered:
+        assert handler.messages == ["a" * (count * size)]
+        assert not transport.closed
+    else:
+        assert handler.messages == []
+        # a close frame with 1009 (RFC 6455 7.4.1), and nothing gathered is kept
+        assert bytes(transport.out)[:4] == b"\x88\x14\x03\xf1"
+        assert ws._fragments == bytearray()
+
+
+async def test_fragment_count_cap_holds_for_large_fragments() -> None:
+    protocol = ServerProtocol(state=State.OPEN, max_size=None)
+    transport = FakeTransport()
+    ws = NativeWebSocket(transport, protocol, lambda _ws: None)  # type: ignore[arg-type]
+    handler = Recorder(ws)
+    ws.start(handler, b"")
+    ws.data_received(fragmented(MAX_FRAGMENTS, 100))
+    assert handler.messages == [("a" * 100) * MAX_FRAGMENTS]
+    ws.data_received(fragmented(MAX_FRAGMENTS + 1, 100))
+    assert len(handler.messages) == 1
+    assert bytes(transport.out)[2:4] == (1009).to_bytes(2, "big")

@@ -1,0 +1,102 @@
+"""The bound on the fragments of one WebSocket message (native server).
+
+2,000,000 empty continuation frames (12 MB on the wire) used to be kept one object each
+(+20 MB and growing, the connection still open); the ``ws`` library had the same flaw
+(GHSA-96hv-2xvq-fx4p). The native server now fails such a message with 1009 after 64 tiny
+fragments, and its memory stays flat. Behind ASGI the ASGI server gathers fragments itself
+(docs/topics/security-and-limits.md says what uvicorn does): this runs on the native server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from typing import Any
+
+import pytest
+from _bounds import MiB, masked, traced
+from _sio_peer import Running, WsPeer, assert_no_leaks, serve_sio
+
+from conftest import HOST, WAIT, wait_until
+from socketwire import Server, Socket
+
+pytestmark = pytest.mark.integration
+assert serve_sio  # the fixture, imported for pytest to find
+
+
+def flood_fragments(port: int, count: int) -> tuple[int | None, int]:
+    """In a thread, with a blocking socket (the client holds no buffer): open an Engine.IO
+    WebSocket, start a text message and send ``count`` empty continuation frames.
+
+    Returns the server's close code (None if it sent no close frame) and the frames sent
+    before the server closed the connection.
+    """
+    with socket.create_connection((HOST, port), timeout=WAIT) as sock:
+        sock.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 101"), received
+        sock.sendall(masked(0x1, b'42["x",', fin=False))
+        chunk = masked(0x0, b"", fin=False) * 10_000  # 60 KB of empty fragments
+        sent = 0
+        with contextlib.suppress(OSError):  # the server closed: reset or broken pipe
+            while sent < count:
+                sock.sendall(chunk)
+                sent += 10_000
+        rest = received.partition(b"\r\n\r\n")[2]
+        with contextlib.suppress(OSError):
+            while data := sock.recv(65536):
+                rest += data
+    # The frames the server sent: the open packet, then the close frame.
+    pos = 0
+    while pos + 2 <= len(rest):
+        opcode, length = rest[pos] & 0x0F, rest[pos + 1] & 0x7F
+        payload = rest[pos + 2 : pos + 2 + length]
+        if opcode == 0x8:
+            return int.from_bytes(payload[:2], "big"), sent
+        pos += 2 + length
+    return None, sent
+
+
+async def test_empty_continuation_frames_close_with_1009_and_memory_stays_flat(
+    serve_sio: Any,
+) -> None:
+    sio = Server()
+    closes: list[str] = []
+    sio.engine.on_close(lambda _sock, reason: closes.append(reason))
+    running: Running = await serve_sio(sio)
+    with traced() as memory:
+        code, sent = await asyncio.to_thread(flood_fragments, running.port, 2_000_000)
+        # Unbounded: one object per fragment, 20 MB for these. Bounded: one read's frames.
+        assert memory.peak < 4 * MiB, memory.peak
+    assert code == 1009
+    assert sent < 2_000_000  # the server closed the connection early
+    await wait_until(lambda: closes == ["transport error"], "the session to close")
+    await assert_no_leaks(sio)
+
+
+async def test_a_fragmented_event_within_the_bounds_is_delivered(serve_sio: Any) -> None:
+    sio = Server()
+    got: list[Any] = []
+
+    @sio.on("connection")
+    def on_connection(socket: Socket) -> None:
+        socket.on("x", got.append)
+
+    running: Running = await serve_sio(sio)
+    peer = await WsPeer.open(running)
+    await peer.connect_nsp("/")
+    # 1,000 frames of 100 bytes: a streaming sender, well within the bounds
+    text = '42["x",' + json.dumps("a" * 99_990) + "]"
+    pieces = [text[i : i + 100] for i in range(0, len(text), 100)]
+    await peer.ws.send(pieces)
+    await wait_until(lambda: got == ["a" * 99_990], "the event")
+    await peer.close()
+    await assert_no_leaks(sio)
