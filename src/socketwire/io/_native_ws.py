@@ -7,9 +7,10 @@ handshake, then hands the TCP transport to a [`NativeWebSocket`][NativeWebSocket
 transport and the application's handler.
 
 A fragmented message is gathered into one buffer, bounded in bytes by the protocol's
-``max_size`` and in fragments by :data:`MAX_FRAGMENTS` and :data:`MIN_FRAGMENT_AVERAGE`:
-a message of more (or smaller) fragments fails the connection with 1009, so that empty or
-tiny continuation frames cannot grow memory or cost unbounded work per message.
+``max_size`` and in fragments by [`MAX_FRAGMENTS`][MAX_FRAGMENTS] and
+[`MIN_FRAGMENT_AVERAGE`][MIN_FRAGMENT_AVERAGE]: a message of more (or smaller) fragments fails
+the connection with 1009, so that empty or tiny continuation frames cannot grow memory or cost
+unbounded work per message.
 
 Two shortcuts keep the common case cheap, with no difference on the wire (see
 ``docs/topics/performance.md``). Without extensions, complete unfragmented text and binary
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final, cast
 
 from websockets.frames import Frame, Opcode
@@ -58,7 +59,7 @@ logger = logging.getLogger("socketwire.native")
 CLOSE_TIMEOUT: Final = 5.0
 #: The most frames one message may come in (the ``ws`` library's ``maxFragments``).
 MAX_FRAGMENTS: Final = 16 * 1024
-#: Past :data:`FREE_FRAGMENTS` frames, a message's frames must carry this many payload
+#: Past [`FREE_FRAGMENTS`][FREE_FRAGMENTS] frames, a message's frames must carry this many payload
 #: bytes on average (a 1 MB message may still come in 16,384 frames of 64 bytes).
 MIN_FRAGMENT_AVERAGE: Final = 64
 FREE_FRAGMENTS: Final = 64
@@ -69,16 +70,21 @@ _BINARY: Final = Opcode.BINARY
 _CONT: Final = Opcode.CONT
 #: Above this payload size a frame is written as header and payload (no copy).
 _JOIN_LIMIT: Final = 16 * 1024
+#: Corked frames are handed to the transport in slices of about this many bytes.
+_WRITE_SLICE: Final = 256 * 1024
 
 
 class WriteBatch:
-    """Joins the broadcast frames a connection gets in one event loop iteration into one write.
+    """Hands the broadcast frames a connection gets in one event loop iteration over at once.
 
     A broadcast writes one pre-built frame to every recipient; several broadcasts handled in the
     same iteration (a burst of events read at once) would cost every recipient one ``send`` system
     call each. [`NativeWebSocket.send_frame()`][NativeWebSocket.send_frame] queues them instead, and
-    the batch hands each connection's frames to its transport in one write at the end of the
-    iteration (``call_soon``). One batch serves every connection of one server (one loop).
+    the batch hands each connection's frames to its transport at the end of the iteration
+    (``call_soon``): the shared frame objects themselves (``writelines``, no join), and only while
+    the transport takes them (see
+    [`NativeWebSocket.buffered_amount`][NativeWebSocket.buffered_amount]). One batch serves every
+    connection of one server (one loop).
     """
 
     __slots__ = ("_pending",)
@@ -111,6 +117,8 @@ class NativeWebSocket(asyncio.Protocol):
         "_close_timer",
         "_closed",
         "_corked",
+        "_corked_size",
+        "_eof_pending",
         "_fast",
         "_fragment_count",
         "_fragments",
@@ -139,9 +147,13 @@ class NativeWebSocket(asyncio.Protocol):
         self._transport = transport
         #: without a batch, send_frame writes at once
         self._batch = batch
-        #: frames queued by send_frame for the batch's next flush
-        #: (one frame, or a list once there are more: most iterations bring one)
+        #: frames queued by send_frame for the batch's next flush, or while the transport
+        #: is over its high-water mark, and anything written after them (one frame, or a
+        #: list once there are more: most iterations bring one); their total size
         self._corked: bytes | list[bytes] | None = None
+        self._corked_size = 0
+        #: close the transport once what is corked has been handed over
+        self._eof_pending = False
         self._protocol = protocol
         self._on_lost = on_lost
         self._handler: WebSocketHandler | None = None
@@ -242,6 +254,7 @@ class NativeWebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Report the end of the connection to the handler, once."""
         self._corked = None
+        self._corked_size = 0
         self._held = None
         self._held_frames = None
         if self._close_timer is not None:
@@ -268,8 +281,11 @@ class NativeWebSocket(asyncio.Protocol):
         self._update_reading()
 
     def resume_writing(self) -> None:
-        """The write buffer drained: read again (unless the application pauses reading)."""
+        """The write buffer drained: hand over what is corked, read again (unless the
+        application pauses reading)."""
         self._write_paused = False
+        if self._corked is not None:
+            self._uncork()
         self._update_reading()
 
     def _update_reading(self) -> None:
@@ -286,46 +302,46 @@ class NativeWebSocket(asyncio.Protocol):
     def send_text(self, data: str) -> None:
         """Queue a text message; ignored once the connection is closing."""
         if self._open:
-            if self._corked is not None:
-                self._uncork()
             protocol = self._protocol
             if protocol.extensions:
                 protocol.send_text(data.encode())
-                self._transport.writelines(protocol.data_to_send())
+                self._write(protocol.data_to_send())
             else:
                 self._write_message(_FIN_TEXT, data.encode())
 
     def send_bytes(self, data: bytes) -> None:
         """Queue a binary message; ignored once the connection is closing."""
         if self._open:
-            if self._corked is not None:
-                self._uncork()
             protocol = self._protocol
             if protocol.extensions:
                 protocol.send_binary(data)
-                self._transport.writelines(protocol.data_to_send())
+                self._write(protocol.data_to_send())
             else:
                 self._write_message(_FIN_BINARY, data)
 
     def send_frame(self, frame: bytes) -> None:
         """Write one pre-built frame (see [`frame_message()`][frame_message]) as is.
 
-        With a [`WriteBatch`][WriteBatch], it reaches the transport at the end of this event loop
-        iteration, joined with the other frames sent to this connection meanwhile; anything
-        else written to the connection first flushes them, so the order is kept.
+        With a [`WriteBatch`][WriteBatch], it reaches the transport at the end of this event
+        loop iteration, with the other frames sent to this connection meanwhile; anything else
+        written to the connection first flushes them, so the order is kept. While the
+        transport is over its high-water mark, frames wait here (the shared objects, not a
+        copy) until it drains; [`buffered_amount`][buffered_amount] counts them.
         """
         if self._open:
             corked = self._corked
             if corked is None:
-                if self._batch is None:
+                if self._batch is None and not self._write_paused:
                     self._transport.write(frame)
-                else:
-                    self._corked = frame
+                    return
+                self._corked = frame
+                if self._batch is not None:
                     self._batch.add(self)
-            elif isinstance(corked, bytes):
+            elif type(corked) is bytes:
                 self._corked = [corked, frame]
             else:
-                corked.append(frame)
+                corked.append(frame)  # type: ignore[union-attr]
+            self._corked_size += len(frame)
 
     @property
     def supports_frames(self) -> bool:
@@ -339,8 +355,8 @@ class NativeWebSocket(asyncio.Protocol):
 
     @property
     def buffered_amount(self) -> int:
-        """Bytes handed to the transport and not yet written to the socket."""
-        return self._transport.get_write_buffer_size()
+        """Bytes queued and not yet written to the socket: corked here, or in the transport."""
+        return self._transport.get_write_buffer_size() + self._corked_size
 
     def pause_reading(self) -> None:
         """Stop reading; no message is delivered until [`resume_reading()`][resume_reading]."""
@@ -374,6 +390,7 @@ class NativeWebSocket(asyncio.Protocol):
     def abort(self) -> None:
         """Drop the TCP connection at once (server shutdown deadline)."""
         self._corked = None
+        self._corked_size = 0
         self._transport.abort()
 
     # internals
@@ -381,10 +398,44 @@ class NativeWebSocket(asyncio.Protocol):
     def _write_message(self, first: int, payload: bytes) -> None:
         # What protocol.send_text/send_binary would write with no extension: one frame.
         length = len(payload)
-        if length <= _JOIN_LIMIT:
-            self._transport.write(_header(first, length) + payload)
+        if self._corked is None:
+            transport = self._transport
+            if length <= _JOIN_LIMIT:
+                transport.write(_header(first, length) + payload)
+            else:
+                transport.writelines((_header(first, length), payload))
+        elif length <= _JOIN_LIMIT:
+            self._write((_header(first, length) + payload,))
         else:
-            self._transport.writelines((_header(first, length), payload))
+            self._write((_header(first, length), payload))
+
+    def _write(self, chunks: Iterable[bytes]) -> None:
+        """Write ``chunks`` after what is corked (behind it while the transport is full);
+        an empty chunk closes the transport (SEND_EOF, RFC 6455 7.1.1)."""
+        if self._corked is not None:
+            self._uncork()
+        transport = self._transport
+        for chunk in chunks:
+            if self._corked is not None:
+                if chunk:
+                    self._cork(chunk)
+                else:
+                    self._eof_pending = True
+            elif chunk:
+                transport.write(chunk)
+            else:
+                # close() still flushes what the transport holds
+                transport.close()
+
+    def _cork(self, chunk: bytes) -> None:
+        corked = self._corked
+        if corked is None:
+            self._corked = chunk
+        elif type(corked) is bytes:
+            self._corked = [corked, chunk]
+        else:
+            corked.append(chunk)  # type: ignore[union-attr]
+        self._corked_size += len(chunk)
 
     def _receive_fast(self, data: bytes) -> bytes:
         """Deliver the leading complete, unfragmented, masked data frames of the bytes received.
@@ -484,42 +535,71 @@ class NativeWebSocket(asyncio.Protocol):
 
     @staticmethod
     def flush_corked(websockets: list[NativeWebSocket]) -> None:
-        """Write each connection's corked frames in one write (what [`WriteBatch`][WriteBatch] does
-        at the end of an iteration)."""
+        """Hand each connection's corked frames to its transport (what [`WriteBatch`][WriteBatch]
+        does at the end of an iteration)."""
         for item in websockets:
-            # _uncork, inlined: this loop runs once per recipient of a burst of broadcasts.
             websocket: NativeWebSocket = item
             corked = websocket._corked
-            if corked is not None:
+            if type(corked) is bytes and not websocket._write_paused:
+                # The common case (one frame), _uncork inlined: this loop runs once per
+                # recipient of a burst of broadcasts.
                 websocket._corked = None
+                websocket._corked_size = 0
                 transport = websocket._transport
                 if not transport.is_closing():
-                    transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
+                    transport.write(corked)
+            elif corked is not None:
+                websocket._uncork()
 
     def _uncork(self) -> None:
+        """Hand what is corked to the transport while it is under its high-water mark.
+
+        The frames go as they are (``writelines``: a broadcast's frame is one object shared
+        by every recipient), a slice of about ``_WRITE_SLICE`` bytes at a time, so that a
+        transport that copies what it cannot send at once copies a slice, not the burst.
+        """
         corked = self._corked
-        if corked is not None:
+        if corked is None or self._write_paused:
+            return
+        transport = self._transport
+        if transport.is_closing():
             self._corked = None
-            transport = self._transport
-            if not transport.is_closing():
-                transport.write(corked if isinstance(corked, bytes) else b"".join(corked))
+            self._corked_size = 0
+            return
+        if type(corked) is bytes:
+            self._corked = None
+            self._corked_size = 0
+            transport.write(corked)
+        else:
+            frames: list[bytes] = corked  # type: ignore[assignment]
+            start, count = 0, len(frames)
+            while start < count and not self._write_paused:
+                stop, size = start, 0
+                while stop < count and size < _WRITE_SLICE:
+                    size += len(frames[stop])
+                    stop += 1
+                self._corked_size -= size
+                # pause_writing may be called from here (the transport went over its mark)
+                transport.writelines(frames[start:stop])
+                start = stop
+            if start < count:
+                self._corked = frames[start:]
+                return
+            self._corked = None
+            self._corked_size = 0
+        if self._eof_pending:
+            self._eof_pending = False
+            transport.close()
 
     def _flush(self) -> None:
-        if self._corked is not None:
-            self._uncork()  # the frames queued before go first
         protocol = self._protocol
-        transport = self._transport
         self._open = protocol.state is _OPEN
-        for chunk in protocol.data_to_send():
-            if chunk:
-                transport.write(chunk)
-            else:
-                # SEND_EOF: the server side closes the TCP connection (RFC 6455 7.1.1);
-                # close() still flushes what is buffered.
-                transport.close()
+        # SEND_EOF (an empty chunk): the server side closes the TCP connection, after what
+        # was queued before (RFC 6455 7.1.1).
+        self._write(protocol.data_to_send())
         if self._close_timer is None and protocol.close_expected():
             loop = asyncio.get_running_loop()
-            self._close_timer = loop.call_later(CLOSE_TIMEOUT, transport.abort)
+            self._close_timer = loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
 
     def _close_code(self) -> int:
         protocol = self._protocol

@@ -42,6 +42,8 @@ class FakeTransport:
     def __init__(self) -> None:
         self.out = bytearray()
         self.writes = 0
+        #: the objects handed over by writelines (to check that frames are shared)
+        self.handed: list[bytes] = []
         self.closed = False
         self.aborted = False
 
@@ -51,8 +53,11 @@ class FakeTransport:
         self.writes += 1
 
     def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
+        chunks = list(chunks)
+        self.handed.extend(chunks)
+        assert not self.closed
+        self.out += b"".join(chunks)
+        self.writes += 1
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -210,6 +215,7 @@ async def test_batched_frames_are_joined_at_the_end_of_the_iteration() -> None:
     await asyncio.sleep(0)
     assert (bytes(t1.out), t1.writes) == (a + b, 1)
     assert (bytes(t2.out), t2.writes) == (a, 1)
+    assert t1.handed[0] is a  # the shared frame itself, not a copy
     ws1.send_frame(b)  # a new iteration, a new batch
     await asyncio.sleep(0)
     assert (bytes(t1.out), t1.writes) == (a + b + b, 2)
@@ -333,3 +339,74 @@ async def test_fragment_count_cap_holds_for_large_fragments() -> None:
     ws.data_received(fragmented(MAX_FRAGMENTS + 1, 100))
     assert len(handler.messages) == 1
     assert bytes(transport.out)[2:4] == (1009).to_bytes(2, "big")
+
+
+class SlowTransport(FakeTransport):
+    """A transport with a write buffer and a high-water mark, like asyncio's: it keeps what
+    it is given until :meth:`drain`, and pauses its protocol above ``high`` bytes."""
+
+    def __init__(self, high: int) -> None:
+        super().__init__()
+        self.high = high
+        self.buffered = 0
+        self.protocol: NativeWebSocket | None = None
+        self.paused = False
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self._grow(len(data))
+
+    def writelines(self, chunks: Any) -> None:
+        chunks = list(chunks)
+        super().writelines(chunks)
+        self._grow(sum(len(c) for c in chunks))
+
+    def _grow(self, size: int) -> None:
+        self.buffered += size
+        if self.buffered > self.high and not self.paused and self.protocol is not None:
+            self.paused = True
+            self.protocol.pause_writing()
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def drain(self) -> None:
+        """The peer read everything: the buffer empties, the protocol resumes."""
+        self.buffered = 0
+        if self.paused and self.protocol is not None:
+            self.paused = False
+            self.protocol.resume_writing()
+
+
+def slow_connection(high: int) -> tuple[NativeWebSocket, SlowTransport]:
+    transport = SlowTransport(high)
+    protocol = ServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
+    ws = NativeWebSocket(transport, protocol, lambda _ws: None, WriteBatch())  # type: ignore[arg-type]
+    transport.protocol = ws
+    ws.start(Recorder(ws), b"")
+    return ws, transport
+
+
+async def test_corked_frames_wait_for_a_full_transport_and_count_as_buffered() -> None:
+    ws, transport = slow_connection(high=64 * 1024)
+    frames = [frame_message(bytes([n]) * 10_000) for n in range(100)]  # 1 MB
+    for f in frames:
+        ws.send_frame(f)
+    # counted at once, before the batch hands them over
+    assert ws.buffered_amount == sum(len(f) for f in frames)
+    await asyncio.sleep(0)
+    # The transport took one slice and went over its mark; the rest waits, uncopied.
+    assert transport.paused
+    assert 64 * 1024 < transport.buffered <= 256 * 1024 + len(frames[0])
+    assert ws.buffered_amount == sum(len(f) for f in frames)
+    taken = len(transport.handed)
+    assert all(h is f for h, f in zip(transport.handed, frames[:taken], strict=True))
+    ws.send_text("after")  # waits behind the frames
+    ws.close(1000)  # and the close frame behind it, then the TCP close
+    assert not transport.closed
+    while transport.paused:
+        transport.drain()
+    expected = b"".join(frames) + frame_message("after")
+    assert bytes(transport.out).startswith(expected)
+    assert transport.out[len(expected)] == 0x88
+    assert ws.buffered_amount == transport.buffered
