@@ -297,8 +297,10 @@ class ServerSession:
             return
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self._end_probe()
-        if self._next_ping is not None and now >= self._next_ping and self.state is ReadyState.OPEN:
-            # engine.io 6: the server pings, then waits ping_timeout for the pong.
+        if self._next_ping is not None and now >= self._next_ping:
+            # engine.io 6: the server pings, then waits ping_timeout for the pong. While
+            # closing, the ping is not sent but the deadline is armed (JS sendPacket drops
+            # it, resetPingTimeout does not).
             self._next_ping = None
             self._refreshed = False
             self._pong_deadline = now + self._options.ping_timeout
@@ -336,6 +338,9 @@ class ServerSession:
         ``FORCED_CLOSE`` (the application) is orderly, as JS ``socket.close()``: over polling
         with no poll pending, the queued packets and a close packet wait for the next poll
         (at most [`CLOSE_TIMEOUT`][CLOSE_TIMEOUT]). Any other reason (server shutdown) closes now.
+        While the session waits, its heartbeat goes on as in JS (no ping is sent, but the
+        pong deadline is armed on schedule): a client that has gone is closed with "ping
+        timeout" as early as it would have been had the session stayed open.
         """
         if self.state is not ReadyState.OPEN:
             if self.state is ReadyState.CLOSING and reason is not CloseReason.FORCED_CLOSE:
@@ -348,8 +353,6 @@ class ServerSession:
         ):
             self.state = ReadyState.CLOSING
             self._close_deadline = now + CLOSE_TIMEOUT
-            self._next_ping = None
-            self._pong_deadline = None
             if self._probe is not _Probe.NONE:
                 self._end_probe()
             return

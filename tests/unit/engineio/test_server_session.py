@@ -485,16 +485,40 @@ def test_close_waits_for_the_next_poll(queued: list[str], payload: str) -> None:
     assert session.state is ReadyState.CLOSING
     session.send_message("dropped")
     assert session.take_outputs() == []
-    assert session.next_deadline() == pytest.approx(0.2 + CLOSE_TIMEOUT)
-    assert session.receive_get(0.3) is None
+    assert session.next_deadline() == pytest.approx(0.3)  # the heartbeat goes on
+    assert session.receive_get(0.25) is None
     assert session.take_outputs() == [AnswerPoll(payload), Closed(CloseReason.FORCED_CLOSE)]
 
 
 def test_close_timeout() -> None:
-    session = polling_session()
+    session = polling_session(ping_interval=60.0, ping_timeout=60.0)
     session.close(0.0)
+    assert session.next_deadline() == pytest.approx(CLOSE_TIMEOUT)
     session.handle_timeout(CLOSE_TIMEOUT)
     assert session.take_outputs() == [Closed(CloseReason.FORCED_CLOSE)]
+
+
+def test_a_closing_session_keeps_its_heartbeat() -> None:
+    # JS: the ping is not sent while closing, but the pong deadline is armed on schedule,
+    # so a client that never polls again is gone after ping_interval + ping_timeout, not
+    # after the 30 s of the orderly close.
+    session = polling_session()
+    session.close(0.1)
+    session.handle_timeout(0.3)
+    assert session.take_outputs() == []  # no ping queued
+    assert session.buffered_amount == 0
+    assert session.next_deadline() == pytest.approx(0.5)
+    session.handle_timeout(0.5)
+    assert session.take_outputs() == [Closed(CloseReason.PING_TIMEOUT)]
+
+
+def test_a_session_closed_while_a_pong_is_awaited_still_times_out() -> None:
+    session = polling_session()
+    session.handle_timeout(0.3)  # the ping waits for the next poll
+    session.close(0.35)
+    assert session.next_deadline() == pytest.approx(0.5)
+    session.handle_timeout(0.5)
+    assert session.take_outputs() == [Closed(CloseReason.PING_TIMEOUT)]
 
 
 def test_close_over_websocket() -> None:
