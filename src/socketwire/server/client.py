@@ -9,7 +9,8 @@ past that closes the connection ("forced server close"), so a client cannot make
 server build sockets without bound. While one of its sockets holds
 ``Server(max_pending_events=...)`` events not yet handled (or the server runs
 ``max_concurrent_events`` handlers), the connection stops reading; paused longer than
-``pending_events_timeout``, it is closed ("event queue full").
+``pending_events_timeout``, it is closed ("event queue full"). A binary packet must receive
+all its attachments within ``attachment_timeout`` ("parse error" otherwise).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from socketwire.adapters.types import EncodedPacket
 from socketwire.engineio.packets import SharedMessage
 from socketwire.handlers import spawn
 from socketwire.io.http import HttpRequest
-from socketwire.server.state import Admission, ConnectionState
+from socketwire.server.state import Admission, ConnectionState, Expiry
 from socketwire.socketio import Packet, PacketType, ProtocolError
 from socketwire.socketio.base import Decoder
 from socketwire.socketio.tracing import TracingDecoder, TracingEncoder, describe
@@ -158,8 +159,16 @@ class Client:
             logger.debug("closing %s: %s", self.id, exc)
             self._on_error(exc)
             return
+        state = self.state
         if packet is not None:
+            if state.attachment_deadline is not None:
+                state.packet_complete()
+                self._rearm()
             self._on_decoded(packet)
+        elif state.attachment_deadline is None:
+            # a binary packet waits for its attachments: not for ever
+            state.packet_waiting(asyncio.get_running_loop().time(), self.server.attachment_timeout)
+            self._rearm()
 
     def _on_decoded(self, packet: Packet) -> None:
         socket = self.nsps.get(packet.nsp)
@@ -244,7 +253,16 @@ class Client:
     def _on_timer(self) -> None:
         self._timer = None
         expiry = self.state.handle_timeout(asyncio.get_running_loop().time())
-        if expiry is not None:
+        if expiry is Expiry.ATTACHMENTS_MISSING:
+            waiting = self._decoder.awaiting_attachments
+            self._decoder.reset()  # what the packet held is freed
+            error = ProtocolError(
+                f"{waiting} binary attachment(s) not received within "
+                f"{self.server.attachment_timeout} s"
+            )
+            logger.info("closing engine %s: %s", self.id, error)
+            self._on_error(error)
+        elif expiry is not None:
             logger.info("closing engine %s: %s", self.id, expiry.value)
             self.close_with(expiry.value)
         elif self._open:

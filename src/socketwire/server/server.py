@@ -88,6 +88,10 @@ class Server:
         max_concurrent_events: With ``concurrent_events``, the most event handlers running
             at once on this server; at that many, a connection that brings one more pauses
             until half of them have returned.
+        attachment_timeout: Seconds a binary packet may take to receive all its attachments
+            once its first message arrived; past it the connection is closed
+            (``"parse error"``), so that a partial packet cannot pin its attachments (JS has
+            no such bound).
         serve_client: Serve the official browser client at ``<path>/socket.io.js`` (and
             ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, with their maps), as JS
             ``serveClient``; see `ClientBundle`.
@@ -112,6 +116,7 @@ class Server:
         max_pending_events: int = 100,
         pending_events_timeout: float = 20.0,
         max_concurrent_events: int = 10_000,
+        attachment_timeout: float = 60.0,
         serve_client: bool = True,
         serve_client_dir: str | os.PathLike[str] | None = None,
         **engine_options: Any,
@@ -129,6 +134,7 @@ class Server:
         self.max_pending_events = max_pending_events
         self.pending_events_timeout = pending_events_timeout
         self.max_concurrent_events = max_concurrent_events
+        self.attachment_timeout = attachment_timeout
         #: The handlers running with ``concurrent_events``, against ``max_concurrent_events``.
         self.event_budget = EventBudget(max_concurrent_events)
         #: The browser client files served, or None (``serve_client=False``).

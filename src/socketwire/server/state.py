@@ -13,6 +13,9 @@ the asyncio driver ([`socketwire.server.client`][socketwire.server.client]) wait
 * report a namespace left with [`ConnectionState.left()`][ConnectionState.left];
 * pause reading from the connection when [`ConnectionState.block()`][ConnectionState.block] says
   so, and resume when [`ConnectionState.unblock()`][ConnectionState.unblock] does;
+* report a binary packet waiting for its attachments with
+  [`ConnectionState.packet_waiting()`][ConnectionState.packet_waiting], and complete with
+  [`ConnectionState.packet_complete()`][ConnectionState.packet_complete];
 * call [`ConnectionState.handle_timeout()`][ConnectionState.handle_timeout] when the deadline
   passes, close the connection with the reason it returns, and wait again for
   [`ConnectionState.next_deadline()`][ConnectionState.next_deadline] if it is still set (a timer
@@ -89,6 +92,9 @@ class Expiry(enum.Enum):
     NO_NAMESPACE = "forced server close"
     #: Reading stayed paused (too many events waiting) for ``pending_events_timeout``.
     STAYED_PAUSED = "event queue full"
+    #: A binary packet did not receive all its attachments within ``attachment_timeout``
+    #: (it pins what it received meanwhile; JS waits for ever).
+    ATTACHMENTS_MISSING = "parse error"
 
 
 class ConnectionState:
@@ -105,6 +111,7 @@ class ConnectionState:
     """
 
     __slots__ = (
+        "attachment_deadline",
         "blocked",
         "connect_deadline",
         "connected",
@@ -126,6 +133,9 @@ class ConnectionState:
         self.blocked: set[object] | None = None
         #: When to close the connection if reading is still paused (None: not paused).
         self.pause_deadline: float | None = None
+        #: When to close the connection if the binary packet being received still waits
+        #: for attachments (None: no packet waits).
+        self.attachment_deadline: float | None = None
 
     def admit(self, nsp: str) -> Admission:
         """Decide on a CONNECT packet for ``nsp``, which the connection has not joined."""
@@ -179,12 +189,23 @@ class ConnectionState:
         self.pause_deadline = None
         return True
 
+    def packet_waiting(self, now: float, timeout: float) -> None:
+        """A binary packet waits for its attachments: it has ``timeout`` seconds from its
+        first message (later calls for the same packet keep that deadline)."""
+        if self.attachment_deadline is None:
+            self.attachment_deadline = now + timeout
+
+    def packet_complete(self) -> None:
+        """The binary packet received all its attachments (or was dropped)."""
+        self.attachment_deadline = None
+
     def next_deadline(self) -> float | None:
         """When [`handle_timeout()`][handle_timeout] must be called next (None: never)."""
-        connect, pause = self.connect_deadline, self.pause_deadline
-        if pause is None:
-            return connect
-        return pause if connect is None or pause < connect else connect
+        best = self.connect_deadline
+        for deadline in (self.pause_deadline, self.attachment_deadline):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def handle_timeout(self, now: float) -> Expiry | None:
         """A deadline may have passed.
@@ -196,6 +217,10 @@ class ConnectionState:
         if pause is not None and now >= pause:
             self.pause_deadline = None
             return Expiry.STAYED_PAUSED
+        attachments = self.attachment_deadline
+        if attachments is not None and now >= attachments:
+            self.attachment_deadline = None
+            return Expiry.ATTACHMENTS_MISSING
         deadline = self.connect_deadline
         if deadline is None or now < deadline:
             return None

@@ -164,3 +164,17 @@ def test_the_event_budget_pauses_at_the_limit_and_resumes_at_half() -> None:
     assert budget.started(b) is True
     budget.forget(b)  # closed meanwhile
     assert budget.finished() is None
+
+
+def test_a_binary_packet_has_its_deadline_from_its_first_message() -> None:
+    state = connection()
+    state.connect_finished("/", connected=True)
+    state.packet_waiting(110.0, 60.0)
+    state.packet_waiting(150.0, 60.0)  # a later attachment: the same deadline
+    assert state.next_deadline() == 170.0
+    assert state.handle_timeout(169.0) is None
+    assert state.handle_timeout(170.0) is Expiry.ATTACHMENTS_MISSING
+    assert state.next_deadline() is None
+    state.packet_waiting(200.0, 60.0)
+    state.packet_complete()
+    assert state.next_deadline() is None
