@@ -2,7 +2,7 @@
 
 Run it from this directory with any of::
 
-    uvicorn asgi_app:app --port 8000
+    uvicorn asgi_app:app --port 8000 --ws-per-message-deflate false
     hypercorn asgi_app:app --bind 127.0.0.1:8000
     granian --interface asgi asgi_app:app --port 8000
 

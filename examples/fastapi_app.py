@@ -2,7 +2,7 @@
 
 Run it from this directory::
 
-    uvicorn fastapi_app:app --port 8000
+    uvicorn fastapi_app:app --port 8000 --ws-per-message-deflate false
 
 ``GET /ping`` is a FastAPI route; ``/socket.io/`` is socketwire's. A Socket.IO client at
 ``http://127.0.0.1:8000`` can ``emit("echo", data, ack)``: the acknowledgement carries
@@ -40,4 +40,5 @@ async def on_connection(socket: socketwire.Socket) -> None:
 
 # socketwire answers its path (/socket.io/) and passes everything else, lifespan events
 # included, to FastAPI.
-app = socketwire.ASGIApp(sio, other_app=api)
+# uvicorn runs with --ws-per-message-deflate false (see the docstring)
+app = socketwire.ASGIApp(sio, other_app=api, ws_compression=False)

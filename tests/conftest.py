@@ -501,17 +501,28 @@ async def start_native(
 async def start_asgi(
     app: HttpApp, plumbing: dict[str, Any] | None = None
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
-    """Serve ``ASGIApp(app)`` under uvicorn, in this loop, on a free port: ``(port, stop)``."""
+    """Serve ``ASGIApp(app)`` under uvicorn, in this loop, on a free port: ``(port, stop)``.
+
+    uvicorn negotiates WebSocket compression as the app's ``per_message_deflate`` says (its
+    own default is on), and the ASGI app is told so.
+    """
     import uvicorn
 
     from socketwire.io.asgi import ASGIApp
 
-    asgi = ASGIApp(app, **(plumbing or {}))
+    deflate = bool(getattr(app, "per_message_deflate", False))
+    asgi = ASGIApp(app, **{"ws_compression": deflate, **(plumbing or {})})
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((HOST, 0))
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        asgi, host=HOST, port=port, lifespan="on", log_level="warning", timeout_graceful_shutdown=5
+        asgi,
+        host=HOST,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        ws_per_message_deflate=deflate,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn:{port}")

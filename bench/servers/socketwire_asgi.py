@@ -42,7 +42,8 @@ def with_cluster_start(sio: socketwire.Server, app: ASGIApp) -> Any:
 if __name__ == "__main__":
     args = parse_args(__doc__ or "")
     sio = make_server(args.redis)
+    app = ASGIApp(sio, ws_compression=False)  # run_uvicorn turns uvicorn's compression off
     if args.redis:
-        run_uvicorn(with_cluster_start(sio, ASGIApp(sio)), args, lifespan=True)
+        run_uvicorn(with_cluster_start(sio, app), args, lifespan=True)
     else:
-        run_uvicorn(ASGIApp(sio), args)
+        run_uvicorn(app, args)

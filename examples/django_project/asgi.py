@@ -2,7 +2,7 @@
 
 Run it from the ``examples`` directory::
 
-    uvicorn django_project.asgi:app --port 8000
+    uvicorn django_project.asgi:app --port 8000 --ws-per-message-deflate false
 
 ``/socket.io/`` goes to socketwire; every other path (``/ping``) to Django. Django does not
 speak the ASGI lifespan protocol: socketwire answers it, and closes its sessions when the
@@ -26,4 +26,5 @@ from .sio import sio  # noqa: E402
 
 __all__ = ["app", "django_app"]
 
-app = socketwire.ASGIApp(sio, other_app=django_app)
+# uvicorn runs with --ws-per-message-deflate false (see the docstring)
+app = socketwire.ASGIApp(sio, other_app=django_app, ws_compression=False)

@@ -61,6 +61,9 @@ def _uvicorn(target: str) -> Callable[[int], list[str]]:
         str(port),
         "--log-level",
         "info",
+        # as the examples' per_message_deflate (off): uvicorn's own default is on
+        "--ws-per-message-deflate",
+        "false",
     ]
 
 

@@ -276,7 +276,15 @@ async def serve_asgi(sio: Server, port: int) -> tuple[int, Callable[[], Awaitabl
     sock = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_STREAM)
     sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
-    config = uvicorn.Config(ASGIApp(sio), host=HOST, port=port, lifespan="on", log_level="warning")
+    deflate = sio.per_message_deflate  # uvicorn's own default is on
+    config = uvicorn.Config(
+        ASGIApp(sio, ws_compression=deflate),
+        host=HOST,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        ws_per_message_deflate=deflate,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     async with asyncio.timeout(10):

@@ -5,7 +5,9 @@ plumbing does is in test_plumbing.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +21,9 @@ from _plumbing_helpers import (
 )
 from websockets.asyncio.client import connect
 
-from socketwire.io.asgi import ASGIApp
+from conftest import HOST, start_asgi
+from socketwire import Server
+from socketwire.io.asgi import WS_COMPRESSION_ADVICE, ASGIApp
 from socketwire.io.types import Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.integration
@@ -139,3 +143,29 @@ async def test_lifespan_falls_back_when_other_app_lacks_it(plumbing_app: Plumbin
         writer.write(request_bytes("GET", "/elsewhere"))
         assert (await read_response(reader)).status == 204
     assert plumbing_app.shutdown_calls == 1
+
+
+@pytest.mark.parametrize("uvicorn_deflate", [True, False])
+async def test_uvicorn_decides_websocket_compression(
+    caplog: pytest.LogCaptureFixture, uvicorn_deflate: bool
+) -> None:
+    # per_message_deflate=False does not reach uvicorn: with its default (on) a client's
+    # offer is accepted, and the app warns at startup how to turn it off; with
+    # ws_per_message_deflate=False (what the docs and start_asgi pass), it is not.
+    caplog.set_level(logging.WARNING, logger="socketwire.asgi")
+    sio = Server(serve_client=False)
+    async with contextlib.AsyncExitStack() as stack:
+        if uvicorn_deflate:
+            port = await stack.enter_async_context(run_uvicorn(ASGIApp(sio)))  # its defaults
+        else:
+            port, stop = await start_asgi(sio)
+            stack.push_async_callback(stop)
+        stack.push_async_callback(sio.shutdown)
+        url = f"ws://{HOST}:{port}/socket.io/?EIO=4&transport=websocket"
+        async with connect(url, compression="deflate") as ws:
+            assert ws.response is not None
+            negotiated = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+            assert negotiated.startswith("permessage-deflate") is uvicorn_deflate
+            assert str(await ws.recv()).startswith("0{")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "socketwire.asgi"]
+    assert warnings == ([WS_COMPRESSION_ADVICE] if uvicorn_deflate else [])

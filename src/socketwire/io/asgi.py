@@ -7,6 +7,11 @@ app = ASGIApp(engine_server, other_app=starlette_app)   # then: uvicorn module:a
 ```
 
 Paths the HttpApp owns go to it; everything else goes to ``other_app`` (404 without one).
+
+WebSocket compression (permessage-deflate) is negotiated by the ASGI server, not by the
+application: ``per_message_deflate=False`` cannot turn it off. Unless told what the ASGI
+server does (``ASGIApp(..., ws_compression=...)``), the app logs once, at startup (or at
+its first WebSocket), how to turn it off: see :data:`WS_COMPRESSION_ADVICE`.
 """
 
 from __future__ import annotations
@@ -29,12 +34,23 @@ from .queued_ws import QueuedWebSocket, deliver, run_websocket
 from .types import ASGIApp as ASGI3App
 from .types import Message, Receive, Scope, Send
 
-__all__ = ["ASGIApp"]
+__all__ = ["WS_COMPRESSION_ADVICE", "ASGIApp"]
 
 logger = logging.getLogger("socketwire.asgi")
 
 _NOT_FOUND: Final = HttpResponse(404, [("content-type", "text/plain")], b"Not Found")
 _SERVER_ERROR: Final = b"Internal Server Error"
+
+#: The startup warning of an app that wants no WebSocket compression, behind an ASGI server
+#: whose setting it does not know.
+WS_COMPRESSION_ADVICE: Final = (
+    "per_message_deflate=False does not reach the ASGI server, which negotiates WebSocket "
+    "compression itself (a zlib context per connection, and behaviour that differs from "
+    "the JS server's). Turn it off there: uvicorn --ws-per-message-deflate false (or "
+    "uvicorn.Config(ws_per_message_deflate=False)); hypercorn has no setting and accepts "
+    "any client's offer; granian never compresses. Then pass ASGIApp(..., "
+    "ws_compression=False) to silence this warning."
+)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -156,6 +172,9 @@ class ASGIApp:
         http_app: the application for the paths it owns.
         other_app: an ASGI 3 application for everything else (and lifespan events).
         body_timeout: seconds ``read_body`` waits for a complete body.
+        ws_compression: whether the ASGI server negotiates WebSocket compression (it
+            decides, not ``per_message_deflate``). None (unknown): when ``http_app`` wants
+            none, a warning at startup says how to turn it off (:data:`WS_COMPRESSION_ADVICE`).
     """
 
     def __init__(
@@ -164,10 +183,22 @@ class ASGIApp:
         other_app: ASGI3App | None = None,
         *,
         body_timeout: float = 30.0,
+        ws_compression: bool | None = None,
     ) -> None:
         self.http_app = http_app
         self.other_app = other_app
         self.body_timeout = body_timeout
+        self.ws_compression = ws_compression
+        self._advised = False
+
+    def _advise_compression(self) -> None:
+        """Log :data:`WS_COMPRESSION_ADVICE` once, if it applies."""
+        if self._advised:
+            return
+        self._advised = True
+        wanted = getattr(self.http_app, "per_message_deflate", None)
+        if self.ws_compression is None and wanted is False:
+            logger.warning(WS_COMPRESSION_ADVICE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Dispatch one ASGI connection."""
@@ -212,6 +243,7 @@ class ASGIApp:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._advise_compression()  # for ASGI servers run without lifespan events
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -275,6 +307,7 @@ class ASGIApp:
         await run_websocket(transport, handler, read_loop, _AsgiSink(send))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._advise_compression()
         shutdown_done = False
 
         async def shutdown() -> None:

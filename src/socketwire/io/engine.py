@@ -143,6 +143,11 @@ class EngineServer:
         return callback
 
     @property
+    def per_message_deflate(self) -> bool:
+        """True when WebSocket compression is wanted (``options.per_message_deflate``)."""
+        return self.options.per_message_deflate
+
+    @property
     def clients_count(self) -> int:
         """The number of live sessions."""
         return len(self.clients)

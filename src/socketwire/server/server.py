@@ -420,3 +420,8 @@ class Server:
     def clients_count(self) -> int:
         """The number of Engine.IO connections."""
         return self.engine.clients_count
+
+    @property
+    def per_message_deflate(self) -> bool:
+        """True when WebSocket compression is wanted (``Server(per_message_deflate=...)``)."""
+        return self.engine.per_message_deflate
