@@ -20,7 +20,10 @@ Handlers
 
 Reserved events
     ``disconnecting(reason)`` (``socket.rooms`` still lists the rooms), ``disconnect(reason)``
-    and ``error(exception)`` (a per-packet middleware rejected an event).
+    and ``error(exception)`` (a per-packet middleware rejected an event). Their handlers
+    are kept apart from the others: an event the client sends named ``error`` reaches the
+    catch-all listeners and middlewares only (JS would call the error handlers with the
+    client's arguments; the parser refuses the other two names, as socket.io-parser).
 """
 
 from __future__ import annotations
@@ -228,6 +231,8 @@ class Socket(_Emitting):
         #: The acknowledgements this socket waits for (see LocalSocket.acks).
         self.acks = PendingAcks()
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
+        #: handlers of the reserved events, which the client's events never reach
+        self._reserved: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
         # What an adapter calls per recipient of a broadcast (LocalSocket.deliver): the
@@ -313,18 +318,21 @@ class Socket(_Emitting):
         ``error`` (with the exception) are registered the same way.
         """
 
+        handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
+
         def register(fn: H) -> H:
-            self._handlers.setdefault(event, []).append(fn)
+            handlers.setdefault(event, []).append(fn)
             return fn
 
         return register if handler is None else register(handler)
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove ``handler`` from ``event`` (all handlers of ``event`` when None)."""
+        handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
         if handler is None:
-            self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, ()):
-            self._handlers[event].remove(handler)
+            handlers.pop(event, None)
+        elif handler in handlers.get(event, ()):
+            handlers[event].remove(handler)
 
     def on_any(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
@@ -582,7 +590,7 @@ class Socket(_Emitting):
             self._packet(Packet(_ACK, self.nsp.name, ack_args(results[0]), ack_id))
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:
-        for handler in list(self._handlers.get(event, ())):
+        for handler in list(self._reserved.get(event, ())):
             try:
                 await call_handler(handler, *args)
             except Exception:

@@ -193,6 +193,25 @@ async def test_reserved_event_names_cannot_be_emitted() -> None:
             sio.emit(name)
 
 
+async def test_a_client_event_named_error_reaches_no_error_handler() -> None:
+    # "disconnect" and "disconnecting" are refused by the parser (as socket.io-parser's);
+    # "error" is not, and JS would call the socket's error handlers with the client's
+    # arguments. Here only the catch-all listeners see it.
+    name = "error"
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    reserved, seen, after = Signal(), Signal(), Signal()
+    socket.on(name, reserved)
+    socket.on("after", after)
+    socket.on_any(seen)
+    sock.emit(name, "forged")
+    sock.emit("after")
+    await after.wait()  # handled in order: the forged event was handled before
+    assert seen.calls == [(name, "forged"), ("after",)]
+    assert reserved.calls == []
+    assert socket.connected
+
+
 async def test_handler_failure_sends_no_ack_and_keeps_socket() -> None:
     sio = Server()
     sock, socket = await _server_socket(sio)
