@@ -6,6 +6,7 @@ PYTHON ?= python3
 HOST   ?= 127.0.0.1
 PORT   ?= 3000
 SERVE_ARGS ?=
+SOAK_ARGS ?=
 
 TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
@@ -30,7 +31,7 @@ EDITABLE = $(UV) pip install --quiet --no-deps --build-constraint $(REQ)/build.t
 
 .DEFAULT_GOAL := help
 .PHONY: help serve test lint typecheck pytest test-min install install-serve system-deps \
-	npm client-dist assets docs dist lock lock-upgrade clean bench bench-setup bench-quick
+	npm client-dist assets docs dist lock lock-upgrade clean bench bench-setup bench-quick soak
 
 help:  ## list the targets
 	@echo "socketwire make targets (variables: HOST=$(HOST) PORT=$(PORT) SERVE_ARGS='...')"
@@ -134,6 +135,10 @@ lock-upgrade:  ## upgrade every locked version to the newest the ranges allow
 	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 # -- benchmarks --------------------------------------------------------------------------
+
+# Not part of `make test`; SOAK_ARGS="--duration 60 --idle 500" for a shorter run.
+soak: $(STAMPS)/venv  ## ten minutes of thousands of connections, slow consumers and floods
+	$(BIN)/python tests/soak/run.py $(SOAK_ARGS)
 
 bench-setup: system-deps $(STAMPS)/tools
 	PYTHON=$(PYTHON) UV=$(abspath $(UV)) bash bench/setup.sh
