@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import RawWebSocket, wait_until
+from raw_ws import masked
 from socketwire import Server, Socket
 
 __all__ = [
@@ -73,19 +74,6 @@ def traced() -> Iterator[Traced]:
     finally:
         if not already:
             tracemalloc.stop()
-
-
-def masked(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """One client frame with an all-zero mask (valid, RFC 6455 5.3, and cheap to build)."""
-    first = (0x80 if fin else 0) | opcode
-    length = len(payload)
-    if length < 126:
-        header = bytes((first, 0x80 | length))
-    elif length < 65536:
-        header = bytes((first, 0x80 | 126)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((first, 0x80 | 127)) + length.to_bytes(8, "big")
-    return header + b"\0\0\0\0" + payload
 
 
 async def open_raw_sio(port: int, path: str = "/socket.io/") -> RawWebSocket:

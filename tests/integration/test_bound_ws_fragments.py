@@ -10,59 +10,19 @@ fragments, and its memory stays flat. Behind ASGI the ASGI server gathers fragme
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 from typing import Any
 
 import pytest
-from _bounds import MiB, masked, traced
+from _bounds import MiB, traced
 from _sio_peer import Running, WsPeer, assert_no_leaks, serve_sio
 
-from conftest import HOST, WAIT, wait_until
+from conftest import wait_until
+from raw_ws import flood_fragments
 from socketwire import Server, Socket
 
 pytestmark = pytest.mark.integration
 assert serve_sio  # the fixture, imported for pytest to find
-
-
-def flood_fragments(port: int, count: int) -> tuple[int | None, int]:
-    """In a thread, with a blocking socket (the client holds no buffer): open an Engine.IO
-    WebSocket, start a text message and send ``count`` empty continuation frames.
-
-    Returns the server's close code (None if it sent no close frame) and the frames sent
-    before the server closed the connection.
-    """
-    with socket.create_connection((HOST, port), timeout=WAIT) as sock:
-        sock.sendall(
-            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
-            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += sock.recv(4096)
-        assert received.startswith(b"HTTP/1.1 101"), received
-        sock.sendall(masked(0x1, b'42["x",', fin=False))
-        chunk = masked(0x0, b"", fin=False) * 10_000  # 60 KB of empty fragments
-        sent = 0
-        with contextlib.suppress(OSError):  # the server closed: reset or broken pipe
-            while sent < count:
-                sock.sendall(chunk)
-                sent += 10_000
-        rest = received.partition(b"\r\n\r\n")[2]
-        with contextlib.suppress(OSError):
-            while data := sock.recv(65536):
-                rest += data
-    # The frames the server sent: the open packet, then the close frame.
-    pos = 0
-    while pos + 2 <= len(rest):
-        opcode, length = rest[pos] & 0x0F, rest[pos + 1] & 0x7F
-        payload = rest[pos + 2 : pos + 2 + length]
-        if opcode == 0x8:
-            return int.from_bytes(payload[:2], "big"), sent
-        pos += 2 + length
-    return None, sent
 
 
 async def test_empty_continuation_frames_close_with_1009_and_memory_stays_flat(

@@ -24,6 +24,7 @@ import pytest
 from _sio_peer import HOST, PATH, PollingPeer, Running, WsPeer, assert_no_leaks, serve_sio
 
 from conftest import WAIT, RawWebSocket, http_request, read_response, wait_until
+from raw_ws import read_frame
 from socketwire import Server, Socket
 from socketwire.io import engine_socket as engine_module
 from socketwire.io.engine import ConnectionErrorEvent, EngineSocket
@@ -199,13 +200,7 @@ class DeflatePeer:
         reader = self.raw.reader
         async with asyncio.timeout(WAIT):
             while True:
-                first, second = await reader.readexactly(2)
-                length = second & 0x7F
-                if length == 126:
-                    length = int.from_bytes(await reader.readexactly(2), "big")
-                elif length == 127:
-                    length = int.from_bytes(await reader.readexactly(8), "big")
-                payload = await reader.readexactly(length)
+                first, payload = await read_frame(reader)
                 assert first & 0x80, "fragmented messages are not expected here"
                 compressed = bool(first & 0x40)
                 if compressed:

@@ -43,6 +43,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for raw_ws
+from raw_ws import UPGRADE, flood_fragments, masked, read_frame
+
 HOST = "127.0.0.1"
 PATH = "/socket.io/"
 SERVER = Path(__file__).with_name("server.py")
@@ -102,37 +105,6 @@ async def http(port: int, method: str, target: str, body: bytes = b"") -> tuple[
     head_bytes, _, payload = data.partition(b"\r\n\r\n")
     status = int(head_bytes.split(b" ", 2)[1]) if head_bytes else 0
     return status, payload
-
-
-def masked(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """A client frame with an all-zero mask."""
-    first = (0x80 if fin else 0) | opcode
-    length = len(payload)
-    if length < 126:
-        header = bytes((first, 0x80 | length))
-    elif length < 65536:
-        header = bytes((first, 0x80 | 126)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((first, 0x80 | 127)) + length.to_bytes(8, "big")
-    return header + b"\0\0\0\0" + payload
-
-
-UPGRADE = (
-    f"GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n"
-).encode()
-
-
-async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One (unmasked) server frame: (opcode, payload)."""
-    first, second = await reader.readexactly(2)
-    length = second & 0x7F
-    if length == 126:
-        length = int.from_bytes(await reader.readexactly(2), "big")
-    elif length == 127:
-        length = int.from_bytes(await reader.readexactly(8), "big")
-    return first & 0x0F, await reader.readexactly(length)
 
 
 async def raw_sio(
@@ -323,32 +295,6 @@ async def event_flood(port: int, tally: Tally) -> None:
         writer.transport.abort()
 
 
-def fragment_flood(port: int) -> int | None:
-    """In a thread: a text message of up to 200,000 empty continuation frames; the close
-    code the server sent (None if none)."""
-    with socket.create_connection((HOST, port), timeout=30) as sock:
-        sock.sendall(UPGRADE)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += sock.recv(4096)
-        sock.sendall(masked(0x1, b'42["x",', fin=False))
-        chunk = masked(0x0, b"", fin=False) * 10_000
-        with contextlib.suppress(OSError):
-            for _ in range(20):
-                sock.sendall(chunk)
-        rest = received.partition(b"\r\n\r\n")[2]
-        with contextlib.suppress(OSError):
-            while data := sock.recv(65536):
-                rest += data
-    pos = 0
-    while pos + 2 <= len(rest):
-        opcode, length = rest[pos] & 0x0F, rest[pos + 1] & 0x7F
-        if opcode == 0x8:
-            return int.from_bytes(rest[pos + 2 : pos + 4], "big")
-        pos += 2 + length
-    return None
-
-
 async def handshake_flood(port: int, tally: Tally, count: int) -> None:
     """``count`` polling handshakes that never poll again."""
     results = await asyncio.gather(
@@ -464,7 +410,7 @@ async def run(args: argparse.Namespace) -> int:
 
     async def fragments() -> None:
         tally.add("fragment floods")
-        code = await asyncio.to_thread(fragment_flood, port)
+        code, _ = await asyncio.to_thread(flood_fragments, port, 200_000)
         codes[str(code)] += 1
 
     attacks = [
