@@ -105,7 +105,7 @@ class SoakApp:
             "clients": len(self.sio._clients),
             "sockets": len(sockets),
             "tasks": len(asyncio.all_tasks()),
-            "queued_events": sum(len(s._jobs) for s in sockets),
+            "queued_events": sum(s.pending_events for s in sockets),
             "paused": sum(1 for c in self.sio.engine.clients.values() if c.reading_paused),
             "events": self.events,
             "close_reasons": dict(self.close_reasons),
