@@ -1,6 +1,6 @@
 """Helpers for the tests that cross the server's bounds over real sockets.
 
-Memory is measured with :mod:`tracemalloc` (what Python allocates, the server's buffers and
+Memory is measured with ``tracemalloc`` (what Python allocates, the server's buffers and
 queues included, to the byte) or as the process's resident set from ``/proc`` where the
 kernel's and the allocator's share matters. The clients here write frames by hand, so that
 they add almost nothing to what is measured: the server runs in the test's own process.
@@ -47,7 +47,7 @@ def rss_bytes() -> int:
 
 @dataclass
 class Traced:
-    """Python allocations since :func:`traced` started: the peak above the baseline."""
+    """Python allocations since ``traced()`` started: the peak above the baseline."""
 
     baseline: int = 0
 

@@ -11,7 +11,7 @@ Paths the HttpApp owns go to it; everything else goes to ``other_app`` (404 with
 WebSocket compression (permessage-deflate) is negotiated by the ASGI server, not by the
 application: ``per_message_deflate=False`` cannot turn it off. Unless told what the ASGI
 server does (``ASGIApp(..., ws_compression=...)``), the app logs once, at startup (or at
-its first WebSocket), how to turn it off: see :data:`WS_COMPRESSION_ADVICE`.
+its first WebSocket), how to turn it off: see ``WS_COMPRESSION_ADVICE``.
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ class ASGIApp:
         body_timeout: seconds ``read_body`` waits for a complete body.
         ws_compression: whether the ASGI server negotiates WebSocket compression (it
             decides, not ``per_message_deflate``). None (unknown): when ``http_app`` wants
-            none, a warning at startup says how to turn it off (:data:`WS_COMPRESSION_ADVICE`).
+            none, a warning at startup says how to turn it off
+            (``WS_COMPRESSION_ADVICE`` in this module).
     """
 
     def __init__(
@@ -192,7 +193,7 @@ class ASGIApp:
         self._advised = False
 
     def _advise_compression(self) -> None:
-        """Log :data:`WS_COMPRESSION_ADVICE` once, if it applies."""
+        """Log ``WS_COMPRESSION_ADVICE`` once, if it applies."""
         if self._advised:
             return
         self._advised = True

@@ -343,7 +343,7 @@ async def test_fragment_count_cap_holds_for_large_fragments() -> None:
 
 class SlowTransport(FakeTransport):
     """A transport with a write buffer and a high-water mark, like asyncio's: it keeps what
-    it is given until :meth:`drain`, and pauses its protocol above ``high`` bytes."""
+    it is given until ``drain()``, and pauses its protocol above ``high`` bytes."""
 
     def __init__(self, high: int) -> None:
         super().__init__()
