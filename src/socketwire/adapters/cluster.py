@@ -222,7 +222,7 @@ class PendingRequests:
     ) -> asyncio.Future[list[Any]]:
         """Start waiting for ``expected`` answers to ``request_id``; with ``uids``, for one
         answer from each of those servers instead (socket.io-adapter's ``missingUids``: a
-        server that leaves meanwhile is no longer awaited, see :meth:`forget`).
+        server that leaves meanwhile is no longer awaited, see [`forget()`][forget]).
 
         Returns:
             A future resolved with the answers (each answer's items when answers are lists, see

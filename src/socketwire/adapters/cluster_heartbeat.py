@@ -14,8 +14,9 @@ server learns the others from their messages:
   server-side emit with ack) completes once each of the servers known when it was sent
   answered or was forgotten.
 
-:class:`Membership` holds who was heard when (sans-I/O: it takes the time as an argument);
-:class:`HeartbeatClusterAdapter` adds the timers to :class:`ClusterAdapter`.
+[`Membership`][Membership] holds who was heard when (sans-I/O: it takes the time as an argument);
+[`HeartbeatClusterAdapter`][HeartbeatClusterAdapter] adds the timers to
+[`ClusterAdapter`][ClusterAdapter].
 """
 
 from __future__ import annotations
@@ -85,11 +86,12 @@ class Membership:
 
 
 class HeartbeatClusterAdapter(ClusterAdapter):
-    """A :class:`ClusterAdapter` whose servers are known by their heartbeats.
+    """A [`ClusterAdapter`][ClusterAdapter] whose servers are known by their heartbeats.
 
-    A subclass sends messages (:meth:`transmit`, :meth:`publish_response`), hands every
-    message it receives to :meth:`on_message`, and calls :meth:`start_heartbeats` once it
-    receives the namespace's messages and :meth:`stop_heartbeats` when it closes.
+    A subclass sends messages ([`transmit()`][transmit], `publish_response()`),
+    hands every message it receives to [`on_message()`][on_message], and calls
+    [`start_heartbeats()`][start_heartbeats] once it receives the namespace's messages and
+    [`stop_heartbeats()`][stop_heartbeats] when it closes.
 
     Attributes:
         heartbeat_interval: Seconds of silence after which this server sends a heartbeat.
@@ -120,7 +122,8 @@ class HeartbeatClusterAdapter(ClusterAdapter):
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Queue ``message`` for every server (see :meth:`ClusterAdapter.publish`)."""
+        """Queue ``message`` for every server (see
+        [`ClusterAdapter.publish()`][ClusterAdapter.publish])."""
 
     def publish(
         self,
@@ -128,7 +131,7 @@ class HeartbeatClusterAdapter(ClusterAdapter):
         on_result: Callable[[str], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Queue ``message`` for every server (:meth:`transmit`); the next heartbeat waits
+        """Queue ``message`` for every server ([`transmit()`][transmit]); the next heartbeat waits
         ``heartbeat_interval`` from now."""
         self.transmit(message, on_result, on_error)
         # Whatever this server publishes tells the others it is alive: the heartbeat waits.
@@ -151,7 +154,7 @@ class HeartbeatClusterAdapter(ClusterAdapter):
 
     def on_message(self, message: ClusterMessage, offset: str | None = None) -> None:
         """Note who spoke, answer an ``INITIAL_HEARTBEAT``, forget a server that closed, and
-        act on anything else as :class:`ClusterAdapter` does."""
+        act on anything else as [`ClusterAdapter`][ClusterAdapter] does."""
         uid = message.uid
         if uid == self.uid or message.nsp != self.nsp.name:
             return

@@ -1,13 +1,15 @@
 """The PostgreSQL adapter, wire-compatible with ``@socket.io/postgres-adapter`` 0.5.
 
 Servers of one cluster share a PostgreSQL database. Each namespace's messages are notified
-(``pg_notify``) on the channel ``socket.io#<namespace>``, which every server LISTENs on; a
-message too big for a notification, or holding binary, goes through the attachment table
-(see :mod:`socketwire.adapters.wire.postgres`). Servers know each other by heartbeats
-(:mod:`socketwire.adapters.cluster_heartbeat`). Node servers running the official adapter
-and socketwire servers form one cluster::
+(``pg_notify``) on the channel ``socket.io#<namespace>``, which every server LISTENs on; a message
+too big for a notification, or holding binary, goes through the attachment table (see
+`socketwire.adapters.wire.postgres`). Servers know each other
+by heartbeats (`socketwire.adapters.cluster_heartbeat`).
+Node servers running the official adapter and socketwire servers form one cluster:
 
-    sio = Server(adapter=create_adapter("postgresql://user:secret@127.0.0.1/app"))
+```python
+sio = Server(adapter=create_adapter("postgresql://user:secret@127.0.0.1/app"))
+```
 
 The driver is asyncpg (``pip install 'socketwire[postgres]'``). The attachment table is
 not created here, as in Node: create it once (docs/topics/postgres.md).

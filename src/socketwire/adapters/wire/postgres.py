@@ -1,7 +1,7 @@
 """The wire format of ``@socket.io/postgres-adapter`` 0.5 (LISTEN/NOTIFY).
 
-Every message is one :mod:`.cluster` envelope, notified on the namespace's channel
-``<prefix>#<namespace>`` (:func:`channel_name`):
+Every message is one [`cluster`][.cluster] envelope, notified on the namespace's channel
+``<prefix>#<namespace>`` ([`channel_name()`][channel_name]):
 
 - as JSON text (``JSON.stringify``: keys ``type, data, uid, nsp``, compact, raw UTF-8), when
   it holds no binary and its JSON is shorter than the payload threshold;
@@ -23,7 +23,7 @@ Two places where this codec is stricter than the Node adapter, both on the sendi
   attachment, so the bytes arrive as bytes.
 
 This module is sans-I/O: it turns messages into what to send and notifications into
-messages; :mod:`socketwire.adapters.postgres` runs the SQL.
+messages; [`socketwire.adapters.postgres`][socketwire.adapters.postgres] runs the SQL.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def channel_name(nsp: str, prefix: str = DEFAULT_CHANNEL_PREFIX) -> str:
     """The channel of namespace ``nsp``: ``<prefix>#<nsp>``, case preserved.
 
     Raises:
-        WireError: The name is over :data:`MAX_CHANNEL_BYTES` bytes of UTF-8. PostgreSQL
-            would refuse to notify on it (and Node's ``LISTEN`` would silently truncate it).
+        WireError: The name is over [`MAX_CHANNEL_BYTES`][MAX_CHANNEL_BYTES] bytes of UTF-8.
+            PostgreSQL would refuse to notify on it (and Node's ``LISTEN`` would silently truncate
+            it).
     """
     channel = f"{prefix}#{nsp}"
     size = len(channel.encode())
@@ -103,7 +104,7 @@ class Attachment:
     """A message sent through the attachment table.
 
     You must ``INSERT INTO <table> (payload) VALUES (<row>) RETURNING id``, then notify
-    :meth:`header` of that id.
+    [`header()`][header] of that id.
 
     Attributes:
         uid: The sender's uid.
@@ -141,10 +142,10 @@ class PostgresCodec:
 
     Args:
         payload_threshold: A JSON payload of this many bytes or more goes through the
-            attachment table; at most :data:`NOTIFY_LIMIT`.
+            attachment table; at most [`NOTIFY_LIMIT`][NOTIFY_LIMIT].
 
     Raises:
-        ValueError: ``payload_threshold`` is not between 1 and :data:`NOTIFY_LIMIT`.
+        ValueError: ``payload_threshold`` is not between 1 and [`NOTIFY_LIMIT`][NOTIFY_LIMIT].
     """
 
     __slots__ = ("payload_threshold",)
