@@ -43,6 +43,7 @@ __all__ = [
     "BroadcastOptions",
     "ClientCountCallback",
     "LocalSocket",
+    "PublishHealth",
     "RoomListener",
     "ServerSideAck",
     "ServerSideReply",
@@ -222,6 +223,22 @@ class SocketDetails:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PublishHealth:
+    """How a cluster adapter's publications fare (read by ``socketwire.metrics``).
+
+    Attributes:
+        link: The connection that publishes: the adapters of several namespaces sharing
+            one report the same object, and are counted once.
+        errors: Messages given up or refused since the link started (never decreases).
+        queued: Messages accepted and waiting to be published now.
+    """
+
+    link: object
+    errors: int
+    queued: int
+
+
 class Adapter(ABC):
     """The interface every adapter implements; see the JS ``socket.io-adapter``.
 
@@ -265,6 +282,11 @@ class Adapter(ABC):
     async def server_count(self) -> int:
         """How many servers share this namespace (1 on a single node)."""
         return 1
+
+    def publish_health(self) -> PublishHealth | None:
+        """How publications to the other servers fare (None: this adapter publishes
+        nothing, as the in-memory one). Read at each metrics scrape: keep it cheap."""
+        return None
 
     # -- the room index ----------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
-from socketwire.adapters.base import AdapterFactory
+from socketwire.adapters.base import AdapterFactory, PublishHealth
 from socketwire.adapters.cluster import ClusterUnavailableError
 from socketwire.adapters.cluster_heartbeat import HeartbeatClusterAdapter
 from socketwire.adapters.wire import WireError
@@ -215,6 +215,11 @@ class PostgresClient:
     def listening(self) -> bool:
         """Whether the LISTEN connection is up."""
         return self._listener is not None
+
+    @property
+    def queued(self) -> int:
+        """Messages accepted and not yet sent."""
+        return len(self._outbox)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -549,6 +554,10 @@ class PostgresAdapter(HeartbeatClusterAdapter):
         """The client LISTENs on this namespace's channel (again): announce this server, so
         that the others answer with heartbeats."""
         await self.start_heartbeats()
+
+    def publish_health(self) -> PublishHealth:
+        """The shared client's messages: dropped, and queued now."""
+        return PublishHealth(self.client, self.client.stats.dropped, self.client.queued)
 
     def transmit(
         self,

@@ -282,6 +282,11 @@ class RedisLink:
         value = reply[0][1] if isinstance(reply[0], list | tuple) else reply[1]
         return int(value)
 
+    @property
+    def queued(self) -> int:
+        """Messages accepted and not yet published."""
+        return len(self._outbox)
+
     # -- publishing --------------------------------------------------------------------------
 
     def send(

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from socketwire.adapters.base import PublishHealth
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class RedisMember:
     async def server_count(self) -> int:
         """How many servers subscribe to the ``_presence`` channel (asks Redis)."""
         return await self.link.count(*self._presence)
+
+    def publish_health(self) -> PublishHealth:
+        """The shared link's publications: given up or refused, and queued now."""
+        stats = self.link.stats
+        return PublishHealth(self.link, stats.dropped + stats.rejected, self.link.queued)
 
     def _servers(self) -> int:
         # The count last known, without asking Redis: what a publish should reach.

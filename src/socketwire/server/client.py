@@ -48,6 +48,7 @@ class EngineSocketLike(Protocol):
 
     on_message: Callable[[str | bytes], None] | None
     on_close: Callable[[str], None] | None
+    on_upgrade: Callable[[], None] | None
 
     @property
     def sid(self) -> str:
@@ -127,6 +128,13 @@ class Client:
         else:
             self._decoder = parser.decoder()
             self._encode = parser.encode
+        counters = server.counters
+        if counters is not None:
+            # read once per connection too: with counting off the per-packet path is unchanged
+            self._decoder = counters.decoder(self._decoder)
+            self._encode = counters.encoder(self._encode)
+            self.write = counters.writer(self.write, conn)  # type: ignore[method-assign,assignment]
+            self.write_packet = counters.packet_writer(self.write_packet, conn)  # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         self.state = ConnectionState(
             now=loop.time(),

@@ -161,6 +161,9 @@ class BroadcastOperator:
             async with asyncio.timeout(self.flags.timeout):
                 await done
         except TimeoutError:
+            counters = nsp.server.counters
+            if counters is not None:
+                counters.acks_timed_out += counts["clients"] - len(responses) - len(gone)
             missing = [sid for sid in targeted if sid not in responded]
             raise AckTimeoutError(
                 "operation has timed out", responses=responses, missing=missing

@@ -19,6 +19,8 @@ async def on_connection(socket: socketwire.Socket) -> None:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -32,8 +34,9 @@ from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
 from socketwire.handlers import LoopGuard, spawn
 from socketwire.io.engine import EngineServer, EngineSocket
-from socketwire.io.http import HttpRequest, HttpResponse, WebSocketAccept
+from socketwire.io.http import HttpHandler, HttpRequest, HttpResponse, WebSocketAccept
 from socketwire.server.client import Client
+from socketwire.server.counters import ServerCounters
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.state import EventBudget
@@ -156,6 +159,12 @@ class Server:
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._clients: dict[str, Client] = {}
         self._unstarted: list[Adapter] = []
+        self._routes: list[tuple[str, HttpHandler]] = []
+        self._namespace_watchers: list[Callable[[Namespace], None]] = []
+        self._task_factories: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: What the server counts (None until [`enable_counters()`][enable_counters]).
+        self.counters: ServerCounters | None = None
         cors = engine_options.get("cors")
         if isinstance(cors, Mapping):
             # JS-style `cors={"origin": ..., "credentials": ...}`
@@ -168,12 +177,36 @@ class Server:
     # -- HttpApp -----------------------------------------------------------------------------
 
     def owns(self, path: str) -> bool:
-        """True for paths under the server's ``path``."""
-        return self.engine.owns(path)
+        """True for paths under the server's ``path``, and those of its routes."""
+        return self.engine.owns(path) or self._route_for(path) is not None
+
+    def route(self, path: str, handler: HttpHandler) -> None:
+        """Answer the plain HTTP requests for ``path`` with ``handler`` (before Engine.IO).
+
+        A ``path`` ending with ``/`` also takes every path below it, and itself without the
+        slash (``"/admin/"`` takes ``/admin``, ``/admin/`` and ``/admin/js/app.js``). The
+        admin UI and the metrics endpoint are served this way.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"a route's path starts with '/', not {path!r}")
+        self._routes.append((path, handler))
+
+    def _route_for(self, path: str) -> HttpHandler | None:
+        for prefix, handler in self._routes:
+            if path == prefix or (
+                prefix.endswith("/") and (path.startswith(prefix) or path == prefix[:-1])
+            ):
+                return handler
+        return None
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        """Answer one plain HTTP request (Engine.IO polling, or the browser client)."""
+        """Answer one plain HTTP request (Engine.IO polling, the browser client, or a
+        route's)."""
         self._bind()
+        if self._routes:
+            handler = self._route_for(request.path)
+            if handler is not None:
+                return await handler(request)
         if self.client_bundle is not None:
             filename = self.client_bundle.match(request.path, self.engine.options.path)
             if filename is not None:
@@ -203,6 +236,12 @@ class Server:
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters and the
         Engine.IO sessions."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
                 socket.handle_close("server shutting down")
@@ -226,6 +265,39 @@ class Server:
                 for adapter in self._unstarted:
                     spawn(adapter.init())
             self._unstarted.clear()
+            for factory in self._task_factories:
+                self._start_task(factory)
+
+    def add_task(self, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run ``factory()`` in a task while the server runs: from its start (at once when
+        it has started) until [`shutdown()`][shutdown], which cancels it.
+
+        A failure of the task is logged. The admin UI's statistics are sent this way.
+        """
+        self._task_factories.append(factory)
+        if self.loop_guard.loop is not None:
+            self.loop_guard.call(self._start_task, factory)
+
+    def _start_task(self, factory: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await factory()
+
+        task = spawn(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def enable_counters(self) -> ServerCounters:
+        """Count packets, bytes, acknowledgements and connections from now on (for
+        ``socketwire.metrics`` and the admin UI); the same counters on a second call.
+
+        Only the connections opened from now on are counted: enable before serving. See
+        [`socketwire.server.counters`][socketwire.server.counters].
+        """
+        if self.counters is None:
+            counters = self.counters = ServerCounters()
+            self.engine.on_connection(counters.connection_opened)
+            self.engine.on_close(counters.connection_closed)
+        return self.counters
 
     def _start_adapter(self, nsp: Namespace) -> None:
         # JS calls adapter.init() without waiting; we need a loop for that.
@@ -287,8 +359,18 @@ class Server:
     def _register(self, nsp: Namespace) -> None:
         self._nsps[nsp.name] = nsp
         self._start_adapter(nsp)
+        for watcher in self._namespace_watchers:
+            watcher(nsp)
         if nsp.name != "/":
             self.sockets.handle_new_namespace(nsp)
+
+    def watch_namespaces(self, callback: Callable[[Namespace], None]) -> None:
+        """Call ``callback(nsp)`` for every namespace: at once for those that exist, then
+        for each one created, before any socket joins it (unlike ``new_namespace``
+        listeners, which run later, in a task). It must not block."""
+        self._namespace_watchers.append(callback)
+        for nsp in list(self._nsps.values()):
+            callback(nsp)
 
     def _unregister(self, nsp: Namespace) -> None:
         if self._nsps.get(nsp.name) is nsp:

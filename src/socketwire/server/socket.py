@@ -228,8 +228,9 @@ class Socket(_Emitting):
         self._ended = False
         self.data: dict[str, Any] = {}
         self.pid: str | None = None
+        counters = self.server.counters
         #: The acknowledgements this socket waits for (see LocalSocket.acks).
-        self.acks = PendingAcks()
+        self.acks = PendingAcks() if counters is None else counters.pending_acks()
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         #: handlers of the reserved events, which the client's events never reach
         self._reserved: dict[str, list[Callable[..., Any]]] = {}
@@ -447,6 +448,9 @@ class Socket(_Emitting):
             async with asyncio.timeout(flags.timeout):
                 return await future
         except TimeoutError:
+            counters = self.server.counters
+            if counters is not None:
+                counters.acks_timed_out += 1
             raise AckTimeoutError("operation has timed out", missing=[self.id]) from None
         finally:
             self.acks.pop(ack_id, None)
@@ -552,7 +556,7 @@ class Socket(_Emitting):
                 try:
                     await call_handler(handler, self)
                 except Exception:
-                    logger.exception("connection handler failed for %s", self)
+                    self._failed("connection handler failed for %s", self)
         finally:
             self._ready = True
 
@@ -565,7 +569,7 @@ class Socket(_Emitting):
                     if inspect.isawaitable(result):
                         await result
                 except Exception:
-                    logger.exception("catch-all listener on %s failed", self)
+                    self._failed("catch-all listener on %s failed", self)
         if self._middlewares:
             for middleware in list(self._middlewares):
                 try:
@@ -584,7 +588,7 @@ class Socket(_Emitting):
                 else:
                     results.append(await call_handler(handler, *args))
             except Exception:
-                logger.exception("handler of %r on %s failed", event, self)
+                self._failed("handler of %r on %s failed", event, self)
                 return
         if ack_id is not None and self.connected:
             self._packet(Packet(_ACK, self.nsp.name, ack_args(results[0]), ack_id))
@@ -594,7 +598,14 @@ class Socket(_Emitting):
             try:
                 await call_handler(handler, *args)
             except Exception:
-                logger.exception("%r handler on %s failed", event, self)
+                self._failed("%r handler on %s failed", event, self)
+
+    def _failed(self, message: str, *args: Any) -> None:
+        """An application handler raised: log it with its traceback, and count it."""
+        logger.exception(message, *args)
+        counters = self.server.counters
+        if counters is not None:
+            counters.handler_errors += 1
 
     def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
         self._jobs.append(job)
@@ -615,7 +626,7 @@ class Socket(_Emitting):
                     else:
                         await job()
                 except Exception:
-                    logger.exception("handler on %s failed", self)
+                    self._failed("handler on %s failed", self)
         finally:
             self._runner = None
 
