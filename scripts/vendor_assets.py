@@ -1,4 +1,5 @@
-"""Copy the npm files socketwire serves into the package, so that a wheel carries them.
+"""Copy the npm files socketwire serves into the package, so that a wheel carries them:
+the browser client, and the admin UI with its icon font.
 
 Usage: ``python scripts/vendor_assets.py NODE_MODULES DEST`` (``make assets`` runs it with
 ``client-dist/node_modules`` and ``src/socketwire/_assets``).
@@ -21,11 +22,18 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Asset:
-    """An npm package whose files are served, and the packages bundled into them."""
+    """An npm package whose files are served, and the packages bundled into them.
+
+    ``trees`` are directories copied whole, but for their source maps (the admin UI's
+    build has hashed file names, and its maps weigh four times the UI); ``notice`` is
+    appended to the license file.
+    """
 
     name: str
-    files: tuple[str, ...]
+    files: tuple[str, ...] = ()
     bundled: tuple[str, ...] = ()
+    trees: tuple[str, ...] = ()
+    notice: str = ""
 
 
 ASSETS = (
@@ -44,14 +52,35 @@ ASSETS = (
             "socket.io-parser",
             "@socket.io/component-emitter",
         ),
-    ),
-)
-
-NOTEPACK_NOTICE = """\
+        notice="""\
 notepack.io (bundled into socket.io.msgpack.min.js by socket.io-client's build)
 Copyright (c) 2015 Pierre Ertaud (https://github.com/darrachequesne/notepack)
 Released under the MIT License.
-"""
+""",
+    ),
+    # The admin UI (Server.instrument(serve_ui=True)): its static build, served at /admin/.
+    Asset(
+        "@socket.io/admin-ui",
+        trees=("ui/dist",),
+        notice="""\
+The UI's build (ui/dist/js/chunk-vendors.*.js) bundles the open-source packages it was
+built with (Vue 2, Vuetify 2, vue-router, vuex, vue-i18n, Chart.js, socket.io-client and
+their dependencies), each under its own license: see the sources of @socket.io/admin-ui
+(https://github.com/socketio/socket.io-admin-ui, ui/package.json).
+""",
+    ),
+    # The icon font the admin UI links from a CDN: served beside it, so that the UI works
+    # on networks that reach no CDN.
+    Asset(
+        "@mdi/font",
+        files=(
+            "css/materialdesignicons.min.css",
+            "fonts/materialdesignicons-webfont.woff2",
+            "fonts/materialdesignicons-webfont.woff",
+        ),
+    ),
+)
+
 
 
 def _license_text(package_dir: Path) -> str:
@@ -72,7 +101,14 @@ def vendor(node_modules: Path, dest: Path) -> dict[str, object]:
         if target.exists():
             shutil.rmtree(target)
         files: dict[str, dict[str, object]] = {}
-        for relative in asset.files:
+        listed = list(asset.files)
+        for tree in asset.trees:
+            listed.extend(
+                path.relative_to(source).as_posix()
+                for path in sorted((source / tree).rglob("*"))
+                if path.is_file() and path.suffix != ".map"
+            )
+        for relative in listed:
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             data = (source / relative).read_bytes()
             (target / relative).write_bytes(data)
@@ -84,8 +120,8 @@ def vendor(node_modules: Path, dest: Path) -> dict[str, object]:
             bundled_meta = json.loads((node_modules / name / "package.json").read_text("utf-8"))
             text = _license_text(node_modules / name)
             licenses.append(f"{name} {bundled_meta['version']}\n\n{text}")
-        if asset.name == "socket.io-client":
-            licenses.append(NOTEPACK_NOTICE)
+        if asset.notice:
+            licenses.append(asset.notice)
         separator = "\n" + "-" * 78 + "\n\n"
         (target / "LICENSE").write_text(separator.join(licenses), "utf-8")
         manifest[asset.name] = {"version": meta["version"], "files": files}

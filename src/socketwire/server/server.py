@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import Adapter, AdapterFactory
 from socketwire.adapters.memory import MemoryAdapter, SessionAwareMemoryAdapter
@@ -42,6 +42,9 @@ from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.state import EventBudget
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
+
+if TYPE_CHECKING:
+    from socketwire.server.admin import Admin, AdminAuth
 
 __all__ = ["NamespacePredicate", "Server"]
 
@@ -298,6 +301,56 @@ class Server:
             self.engine.on_connection(counters.connection_opened)
             self.engine.on_close(counters.connection_closed)
         return self.counters
+
+    def instrument(
+        self,
+        *,
+        auth: AdminAuth,
+        namespace: str = "/admin",
+        read_only: bool = False,
+        server_id: str | None = None,
+        mode: str = "development",
+        serve_ui: bool = False,
+        ui_path: str = "/admin/",
+        stats_interval: float = 2.0,
+    ) -> Admin:
+        """Let the official Socket.IO admin UI (``@socket.io/admin-ui`` 0.5) watch and
+        operate this server (JS ``instrument(io, opts)``).
+
+        See [`socketwire.server.admin`][socketwire.server.admin] and the observability page
+        of the docs.
+
+        Args:
+            auth: ``False`` (or None): no authentication (a warning is logged);
+                ``{"type": "basic", "username": ..., "password": <bcrypt hash>}`` as the JS
+                package (needs the ``admin`` extra, bcrypt); or a function ``(auth) ->
+                bool`` (may be async) given the UI's ``auth`` payload.
+            namespace: The admin namespace.
+            read_only: Refuse the UI's operations (join, leave, disconnect, emit).
+            server_id: This server's name in the UI (default: ``hostname#pid``).
+            mode: ``"development"`` (every socket, room and event) or ``"production"``
+                (statistics only: no socket details leave the server).
+            serve_ui: Also serve the UI's static files (from the npm package, shipped in
+                the wheel) at ``ui_path``, set up to connect to this server.
+            ui_path: Where the UI is served (with ``serve_ui``).
+            stats_interval: Seconds between two ``server_stats`` messages (JS: 2).
+
+        Returns:
+            The [`Admin`][socketwire.server.admin.Admin] that serves the UI.
+        """
+        from socketwire.server.admin import Admin, AdminOptions
+
+        options = AdminOptions(
+            auth=auth,
+            namespace=namespace,
+            read_only=read_only,
+            server_id=server_id,
+            mode=mode,
+            serve_ui=serve_ui,
+            ui_path=ui_path,
+            stats_interval=stats_interval,
+        )
+        return Admin(self, options)
 
     def _start_adapter(self, nsp: Namespace) -> None:
         # JS calls adapter.init() without waiting; we need a loop for that.
