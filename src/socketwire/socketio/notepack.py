@@ -9,6 +9,7 @@ decoding: [`normalize()`][normalize] does, and replaces ``undefined`` at the sam
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 from typing import Any, Final
@@ -17,7 +18,7 @@ import msgpack  # type: ignore[import-untyped]  # ships no type information
 
 from .errors import ProtocolError
 
-__all__ = ["BIN_OR_EXT", "UNDEFINED", "Undefined", "normalize", "string_keyed_map"]
+__all__ = ["BIN_OR_EXT", "UNDEFINED", "Undefined", "js_date", "normalize", "string_keyed_map"]
 
 # Any byte that can start a bin (c4-c6) or ext (c7-c9, d4-d8) value. It may also occur inside
 # other values; that only costs the slower, checked path. A timestamp is an ext value, so
@@ -49,15 +50,28 @@ def string_keyed_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def normalize(data: object) -> None:
+def js_date(timestamp: msgpack.Timestamp) -> str:
+    """A msgpack timestamp (a JavaScript ``Date``, as notepack.io 3 writes it) as
+    ``JSON.stringify`` writes a ``Date``: ``"2026-12-07T01:02:03.456Z"``."""
+    when: datetime.datetime = timestamp.to_datetime()
+    millis: int = timestamp.nanoseconds // 1_000_000
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+
+
+def normalize(data: object, *, dates: bool = False) -> None:
     """Replace [`UNDEFINED`][UNDEFINED] by ``None`` inside ``data`` and refuse timestamps, in place.
 
     ``data`` itself must not be [`UNDEFINED`][UNDEFINED] (the caller decides what a top-level
     ``undefined`` means). Iterative: msgpack nests deeper than Python's recursion limit.
 
+    Args:
+        data: The decoded value.
+        dates: Replace each timestamp by the string [`js_date()`][js_date] makes of it instead
+            of refusing it (a Node server in a Redis cluster sends ``Date`` objects on).
+
     Raises:
         ProtocolError: ``data`` holds a msgpack timestamp (ext type -1), which no Socket.IO
-            peer sends meaningfully (a JavaScript ``Date``).
+            peer sends meaningfully (a JavaScript ``Date``), and ``dates`` is False.
     """
     stack = [data]
     while stack:
@@ -73,5 +87,7 @@ def normalize(data: object) -> None:
         for key, value in list(items):
             if value is UNDEFINED:
                 node[key] = None
+            elif dates and isinstance(value, msgpack.Timestamp):
+                node[key] = js_date(value)
             elif isinstance(value, list | dict | msgpack.Timestamp):
                 stack.append(value)

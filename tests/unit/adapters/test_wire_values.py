@@ -151,3 +151,20 @@ def test_socket() -> None:
     assert (socket.id, socket.rooms, socket.data) == ("s", ("s",), 1)
     with pytest.raises(WireError):
         WireSocket.from_wire({"id": "s", "handshake": HANDSHAKE, "data": 1})
+
+
+# notepack.io 3.0.1 (the Redis adapters' and the emitter's) encoding Dates: a timestamp
+NOTEPACK_DATE = bytes.fromhex("91d7ff6cb808006b16058b")  # [Date.UTC(2026, 11, 7, 1, 2, 3, 456)]
+NOTEPACK_DATE_IN_MAP = bytes.fromhex("81a174d7ff003d090080000000")  # {t: 2038-01-19T03:14:08.001Z}
+NOTEPACK_DATE_BEFORE_EPOCH = bytes.fromhex("91c70cff3b8b87c0ffffffffffffffff")  # [new Date(-1)]
+
+
+def test_notepack_dates_read_as_json_stringify_writes_them() -> None:
+    # what a Node server sends its clients (the admin UI's event times, for one)
+    assert unpack_notepack(NOTEPACK_DATE) == ["2026-12-07T01:02:03.456Z"]
+    assert unpack_notepack(NOTEPACK_DATE_IN_MAP) == {"t": "2038-01-19T03:14:08.001Z"}
+    assert unpack_notepack(NOTEPACK_DATE_BEFORE_EPOCH) == ["1969-12-31T23:59:59.999Z"]
+    assert unpack_notepack(NOTEPACK_DATE[1:]) == "2026-12-07T01:02:03.456Z"
+    # @msgpack/msgpack's decoder (the streams adapter) still refuses them
+    with pytest.raises(WireError, match="timestamp"):
+        unpack_msgpack(NOTEPACK_DATE)

@@ -4,10 +4,12 @@ Two msgpack libraries are on the Node side, and both write what ``msgpack.packb`
 the values Python has (smallest integer widths, float64, ``str 8`` strings, ``bin`` for
 bytes), so one [`pack()`][pack] serves both. They differ when decoding what Node wrote:
 
-- notepack.io (``@socket.io/redis-adapter``, classic and sharded, and the emitter) writes JS
-  ``undefined`` as ``d4 00 00`` and typed arrays as ext type 0.
-  [`unpack_notepack()`][unpack_notepack] reads them as the Socket.IO msgpack parser does (it reuses
-  that parser's helpers): ``undefined`` becomes ``None``, ext 0 becomes ``bytes``.
+- notepack.io 3 (``@socket.io/redis-adapter``, classic and sharded, and the emitter) writes JS
+  ``undefined`` as ``d4 00 00``, typed arrays as ext type 0 and a ``Date`` as a timestamp (ext
+  type -1). [`unpack_notepack()`][unpack_notepack] reads them as the Socket.IO msgpack parser does
+  (it reuses that parser's helpers): ``undefined`` becomes ``None``, ext 0 becomes ``bytes``; and
+  a ``Date`` becomes the string ``JSON.stringify`` makes of it, which is what a Node server sends
+  its clients (the admin UI's event times, for one).
 - @msgpack/msgpack (``@socket.io/redis-streams-adapter``) writes ``undefined`` as nil and a ``Date``
   as the timestamp ext type -1. [`unpack_msgpack()`][unpack_msgpack] refuses every ext type.
 
@@ -26,7 +28,13 @@ import orjson
 
 # The Socket.IO msgpack parser already handles notepack's quirks; one implementation of them.
 from socketwire.socketio.errors import ProtocolError
-from socketwire.socketio.notepack import BIN_OR_EXT, UNDEFINED, normalize, string_keyed_map
+from socketwire.socketio.notepack import (
+    BIN_OR_EXT,
+    UNDEFINED,
+    js_date,
+    normalize,
+    string_keyed_map,
+)
 
 from .errors import WireError
 
@@ -79,7 +87,9 @@ def unpack_notepack(raw: bytes) -> object:
             raise WireError(f"invalid msgpack: unsupported ext type {code}")
         return UNDEFINED if data == b"\x00" else data
 
-    value = _unpack(raw, ext_hook)
+    value = _unpack(raw, ext_hook, dates=True)
+    if isinstance(value, msgpack.Timestamp):
+        return js_date(value)
     return None if value is UNDEFINED else value
 
 
@@ -97,7 +107,7 @@ def unpack_msgpack(raw: bytes) -> object:
     return _unpack(raw, ext_hook)
 
 
-def _unpack(raw: bytes, ext_hook: Any) -> object:
+def _unpack(raw: bytes, ext_hook: Any, *, dates: bool = False) -> object:
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise WireError(f"expected bytes, got {type(raw).__name__}")
     data = bytes(raw)
@@ -109,8 +119,10 @@ def _unpack(raw: bytes, ext_hook: Any) -> object:
             data, raw=False, ext_hook=ext_hook, object_pairs_hook=string_keyed_map
         )
         # Replaces undefined by None; refuses timestamps (ext -1), which msgpack decodes
-        # itself, bypassing ext_hook: neither Node peer means anything by it but a JS Date.
-        normalize(value)
+        # itself, bypassing ext_hook, unless ``dates``: no Node peer means anything by one but
+        # a JS Date.
+        if not (dates and isinstance(value, msgpack.Timestamp)):
+            normalize(value, dates=dates)
     except WireError:
         raise
     except ProtocolError as exc:
