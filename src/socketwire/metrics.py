@@ -47,7 +47,13 @@ __all__ = ["METRICS_PATH", "MetricsEndpoint", "ServerCollector", "enable"]
 
 #: Where [`enable()`][enable] serves the metrics by default.
 METRICS_PATH: Final = "/metrics"
-_TYPES: Final = [(kind, kind.name.lower()) for kind in PacketType]
+# Binary events and acks are counted as events and acks (a packet holding bytes is an EVENT
+# or an ACK until it is encoded).
+_TYPES: Final = [
+    (kind, kind.name.lower())
+    for kind in PacketType
+    if kind not in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
+]
 
 
 class ServerCollector(Collector):
