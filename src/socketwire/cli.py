@@ -19,6 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from socketwire.io.http import HttpApp
 from socketwire.static import ClientBundle
@@ -208,6 +209,22 @@ def _parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="logging level (info)",
     )
+    serve.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the Socket.IO admin UI at /admin/ and instrument the server for it "
+        "(see --admin-user)",
+    )
+    serve.add_argument(
+        "--admin-user",
+        metavar="USER:BCRYPT_HASH",
+        help="require this login in the admin UI (the password as a bcrypt hash; without "
+        "it, the UI is open to anyone who reaches the server)",
+    )
+    serve.add_argument("--admin-read-only", action="store_true", help="the admin UI may only watch")
+    serve.add_argument(
+        "--metrics", action="store_true", help="serve Prometheus metrics at /metrics"
+    )
     demo = serve.add_argument_group("options of the embedded demo (without an app)")
     demo.add_argument("--path", help="the Socket.IO path (/socket.io/)")
     demo.add_argument(
@@ -241,6 +258,28 @@ def _parser() -> argparse.ArgumentParser:
         help="where socket.io-client's dist is (default: looked for; see docs/cli.md)",
     )
     return parser
+
+
+def _observe(app: HttpApp, args: argparse.Namespace) -> None:
+    """``--admin`` and ``--metrics`` on the app (a socketwire.Server)."""
+    if not (args.admin or args.metrics):
+        return
+    from socketwire.server import Server
+
+    if not isinstance(app, Server):
+        raise ValueError("--admin and --metrics need a socketwire.Server")
+    if args.metrics:
+        import socketwire.metrics
+
+        socketwire.metrics.enable(app)
+    if args.admin:
+        auth: Any = False
+        if args.admin_user:
+            user, sep, hashed = args.admin_user.partition(":")
+            if not sep:
+                raise ValueError("--admin-user is USER:BCRYPT_HASH")
+            auth = {"type": "basic", "username": user, "password": hashed}
+        app.instrument(auth=auth, read_only=args.admin_read_only, serve_ui=True)
 
 
 def _version() -> str:
@@ -290,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"socketwire: {exc}", file=sys.stderr)
             return 2
         what = f"the chat demo ({args.parser or 'json'} parser)"
+    try:
+        _observe(app, args)
+    except (ValueError, RuntimeError, ImportError) as exc:
+        print(f"socketwire: {exc}", file=sys.stderr)
+        return 2
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_serve(app, args.host, args.port, what))

@@ -342,3 +342,40 @@ async def test_log_level_info_logs_the_connections_but_no_packets() -> None:
     err = "".join(server.stderr)
     assert re.search(r"INFO socketwire\.server: socket \S+ connected to /", err)
     assert "DEBUG" not in err
+
+
+# -- observability --------------------------------------------------------------------------
+
+
+async def test_admin_and_metrics_flags() -> None:
+    bcrypt = pytest.importorskip("bcrypt", reason="the admin extra")
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    async with serve("--metrics", "--admin", "--admin-user", f"ops:{hashed}") as server:
+        ui = await http_request(server.port, "GET", "/admin/")
+        scraped = await http_request(server.port, "GET", "/metrics")
+        client = AsyncClient(reconnection=False)
+        await client.connect(
+            server.url,
+            namespaces=["/admin"],
+            auth={"username": "ops", "password": "pw"},
+            wait_timeout=5,
+        )
+        await client.disconnect()
+        assert await server.stop() == 0
+    assert ui.status == 200
+    assert "Socket.IO Admin UI" in ui.text
+    assert scraped.status == 200
+    assert "socketwire_engine_connections" in scraped.text
+
+
+async def test_admin_flag_without_login_warns() -> None:
+    async with serve("--admin") as server:
+        assert (await http_request(server.port, "GET", "/admin/")).status == 200
+        assert await server.stop() == 0
+    assert "no authentication" in "".join(server.stderr)
+
+
+async def test_admin_user_must_be_a_bcrypt_hash() -> None:
+    code, _out, err = await run("serve", "--admin", "--admin-user", "ops:plain")
+    assert code == 2
+    assert "bcrypt hash" in err
