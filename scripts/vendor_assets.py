@@ -82,7 +82,6 @@ their dependencies), each under its own license: see the sources of @socket.io/a
 )
 
 
-
 def _license_text(package_dir: Path) -> str:
     for name in ("LICENSE", "LICENSE.md", "LICENSE.txt", "license"):
         path = package_dir / name

@@ -5,7 +5,7 @@ Counting costs nothing while it is off.
 [`ServerCounters`][ServerCounters]; from then on each new connection reads
 ``server.counters`` once, when it opens, and wraps its decoder, encoder and writers in the
 counting ones here, the way DEBUG logging wraps them in tracing ones
-([`socketwire.socketio.tracing`][socketwire.socketio.tracing]). Connections opened before stay
+(``socketwire.socketio.tracing``). Connections opened before stay
 uncounted; a server with counting off runs the same per-packet code as before.
 
 Counting is cheap when on: each packet adds to a few integer attributes. Whoever reports the
@@ -254,7 +254,7 @@ class CountingDecoder(Decoder):
 
 
 class TimedAcks(PendingAcks):
-    """[`PendingAcks`][socketwire.server.state.PendingAcks] that time each acknowledgement:
+    """``PendingAcks`` (``socketwire.server.state``) that time each acknowledgement:
     a handler registered is wrapped so that its call with the client's answer records the
     round trip in ``counters.ack_rtt`` (a disconnection or a timeout records nothing)."""
 
