@@ -74,6 +74,8 @@ def skip_reason(scenario: Scenario, contender: Contender, settings: Settings) ->
     """Why ``contender`` does not run ``scenario`` (None when it does)."""
     if contender.protocol is Protocol.RAW and scenario.floor is None:
         return "does not apply to the raw WebSocket floor"
+    if contender.only and not scenario.key.startswith(contender.only):
+        return f"runs only {', '.join(contender.only)}"
     if scenario.nodes > 1:
         if not contender.cluster:
             return f"bench/servers/{contender.script} has no --redis (cluster) support"

@@ -75,6 +75,7 @@ class Contender:
         cluster: the server takes ``--redis URL`` and joins a cluster (S6).
         args: extra command-line options for the script.
         default: part of a run that names no contenders.
+        only: the keys of the scenarios it runs, by prefix (empty: every scenario).
     """
 
     key: str
@@ -85,6 +86,7 @@ class Contender:
     cluster: bool = False
     args: tuple[str, ...] = ()
     default: bool = True
+    only: tuple[str, ...] = ()
 
     def command(self, python: str, port: int) -> list[str]:
         """The command line that serves on ``port``."""
@@ -176,6 +178,17 @@ CONTENDERS: tuple[Contender, ...] = (
     ),
     Contender("node", "Node socket.io 4.8", "node_socketio.js", Protocol.SOCKETIO, cluster=True),
     Contender("raw", "raw WebSocket floor (websockets)", "raw_websockets.py", Protocol.RAW),
+    # What counting costs: the native server with socketwire.metrics enabled (and scraped by
+    # nobody), on the per-event and the fan-out paths, beside the same server without.
+    Contender(
+        "socketwire-metrics",
+        "socketwire (native, metrics on)",
+        "socketwire_native.py",
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        args=("--metrics",),
+        only=("S1", "S2"),
+    ),
     # Not run by default: the native server on the stdlib loop, to see what uvloop buys.
     Contender(
         "socketwire-stdloop",

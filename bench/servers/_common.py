@@ -41,6 +41,11 @@ def parse_args(description: str) -> argparse.Namespace:
         metavar="URL",
         help="join a cluster through this Redis server (S6); default: a single node",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="socketwire only: count with socketwire.metrics enabled (served at /metrics)",
+    )
     return parser.parse_args()
 
 

@@ -13,12 +13,13 @@ import socketwire
 from socketwire.io.native import NativeServer
 
 
-def make_server(redis: str | None = None) -> socketwire.Server:
+def make_server(redis: str | None = None, metrics: bool = False) -> socketwire.Server:
     """The benchmark application: ``echo`` with ack, ``broadcast`` to everyone.
 
     Args:
         redis: join a cluster through this Redis server (the classic pub/sub adapter, the
             format of ``@socket.io/redis-adapter``); None for a single node.
+        metrics: enable ``socketwire.metrics`` (every connection counts what it does).
     """
     options: dict[str, Any] = {}
     if redis:
@@ -39,13 +40,17 @@ def make_server(redis: str | None = None) -> socketwire.Server:
             # S2: send the payload to every connected client (S6: of the cluster).
             sio.emit("bcast", *args)
 
+    if metrics:
+        from socketwire.metrics import enable
+
+        enable(sio)
     return sio
 
 
 async def main(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
     raise_nofile()
-    sio = make_server(args.redis)
+    sio = make_server(args.redis, args.metrics)
     server = NativeServer(sio, args.host, args.port, backlog=4096)
     await server.start()
     if args.redis:

@@ -243,3 +243,24 @@ def test_redis_cpu_is_noted_apart_from_the_servers() -> None:
     lines = render_markdown(record).splitlines()
     row = next(line for line in lines if line.startswith("| Node socket.io"))
     assert "CPU 90% / 50%; Redis CPU 7%" in row
+
+
+def test_the_metrics_variant_runs_s1_and_s2_only() -> None:
+    metrics = next(c for c in CONTENDERS if c.key == "socketwire-metrics")
+    assert metrics.default
+    assert "--metrics" in metrics.command("python3", 1)
+    single = _settings(None)
+    runs = {s.key for s in SCENARIOS if skip_reason(s, metrics, single) is None}
+    assert runs == {s.key for s in SCENARIOS if s.key.startswith(("S1", "S2"))}
+    assert runs >= {"S1-1", "S1-50", "S2"}
+
+
+def test_the_metrics_server_counts() -> None:
+    pytest.importorskip("prometheus_client", reason="the metrics extra")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
+    try:
+        from socketwire_native import make_server
+    finally:
+        sys.path.pop(0)
+    assert make_server(metrics=True).counters is not None
+    assert make_server().counters is None
