@@ -287,7 +287,7 @@ MALFORMED_BROADCASTS = [
     mp(["u", P, {"flags": {"volatile": 1}}]),
     mp(["u", P, {"flags": []}]),
     mp(["u", {**P, "data": ["e", msgpack.ExtType(1, b"x")]}, {}]),
-    mp(["u", {**P, "data": ["e", msgpack.Timestamp(0, 0)]}, {}]),
+    # (a timestamp is a JS Date, read as a string: see test_wire_values)
     bytes.fromhex("93a17581c40174c380"),  # a binary map key
     mp(["u", {**P, "data": ["e", {1: 2}]}, {}]),  # an integer map key
     mp(["u", {**P, "data": ["e", b"\xff"]}, {}]).replace(b"\xc4\x01\xff", b"\xa1\xff"),
