@@ -126,8 +126,8 @@ lock: $(STAMPS)/tools  ## re-resolve the lock files, keeping locked versions whe
 	$(COMPILE) $(REQ)/build.in -o $(REQ)/build.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml --extra uvloop -o $(REQ)/runtime.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml --all-extras -o $(REQ)/dev.txt $(LOCK_FLAGS)
-	$(COMPILE) pyproject.toml $(REQ)/min-tools.in --extra uvloop --extra redis --extra admin --extra metrics \
-		--resolution lowest-direct -o $(REQ)/min.txt $(LOCK_FLAGS)
+	$(COMPILE) pyproject.toml $(REQ)/min-tools.in --extra uvloop --extra redis --extra postgres \
+		--extra admin --extra metrics --resolution lowest-direct -o $(REQ)/min.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml bench/requirements-peers.in --extra uvloop --extra redis --extra metrics \
 		-o bench/requirements-peers.txt $(LOCK_FLAGS)
 
