@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ from socketwire.engineio.requests import (
     check_request,
 )
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
+from socketwire.engineio.sids import new_sid
 from socketwire.io.engine_socket import EngineSocket, http_response
 from socketwire.io.http import (
     HttpRequest,
@@ -117,6 +117,9 @@ class EngineServer:
         self.options = dataclasses.replace(base, **kwargs) if kwargs else base
         self.fallback = fallback
         self.clients: dict[str, EngineSocket] = {}
+        #: What every new session id starts with: the owner it names when the server runs
+        #: in several processes (see :mod:`socketwire.engineio.sids`); "" on its own.
+        self.sid_prefix = ""
         self._on_connection: list[ConnectionCallback] = []
         self._on_close: list[CloseCallback] = []
         self._on_connection_error: list[ConnectionErrorCallback] = []
@@ -302,9 +305,9 @@ class EngineServer:
         return refusal.answer(upgrade=upgrade)
 
     def _new_sid(self) -> str:
-        # 15 random bytes, 20 URL-safe characters, like JS base64id.
+        # 20 URL-safe characters, like JS base64id (the first ones name the owner).
         while True:
-            sid = secrets.token_urlsafe(15)
+            sid = new_sid(self.sid_prefix)
             if sid not in self.clients:
                 return sid
 

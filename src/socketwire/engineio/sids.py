@@ -1,0 +1,82 @@
+"""Session ids that name their owner, so that any process can find it without asking.
+
+A session id is 20 URL-safe characters, as JS ``base64id`` makes them (``@socket.io/
+cluster-engine`` forwards only ids of that length). On a server that runs in several
+processes or on several nodes, the first characters say who owns the session::
+
+    W NNNN RRRRRRRRRRRRRRR
+    | |    random (15 characters, 90 bits)
+    | the node's tag (4 characters, random per node)
+    the worker's index on that node (one character of the alphabet below)
+
+A process reads the owner of any request's session from its ``sid`` parameter alone
+(:func:`worker_of`, :func:`node_of`). A single server without workers uses 20 random
+characters, as before; an id it did not make names some owner, who answers "Session ID
+unknown" as any server would.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final
+
+__all__ = [
+    "ALPHABET",
+    "MAX_WORKERS",
+    "NODE_TAG_LENGTH",
+    "SID_LENGTH",
+    "new_node_tag",
+    "new_sid",
+    "node_of",
+    "owner_prefix",
+    "worker_of",
+]
+
+#: The characters of ``secrets.token_urlsafe`` (base64url), in the order that numbers
+#: workers.
+ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+SID_LENGTH: Final = 20
+NODE_TAG_LENGTH: Final = 4
+#: One character numbers the workers of a node.
+MAX_WORKERS: Final = len(ALPHABET)
+_INDEX: Final = {char: i for i, char in enumerate(ALPHABET)}
+
+
+def new_node_tag() -> str:
+    """A random node tag (4 characters of :data:`ALPHABET`)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(NODE_TAG_LENGTH))
+
+
+def owner_prefix(worker: int, node: str) -> str:
+    """The prefix of the session ids that worker ``worker`` of node ``node`` makes.
+
+    Raises:
+        ValueError: ``worker`` is not in ``[0, MAX_WORKERS)`` or ``node`` is not a tag.
+    """
+    if not 0 <= worker < MAX_WORKERS:
+        raise ValueError(f"a node has at most {MAX_WORKERS} workers, not worker {worker}")
+    if len(node) != NODE_TAG_LENGTH or any(char not in _INDEX for char in node):
+        raise ValueError(f"not a node tag: {node!r}")
+    return ALPHABET[worker] + node
+
+
+def new_sid(prefix: str = "") -> str:
+    """A new session id: ``prefix`` (see :func:`owner_prefix`) then random characters, 20
+    in all (20 random ones without a prefix, as JS ``base64id``)."""
+    if not prefix:
+        return secrets.token_urlsafe(15)
+    return prefix + secrets.token_urlsafe(12)[: SID_LENGTH - len(prefix)]
+
+
+def worker_of(sid: str) -> int | None:
+    """The index of the worker that made ``sid`` (None when it cannot be one of ours)."""
+    if len(sid) != SID_LENGTH:
+        return None
+    return _INDEX.get(sid[0])
+
+
+def node_of(sid: str) -> str | None:
+    """The tag of the node that made ``sid`` (None when it cannot be one of ours)."""
+    if len(sid) != SID_LENGTH:
+        return None
+    return sid[1 : 1 + NODE_TAG_LENGTH]
