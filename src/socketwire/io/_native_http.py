@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import os
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, cast
@@ -172,10 +173,12 @@ class HttpConnection(asyncio.Protocol):
         "_discarding",
         "_header_bytes",
         "_idle_since",
+        "_initial",
         "_keepalive_timer",
         "_lost_waiter",
         "_parser",
         "_parsing",
+        "_peek",
         "_pending",
         "_reading_paused",
         "_stopped_parsing",
@@ -193,8 +196,12 @@ class HttpConnection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, server: NativeServer) -> None:
+    def __init__(self, server: NativeServer, initial: bytes = b"") -> None:
         self.server = server
+        #: what another worker read from this connection before handing it over
+        self._initial = initial
+        #: the start of a request, held until its request line is complete (workers only)
+        self._peek = b""
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.remote_addr: tuple[str, int] | None = None
@@ -231,11 +238,25 @@ class HttpConnection(asyncio.Protocol):
         self.server.connections.add(self)
         self._idle_since = self.loop.time()
         self._arm_keepalive()
+        if self._initial:
+            initial, self._initial = self._initial, b""
+            self.data_received(initial)
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; completed heads are queued and answered in order."""
         if self._discarding:
             return
+        if self.server.handoff is not None and self._at_boundary():
+            # A worker: the request may belong to a session another worker owns.
+            data = self._peek + data
+            self._peek = b""
+            end = data.find(b"\r\n")
+            if end < 0:
+                if len(data) <= self.server.max_header_size:
+                    self._peek = data
+                    return
+            elif self._hand_off(data, end):
+                return
         if self._stopped_parsing:
             # After an upgrade request: keep the bytes for the WebSocket (reading is paused,
             # so this holds at most what one read returned).
@@ -254,6 +275,42 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._parse_failed(400)
         self.update_reading()
+
+    def _at_boundary(self) -> bool:
+        # Nothing of a next request has been parsed: the bytes start a request line.
+        parsing = self._parsing
+        return (
+            self._current is None
+            and not self._pending
+            and not self._stopped_parsing
+            and (parsing is None or parsing.complete)
+        )
+
+    def _hand_off(self, data: bytes, line_end: int) -> bool:
+        """Hand the connection to the worker owning the session of the request line in
+        ``data`` (see :mod:`~socketwire.io.handoff`); False: it stays here."""
+        handoff = self.server.handoff
+        transport = self.transport
+        assert handoff is not None
+        worker = handoff.owner(data[:line_end])
+        if worker is None or transport is None or transport.get_write_buffer_size():
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        transport.pause_reading()
+        fd = os.dup(sock.fileno())
+        try:
+            sent = handoff.send(worker, fd, data)
+        finally:
+            os.close(fd)
+        if not sent:
+            transport.resume_reading()
+            return False
+        # The other worker holds the connection now: close our descriptor only (no FIN).
+        self._discarding = True
+        transport.close()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Wake everything that waits on this connection."""

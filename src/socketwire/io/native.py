@@ -23,8 +23,11 @@ import socket
 import ssl as ssl_module
 from collections.abc import Callable
 
+from socketwire.handlers import spawn
+
 from ._native_http import HttpConnection
 from ._native_ws import NativeWebSocket, WriteBatch, frame_message
+from .handoff import Handoff
 from .http import HttpApp
 
 __all__ = ["NativeServer", "NativeWebSocket", "frame_message", "install_uvloop"]
@@ -73,6 +76,11 @@ class NativeServer:
         max_header_size: limit on the request line plus headers; over it, 431.
         use_uvloop: for [`run()`][run]: True requires uvloop, False never uses it, None uses
             it when installed.
+        reuse_port: bind with ``SO_REUSEPORT``, so that several worker processes share the
+            port (the kernel spreads new connections over them).
+        handoff: a worker's :class:`~socketwire.io.handoff.Handoff`: a request for a session
+            another worker owns moves, with its connection, to that worker (not with
+            ``ssl``: TLS state cannot move).
     """
 
     def __init__(
@@ -87,7 +95,11 @@ class NativeServer:
         keepalive_timeout: float = 75.0,
         max_header_size: int = 16 * 1024,
         use_uvloop: bool | None = None,
+        reuse_port: bool = False,
+        handoff: Handoff | None = None,
     ) -> None:
+        if handoff is not None and ssl is not None:
+            raise ValueError("a connection cannot be handed to another worker under TLS")
         self.app = app
         self.host = host
         self.port = port
@@ -97,6 +109,8 @@ class NativeServer:
         self.keepalive_timeout = keepalive_timeout
         self.max_header_size = max_header_size
         self.use_uvloop = use_uvloop
+        self.reuse_port = reuse_port
+        self.handoff = handoff
         self.connections: set[HttpConnection] = set()
         self.websockets: set[NativeWebSocket] = set()
         #: joins each WebSocket's broadcast frames of one loop iteration into one write
@@ -129,8 +143,28 @@ class NativeServer:
             self.port,
             ssl=self.ssl,
             backlog=self.backlog,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def adopt(self, sock: socket.socket, data: bytes) -> None:
+        """Serve a connection another worker accepted, from the bytes it already read
+        (``data``: the start of a request)."""
+        if self._closing:
+            sock.close()
+            return
+        if self.handoff is not None:
+            self.handoff.stats.received += 1
+        loop = asyncio.get_running_loop()
+
+        async def serve() -> None:
+            try:
+                await loop.connect_accepted_socket(lambda: HttpConnection(self, data), sock)
+            except OSError as exc:
+                logger.debug("a handed-over connection was already gone: %s", exc)
+                sock.close()
+
+        spawn(serve())
 
     async def serve_forever(self) -> None:
         """Wait until [`close()`][close] completes (call [`start()`][start] first)."""
