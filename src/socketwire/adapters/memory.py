@@ -28,7 +28,7 @@ from socketwire.adapters.base import (
 from socketwire.adapters.types import Session
 from socketwire.socketio import Packet, PacketType
 
-__all__ = ["MemoryAdapter", "SessionAwareMemoryAdapter"]
+__all__ = ["MemoryAdapter", "SessionAwareMemoryAdapter", "reaches_rooms"]
 
 
 class MemoryAdapter(Adapter):
@@ -239,7 +239,7 @@ class SessionAwareMemoryAdapter(MemoryAdapter):
         missed = [
             p.data
             for p in itertools.islice(self.packets, index + 1, None)
-            if _should_include(session.rooms, p.opts)
+            if reaches_rooms(session.rooms, p.opts)
         ]
         return dataclasses.replace(session, missed_packets=missed)
 
@@ -255,6 +255,8 @@ class SessionAwareMemoryAdapter(MemoryAdapter):
         super().broadcast(packet, opts)
 
 
-def _should_include(session_rooms: list[str], opts: BroadcastOptions) -> bool:
+def reaches_rooms(session_rooms: Sequence[str], opts: BroadcastOptions) -> bool:
+    """Whether a broadcast with ``opts`` reaches a socket in ``session_rooms`` (what a
+    recovered session is sent again)."""
     included = not opts.rooms or any(room in opts.rooms for room in session_rooms)
     return included and not any(room in opts.except_rooms for room in session_rooms)

@@ -59,7 +59,7 @@ from socketwire.adapters.cluster_answers import (
     sockets_to_wire,
 )
 from socketwire.adapters.cluster_base import is_recoverable
-from socketwire.adapters.memory import MemoryAdapter
+from socketwire.adapters.memory import MemoryAdapter, reaches_rooms
 from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
@@ -229,8 +229,7 @@ class RecoveryLog:
         for _offset, opts, data, _at in itertools.islice(
             self._entries, position - self._base + 1, None
         ):
-            included = not opts.rooms or any(room in opts.rooms for room in rooms)
-            if included and not any(room in opts.except_rooms for room in rooms):
+            if reaches_rooms(rooms, opts):
                 out.append(data)
         return out
 

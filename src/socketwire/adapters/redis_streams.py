@@ -28,8 +28,9 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socketwire.adapters.base import AdapterFactory, AdapterNamespace
-from socketwire.adapters.cluster import InFlight, logger
+from socketwire.adapters.cluster import InFlight, logger, options_from_wire
 from socketwire.adapters.cluster_base import ClusterAdapter
+from socketwire.adapters.memory import reaches_rooms
 from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
@@ -345,9 +346,7 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
             return
         if not isinstance(message, ClusterBroadcast):
             return
-        opts = message.opts
-        included = not opts.rooms or any(room in opts.rooms for room in rooms)
-        if included and not any(room in opts.except_ for room in rooms):
+        if reaches_rooms(rooms, options_from_wire(message.opts)):
             missed.append([*(message.packet.data or []), entry_id])
 
 

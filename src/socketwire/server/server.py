@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from socketwire.adapters.base import Adapter, AdapterFactory
+from socketwire.adapters.defaults import process_default_adapter
 from socketwire.adapters.memory import MemoryAdapter, SessionAwareMemoryAdapter
 from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
@@ -78,7 +79,8 @@ class Server:
             [`RecoveryOptions`][RecoveryOptions].
         cleanup_empty_child_namespaces: Remove a dynamic child namespace when its last
             socket leaves.
-        adapter: Builds the adapter of each namespace (default: the in-memory one).
+        adapter: Builds the adapter of each namespace (default: the in-memory one; in a
+            worker of ``socketwire serve --workers N``, the one linking the workers).
         max_namespaces_per_client: A connection connected or connecting to more namespaces
             than this at once is closed (a bound JS does not have).
         concurrent_events: Run each incoming event's handlers in a task of its own instead
@@ -147,6 +149,8 @@ class Server:
         self.client_bundle: ClientBundle | None = (
             ClientBundle.locate(serve_client_dir) if serve_client else None
         )
+        if adapter is None:
+            adapter = process_default_adapter()
         if adapter is None:
             adapter = (
                 MemoryAdapter
