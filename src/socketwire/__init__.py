@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from socketwire.adapters.emitter import Emitter
     from socketwire.adapters.types import Handshake, RecoveryOptions
+    from socketwire.cli import run
     from socketwire.client import AsyncClient, BufferFullError, ConnectError, SyncClient
     from socketwire.errors import (
         AckError,
@@ -49,6 +50,7 @@ __all__ = [
     "Socket",
     "SocketwireError",
     "SyncClient",
+    "run",
 ]
 
 #: Where each public name lives.
@@ -72,6 +74,7 @@ _LAZY: dict[str, str] = {
     "Socket": "socketwire.server",
     "SocketwireError": "socketwire.errors",
     "SyncClient": "socketwire.client",
+    "run": "socketwire.cli",
 }
 
 

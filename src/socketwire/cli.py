@@ -24,7 +24,7 @@ from typing import Any
 from socketwire.io.http import HttpApp
 from socketwire.static import ClientBundle
 
-__all__ = ["AppLoadError", "load_app", "main"]
+__all__ = ["AppLoadError", "load_app", "main", "run"]
 
 logger = logging.getLogger("socketwire")
 
@@ -190,6 +190,35 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least one worker, not {count}")
+    return count
+
+
+def _worker_command(args: argparse.Namespace) -> list[str]:
+    """The command line that starts one worker serving what ``args`` serves."""
+    command = [sys.executable, "-m", "socketwire", "serve", "--log-level", args.log_level]
+    if args.app:
+        command.append(args.app)
+    for dest, flag in _DEMO_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest == "serve_client":
+            command.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                command += [flag, item]
+        else:
+            command += [flag, str(value)]
+    return command
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socketwire", description="Socket.IO for Python.")
     parser.add_argument("--version", action="version", version=f"socketwire {_version()}")
@@ -203,6 +232,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("app", nargs="?", help="the app to serve, as module:attribute")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=_port, default=3000, help="port to bind (3000; 0: any)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N worker processes sharing the port, one cluster with no external "
+        "service (1: this process serves)",
+    )
+    # How the primary starts each worker (see socketwire.workers); not for people.
+    serve.add_argument("--worker", help=argparse.SUPPRESS)
     serve.add_argument(
         "--log-level",
         default="info",
@@ -316,19 +355,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    what = args.app or f"the chat demo ({args.parser or 'json'} parser)"
+    if args.workers > 1 and args.worker is None:
+        from socketwire.workers.primary import Primary
+
+        try:
+            primary = Primary(_worker_command(args), args.workers, args.host, args.port, what)
+        except ValueError as exc:
+            print(f"socketwire: {exc}", file=sys.stderr)
+            return 2
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                return runner.run(primary.run())
+        except KeyboardInterrupt:
+            return 130
+    link = config = None
+    if args.worker is not None:
+        from socketwire.workers.worker import WorkerConfig, prepare
+
+        try:
+            config = WorkerConfig.from_json(args.worker)
+        except ValueError as exc:
+            print(f"socketwire: {exc}", file=sys.stderr)
+            return 2
+        # Before the app is imported: its servers then get the inter-worker adapter.
+        link = prepare(config)
+    if args.app:
         try:
             app = load_app(args.app)
         except AppLoadError as exc:
             print(f"socketwire: {exc}", file=sys.stderr)
             return 2
-        what = args.app
     else:
         try:
             app = _demo(args)
         except ValueError as exc:
             print(f"socketwire: {exc}", file=sys.stderr)
             return 2
-        what = f"the chat demo ({args.parser or 'json'} parser)"
     try:
         _observe(app, args)
     except (ValueError, RuntimeError, ImportError) as exc:
@@ -336,7 +399,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            if config is not None and link is not None:
+                from socketwire.workers.worker import serve as serve_worker
+
+                return runner.run(serve_worker(app, config, link, args.host, args.port))
             return runner.run(_serve(app, args.host, args.port, what))
     except KeyboardInterrupt:
         # a second Ctrl-C during shutdown
         return 130
+
+
+def run(
+    app: str | HttpApp | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    workers: int = 1,
+    log_level: str = "info",
+) -> int:
+    """Serve ``app`` as ``socketwire serve`` does, until SIGINT or SIGTERM; the exit status.
+
+    Args:
+        app: A ``socketwire.Server`` (or another app), or ``"module:attribute"`` naming one;
+            None serves the embedded demo. With ``workers`` > 1 it must be a string: each
+            worker imports it.
+        host: The address to bind.
+        port: The port to bind (0: any free one).
+        workers: How many worker processes share the port (see ``socketwire serve
+            --workers``).
+        log_level: ``"debug"``, ``"info"``, ``"warning"``, ``"error"`` or ``"critical"``.
+
+    Raises:
+        ValueError: ``workers`` > 1 with an app object rather than its import string.
+    """
+    argv = ["serve", "--host", host, "--port", str(port), "--log-level", log_level]
+    argv += ["--workers", str(workers)]
+    if app is None or isinstance(app, str):
+        return main([*argv, *([app] if app else [])])
+    if workers > 1:
+        raise ValueError(
+            "with several workers, give the app as 'module:attribute': each worker imports it"
+        )
+    logging.basicConfig(level=logging.getLevelName(log_level.upper()))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_serve(app, host, port, repr(app)))
