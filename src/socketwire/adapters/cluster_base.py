@@ -61,13 +61,19 @@ from socketwire.adapters.wire.cluster import (
 from socketwire.adapters.wire.naming import node_id
 from socketwire.socketio import Packet, PacketType
 
-__all__ = ["ClusterAdapter", "is_recoverable"]
+__all__ = ["ClusterAdapter", "is_recoverable", "is_volatile"]
 
 
 def is_recoverable(packet: Packet, opts: BroadcastOptions) -> bool:
     """Whether a broadcast gets an offset for connection state recovery (JS
     ``addOffsetIfNecessary``): an event, without ack, not volatile."""
     return packet.type == PacketType.EVENT and packet.id is None and not opts.flags.volatile
+
+
+def is_volatile(message: ClusterMessage) -> bool:
+    """Whether ``message`` is a volatile broadcast (a transport may drop it when its queue
+    for an unreachable broker is full)."""
+    return isinstance(message, ClusterBroadcast) and bool(message.opts.flags.volatile)
 
 
 class ClusterAdapter(MemoryAdapter):
@@ -110,7 +116,8 @@ class ClusterAdapter(MemoryAdapter):
         ``on_error`` the error if the publication fails later.
 
         Raises:
-            ClusterUnavailableError: The broker is known to be down; nothing was queued.
+            ClusterUnavailableError: The message cannot be queued for the other servers
+                (the broker is gone for good, or too much already waits for it).
         """
 
     @abstractmethod
@@ -135,10 +142,12 @@ class ClusterAdapter(MemoryAdapter):
     # -- broadcasting ------------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        """Publish ``packet``, then send it to the local targets.
+        """Publish ``packet``, then send it to the local targets (even when the broker is
+        unreachable: the local clients never wait for it).
 
         Raises:
-            ClusterUnavailableError: The broker is down; nobody was sent anything.
+            ClusterUnavailableError: The other servers could not be told (the local targets
+                were sent the packet all the same).
         """
         packet = dataclasses.replace(packet, nsp=self.nsp.name)
         if opts.flags.local:
@@ -154,8 +163,10 @@ class ClusterAdapter(MemoryAdapter):
 
             self.publish(message, on_result=deliver)
             return
-        self.publish(message)
-        super().broadcast(packet, opts)
+        try:
+            self.publish(message)
+        finally:
+            super().broadcast(packet, opts)
 
     def _wants_offset(self, packet: Packet, opts: BroadcastOptions) -> bool:
         return (

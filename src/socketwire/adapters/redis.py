@@ -115,6 +115,7 @@ def create_adapter(
     requests_timeout: float = 5.0,
     publish_timeout: float = 5.0,
     publish_on_specific_response_channel: bool = False,
+    max_queued: int = 10_000,
 ) -> AdapterFactory:
     """The classic Redis adapter for ``Server(adapter=...)`` (Node ``createAdapter``).
 
@@ -122,10 +123,13 @@ def create_adapter(
         redis: A redis-py asyncio client (``decode_responses=False``) or a URL.
         key: The channel prefix (Node option ``key``).
         requests_timeout: Seconds to wait for every server's answer to a request.
-        publish_timeout: Seconds a message may wait for an unreachable Redis.
+        publish_timeout: Seconds to wait, once Redis is back after an outage, for the other
+            servers to resubscribe before publishing what waited.
         publish_on_specific_response_channel: Answer on the requester's own channel.
+        max_queued: Messages that may wait for an unreachable Redis (then volatile ones are
+            dropped first; see :mod:`socketwire.adapters.redis_link`).
     """
-    link = link_for(redis, publish_timeout=publish_timeout)
+    link = link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued)
 
     def factory(nsp: AdapterNamespace) -> RedisAdapter:
         return RedisAdapter(
@@ -146,6 +150,7 @@ def create_sharded_adapter(
     requests_timeout: float = 5.0,
     publish_timeout: float = 5.0,
     subscription_mode: SubscriptionMode = SubscriptionMode.DYNAMIC,
+    max_queued: int = 10_000,
 ) -> AdapterFactory:
     """The sharded Redis adapter (Node ``createShardedAdapter``; Redis 7 SPUBLISH).
 
@@ -156,10 +161,11 @@ def create_sharded_adapter(
         publish_timeout: As [`create_adapter()`][create_adapter].
         subscription_mode: Which rooms get a channel of their own (Node option
             ``subscriptionMode``); every server of the cluster must use the same.
+        max_queued: As :func:`create_adapter`.
     """
     from socketwire.adapters.redis_sharded import ShardedRedisAdapter
 
-    link = link_for(redis, publish_timeout=publish_timeout)
+    link = link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued)
 
     def factory(nsp: AdapterNamespace) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(
@@ -310,7 +316,14 @@ class RedisAdapter(RedisMember, MemoryAdapter):
         await self.link.release()
 
     def _publish(
-        self, channel: str, payload: bytes, what: str, request_id: str = "", *, every: bool = True
+        self,
+        channel: str,
+        payload: bytes,
+        what: str,
+        request_id: str = "",
+        *,
+        every: bool = True,
+        volatile: bool = False,
     ) -> None:
         """Queue a PUBLISH; ``every``: every server listens on ``channel`` (so a publish
         reaching fewer right after an outage is repeated once they are back)."""
@@ -322,6 +335,7 @@ class RedisAdapter(RedisMember, MemoryAdapter):
         self.link.send(
             f"{what} on {channel}",
             lambda redis: redis.publish(channel, payload),
+            volatile=volatile,
             expect=self._servers if every else None,
             on_error=on_error,
         )
@@ -329,21 +343,26 @@ class RedisAdapter(RedisMember, MemoryAdapter):
     # -- broadcasting ------------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        """Publish ``packet`` to the other servers, then send it to the local targets.
+        """Publish ``packet`` to the other servers, then send it to the local targets (even
+        while Redis is unreachable: the publish waits in the link's outbox).
 
         Raises:
-            ClusterUnavailableError: Redis is down; nobody was sent anything.
+            ClusterUnavailableError: The other servers could not be told (too much already
+                waits for Redis); the local targets were sent the packet all the same.
         """
         packet = dataclasses.replace(packet, nsp=self.nsp.name)
         if self.recovery is not None and is_recoverable(packet, opts):
             # Every server logs it under this offset when it comes back from Redis.
             offset = f"{self.uid}~{next(self._offsets)}"
             packet = dataclasses.replace(packet, data=[*(packet.data or []), offset])
-        if not opts.flags.local:
-            wire = options_to_wire(opts)
-            payload = _CODEC.encode(ClassicBroadcast(self.uid, packet, wire))
-            self._publish(self.channels.broadcast_channel(wire.rooms), payload, "broadcast")
-        super().broadcast(packet, opts)
+        try:
+            if not opts.flags.local:
+                wire = options_to_wire(opts)
+                payload = _CODEC.encode(ClassicBroadcast(self.uid, packet, wire))
+                channel = self.channels.broadcast_channel(wire.rooms)
+                self._publish(channel, payload, "broadcast", volatile=opts.flags.volatile)
+        finally:
+            super().broadcast(packet, opts)
 
     def broadcast_with_ack(
         self,

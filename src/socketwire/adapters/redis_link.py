@@ -3,24 +3,29 @@
 Every adapter (one per namespace) of a server shares one `RedisLink`: one pub/sub
 connection that reads every subscribed channel, and an ordered outbox that publishes.
 
-Failures, and what the link promises:
+Failures, and what the link promises (the clusters topic, "Deploying", compares them with
+Node's):
 
-- A lost pub/sub connection (Redis restarted, the connection killed) is retried with
-  back-off; redis-py resubscribes every channel and pattern on reconnection. The link logs
-  one warning when it goes down and one when it is back, and counts both
-  ([`RedisLink.stats`][RedisLink.stats]).
-- While the link knows Redis is down, [`RedisLink.send()`][RedisLink.send] raises
-  [`ClusterUnavailableError`][socketwire.adapters.cluster.ClusterUnavailableError] at once: nothing
-  is queued, so the caller knows the message was not sent.
-- A message accepted by [`RedisLink.send()`][RedisLink.send] is published in order. If Redis fails
-  under it, it is retried until it succeeds or until ``publish_timeout`` seconds have passed since
-  it was accepted; then it is dropped, logged as an error and counted (``stats.dropped``), and its
-  ``on_error`` callback is told. Never silently.
-- After an outage, publishing resumes only once as many servers are subscribed again as
-  before it (``PUBSUB NUMSUB``/``SHARDNUMSUB`` of the channels the adapters watch), within
-  the same bound. A publish that reached fewer subscribers than are known to exist is
-  published again once they are back: during a failure a message may arrive twice, but
-  it is not lost.
+- A lost connection (Redis restarted, the connection killed) is retried with a short
+  back-off, capped at :data:`BACKOFF_MAX` (0.25 s): the link tries again at most that long
+  after Redis accepts connections, and redis-py resubscribes every channel and pattern on
+  reconnection. The link logs one warning when it goes down and one when it is back, and
+  counts both (:attr:`RedisLink.stats`).
+- While Redis is unreachable, local delivery goes on (the adapters deliver to this
+  server's clients whatever the link says) and the messages for the other servers wait in
+  the outbox, in order, up to ``max_queued``. Over that bound the oldest *volatile*
+  message is dropped (counted in ``stats.dropped_volatile``, with a warning); when none
+  is volatile, :meth:`RedisLink.send` refuses the new message with
+  :class:`~socketwire.adapters.cluster.ClusterUnavailableError` (``stats.rejected``):
+  nothing the link accepted is ever dropped but volatile messages.
+- When Redis is back, what waited is published in order once as many servers are
+  subscribed again as before the outage (``PUBSUB NUMSUB``/``SHARDNUMSUB`` of the
+  channels the adapters watch), or after ``publish_timeout`` seconds. A publish that
+  reached fewer subscribers than are known to exist is published again once they are back
+  (within the same bound): during a failure a message may arrive twice, but it is not
+  lost.
+- A command Redis refuses (an error reply, not a connectivity problem) is dropped, logged
+  as an error and counted (``stats.dropped``), and its ``on_error`` callback is told.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from socketwire.adapters.cluster import ClusterUnavailableError
 
 __all__ = [
+    "BACKOFF_MAX",
     "LinkState",
     "LinkStats",
     "MessageHandler",
@@ -58,7 +64,9 @@ MessageHandler = Callable[[str, bytes], None]
 Command = Callable[[Redis], Awaitable[Any]]
 
 _BACKOFF_MIN = 0.05
-_BACKOFF_MAX = 2.0
+#: The longest wait between two attempts to reach Redis: the link is back (and resubscribed)
+#: at most this long after Redis accepts connections again.
+BACKOFF_MAX = 0.25
 _SAMPLE_EVERY = 1.0
 #: The reader holds the subscription lock at most this long while idle.
 _READ_SLICE = 0.1
@@ -91,8 +99,12 @@ class LinkStats:
         published: Messages published.
         retries: Publish attempts that failed and were retried.
         republished: Publishes repeated because they reached fewer servers than exist.
-        dropped: Accepted messages given up after ``publish_timeout``.
-        rejected: Messages refused at once because Redis was known to be down.
+        dropped: Messages Redis refused (an error reply).
+        dropped_volatile: Volatile messages dropped because the outbox was full.
+        rejected: Messages refused because the outbox was full of non-volatile ones.
+        queued_max: The most messages that waited in the outbox at once.
+        longest_backoff: The longest wait the link chose between two attempts to reach
+            Redis (seconds).
     """
 
     disconnects: int = 0
@@ -101,14 +113,17 @@ class LinkStats:
     retries: int = 0
     republished: int = 0
     dropped: int = 0
+    dropped_volatile: int = 0
     rejected: int = 0
+    queued_max: int = 0
+    longest_backoff: float = 0.0
 
 
 @dataclass(eq=False)
 class _Outgoing:
     what: str
     command: Command
-    accepted_at: float
+    volatile: bool
     expect: Callable[[], int] | None
     on_result: Callable[[Any], None] | None
     on_error: Callable[[BaseException], None] | None
@@ -120,15 +135,23 @@ class RedisLink:
     Args:
         redis: A redis-py asyncio client with ``decode_responses=False``. The link closes it
             when the last user releases the link, if ``owns_client``.
-        publish_timeout: Seconds an accepted message may wait for Redis before it is dropped.
-        owns_client: Close ``redis`` on [`close()`][close].
+        publish_timeout: Seconds to wait, once Redis is back, for the other servers to
+            resubscribe before publishing what waited.
+        max_queued: Messages that may wait for Redis (see the module docstring).
+        owns_client: Close ``redis`` on :meth:`close`.
     """
 
     def __init__(
-        self, redis: Redis, *, publish_timeout: float = 5.0, owns_client: bool = True
+        self,
+        redis: Redis,
+        *,
+        publish_timeout: float = 5.0,
+        max_queued: int = 10_000,
+        owns_client: bool = True,
     ) -> None:
         self.redis = redis
         self.publish_timeout = publish_timeout
+        self.max_queued = max_queued
         self.state = LinkState.CONNECTING
         self.stats = LinkStats()
         self._owns_client = owns_client
@@ -145,6 +168,7 @@ class RedisLink:
         self._pub_ok = True
         self._healing = False
         self._last_outage = -float("inf")
+        self._back_at = -float("inf")
         #: (kind, channel) -> servers last seen subscribed; plus NUMPAT under (None, "")
         self._presence: dict[tuple[PresenceKind | None, str], int] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -294,34 +318,65 @@ class RedisLink:
         what: str,
         command: Command,
         *,
+        volatile: bool = False,
         expect: Callable[[], int] | None = None,
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Queue ``command(redis)`` (a publish); it runs after every message queued before.
+        """Queue ``command(redis)`` (a publish); it runs after every message queued before,
+        however long Redis is away.
 
         Args:
             what: Named in log lines and errors (e.g. ``"broadcast on socket.io#/#"``).
             command: Sends the message; its result goes to ``on_result``.
+            volatile: The message may be dropped when the outbox is full.
             expect: How many receivers the publish should reach; when it reports fewer, it
                 is published again once they are back (within the bound).
             on_result: Called with the command's result.
-            on_error: Called if the message is dropped.
+            on_error: Called if Redis refuses it.
 
         Raises:
-            ClusterUnavailableError: Redis is known to be down, or the link is closed:
-                nothing was queued.
+            ClusterUnavailableError: The link is closed, or the outbox is full of messages
+                that are not volatile: nothing was queued.
         """
         if self.state is LinkState.CLOSED:
             raise ClusterUnavailableError(f"cannot send {what}: the Redis link is closed")
-        if self.state is LinkState.DOWN:
-            self.stats.rejected += 1
-            raise ClusterUnavailableError(
-                f"cannot send {what}: Redis is unreachable (retrying in the background)"
-            )
-        now = time.monotonic()
-        self._outbox.append(_Outgoing(what, command, now, expect, on_result, on_error))
+        outbox = self._outbox
+        if len(outbox) >= self.max_queued:
+            # The head may be being sent: never drop it.
+            victim = next((item for i, item in enumerate(outbox) if i and item.volatile), None)
+            if victim is not None:
+                outbox.remove(victim)
+                self._drop_volatile(victim.what)
+            elif volatile:
+                self._drop_volatile(what)
+                return
+            else:
+                self.stats.rejected += 1
+                raise ClusterUnavailableError(
+                    f"cannot send {what}: {len(outbox)} messages already wait for Redis"
+                )
+        outbox.append(_Outgoing(what, command, volatile, expect, on_result, on_error))
+        if len(outbox) > self.stats.queued_max:
+            self.stats.queued_max = len(outbox)
         self._wakeup.set()
+
+    def _drop_volatile(self, what: str) -> None:
+        self.stats.dropped_volatile += 1
+        total = self.stats.dropped_volatile
+        # One warning for the first drop, then one per thousand: an outage can drop many.
+        if total == 1 or total % 1000 == 0:
+            logger.warning(
+                "%d volatile message(s) dropped so far: %d messages wait for Redis (the "
+                "bound; last dropped: %s)",
+                total,
+                len(self._outbox),
+                what,
+            )
+
+    def _next_backoff(self, backoff: float) -> float:
+        self.stats.longest_backoff = max(self.stats.longest_backoff, backoff)
+        return min(backoff * 2, BACKOFF_MAX)
 
     async def _write(self) -> None:
         backoff = _BACKOFF_MIN
@@ -333,16 +388,15 @@ class RedisLink:
             item = self._outbox[0]
             try:
                 if self._healing:
-                    await self._wait_for_peers(item)
+                    await self._wait_for_peers()
                 result = await item.command(self.redis)
             except _TRANSIENT as exc:
                 self.stats.retries += 1
                 self._pub_ok = False
                 self._went_down(exc)
                 self._healing = True
-                self._expire(exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = self._next_backoff(backoff)
                 continue
             except RedisError as exc:
                 # Not a connectivity problem (a command error): retrying will not help.
@@ -355,7 +409,7 @@ class RedisLink:
             self._pub_ok = True
             self._maybe_up()
             wanted = item.expect() if item.expect is not None and self._recent_outage() else 0
-            if isinstance(result, int) and result < wanted and not self._too_old(item):
+            if isinstance(result, int) and result < wanted and self._still_healing():
                 # Reached fewer servers than exist: one is resubscribing. Again, once back.
                 self.stats.republished += 1
                 self._healing = True
@@ -374,13 +428,15 @@ class RedisLink:
         # normal times it means a server left, and publishing again would duplicate.
         return time.monotonic() - self._last_outage < self.publish_timeout
 
-    def _too_old(self, item: _Outgoing) -> bool:
-        return time.monotonic() - item.accepted_at > self.publish_timeout
+    def _still_healing(self) -> bool:
+        # Within publish_timeout of Redis answering again.
+        return time.monotonic() - self._back_at < self.publish_timeout
 
-    async def _wait_for_peers(self, item: _Outgoing) -> None:
-        """After an outage: wait until as many servers are subscribed as before it (or the
-        oldest queued message's bound is reached)."""
-        while not self._too_old(item):
+    async def _wait_for_peers(self) -> None:
+        """After an outage: wait until as many servers are subscribed as before it (at most
+        ``publish_timeout`` seconds once Redis answers)."""
+        self._back_at = time.monotonic()
+        while self._still_healing():
             if self._sub_ok and await self._peers_back():
                 break
             await asyncio.sleep(_BACKOFF_MIN)
@@ -394,24 +450,6 @@ class RedisLink:
         except _TRANSIENT:
             return False
         return True
-
-    def _expire(self, exc: BaseException) -> None:
-        old = [item for item in self._outbox if self._too_old(item)]
-        if not old:
-            return
-        for item in old:
-            self._outbox.remove(item)
-        self.stats.dropped += len(old)
-        logger.error(
-            "dropped %d message(s) after %g s without Redis (first: %s): %s",
-            len(old),
-            self.publish_timeout,
-            old[0].what,
-            exc,
-        )
-        error = ClusterUnavailableError(f"Redis unreachable for {self.publish_timeout:g} s: {exc}")
-        for item in old:
-            _notify(item, error)
 
     def _fail_queued(self, error: BaseException, *, log: bool) -> None:
         items = list(self._outbox)
@@ -439,7 +477,7 @@ class RedisLink:
                 self._healing = True
                 await self._reset_pubsub()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = self._next_backoff(backoff)
                 continue
             backoff = _BACKOFF_MIN
             if not self._sub_ok:
@@ -521,8 +559,14 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def link_for(redis: Redis | str, *, publish_timeout: float = 5.0) -> RedisLink:
-    """A `RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
+def link_for(
+    redis: Redis | str, *, publish_timeout: float = 5.0, max_queued: int = 10_000
+) -> RedisLink:
+    """A :class:`RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
     if isinstance(redis, str):
-        return RedisLink(Redis.from_url(redis), publish_timeout=publish_timeout)
-    return RedisLink(redis, publish_timeout=publish_timeout, owns_client=False)
+        return RedisLink(
+            Redis.from_url(redis), publish_timeout=publish_timeout, max_queued=max_queued
+        )
+    return RedisLink(
+        redis, publish_timeout=publish_timeout, max_queued=max_queued, owns_client=False
+    )

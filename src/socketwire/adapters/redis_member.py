@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from socketwire.adapters.base import PublishHealth
+from socketwire.adapters.cluster_base import is_volatile
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class RedisMember:
     def publish_health(self) -> PublishHealth:
         """The shared link's publications: given up or refused, and queued now."""
         stats = self.link.stats
-        return PublishHealth(self.link, stats.dropped + stats.rejected, self.link.queued)
+        errors = stats.dropped + stats.dropped_volatile + stats.rejected
+        return PublishHealth(self.link, errors, self.link.queued)
 
     def _servers(self) -> int:
         # The count last known, without asking Redis: what a publish should reach.
@@ -81,6 +83,7 @@ class RedisMember:
         self.link.send(
             f"{type(message).__name__} on {channel}",
             command,
+            volatile=is_volatile(message),
             expect=self._servers if expect else None,
             on_result=done,
             on_error=on_error,

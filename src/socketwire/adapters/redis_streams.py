@@ -29,9 +29,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socketwire.adapters.base import AdapterFactory, AdapterNamespace
 from socketwire.adapters.cluster import InFlight, logger, options_from_wire
-from socketwire.adapters.cluster_base import ClusterAdapter
+from socketwire.adapters.cluster_base import ClusterAdapter, is_volatile
 from socketwire.adapters.memory import reaches_rooms
-from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
+from socketwire.adapters.redis_link import BACKOFF_MAX, PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
 from socketwire.adapters.wire import StreamsCodec, WireError, WireSession, is_ephemeral
@@ -65,11 +65,13 @@ def create_streams_adapter(
     session_key_prefix: str = DEFAULT_SESSION_PREFIX,
     requests_timeout: float = 5.0,
     publish_timeout: float = 5.0,
+    max_queued: int = 10_000,
     only_plaintext: bool = False,
 ) -> AdapterFactory:
     """The streams adapter for ``Server(adapter=...)`` (Node ``createAdapter`` of
-    ``@socket.io/redis-streams-adapter``; the option names are Node's, in snake case)."""
-    link = link_for(redis, publish_timeout=publish_timeout)
+    ``@socket.io/redis-streams-adapter``; the option names are Node's, in snake case, plus
+    ``publish_timeout`` and ``max_queued``: see :mod:`socketwire.adapters.redis_link`)."""
+    link = link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued)
     codec = StreamsCodec(only_plaintext=only_plaintext)
     readers: dict[str, StreamReader] = {}
 
@@ -153,7 +155,7 @@ class StreamReader:
                     )
                 down = True
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             if down:
                 logging.getLogger("socketwire.cluster.redis").warning(
@@ -253,7 +255,11 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
                 on_result(result.decode() if isinstance(result, bytes) else str(result))
 
         self.link.send(
-            f"{type(message).__name__} into {name}", command, on_result=done, on_error=on_error
+            f"{type(message).__name__} into {name}",
+            command,
+            volatile=is_volatile(message),
+            on_result=done,
+            on_error=on_error,
         )
 
     def _pubsub(
