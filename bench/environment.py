@@ -72,6 +72,8 @@ def availability(settings: Settings) -> dict[str, str | None]:
 
 def skip_reason(scenario: Scenario, contender: Contender, settings: Settings) -> str | None:
     """Why ``contender`` does not run ``scenario`` (None when it does)."""
+    if scenario.contenders and contender.key not in scenario.contenders:
+        return f"{scenario.key} compares {', '.join(scenario.contenders)} only"
     if contender.protocol is Protocol.RAW and scenario.floor is None:
         return "does not apply to the raw WebSocket floor"
     if contender.only and not scenario.key.startswith(contender.only):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from procstat import core_busy_seconds, cpu_seconds, rss_kib
+from procstat import core_busy_seconds, cpu_seconds, rss_kib, tree_cpu_seconds
 from scenarios import Contender, Mode, Protocol, Scenario
 
 __all__ = ["LOADGEN", "RunError", "Settings", "generator_config", "measure"]
@@ -65,6 +65,19 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) ->
                 return
         time.sleep(0.05)
     raise RunError(f"server not listening on port {port} after {timeout:.0f} s")
+
+
+def _wait_ready_line(log: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """A server of several workers listens before all of them serve: wait for the line it
+    prints once they all do."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RunError(f"server exited with status {proc.returncode} before listening")
+        if "listening on" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise RunError(f"the workers were not all serving after {timeout:.0f} s")
 
 
 def _stop(proc: subprocess.Popen[Any] | None) -> None:
@@ -147,6 +160,8 @@ def measure(
                 )
             for proc, port in zip(servers, ports, strict=True):
                 _wait_listening(port, proc, 30)
+                if contender.workers > 1:
+                    _wait_ready_line(log, proc, 60)
             config = generator_config(scenario, contender, settings, ports)
             generator = subprocess.Popen(
                 [*pin_generator, "node", str(LOADGEN), json.dumps(config)],
@@ -158,7 +173,8 @@ def measure(
             )
             cores = (int(settings.pin[0]), int(settings.pin[1])) if settings.pin else None
             redis_pid = settings.redis_pid if scenario.nodes > 1 else None
-            return _drive(scenario, config, servers, generator, cores, redis_pid)
+            tree = contender.workers > 1
+            return _drive(scenario, config, servers, generator, cores, redis_pid, tree)
         except RunError as exc:
             raise RunError(f"{exc} [log: {_tail(log)}]") from None
         finally:
@@ -174,6 +190,7 @@ def _drive(
     generator: subprocess.Popen[str],
     cores: tuple[int, int] | None,
     redis_pid: int | None,
+    tree: bool = False,
 ) -> dict[str, Any]:
     assert generator.stdout is not None
     assert generator.stdin is not None
@@ -181,9 +198,11 @@ def _drive(
     threading.Thread(target=_reader, args=(generator.stdout, lines), daemon=True).start()
     deadline = time.monotonic() + config["warmup_s"] + config["duration_s"] + 180
 
+    cpu = tree_cpu_seconds if tree else cpu_seconds
+
     def server_cpu() -> float:
         try:
-            return sum(cpu_seconds(proc.pid) for proc in servers)
+            return sum(cpu(proc.pid) for proc in servers)
         except (OSError, ValueError) as exc:
             raise RunError(f"server gone: {exc}") from None
 

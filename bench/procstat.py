@@ -11,8 +11,10 @@ __all__ = [
     "cpu_seconds",
     "parse_core_busy_seconds",
     "parse_cpu_seconds",
+    "parse_ppid",
     "parse_rss_kib",
     "rss_kib",
+    "tree_cpu_seconds",
 ]
 
 #: Clock ticks per second: the unit of utime and stime in /proc/PID/stat.
@@ -59,6 +61,33 @@ def parse_rss_kib(status: str) -> int:
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds used so far by process ``pid``."""
     return parse_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+
+
+def parse_ppid(stat: str) -> int:
+    """The parent's pid from the text of /proc/PID/stat (field 4)."""
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process ``pid`` and of every live process under it (a primary and its
+    workers, S7)."""
+    stats: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+    children: dict[int, list[int]] = {}
+    for child, stat in stats.items():
+        children.setdefault(parse_ppid(stat), []).append(child)
+    total = cpu_seconds(pid)
+    todo = list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        total += parse_cpu_seconds(stats[child])
+        todo += children.get(child, ())
+    return total
 
 
 def rss_kib(pid: int) -> int:

@@ -96,7 +96,7 @@ def add_ratios(scenario: Scenario, contenders: dict[str, dict[str, Any]]) -> Non
     by_key = {metric.key: metric for metric in scenario.metrics}
     for entry in contenders.values():
         ratios: dict[str, dict[str, float | None]] = {}
-        for baseline in BASELINES:
+        for baseline in scenario.baselines:
             base = contenders.get(baseline, {}).get("summary")
             mine = entry.get("summary")
             if not base or not mine:
@@ -199,6 +199,9 @@ def render_markdown(record: dict[str, Any]) -> str:
         lines.append("")
         lines.append(scenario_record["setup"])
         lines.append("")
+        if scenario.note:
+            lines.append(scenario.note)
+            lines.append("")
         ratio_labels = " / ".join(
             next(m.label for m in scenario.metrics if m.key == key)
             for key in scenario.ratio_metrics
@@ -206,7 +209,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         lines.append(f"Ratio columns: times better in {ratio_labels}.")
         lines.append("")
         header = ["server", *[m.label for m in scenario.metrics]]
-        header += [f"vs {labels[b]}" for b in BASELINES]
+        header += [f"vs {labels[b]}" for b in scenario.baselines]
         header.append("notes")
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
@@ -217,7 +220,7 @@ def render_markdown(record: dict[str, Any]) -> str:
                 "baseline"
                 if b == key and summary
                 else _ratio_cell(entry.get("ratios", {}).get(b), scenario.ratio_metrics)
-                for b in BASELINES
+                for b in scenario.baselines
             ]
             row.append(_notes(entry, scenario.floor, key == "raw"))
             lines.append("| " + " | ".join(row) + " |")

@@ -76,6 +76,8 @@ class Contender:
         args: extra command-line options for the script.
         default: part of a run that names no contenders.
         only: the keys of the scenarios it runs, by prefix (empty: every scenario).
+        workers: server processes it runs (more than 1: only in the scenarios that name it,
+            S7; its CPU is the sum over its process tree).
     """
 
     key: str
@@ -87,12 +89,18 @@ class Contender:
     args: tuple[str, ...] = ()
     default: bool = True
     only: tuple[str, ...] = ()
+    workers: int = 1
 
     def command(self, python: str, port: int) -> list[str]:
         """The command line that serves on ``port``."""
         path = str(SERVERS / self.script)
         runner = ["node"] if self.script.endswith(".js") else [python]
         return [*runner, path, "--port", str(port), *self.args]
+
+
+#: Every contender is also given as a ratio against these, measured in the same run (S7 has
+#: its own).
+BASELINES: tuple[str, ...] = ("node", "psio-uvicorn", "psio-aiohttp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,10 @@ class Scenario:
         quick: part of ``--quick``.
         depth: broadcast rounds in flight (S2, S6): enough to keep a server busy, few enough
             that no contender is measured draining a backlog.
+        contenders: when set, only these contenders run it (S7), and the contenders with
+            several workers run nothing else.
+        baselines: the contenders its ratios are against.
+        note: said under its table.
     """
 
     key: str
@@ -131,6 +143,9 @@ class Scenario:
     nodes: int = 1
     quick: bool = False
     depth: int = 4
+    contenders: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = BASELINES
+    note: str | None = None
 
 
 _ECHO_METRICS = (
@@ -189,6 +204,26 @@ CONTENDERS: tuple[Contender, ...] = (
         args=("--metrics",),
         only=("S1", "S2"),
     ),
+    # S7 only: the same servers in two worker processes each.
+    Contender(
+        "socketwire-workers",
+        "socketwire --workers 2",
+        "socketwire_native.py",
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        args=("--workers", "2"),
+        only=("S7",),
+        workers=2,
+    ),
+    Contender(
+        "node-cluster",
+        "Node socket.io, @socket.io/sticky + cluster-adapter, 2 workers",
+        "node_cluster.js",
+        Protocol.SOCKETIO,
+        args=("--workers", "2"),
+        only=("S7",),
+        workers=2,
+    ),
     # Not run by default: the native server on the stdlib loop, to see what uvloop buys.
     Contender(
         "socketwire-stdloop",
@@ -201,8 +236,14 @@ CONTENDERS: tuple[Contender, ...] = (
     ),
 )
 
-#: Every contender is also given as a ratio against these, measured in the same run.
-BASELINES: tuple[str, ...] = ("node", "psio-uvicorn", "psio-aiohttp")
+
+_WORKERS_NOTE = (
+    "The machine has 2 cores, and every server (all its processes) is pinned to one: this "
+    "is the CPU each operation costs, the price of the hop between workers, not how "
+    "throughput scales with workers."
+)
+_S7 = ("socketwire-workers", "socketwire", "node-cluster")
+_S7_BASELINES = ("node-cluster", "socketwire")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -290,5 +331,33 @@ SCENARIOS: tuple[Scenario, ...] = (
         ratio_metrics=("deliveries_per_s", "cpu_ms_per_1k"),
         floor=None,
         nodes=2,
+    ),
+    Scenario(
+        "S7-echo",
+        "S1 (echo with ack, 50 clients) through 2 worker processes",
+        Mode.ECHO,
+        clients=50,
+        quick_clients=50,
+        metrics=(_ECHO_METRICS[3], _ECHO_METRICS[0], _ECHO_METRICS[1]),
+        ratio_metrics=("cpu_ms_per_1k",),
+        floor=None,
+        quick=True,
+        contenders=_S7,
+        baselines=_S7_BASELINES,
+        note=_WORKERS_NOTE,
+    ),
+    Scenario(
+        "S7-fanout",
+        "S2 (broadcast fan-out) through 2 worker processes",
+        Mode.BROADCAST,
+        clients=1000,
+        quick_clients=200,
+        metrics=(_FANOUT_METRICS[1], _FANOUT_METRICS[0]),
+        ratio_metrics=("cpu_ms_per_1k",),
+        floor=None,
+        quick=True,
+        contenders=_S7,
+        baselines=_S7_BASELINES,
+        note=_WORKERS_NOTE,
     ),
 )

@@ -46,6 +46,12 @@ def parse_args(description: str) -> argparse.Namespace:
         action="store_true",
         help="socketwire only: count with socketwire.metrics enabled (served at /metrics)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serve from this many worker processes (S7; servers that support it)",
+    )
     return parser.parse_args()
 
 

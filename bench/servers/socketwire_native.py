@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import sys
+from pathlib import Path
 from typing import Any
 
-from _common import raise_nofile, run_loop
+from _common import parse_args, raise_nofile, run_loop
 
 import socketwire
 from socketwire.io.native import NativeServer
@@ -47,6 +50,24 @@ def make_server(redis: str | None = None, metrics: bool = False) -> socketwire.S
     return sio
 
 
+def __getattr__(name: str) -> Any:
+    # `socketwire serve socketwire_native:bench_app --workers N` (S7): each worker builds the
+    # app when it imports it, after its inter-worker adapter is set.
+    if name == "bench_app":
+        return make_server()
+    raise AttributeError(name)
+
+
+def serve_workers(args: argparse.Namespace) -> None:
+    """S7: the same app from ``--workers N`` processes (``socketwire serve``), in place of
+    this process."""
+    raise_nofile()
+    os.chdir(Path(__file__).resolve().parent)
+    command = [sys.executable, "-m", "socketwire", "serve", "socketwire_native:bench_app"]
+    command += ["--workers", str(args.workers), "--host", args.host, "--port", str(args.port)]
+    os.execv(sys.executable, [*command, "--log-level", "warning"])
+
+
 async def main(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
     raise_nofile()
@@ -65,4 +86,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    if "--workers" in sys.argv and sys.argv[sys.argv.index("--workers") + 1] != "1":
+        serve_workers(parse_args(__doc__ or ""))
     run_loop(main)

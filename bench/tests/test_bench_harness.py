@@ -264,3 +264,105 @@ def test_the_metrics_server_counts() -> None:
         sys.path.pop(0)
     assert make_server(metrics=True).counters is not None
     assert make_server().counters is None
+
+
+def _s7(key: str = "S7-fanout") -> Any:
+    return next(s for s in SCENARIOS if s.key == key)
+
+
+def test_s7_compares_workers_with_one_process_and_node_cluster_only() -> None:
+    settings = _settings(None)
+    for key in ("S7-echo", "S7-fanout"):
+        s7 = _s7(key)
+        assert s7.quick, "make bench-quick runs S7"
+        reasons = {c.key: skip_reason(s7, c, settings) for c in CONTENDERS}
+        assert {k for k, reason in reasons.items() if reason is None} == {
+            "socketwire-workers",
+            "socketwire",
+            "node-cluster",
+        }
+    # the two-worker contenders run nothing else
+    workers = [c for c in CONTENDERS if c.workers > 1]
+    assert {c.key for c in workers} == {"socketwire-workers", "node-cluster"}
+    for scenario in SCENARIOS:
+        if not scenario.key.startswith("S7"):
+            for contender in workers:
+                assert skip_reason(scenario, contender, settings) is not None
+
+
+def _s7_entry(cpu_ms_per_1k: float, deliveries_per_s: float) -> dict[str, Any]:
+    run = {
+        "deliveries_per_s": deliveries_per_s,
+        "cpu_ms_per_1k": cpu_ms_per_1k,
+        "server_cpu_util": 0.95,
+        "generator_cpu_util": 0.4,
+        "server_core_others": 0.0,
+        "generator_core_others": 0.0,
+    }
+    entry: dict[str, Any] = {"status": "ok", "runs": [run]}
+    summarize_contender(_s7(), entry)
+    return entry
+
+
+def test_s7_ratios_are_cpu_per_delivery_against_node_cluster_and_one_process() -> None:
+    s7 = _s7()
+    contenders = {
+        "socketwire-workers": _s7_entry(4.0, 50_000),
+        "socketwire": _s7_entry(3.0, 60_000),
+        "node-cluster": _s7_entry(8.0, 30_000),
+    }
+    add_ratios(s7, contenders)
+    workers = contenders["socketwire-workers"]["ratios"]
+    # a cost: baseline / value
+    assert workers["node-cluster"]["cpu_ms_per_1k"] == pytest.approx(2.0)
+    assert workers["socketwire"]["cpu_ms_per_1k"] == pytest.approx(0.75)
+    assert set(workers) == {"node-cluster", "socketwire"}
+    record = _record()
+    record["meta"]["contenders"] |= {
+        c.key: {"label": c.label, "script": c.script} for c in CONTENDERS
+    }
+    record["scenarios"] = [
+        {"key": s7.key, "title": s7.title, "setup": "200 clients.", "contenders": contenders}
+    ]
+    markdown = render_markdown(record)
+    assert "pinned to one: this is the CPU each operation costs" in markdown
+    lines = markdown.splitlines()
+    header = next(line for line in lines if line.startswith("| server"))
+    assert "vs Node socket.io, @socket.io/sticky + cluster-adapter, 2 workers" in header
+    assert "vs socketwire (native)" in header
+    row = next(line for line in lines if line.startswith("| socketwire --workers 2"))
+    assert "2.00×" in row
+    assert "0.75×" in row
+    assert row.startswith("| socketwire --workers 2 | 4.00 | 50,000")
+
+
+def test_the_cpu_of_a_process_tree_sums_its_descendants() -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from procstat import cpu_seconds, parse_ppid, tree_cpu_seconds
+
+    assert parse_ppid(STAT) == 1
+    # A parent that waits on a child that burns CPU: the tree has the child's time.
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    code = (
+        "import subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {burn!r} + 'time.sleep(30)'])\n"
+        "print(child.pid, flush=True)\n"
+        "child.wait()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        try:
+            deadline = time.monotonic() + 10
+            while cpu_seconds(child) < 0.3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert tree_cpu_seconds(parent.pid) >= cpu_seconds(parent.pid) + 0.29
+        finally:
+            os.kill(child, signal.SIGKILL)
+            parent.wait()
