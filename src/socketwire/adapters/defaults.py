@@ -24,5 +24,5 @@ def set_process_default_adapter(factory: AdapterFactory | None) -> None:
 
 
 def process_default_adapter() -> AdapterFactory | None:
-    """The factory set by :func:`set_process_default_adapter`, or None."""
+    """The factory set by `set_process_default_adapter()`, or None."""
     return _default

@@ -127,7 +127,7 @@ def create_adapter(
             servers to resubscribe before publishing what waited.
         publish_on_specific_response_channel: Answer on the requester's own channel.
         max_queued: Messages that may wait for an unreachable Redis (then volatile ones are
-            dropped first; see :mod:`socketwire.adapters.redis_link`).
+            dropped first; see `socketwire.adapters.redis_link`).
     """
     link = link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued)
 
@@ -161,7 +161,7 @@ def create_sharded_adapter(
         publish_timeout: As [`create_adapter()`][create_adapter].
         subscription_mode: Which rooms get a channel of their own (Node option
             ``subscriptionMode``); every server of the cluster must use the same.
-        max_queued: As :func:`create_adapter`.
+        max_queued: As `create_adapter()`.
     """
     from socketwire.adapters.redis_sharded import ShardedRedisAdapter
 

@@ -7,16 +7,16 @@ Failures, and what the link promises (the clusters topic, "Deploying", compares 
 Node's):
 
 - A lost connection (Redis restarted, the connection killed) is retried with a short
-  back-off, capped at :data:`BACKOFF_MAX` (0.25 s): the link tries again at most that long
+  back-off, capped at `BACKOFF_MAX` (0.25 s): the link tries again at most that long
   after Redis accepts connections, and redis-py resubscribes every channel and pattern on
   reconnection. The link logs one warning when it goes down and one when it is back, and
-  counts both (:attr:`RedisLink.stats`).
+  counts both (`RedisLink.stats`).
 - While Redis is unreachable, local delivery goes on (the adapters deliver to this
   server's clients whatever the link says) and the messages for the other servers wait in
   the outbox, in order, up to ``max_queued``. Over that bound the oldest *volatile*
   message is dropped (counted in ``stats.dropped_volatile``, with a warning); when none
-  is volatile, :meth:`RedisLink.send` refuses the new message with
-  :class:`~socketwire.adapters.cluster.ClusterUnavailableError` (``stats.rejected``):
+  is volatile, `RedisLink.send()` refuses the new message with
+  `ClusterUnavailableError` (``stats.rejected``):
   nothing the link accepted is ever dropped but volatile messages.
 - When Redis is back, what waited is published in order once as many servers are
   subscribed again as before the outage (``PUBSUB NUMSUB``/``SHARDNUMSUB`` of the
@@ -138,7 +138,7 @@ class RedisLink:
         publish_timeout: Seconds to wait, once Redis is back, for the other servers to
             resubscribe before publishing what waited.
         max_queued: Messages that may wait for Redis (see the module docstring).
-        owns_client: Close ``redis`` on :meth:`close`.
+        owns_client: Close ``redis`` on `close()`.
     """
 
     def __init__(
@@ -562,7 +562,7 @@ def _text(value: object) -> str:
 def link_for(
     redis: Redis | str, *, publish_timeout: float = 5.0, max_queued: int = 10_000
 ) -> RedisLink:
-    """A :class:`RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
+    """A `RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
     if isinstance(redis, str):
         return RedisLink(
             Redis.from_url(redis), publish_timeout=publish_timeout, max_queued=max_queued

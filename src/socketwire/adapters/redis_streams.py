@@ -70,7 +70,7 @@ def create_streams_adapter(
 ) -> AdapterFactory:
     """The streams adapter for ``Server(adapter=...)`` (Node ``createAdapter`` of
     ``@socket.io/redis-streams-adapter``; the option names are Node's, in snake case, plus
-    ``publish_timeout`` and ``max_queued``: see :mod:`socketwire.adapters.redis_link`)."""
+    ``publish_timeout`` and ``max_queued``: see `socketwire.adapters.redis_link`)."""
     link = link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued)
     codec = StreamsCodec(only_plaintext=only_plaintext)
     readers: dict[str, StreamReader] = {}

@@ -2,12 +2,12 @@
 
 ``socketwire serve --workers N`` runs N workers under a primary process (the role of Node's
 ``@socket.io/cluster-adapter`` with ``setupPrimary()``). Each worker's adapters are
-:class:`~socketwire.adapters.cluster_base.ClusterAdapter` subclasses whose transport is one
-Unix socket to the primary (:class:`HubLink`): a worker publishes a message, the primary
+`ClusterAdapter` subclasses whose transport is one
+Unix socket to the primary (`HubLink`): a worker publishes a message, the primary
 hands it to the other workers serving that namespace, and answers point to point. All of
 ClusterAdapter's behaviour (broadcasts, rooms, acks, ``fetch_sockets``,
 ``server_side_emit``) comes from its public hooks; only the transport is here. The frames
-are :mod:`socketwire.adapters.wire.hub`.
+are `socketwire.adapters.wire.hub`.
 
 Connection state recovery works across workers as the Redis streams adapter does it across
 nodes: the primary gives each recoverable broadcast its offset (a worker delivers it to its
@@ -15,7 +15,7 @@ own clients once it knows it), keeps the broadcasts for ``max_disconnection_dura
 and keeps the sessions of disconnected sockets, so that a client that comes back to any
 worker gets what it missed.
 
-A worker sets this adapter as the process default (:mod:`socketwire.adapters.defaults`),
+A worker sets this adapter as the process default (`socketwire.adapters.defaults`),
 so an application needs no change to run in several workers.
 """
 

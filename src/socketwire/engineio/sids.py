@@ -2,15 +2,17 @@
 
 A session id is 20 URL-safe characters, as JS ``base64id`` makes them (``@socket.io/
 cluster-engine`` forwards only ids of that length). On a server that runs in several
-processes or on several nodes, the first characters say who owns the session::
+processes or on several nodes, the first characters say who owns the session:
 
-    W NNNN RRRRRRRRRRRRRRR
-    | |    random (15 characters, 90 bits)
-    | the node's tag (4 characters, random per node)
-    the worker's index on that node (one character of the alphabet below)
+```
+W NNNN RRRRRRRRRRRRRRR
+| |    random (15 characters, 90 bits)
+| the node's tag (4 characters, random per node)
+the worker's index on that node (one character of the alphabet below)
+```
 
 A process reads the owner of any request's session from its ``sid`` parameter alone
-(:func:`worker_of`, :func:`node_of`). A single server without workers uses 20 random
+(`worker_of()`, `node_of()`). A single server without workers uses 20 random
 characters, as before; an id it did not make names some owner, who answers "Session ID
 unknown" as any server would.
 """
@@ -43,7 +45,7 @@ _INDEX: Final = {char: i for i, char in enumerate(ALPHABET)}
 
 
 def new_node_tag() -> str:
-    """A random node tag (4 characters of :data:`ALPHABET`)."""
+    """A random node tag (4 characters of `ALPHABET`)."""
     return "".join(secrets.choice(ALPHABET) for _ in range(NODE_TAG_LENGTH))
 
 
@@ -61,7 +63,7 @@ def owner_prefix(worker: int, node: str) -> str:
 
 
 def new_sid(prefix: str = "") -> str:
-    """A new session id: ``prefix`` (see :func:`owner_prefix`) then random characters, 20
+    """A new session id: ``prefix`` (see `owner_prefix()`) then random characters, 20
     in all (20 random ones without a prefix, as JS ``base64id``)."""
     if not prefix:
         return secrets.token_urlsafe(15)

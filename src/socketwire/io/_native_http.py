@@ -288,7 +288,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _hand_off(self, data: bytes, line_end: int) -> bool:
         """Hand the connection to the worker owning the session of the request line in
-        ``data`` (see :mod:`~socketwire.io.handoff`); False: it stays here."""
+        ``data`` (see `handoff`); False: it stays here."""
         handoff = self.server.handoff
         transport = self.transport
         assert handoff is not None

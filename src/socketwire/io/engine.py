@@ -118,7 +118,7 @@ class EngineServer:
         self.fallback = fallback
         self.clients: dict[str, EngineSocket] = {}
         #: What every new session id starts with: the owner it names when the server runs
-        #: in several processes (see :mod:`socketwire.engineio.sids`); "" on its own.
+        #: in several processes (see `socketwire.engineio.sids`); "" on its own.
         self.sid_prefix = ""
         self._on_connection: list[ConnectionCallback] = []
         self._on_close: list[CloseCallback] = []

@@ -3,14 +3,14 @@
 Workers of one machine share a port (``SO_REUSEPORT``), so the kernel may give any of them a
 connection whose next request belongs to a session another worker owns (a polling GET or
 POST, or a WebSocket upgrade, with ``sid=`` naming that worker: see
-:mod:`socketwire.engineio.sids`). At a request boundary, before parsing anything, the
+`socketwire.engineio.sids`). At a request boundary, before parsing anything, the
 native server reads the request line; when it names another worker, the connection itself
 moves: a duplicate of its file descriptor and the bytes already read travel over a Unix
 socket (``SCM_RIGHTS``), and the owner goes on as if it had accepted the connection. No
 byte is copied after that, and no process stands in the middle.
 
-The messages are ``SOCK_SEQPACKET`` datagrams: one byte of flags (:data:`FIRST`, which
-carries the descriptor, and :data:`MORE`, more bytes follow), then up to :data:`CHUNK`
+The messages are ``SOCK_SEQPACKET`` datagrams: one byte of flags (`FIRST`, which
+carries the descriptor, and `MORE`, more bytes follow), then up to `CHUNK`
 bytes of what was read.
 """
 

@@ -78,7 +78,7 @@ class NativeServer:
             it when installed.
         reuse_port: bind with ``SO_REUSEPORT``, so that several worker processes share the
             port (the kernel spreads new connections over them).
-        handoff: a worker's :class:`~socketwire.io.handoff.Handoff`: a request for a session
+        handoff: a worker's `Handoff`: a request for a session
             another worker owns moves, with its connection, to that worker (not with
             ``ssl``: TLS state cannot move).
     """

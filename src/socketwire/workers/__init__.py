@@ -1,11 +1,11 @@
 """``socketwire serve --workers N``: worker processes sharing one port, one cluster.
 
-- :mod:`.primary`: the supervising process (starts, restarts and stops the workers);
-- :mod:`.hub`: the primary's relay of the workers' cluster messages;
-- :mod:`.worker`: one worker's life.
+- `.primary`: the supervising process (starts, restarts and stops the workers);
+- `.hub`: the primary's relay of the workers' cluster messages;
+- `.worker`: one worker's life.
 
-The worker side of the cluster is :mod:`socketwire.adapters.workers`; the connection
-handoff between workers is :mod:`socketwire.io.handoff`. See the "Deploying" section of
+The worker side of the cluster is `socketwire.adapters.workers`; the connection
+handoff between workers is `socketwire.io.handoff`. See the "Deploying" section of
 the clusters topic.
 """
 

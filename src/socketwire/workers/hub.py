@@ -1,11 +1,11 @@
 """The primary's half of the workers' cluster: it relays the adapters' messages.
 
-Each worker connects to the primary's Unix socket (:class:`HubServer`) and says which of
+Each worker connects to the primary's Unix socket (`HubServer`) and says which of
 its adapters serve which namespace. A message one worker publishes goes to the other
 workers serving that namespace; an answer goes to the one adapter it is for. The primary
 also answers how many workers serve a namespace, numbers the recoverable broadcasts (their
 offsets) and keeps them, and keeps the sessions of disconnected sockets, for connection
-state recovery across workers. See :mod:`socketwire.adapters.wire.hub` for the frames.
+state recovery across workers. See `socketwire.adapters.wire.hub` for the frames.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The primary binds nothing it serves: it reserves the port (a bound, not listening,
 ``SO_REUSEPORT`` socket, which also resolves ``--port 0``), starts N workers that each
 listen on it with ``SO_REUSEPORT`` (the kernel spreads new connections over them), relays
-their cluster messages (:mod:`.hub`), starts a new worker when one dies, and stops them all
+their cluster messages (`.hub`), starts a new worker when one dies, and stops them all
 on SIGTERM or SIGINT. Workers run in their own session, so a terminal's Ctrl-C reaches the
 primary only, which stops them in order.
 """

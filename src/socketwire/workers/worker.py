@@ -1,9 +1,9 @@
 """One worker process of ``socketwire serve --workers N``.
 
 The primary starts each worker as ``socketwire serve ... --worker <config>``. Before the
-application is imported, :func:`prepare` links the worker to its primary and makes the
+application is imported, `prepare()` links the worker to its primary and makes the
 inter-worker adapter the process default (an application that sets ``adapter=`` keeps its
-own: with ``--redis`` the workers join the Redis cluster). Then :func:`serve` binds the
+own: with ``--redis`` the workers join the Redis cluster). Then `serve()` binds the
 shared port with ``SO_REUSEPORT``, makes the engine's session ids name this worker, takes
 the connections other workers hand over, and serves until SIGTERM, SIGINT, or the
 primary's end.
@@ -38,7 +38,7 @@ class WorkerConfig:
         index: This worker's index (0 to count - 1).
         count: How many workers there are.
         directory: Where the primary's and the workers' Unix sockets are.
-        node: The node's tag (see :mod:`socketwire.engineio.sids`).
+        node: The node's tag (see `socketwire.engineio.sids`).
     """
 
     index: int
@@ -61,7 +61,7 @@ class WorkerConfig:
 
     @classmethod
     def from_json(cls, text: str) -> WorkerConfig:
-        """Read a config written by :meth:`to_json`.
+        """Read a config written by `to_json()`.
 
         Raises:
             ValueError: Not such a config.

@@ -2,7 +2,7 @@
 
 The workers of one machine form a cluster through their primary, the role
 ``@socket.io/cluster-adapter``'s ``setupPrimary()`` plays for Node: each worker's adapters
-publish ClusterAdapter messages (:mod:`.cluster`) to the primary, which hands them to the
+publish ClusterAdapter messages (`.cluster`) to the primary, which hands them to the
 other workers' adapters of the same namespace, answers who is there, assigns the offsets of
 recoverable broadcasts and keeps what connection state recovery needs. Only socketwire
 processes speak it (Python to Python), so it is socketwire's own format, but typed and
@@ -10,12 +10,12 @@ never pickled:
 
 - a frame is a 4-byte big-endian length, then msgpack of ``[type, *fields]``;
 - a ClusterAdapter message travels inside a frame as the bytes the streams adapter
-  publishes (msgpack of the whole envelope, binary-safe: :class:`.StreamsCodec`), so the
+  publishes (msgpack of the whole envelope, binary-safe: `.StreamsCodec`), so the
   primary forwards it without decoding it.
 
-:class:`HubReader` splits a byte stream into frames (sans-I/O): feed it what was read, take
-the frames. A frame over :data:`MAX_FRAME` bytes, or one that is not a known frame, is a
-:class:`WireError`: the connection is closed.
+`HubReader` splits a byte stream into frames (sans-I/O): feed it what was read, take
+the frames. A frame over `MAX_FRAME` bytes, or one that is not a known frame, is a
+`WireError`: the connection is closed.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class Leave:
 class Publish:
     """Worker to primary: ``message`` for the other workers' adapters of ``nsp``.
 
-    ``token`` (not 0) asks for a :class:`Published` answer with the message's offset;
+    ``token`` (not 0) asks for a `Published` answer with the message's offset;
     ``keep`` (seconds, not 0) asks the primary to keep it that long for connection state
     recovery.
     """
@@ -139,7 +139,7 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """Primary to worker: the offset of the :class:`Publish` with ``token``."""
+    """Primary to worker: the offset of the `Publish` with ``token``."""
 
     token: int
     offset: str
@@ -155,7 +155,7 @@ class Count:
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """Primary to worker: the answer to :class:`Count` ``token``."""
+    """Primary to worker: the answer to `Count` ``token``."""
 
     token: int
     count: int
@@ -228,7 +228,7 @@ def encode_frame(frame: HubFrame) -> bytes:
     """The bytes of ``frame``, length prefix included.
 
     Raises:
-        WireError: The frame is over :data:`MAX_FRAME` bytes.
+        WireError: The frame is over `MAX_FRAME` bytes.
     """
     if isinstance(frame, Restored):
         fields: list[Any] = [frame.token, frame.session, [list(m) for m in frame.missed]]
@@ -342,7 +342,7 @@ class HubReader:
         """Add ``data``; return the frames it completed, in order.
 
         Raises:
-            WireError: A frame is over :data:`MAX_FRAME` or malformed (the stream is then
+            WireError: A frame is over `MAX_FRAME` or malformed (the stream is then
                 unusable: close the connection).
         """
         buffer = self._buffer
