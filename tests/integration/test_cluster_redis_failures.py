@@ -216,10 +216,11 @@ async def test_over_the_bound_the_oldest_volatile_messages_drop_first(
                 a.sio.emit("refused")
         assert stats.rejected == 1
         assert "volatile message(s) dropped so far" in caplog.text
-        # A's own client got everything, the refused one included.
+        # A's own client got the refused one all the same (volatile packets may be dropped
+        # locally too, by a connection that cannot take them at once).
         local = a.inboxes["a1"]
         await local.wait(lambda: len(local.of("refused")) == 1, "the refused one, locally")
-        assert len(local.of("fleeting")) == 4
+        assert local.of("kept") == [[0], [1], [2], [3]]
         await redis_server.astart()
         inbox = b.inboxes["b1"]
         await inbox.wait(lambda: len(inbox.of("kept")) == 4, "the kept messages on B")
