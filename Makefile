@@ -20,6 +20,10 @@ CLIENT := client-dist
 ASSETS := src/socketwire/_assets
 REQ    := requirements
 
+# Every extra but dev: the lowest-versions run imports every module, so it needs them all.
+ALL_EXTRAS = $(shell $(PYTHON) -c "import tomllib; extras = tomllib.load(open('pyproject.toml', \
+	'rb'))['project']['optional-dependencies']; print(*(f'--extra {e}' for e in extras if e != 'dev'))")
+
 # Every lock file is resolved for every platform and Python from 3.11 on, and records hashes
 # but no index address.
 COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
@@ -126,9 +130,10 @@ lock: $(STAMPS)/tools  ## re-resolve the lock files, keeping locked versions whe
 	$(COMPILE) $(REQ)/build.in -o $(REQ)/build.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml --extra uvloop -o $(REQ)/runtime.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml --all-extras -o $(REQ)/dev.txt $(LOCK_FLAGS)
-	$(COMPILE) pyproject.toml $(REQ)/min-tools.in --extra uvloop --extra redis --extra postgres \
-		--extra admin --extra metrics --resolution lowest-direct -o $(REQ)/min.txt $(LOCK_FLAGS)
+	$(COMPILE) pyproject.toml $(REQ)/min-tools.in $(ALL_EXTRAS) --resolution lowest-direct \
+		-o $(REQ)/min.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml bench/requirements-peers.in --extra uvloop --extra redis --extra metrics \
+		--extra pydantic \
 		-o bench/requirements-peers.txt $(LOCK_FLAGS)
 
 lock-upgrade:  ## upgrade every locked version to the newest the ranges allow
