@@ -20,12 +20,14 @@ if TYPE_CHECKING:
         AckTimeoutError,
         ConnectionRefusedError,
         DisconnectedError,
+        PayloadError,
         SocketwireError,
     )
     from socketwire.io.asgi import ASGIApp
     from socketwire.server import (
         BroadcastOperator,
         Namespace,
+        NamespaceHandlers,
         RemoteSocket,
         Server,
         Socket,
@@ -44,6 +46,8 @@ __all__ = [
     "Emitter",
     "Handshake",
     "Namespace",
+    "NamespaceHandlers",
+    "PayloadError",
     "RecoveryOptions",
     "RemoteSocket",
     "Server",
@@ -68,6 +72,8 @@ _LAZY: dict[str, str] = {
     "Emitter": "socketwire.adapters.emitter",
     "Handshake": "socketwire.adapters.types",
     "Namespace": "socketwire.server",
+    "NamespaceHandlers": "socketwire.server",
+    "PayloadError": "socketwire.errors",
     "RecoveryOptions": "socketwire.adapters.types",
     "RemoteSocket": "socketwire.server",
     "Server": "socketwire.server",

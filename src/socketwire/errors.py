@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "AckError",
     "AckTimeoutError",
     "ConnectionRefusedError",
     "DisconnectedError",
+    "PayloadError",
     "SocketwireError",
 ]
 
@@ -66,3 +67,71 @@ class AckTimeoutError(AckError, builtins.TimeoutError):
 
 class DisconnectedError(SocketwireError):
     """The socket disconnected while an acknowledgement from it was still awaited."""
+
+
+class PayloadError(SocketwireError, ValueError):
+    """An event's arguments, or an acknowledgement, do not match the types declared for them.
+
+    Raised by a typed handler's wrapper before the handler runs (the peer then gets
+    :meth:`to_ack` when it asked for an acknowledgement; on the server the socket's
+    ``error`` handlers get the exception otherwise), by ``emit`` and ``emit_with_ack`` of a
+    declared event when outgoing validation is on, and by ``emit_with_ack`` when the
+    acknowledgement received does not match its declared type.
+
+    Attributes:
+        code: ``"REQUEST_VALIDATION_ERROR"``: the event's arguments are wrong (received, or
+            about to be sent). ``"RESPONSE_VALIDATION_ERROR"``: the acknowledgement is wrong
+            (the one a handler returned, or the one received).
+        event: The event's name.
+        issues: What is wrong, one dict per problem: ``path`` (the argument's index, then
+            the keys and indexes into it), ``message`` and ``type`` (pydantic's error type,
+            such as ``"missing"`` or ``"string_type"``).
+        rejected: True when socketwire itself rejected what a peer sent (or what a handler
+            returned for it) and answers the peer; False when raised to application code
+            (``emit``, ``emit_with_ack``).
+    """
+
+    REQUEST: Final = "REQUEST_VALIDATION_ERROR"
+    RESPONSE: Final = "RESPONSE_VALIDATION_ERROR"
+
+    def __init__(
+        self,
+        code: str,
+        event: str,
+        issues: Sequence[dict[str, Any]] = (),
+        *,
+        rejected: bool = False,
+    ) -> None:
+        what = "arguments" if code == self.REQUEST else "acknowledgement"
+        super().__init__(f"invalid {what} for event {event!r}: {_summary(issues)}")
+        self.code = code
+        self.event = event
+        self.issues = list(issues)
+        self.rejected = rejected
+
+    def to_ack(self) -> dict[str, Any]:
+        """The error acknowledgement a peer receives: one argument,
+        ``{"error": {"code", "event", "message", "issues"}}``.
+
+        ``issues`` is sent for ``REQUEST_VALIDATION_ERROR`` only: a wrong acknowledgement
+        is the server's own fault, and its details stay in the server's log.
+        """
+        what = "arguments" if self.code == self.REQUEST else "acknowledgement"
+        error: dict[str, Any] = {
+            "code": self.code,
+            "event": self.event,
+            "message": f"invalid {what} for event {self.event!r}",
+        }
+        if self.code == self.REQUEST:
+            error["issues"] = self.issues
+        return {"error": error}
+
+
+def _summary(issues: Sequence[dict[str, Any]]) -> str:
+    parts = []
+    for issue in issues[:3]:
+        path = ".".join(str(p) for p in issue.get("path", ()))
+        parts.append(f"{path or '(arguments)'}: {issue.get('message', '')}")
+    if len(issues) > 3:
+        parts.append(f"and {len(issues) - 3} more")
+    return "; ".join(parts) or "no details"

@@ -4,6 +4,11 @@ The client's protocol code (the Manager, the namespace sockets) never calls appl
 directly: it queues a job, and one task per registry runs the jobs in order. A coroutine
 handler is awaited; a plain one runs in a worker thread (``asyncio.to_thread``), so a slow
 handler of either kind never holds up the event loop and its heartbeats.
+
+A namespace socket's registry is *typed*: a handler whose annotations are enforced (see
+:mod:`socketwire.typed.signature`) is wrapped when registered, and event arguments that do
+not validate never reach it: the server gets the error acknowledgement when it asked for one,
+and the event is logged at INFO.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
+from socketwire.errors import PayloadError
 from socketwire.handlers import call_handler
+from socketwire.socketio import RESERVED_EVENTS
+from socketwire.typed.payloads import outgoing_default
+from socketwire.typed.signature import prepare
 
 __all__ = ["HasListeners", "Listeners", "logger"]
 
@@ -24,10 +33,16 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 class Listeners:
-    """Named handlers (``on``/``off``) and an ordered job queue that runs them."""
+    """Named handlers (``on``/``off``) and an ordered job queue that runs them.
 
-    def __init__(self, owner: str) -> None:
+    Args:
+        owner: Named in the log.
+        typed: Enforce the annotations of the handlers of events (not of reserved events).
+    """
+
+    def __init__(self, owner: str, *, typed: bool = False) -> None:
         self._owner = owner
+        self._typed = typed
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         self._jobs: deque[Callable[[], Awaitable[object]]] = deque()
         self._runner: asyncio.Task[None] | None = None
@@ -43,7 +58,10 @@ class Listeners:
         """Register ``handler`` for ``event``; without ``handler``, a decorator."""
 
         def register(fn: H) -> H:
-            self._handlers.setdefault(event, []).append(fn)
+            stored: Callable[..., Any] = fn
+            if self._typed and event not in RESERVED_EVENTS:
+                stored = prepare(fn, event=event, check_outgoing=outgoing_default())
+            self._handlers.setdefault(event, []).append(stored)
             return fn
 
         return register if handler is None else register(handler)
@@ -78,6 +96,16 @@ class Listeners:
         for handler in handlers:
             try:
                 results.append(await call_handler(handler, *args))
+            except PayloadError as exc:
+                if not exc.rejected:
+                    logger.exception("%r handler on %s failed", event, self._owner)
+                elif exc.code == PayloadError.REQUEST:
+                    logger.info("invalid arguments received on %s: %s", self._owner, exc)
+                    results.append(exc.to_ack())  # the acknowledgement, if one was asked for
+                else:
+                    logger.error("%r handler on %s returned: %s", event, self._owner, exc)
+                    results.append(exc.to_ack())
+                break
             except Exception:
                 logger.exception("%r handler on %s failed", event, self._owner)
                 break

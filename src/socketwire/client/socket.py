@@ -171,7 +171,7 @@ class ClientSocket(HasListeners, _Emitting):
             ack_timeout=ack_timeout,
             max_buffered_packets=max_buffered_packets,
         )
-        self._listeners = Listeners(f"client socket {nsp}")
+        self._listeners = Listeners(f"client socket {nsp}", typed=True)
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
         self._ack_timers = AckTimers(self._core, self._flush)

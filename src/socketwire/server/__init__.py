@@ -8,10 +8,12 @@ from socketwire.errors import (
     AckTimeoutError,
     ConnectionRefusedError,
     DisconnectedError,
+    PayloadError,
     SocketwireError,
 )
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
+from socketwire.server.routes import NamespaceHandlers
 from socketwire.server.server import Server
 from socketwire.server.socket import Socket, SocketEmitter
 
@@ -23,7 +25,9 @@ __all__ = [
     "DisconnectedError",
     "Handshake",
     "Namespace",
+    "NamespaceHandlers",
     "ParentNamespace",
+    "PayloadError",
     "RecoveryOptions",
     "RemoteSocket",
     "Server",

@@ -20,9 +20,11 @@ from socketwire.adapters.types import EncodedPacket, RecoveryOptions
 from socketwire.errors import ConnectionRefusedError
 from socketwire.handlers import call_handler, spawn
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
+from socketwire.server.routes import Routes
 from socketwire.server.socket import Socket
 from socketwire.server.state import AckIds
 from socketwire.socketio import Packet, encode_for_broadcast
+from socketwire.typed.contract import DeclaredEvent, NamespaceContract
 
 if TYPE_CHECKING:
     from socketwire.adapters.base import Adapter
@@ -58,6 +60,9 @@ class Namespace:
         self._parent_middlewares: list[Callable[..., Any]] = []
         self._parent_listeners: dict[str, list[Callable[..., Any]]] = {}
         self._ack_ids = AckIds()
+        #: The server-to-client events declared with :meth:`emits`, by name.
+        self.outgoing_events: dict[str, DeclaredEvent] = {}
+        self._routes = Routes(self)
         self.adapter: Adapter = self._make_adapter()
 
     def _make_adapter(self) -> Adapter:
@@ -113,6 +118,74 @@ class Namespace:
             return fn
 
         return register if handler is None else register(handler)
+
+    @overload
+    def event(self, handler: H, *, name: str | None = None) -> H: ...
+    @overload
+    def event(self, handler: str | None = None, *, name: str | None = None) -> Callable[[H], H]: ...
+
+    def event(
+        self, handler: H | str | None = None, *, name: str | None = None
+    ) -> H | Callable[[H], H]:
+        """Register ``handler(socket, *args)`` on every socket that connects, for the event
+        named after the function (python-socketio's ``@sio.event``); ``@nsp.event("name")``
+        or ``name=`` names it otherwise.
+
+        ``connect(socket[, auth])`` is a connection middleware (it may refuse the client);
+        ``disconnect(socket, reason)`` a disconnect handler; see
+        :mod:`socketwire.server.routes`. The handler's annotations are enforced as those of
+        ``socket.on`` handlers are, and the events it handles are part of :meth:`contract`.
+
+        Raises:
+            TypeError: the handler cannot take a socket and the event's arguments, or has
+                an annotation pydantic cannot validate.
+        """
+        if isinstance(handler, str):
+            name, handler = handler, None
+
+        def register(fn: H) -> H:
+            self._routes.add(name or fn.__name__, fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    @overload
+    def emits(self, stub: H, *, name: str | None = None) -> H: ...
+    @overload
+    def emits(self, stub: str | None = None, *, name: str | None = None) -> Callable[[H], H]: ...
+
+    def emits(
+        self, stub: H | str | None = None, *, name: str | None = None
+    ) -> H | Callable[[H], H]:
+        """Declare a server-to-client event: ``stub``'s parameters are its arguments, its
+        return annotation the acknowledgement clients send back (``None``: none), its name
+        the event's (or ``@nsp.emits("name")``), its docstring the description.
+
+        Emitting the event then serialises its arguments (models become dicts) and, with
+        outgoing validation on (``Server(validate_outgoing=...)``), validates them first;
+        ``emit_with_ack`` converts the acknowledgement to the declared type. The stub is
+        returned unchanged and never called.
+        """
+        if isinstance(stub, str):
+            name, stub = stub, None
+
+        def declare(fn: H) -> H:
+            event = name or fn.__name__
+            self.outgoing_events[event] = DeclaredEvent(
+                event, fn, check_outgoing=self.server.validate_outgoing
+            )
+            return fn
+
+        return declare if stub is None else declare(stub)
+
+    def contract(self) -> NamespaceContract:
+        """The events of this namespace: those its ``@event`` handlers (and class-based
+        handlers) receive, and those declared with :meth:`emits`."""
+        return NamespaceContract(
+            self.name,
+            tuple(self._routes.contracts()),
+            tuple(d.contract for _, d in sorted(self.outgoing_events.items())),
+        )
 
     def _all_middlewares(self) -> list[Callable[..., Any]]:
         return [*self._parent_middlewares, *self._middlewares]
@@ -358,6 +431,7 @@ class ParentNamespace(Namespace):
             name,
             middlewares=self._middlewares,
             listeners=self._listeners,
+            outgoing_events=self.outgoing_events,
             on_empty=self._child_empty,
         )
         self.children.add(child)
@@ -379,11 +453,14 @@ class _ChildNamespace(Namespace):
         *,
         middlewares: list[Callable[..., Any]],
         listeners: dict[str, list[Callable[..., Any]]],
+        outgoing_events: dict[str, DeclaredEvent],
         on_empty: Callable[[Namespace], None],
     ) -> None:
         super().__init__(server, name)
         self._parent_middlewares = middlewares
         self._parent_listeners = listeners
+        # the parent's declarations, live (a child declares nothing of its own)
+        self.outgoing_events = outgoing_events
         self._on_empty = on_empty
 
     def _remove(self, socket: Socket) -> None:

@@ -97,8 +97,12 @@ class BroadcastOperator:
         call from a worker thread (it is then handed to the event loop).
         """
         check_event_name(event)
-        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
-        self.nsp.server.loop_guard.call(self.adapter.broadcast, packet, self._options())
+        nsp = self.nsp
+        declared = nsp.outgoing_events
+        if declared and event in declared:
+            args = tuple(declared[event].outgoing(args))
+        packet = Packet(PacketType.EVENT, nsp.name, [event, *args])
+        nsp.server.loop_guard.call(self.adapter.broadcast, packet, self._options())
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to the targets and wait for each one's acknowledgement.
@@ -114,10 +118,17 @@ class BroadcastOperator:
                 back with ``(err, responses)``).
             AckError: without a timeout, some target disconnected before answering.
 
+            PayloadError: a declared event (``@sio.emits``): the arguments do not match
+                (with outgoing validation on; nothing was sent), or a response does not
+                match the declared acknowledgement.
+
         Without ``timeout(s)`` this waits until every target answered or disconnected.
         """
         check_event_name(event)
         nsp = self.nsp
+        declared = nsp.outgoing_events.get(event) if nsp.outgoing_events else None
+        if declared is not None:
+            args = tuple(declared.outgoing(args))
         single = self.flags.expect_single_response
         ack_id = nsp.next_ack_id()
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args], ack_id)
@@ -174,6 +185,8 @@ class BroadcastOperator:
                 socket = nsp.sockets.get(sid)
                 if socket is not None:
                     socket.acks.pop(ack_id, None)
+        if declared is not None:
+            responses = [declared.answer(response) for response in responses]
         if gone:
             raise AckError(
                 "some clients disconnected before acknowledging", responses=responses, missing=gone

@@ -41,8 +41,12 @@ from socketwire.server.counters import ServerCounters
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
 from socketwire.server.state import EventBudget
+from socketwire.server.routes import NamespaceHandlers
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
+from socketwire.typed.contract import Contract
+from socketwire.typed.payloads import outgoing_default
+from socketwire.typed.signature import Validation
 
 if TYPE_CHECKING:
     from socketwire.server.admin import Admin, AdminAuth
@@ -105,6 +109,14 @@ class Server:
             ``serveClient``; see `ClientBundle`.
         serve_client_dir: Where the ``socket.io-client`` dist is (default: looked for, see
             `locate()`).
+        validation: Which handlers have their arguments validated against their
+            annotations (with the ``pydantic`` extra): ``"auto"`` (those with annotations
+            beyond the builtins JSON gives), ``"strict"`` (every annotated handler) or
+            ``"off"``; see [`socketwire.typed.signature`][socketwire.typed.signature].
+        validate_outgoing: Validate what typed handlers return (the acks) and the arguments
+            of declared events ([`emits`][socketwire.Server.emits]) before sending them.
+            None (the default): on in development and tests, off in production; see
+            [`outgoing_default`][socketwire.typed.payloads.outgoing_default].
         **engine_options: Passed to [`EngineOptions`][socketwire.engineio.EngineOptions] (``cors``,
             ``ping_interval``, ``transports``, ``max_buffered_bytes``...); ``cors`` may also
             be a dict of [`CorsOptions`][socketwire.engineio.CorsOptions] fields.
@@ -127,9 +139,18 @@ class Server:
         attachment_timeout: float = 60.0,
         serve_client: bool = True,
         serve_client_dir: str | os.PathLike[str] | None = None,
+        validation: Validation | str = Validation.AUTO,
+        validate_outgoing: bool | None = None,
         **engine_options: Any,
     ) -> None:
         self.parser: Parser = _resolve_parser(parser)
+        #: Which handlers have their arguments validated (the ``validation`` option).
+        self.validation = Validation(validation)
+        #: Whether acks of typed handlers and declared emits are validated before sending.
+        self.validate_outgoing: bool = (
+            outgoing_default() if validate_outgoing is None else validate_outgoing
+        )
+
         self.connect_timeout = connect_timeout
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
@@ -466,6 +487,62 @@ class Server:
     def namespaces(self) -> dict[str, Namespace]:
         """The namespaces by name (static and dynamic children); a copy."""
         return dict(self._nsps)
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def register_namespace(self, handlers: NamespaceHandlers) -> None:
+        """Register class-based handlers (python-socketio's ``register_namespace``): each
+        ``on_<event>`` method of ``handlers`` handles ``event`` in the namespace
+        ``handlers.namespace``, as :meth:`Namespace.event` handlers."""
+        nsp = self.of(handlers.namespace)
+        handlers.nsp = nsp
+        for event, method in handlers.handlers().items():
+            nsp.event(method, name=event)
+
+    @overload
+    def event(self, handler: H, *, name: str | None = None, namespace: str = "/") -> H: ...
+    @overload
+    def event(
+        self, handler: str | None = None, *, name: str | None = None, namespace: str = "/"
+    ) -> Callable[[H], H]: ...
+
+    def event(
+        self, handler: H | str | None = None, *, name: str | None = None, namespace: str = "/"
+    ) -> H | Callable[[H], H]:
+        """``@sio.event``: register ``handler(socket, *args)`` in ``namespace`` for the
+        event named after it; see :meth:`Namespace.event`."""
+        nsp = self.of(namespace)
+        if handler is None or isinstance(handler, str):
+            return nsp.event(handler, name=name)
+        return nsp.event(handler, name=name)
+
+    @overload
+    def emits(self, stub: H, *, name: str | None = None, namespace: str = "/") -> H: ...
+    @overload
+    def emits(
+        self, stub: str | None = None, *, name: str | None = None, namespace: str = "/"
+    ) -> Callable[[H], H]: ...
+
+    def emits(
+        self, stub: H | str | None = None, *, name: str | None = None, namespace: str = "/"
+    ) -> H | Callable[[H], H]:
+        """``@sio.emits``: declare a server-to-client event of ``namespace``; see
+        :meth:`Namespace.emits`."""
+        nsp = self.of(namespace)
+        if stub is None or isinstance(stub, str):
+            return nsp.emits(stub, name=name)
+        return nsp.emits(stub, name=name)
+
+    def contract(self) -> Contract:
+        """The events of every static namespace (``@event`` handlers, class-based handlers
+        and :meth:`emits` declarations): what :meth:`asyncapi` and ``socketwire typescript``
+        describe. Namespaces without any are left out, except the main one."""
+        namespaces = []
+        for name, nsp in sorted(self._nsps.items()):
+            described = nsp.contract()
+            if name == "/" or described.received or described.sent:
+                namespaces.append(described)
+        return Contract(tuple(namespaces))
 
     # -- the main namespace ------------------------------------------------------------------
 

@@ -18,12 +18,23 @@ Handlers
     When the socket disconnects, the events still waiting are dropped (JS ignores events
     that come after the disconnection too); the ``disconnect`` handlers run once.
 
+Typed handlers
+    A handler's annotations may declare the event's payload (pydantic models, dataclasses,
+    TypedDicts, ``bytes``, ``Annotated`` constraints...): with the ``pydantic`` extra
+    installed, the arguments are validated and converted before the handler runs, and the
+    return value is serialised (see ``socketwire.typed.signature`` for which handlers are
+    checked). Arguments that do not validate never reach the handler: the client gets the
+    error acknowledgement ``{"error": {"code": "REQUEST_VALIDATION_ERROR", "event",
+    "message", "issues"}}`` when it asked for one, else the ``error`` handlers get the
+    ``PayloadError``; it is logged at INFO.
+
 Reserved events
     ``disconnecting(reason)`` (``socket.rooms`` still lists the rooms), ``disconnect(reason)``
-    and ``error(exception)`` (a per-packet middleware rejected an event). Their handlers
-    are kept apart from the others: an event the client sends named ``error`` reaches the
-    catch-all listeners and middlewares only (JS would call the error handlers with the
-    client's arguments; the parser refuses the other two names, as socket.io-parser).
+    and ``error(exception)`` (a per-packet middleware rejected an event, or a typed handler
+    its arguments). Their handlers are kept apart from the others: an event the client sends
+    named ``error`` reaches the catch-all listeners and middlewares only (JS would call the
+    error handlers with the client's arguments; the parser refuses the other two names, as
+    socket.io-parser).
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from socketwire.adapters.base import BroadcastFlags, BroadcastOptions, room_set
 from socketwire.adapters.types import EncodedPacket, Handshake, Session
-from socketwire.errors import AckTimeoutError, DisconnectedError
+from socketwire.errors import AckTimeoutError, DisconnectedError, PayloadError
 from socketwire.handlers import (
     LoopGuard,
     ack_args,
@@ -55,10 +66,12 @@ from socketwire.server.recovery import RECOVERABLE_REASONS
 from socketwire.server.state import PendingAcks
 from socketwire.socketio import Packet, PacketType
 from socketwire.socketio.packets import check_event_name
+from socketwire.typed.signature import prepare
 
 if TYPE_CHECKING:
     from socketwire.server.client import Client, EngineSocketLike
     from socketwire.server.namespace import Namespace
+    from socketwire.typed.contract import DeclaredEvent
 
 __all__ = ["Socket", "SocketEmitter", "generate_id"]
 
@@ -85,6 +98,8 @@ class _SocketImpl(NamedTuple):
     send_event: Callable[[str, list[Any], BroadcastFlags, int | None], None]
     emit_with_ack: Callable[[str, list[Any], BroadcastFlags], Awaitable[Any]]
     operator: Callable[[BroadcastFlags], BroadcastOperator]
+    #: the namespace's declared server-to-client events (usually empty)
+    declared: dict[str, DeclaredEvent]
 
 
 class _Emitting:
@@ -113,7 +128,9 @@ class _Emitting:
         """
         check_event_name(event)
         impl = self._impl
-        impl.guard.call(impl.send_event, event, list(args), self._flags, None)
+        declared = impl.declared
+        payload = declared[event].outgoing(args) if declared and event in declared else list(args)
+        impl.guard.call(impl.send_event, event, payload, self._flags, None)
 
     def send(self, *args: Any) -> None:
         """Send a ``message`` event."""
@@ -134,9 +151,17 @@ class _Emitting:
         Raises:
             AckTimeoutError: set with ``timeout(seconds)``, elapsed first.
             DisconnectedError: the socket disconnected first.
+            PayloadError: a declared event (``@sio.emits``): the arguments do not match
+                (with outgoing validation on; nothing was sent), or the acknowledgement
+                does not match the declared type.
         """
         check_event_name(event)
-        return await self._impl.emit_with_ack(event, list(args), self._flags)
+        impl = self._impl
+        declared = impl.declared.get(event) if impl.declared else None
+        if declared is None:
+            return await impl.emit_with_ack(event, list(args), self._flags)
+        answer = await impl.emit_with_ack(event, declared.outgoing(args), self._flags)
+        return declared.answer(answer)
 
     @property
     def broadcast(self) -> BroadcastOperator:
@@ -217,7 +242,13 @@ class Socket(_Emitting):
         self.server = nsp.server
         self.adapter = nsp.adapter
         self._guard = self.server.loop_guard
-        self._impl = _SocketImpl(self._guard, self._send_event, self._emit_with_ack, self._operator)
+        self._impl = _SocketImpl(
+            self._guard,
+            self._send_event,
+            self._emit_with_ack,
+            self._operator,
+            nsp.outgoing_events,
+        )
         self._flags = _NO_FLAGS
         self._on_removed = on_removed
         self.recovered = False
@@ -317,12 +348,28 @@ class Socket(_Emitting):
 
         The reserved events ``disconnecting`` and ``disconnect`` (with the reason) and
         ``error`` (with the exception) are registered the same way.
+
+        A handler whose annotations are enforced (see
+        [`socketwire.typed.signature`][socketwire.typed.signature]) is wrapped here, once:
+        its arguments are validated and converted before it runs.
+
+        Raises:
+            TypeError: an annotation pydantic cannot validate.
         """
 
         handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
 
         def register(fn: H) -> H:
-            handlers.setdefault(event, []).append(fn)
+            stored: Callable[..., Any] = fn
+            if event not in _RESERVED_HANDLERS:
+                server = self.server
+                stored = prepare(
+                    fn,
+                    event=event,
+                    mode=server.validation,
+                    check_outgoing=server.validate_outgoing,
+                )
+            handlers.setdefault(event, []).append(stored)
             return fn
 
         return register if handler is None else register(handler)
@@ -587,11 +634,29 @@ class Socket(_Emitting):
                     results.append(await handler(*args))
                 else:
                     results.append(await call_handler(handler, *args))
+            except PayloadError as exc:
+                if not exc.rejected:
+                    self._failed("handler of %r on %s failed", event, self)
+                    return
+                await self._reject(exc, ack_id)
+                return
             except Exception:
                 self._failed("handler of %r on %s failed", event, self)
                 return
         if ack_id is not None and self.connected:
             self._packet(Packet(_ACK, self.nsp.name, ack_args(results[0]), ack_id))
+
+    async def _reject(self, exc: PayloadError, ack_id: int | None) -> None:
+        # A typed handler's wrapper refused the event's arguments (the handler did not run)
+        # or the acknowledgement the handler returned.
+        if exc.code == PayloadError.REQUEST:
+            logger.info("socket %s sent invalid arguments: %s", self.id, exc)
+        else:
+            logger.error("handler on %s returned an invalid acknowledgement: %s", self, exc)
+        if ack_id is not None and self.connected:
+            self._packet(Packet(_ACK, self.nsp.name, [exc.to_ack()], ack_id))
+        elif exc.code == PayloadError.REQUEST:
+            await self._emit_reserved("error", exc)
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:
         for handler in list(self._reserved.get(event, ())):
