@@ -17,6 +17,11 @@ and ``notice {room, text, time}``.
 
 ``"/echo"`` sends every event back to its sender, and acknowledges it with the same
 arguments when asked.
+
+The chat is a class-based namespace (:class:`Chat`) whose annotations
+(:mod:`socketwire.demo.events`) are its contract: with pydantic installed, payloads are
+validated before the handlers run (a wrong type gets the ``REQUEST_VALIDATION_ERROR``
+acknowledgement).
 """
 
 from __future__ import annotations
@@ -26,12 +31,28 @@ import os
 import time
 from typing import Any
 
-from socketwire.demo.chat import ChatError, ChatState
+from socketwire.demo.chat import ChatError, ChatMessage, ChatState
+from socketwire.demo.events import (
+    Failure,
+    Hello,
+    HelloReply,
+    JoinReply,
+    LeaveReply,
+    MessageOut,
+    NicknameReply,
+    Notice,
+    RoomInfo,
+    Say,
+    SayReply,
+    Typing,
+    TypingOut,
+)
 from socketwire.demo.pages import DemoPages
-from socketwire.server import Server, Socket
+from socketwire.server import NamespaceHandlers, Server, Socket
 from socketwire.socketio.packets import RESERVED_EVENTS
 
-__all__ = ["MAX_ECHO_EVENTS", "create_app"]
+__all__ = ["MAX_ECHO_EVENTS", "Chat", "create_app"]
+
 
 #: Distinct event names ``/echo`` answers per socket (each needs a handler; keep it bounded).
 MAX_ECHO_EVENTS = 32
@@ -44,7 +65,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _failure(exc: ChatError) -> dict[str, Any]:
+def _failure(exc: ChatError) -> Failure:
     return {"ok": False, "error": str(exc)}
 
 
@@ -73,112 +94,149 @@ def create_app(
         **server_options,
     )
     sio.engine.fallback = DemoPages(path=sio.engine.options.path, parser=parser)
-    _chat(sio, ChatState())
+    sio.register_namespace(Chat(sio, ChatState()))
+    _declare(sio)
     _echo(sio)
     return sio
 
 
-def _chat(sio: Server, state: ChatState) -> None:
-    def broadcast_counts() -> None:
-        sio.emit("online", len(sio.sockets.sockets))
-        sio.emit("rooms", state.room_list())
+class Chat(NamespaceHandlers):
+    """The chat on ``"/"``: one ``on_<event>`` method per event (see the module's doc)."""
 
-    def notice(room: str, text: str) -> None:
-        sio.to(_ROOM_PREFIX + room).emit("notice", {"room": room, "text": text, "time": _now_ms()})
+    def __init__(self, sio: Server, state: ChatState) -> None:
+        super().__init__("/")
+        self.sio = sio
+        self.state = state
 
-    @sio.on("connection")
-    async def on_connection(socket: Socket) -> None:
-        nickname = socket.handshake.auth.get("nickname")
-        state.connect(socket.id, nickname)
-        broadcast_counts()
+    def _broadcast_counts(self) -> None:
+        self.sio.emit("online", len(self.sio.sockets.sockets))
+        self.sio.emit("rooms", self.state.room_list())
 
-        @socket.on("hello")
-        async def hello(data: Any = None) -> dict[str, Any]:
-            wanted = data.get("nickname") if isinstance(data, dict) else None
-            if wanted is not None:
-                # an unusable name keeps the one given at connection
-                with contextlib.suppress(ChatError):
-                    state.rename(socket.id, wanted)
-            return {
-                "ok": True,
-                "nickname": state.nicknames[socket.id],
-                "online": len(sio.sockets.sockets),
-                "rooms": state.room_list(),
+    def _notice(self, room: str, text: str) -> None:
+        notice: Notice = {"room": room, "text": text, "time": _now_ms()}
+        self.to(_ROOM_PREFIX + room).emit("notice", notice)
+
+    async def on_connection(self, socket: Socket) -> None:
+        self.state.connect(socket.id, socket.handshake.auth.get("nickname"))
+        self._broadcast_counts()
+
+    async def on_hello(self, socket: Socket, data: Hello | None = None) -> HelloReply:
+        """Sent by the page on every connection, before it (re)joins its rooms."""
+        wanted = data.get("nickname") if isinstance(data, dict) else None
+        if wanted is not None:
+            # an unusable name keeps the one given at connection
+            with contextlib.suppress(ChatError):
+                self.state.rename(socket.id, wanted)
+        return {
+            "ok": True,
+            "nickname": self.state.nicknames[socket.id],
+            "online": len(self.sio.sockets.sockets),
+            "rooms": self.state.room_list(),
+        }
+
+    async def on_nickname(self, socket: Socket, name: str) -> NicknameReply | Failure:
+        """Change one's nickname; the rooms one is in get a notice."""
+        try:
+            old, new = self.state.rename(socket.id, name)
+        except ChatError as exc:
+            return _failure(exc)
+        if old != new:
+            for room in self.state.rooms_of(socket.id):
+                self._notice(room, f"{old} is now {new}")
+        return {"ok": True, "nickname": new}
+
+    async def on_join(self, socket: Socket, room: str) -> JoinReply | Failure:
+        """Join a room (created if needed); the answer has its recent history."""
+        try:
+            name, history = self.state.join(socket.id, room)
+        except ChatError as exc:
+            return _failure(exc)
+        if _ROOM_PREFIX + name not in socket.rooms:
+            self._notice(name, f"{self.state.nicknames[socket.id]} joined")
+            socket.join(_ROOM_PREFIX + name)
+            self.sio.emit("rooms", self.state.room_list())
+        members = next(r["members"] for r in self.state.room_list() if r["name"] == name)
+        return {
+            "ok": True,
+            "room": name,
+            "history": [_message_out(message) for message in history],
+            "members": members,
+        }
+
+    async def on_leave(self, socket: Socket, room: str) -> LeaveReply | Failure:
+        """Leave a room."""
+        if not isinstance(room, str) or not self.state.leave(socket.id, room):
+            return {"ok": False, "error": "you are not in that room"}
+        socket.leave(_ROOM_PREFIX + room)
+        self._notice(room, f"{self.state.nicknames[socket.id]} left")
+        self.sio.emit("rooms", self.state.room_list())
+        return {"ok": True, "room": room}
+
+    async def on_message(self, socket: Socket, data: Say) -> SayReply | Failure:
+        """Say something in a room one is in; the room (sender included) gets ``message``."""
+        if not isinstance(data, dict):
+            return {"ok": False, "error": "expected {room, text}"}
+        try:
+            said = self.state.say(socket.id, data.get("room"), data.get("text"), _now_ms())
+        except ChatError as exc:
+            return _failure(exc)
+        self.to(_ROOM_PREFIX + said.room).emit("message", _message_out(said))
+        return {"ok": True, "id": said.id}
+
+    async def on_typing(self, socket: Socket, data: Typing) -> None:
+        """Started or stopped typing; the others in the room get ``typing`` (volatile)."""
+        if not isinstance(data, dict):
+            return
+        room = data.get("room")
+        if isinstance(room, str) and self.state.is_member(socket.id, room):
+            typing: TypingOut = {
+                "room": room,
+                "nickname": self.state.nicknames[socket.id],
+                "typing": bool(data.get("typing")),
             }
+            socket.to(_ROOM_PREFIX + room).volatile.emit("typing", typing)
 
-        @socket.on("nickname")
-        async def nickname_(name: Any = None) -> dict[str, Any]:
-            try:
-                old, new = state.rename(socket.id, name)
-            except ChatError as exc:
-                return _failure(exc)
-            if old != new:
-                for room in state.rooms_of(socket.id):
-                    notice(room, f"{old} is now {new}")
-            return {"ok": True, "nickname": new}
+    async def on_disconnect(self, socket: Socket, _reason: str) -> None:
+        nickname, rooms = self.state.disconnect(socket.id)
+        for room in rooms:
+            stopped: TypingOut = {"room": room, "nickname": nickname, "typing": False}
+            self.to(_ROOM_PREFIX + room).emit("typing", stopped)
+            self._notice(room, f"{nickname} left")
+        self._broadcast_counts()
 
-        @socket.on("join")
-        async def join(room: Any = None) -> dict[str, Any]:
-            try:
-                name, history = state.join(socket.id, room)
-            except ChatError as exc:
-                return _failure(exc)
-            if _ROOM_PREFIX + name not in socket.rooms:
-                notice(name, f"{state.nicknames[socket.id]} joined")
-                socket.join(_ROOM_PREFIX + name)
-                sio.emit("rooms", state.room_list())
-            members = next(r["members"] for r in state.room_list() if r["name"] == name)
-            return {
-                "ok": True,
-                "room": name,
-                "history": [message.to_json() for message in history],
-                "members": members,
-            }
 
-        @socket.on("leave")
-        async def leave(room: Any = None) -> dict[str, Any]:
-            if not isinstance(room, str) or not state.leave(socket.id, room):
-                return {"ok": False, "error": "you are not in that room"}
-            socket.leave(_ROOM_PREFIX + room)
-            notice(room, f"{state.nicknames[socket.id]} left")
-            sio.emit("rooms", state.room_list())
-            return {"ok": True, "room": room}
+def _message_out(message: ChatMessage) -> MessageOut:
+    return {
+        "id": message.id,
+        "room": message.room,
+        "nickname": message.nickname,
+        "text": message.text,
+        "time": message.time,
+    }
 
-        @socket.on("message")
-        async def message(data: Any = None) -> dict[str, Any]:
-            if not isinstance(data, dict):
-                return {"ok": False, "error": "expected {room, text}"}
-            try:
-                said = state.say(socket.id, data.get("room"), data.get("text"), _now_ms())
-            except ChatError as exc:
-                return _failure(exc)
-            sio.to(_ROOM_PREFIX + said.room).emit("message", said.to_json())
-            return {"ok": True, "id": said.id}
 
-        @socket.on("typing")
-        async def typing(data: Any = None) -> None:
-            if not isinstance(data, dict):
-                return
-            room = data.get("room")
-            if isinstance(room, str) and state.is_member(socket.id, room):
-                socket.to(_ROOM_PREFIX + room).volatile.emit(
-                    "typing",
-                    {
-                        "room": room,
-                        "nickname": state.nicknames[socket.id],
-                        "typing": bool(data.get("typing")),
-                    },
-                )
+def _declare(sio: Server) -> None:
+    """The events the chat sends (its contract's server-to-client half)."""
 
-        @socket.on("disconnect")
-        async def disconnect(_reason: str) -> None:
-            nickname, rooms = state.disconnect(socket.id)
-            for room in rooms:
-                sio.to(_ROOM_PREFIX + room).emit(
-                    "typing", {"room": room, "nickname": nickname, "typing": False}
-                )
-                notice(room, f"{nickname} left")
-            broadcast_counts()
+    @sio.emits
+    def online(count: int) -> None:
+        """How many sockets are connected to the chat (on this server)."""
+
+    @sio.emits
+    def rooms(rooms: list[RoomInfo]) -> None:
+        """The rooms people are in, when that changes."""
+
+    @sio.emits
+    def notice(notice: Notice) -> None:
+        """Something happened in a room one is in."""
+
+    @sio.emits
+    def message(message: MessageOut) -> None:
+        """A message said in a room one is in (one's own too)."""
+
+    @sio.emits
+    def typing(typing: TypingOut) -> None:
+        """Someone in a room one is in started or stopped typing (volatile)."""
 
 
 def _echo(sio: Server) -> None:

@@ -18,6 +18,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from socketwire.demo.events import RoomInfo
+
 __all__ = [
     "DEFAULT_ROOM",
     "MAX_HISTORY",
@@ -241,7 +243,7 @@ class ChatState:
         self._history.move_to_end(room)
         return message
 
-    def room_list(self) -> list[dict[str, Any]]:
+    def room_list(self) -> list[RoomInfo]:
         """Rooms people are in (and the default room), with member counts, by name."""
         rooms = {name: len(sids) for name, sids in self._members.items() if sids}
         rooms.setdefault(DEFAULT_ROOM, 0)

@@ -7,13 +7,16 @@ A route is a handler that takes the socket first, then the event's arguments
 bound to it and registered with ``socket.on``, so an event costs what a handler registered
 by hand costs.
 
-Three names are special, as in python-socketio:
+Some names are special:
 
-- ``connect(socket[, auth])`` runs *before* the socket is connected, as a connection
-  middleware (``nsp.use``): raising :class:`~socketwire.ConnectionRefusedError` or returning
-  ``False`` refuses the client. A second parameter receives the ``auth`` payload, validated
-  like an event's arguments when annotated; a bad one refuses the client with
+- ``connect(socket[, auth])`` runs *before* the socket is connected, as python-socketio's
+  connect handler does: it is a connection middleware (``nsp.use``), and raising
+  :class:`~socketwire.ConnectionRefusedError` or returning ``False`` refuses the client. A
+  second parameter receives the ``auth`` payload, validated like an event's arguments when
+  annotated; a bad one refuses the client with
   ``CONNECT_ERROR {"message", "data": {"code", "event", "issues"}}``.
+- ``connection(socket)`` runs once the socket is connected, as JS's ``io.on("connection")``
+  (a ``connection`` handler of the namespace).
 - ``disconnect(socket, reason)`` and ``disconnecting(socket, reason)``: the socket's
   reserved events.
 """
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NamespaceHandlers", "Routes"]
 
-_CONNECT = frozenset({"connect", "connection"})
 _RESERVED = frozenset({"disconnect", "disconnecting", "error"})
 
 
@@ -56,7 +58,10 @@ class Routes:
                 annotation pydantic cannot validate.
         """
         server = self._nsp.server
-        if event in _CONNECT:
+        if event == "connection":
+            self._nsp.on("connection", fn)
+            return
+        if event == "connect":
             plan = plan_handler(
                 fn, event="connect", mode=server.validation, context=1, check_outgoing=False
             )
@@ -111,7 +116,8 @@ class NamespaceHandlers:
     """Class-based handlers of one namespace (python-socketio's ``AsyncNamespace``).
 
     Each ``on_<event>`` method handles ``event`` with the socket first
-    (``async def on_chat(self, socket, message: Message) -> Reply``); ``on_connect`` and
+    (``async def on_chat(self, socket, message: Message) -> Reply``); ``on_connect`` (before
+    the socket connects: it may refuse it), ``on_connection`` (once connected) and
     ``on_disconnect`` are the special routes of :mod:`socketwire.server.routes`. Register
     an instance with :meth:`Server.register_namespace`. The name differs from
     python-socketio's because :class:`~socketwire.Namespace` is the namespace itself

@@ -93,11 +93,21 @@
     $("online").dataset.count = String(count);
   }
 
+  // Why a request was refused: the chat's {ok: false, error: "..."}, or socketwire's error
+  // acknowledgement {error: {code, message, ...}} when the payload did not validate.
+  function failure(reply) {
+    if (reply && reply.ok) return null;
+    const error = reply && reply.error;
+    if (typeof error === "string") return error;
+    return (error && error.message) || "the server refused the request";
+  }
+
   $("nickname-form").addEventListener("submit", (event) => {
     event.preventDefault();
     socket.emit("nickname", $("nickname-input").value, (reply) => {
-      if (reply.ok) setNickname(reply.nickname);
-      else showBanner(reply.error, 4);
+      const why = failure(reply);
+      if (why === null) setNickname(reply.nickname);
+      else showBanner(why, 4);
     });
   });
 
@@ -109,7 +119,8 @@
 
   function join(room, focus = true) {
     socket.emit("join", room, (reply) => {
-      if (!reply.ok) return showBanner(reply.error, 4);
+      const why = failure(reply);
+      if (why !== null) return showBanner(why, 4);
       const entry = joined.get(reply.room) || { entries: [], unread: 0 };
       entry.entries = reply.history.map((message) => ({ kind: "message", ...message }));
       joined.set(reply.room, entry);
@@ -235,7 +246,8 @@
     if (!text || current === null) return;
     stopTyping();
     socket.emit("message", { room: current, text }, (reply) => {
-      if (!reply.ok) showBanner(reply.error, 4);
+      const why = failure(reply);
+      if (why !== null) showBanner(why, 4);
     });
     input.value = "";
   });
