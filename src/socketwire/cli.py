@@ -3,6 +3,11 @@
 Without an app it serves the embedded demo ([`socketwire.demo`][socketwire.demo]): a chat page at
 ``/`` and an ``/echo`` namespace. Exit status: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when the
 server cannot listen, 2 for a usage error or an app that cannot be loaded.
+
+``socketwire asyncapi [module:attr]`` and ``socketwire typescript [module:attr]`` print the
+AsyncAPI 3.0 document and the TypeScript event maps of a server's contract (the demo's
+without an app); ``-o FILE`` writes them to a file. Exit status 2 for an app that cannot be
+loaded or described (pydantic missing, an annotation pydantic cannot describe).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import importlib
+import json
 import logging
 import os
 import signal
@@ -19,12 +25,15 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socketwire.io.http import HttpApp
 from socketwire.static import ClientBundle
 
-__all__ = ["AppLoadError", "load_app", "main", "run"]
+if TYPE_CHECKING:
+    from socketwire.server import Server
+
+__all__ = ["AppLoadError", "load_app", "load_server", "main", "run"]
 
 logger = logging.getLogger("socketwire")
 
@@ -67,6 +76,17 @@ def load_app(spec: str) -> HttpApp:
         AppLoadError: the spec is malformed, the module or attribute is missing, importing
             the module failed, or the object is not an app socketwire can serve.
     """
+    obj = _load_object(spec)
+    if isinstance(obj, type) or not all(callable(getattr(obj, m, None)) for m in _APP_METHODS):
+        raise AppLoadError(
+            f"{spec} is not a socketwire app: expected a socketwire.Server instance (or an "
+            f"object with {', '.join(m + '()' for m in _APP_METHODS)}), "
+            f"got {type(obj).__name__ if not isinstance(obj, type) else 'a class'}"
+        )
+    return obj  # type: ignore[return-value]
+
+
+def _load_object(spec: str) -> object:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise AppLoadError(f"the app must be given as 'module:attribute', got {spec!r}")
@@ -89,13 +109,54 @@ def load_app(spec: str) -> HttpApp:
             obj = getattr(obj, part)
         except AttributeError:
             raise AppLoadError(f"module {module_name!r} has no attribute {attr!r}") from None
-    if isinstance(obj, type) or not all(callable(getattr(obj, m, None)) for m in _APP_METHODS):
+    return obj
+
+
+def load_server(spec: str | None) -> Server:
+    """The :class:`~socketwire.Server` that ``module:attr`` names (or that the
+    ``socketwire.ASGIApp`` it names serves); the demo's without a spec.
+
+    Raises:
+        AppLoadError: as :func:`load_app`, or the app is not (or does not serve) a Server.
+    """
+    from socketwire.server import Server
+
+    if spec is None:
+        from socketwire.demo import create_app
+
+        return create_app(serve_client=False)
+    app = _load_object(spec)
+    app = getattr(app, "http_app", app)  # an ASGIApp: the app it serves
+    if not isinstance(app, Server):
         raise AppLoadError(
-            f"{spec} is not a socketwire app: expected a socketwire.Server instance (or an "
-            f"object with {', '.join(m + '()' for m in _APP_METHODS)}), "
-            f"got {type(obj).__name__ if not isinstance(obj, type) else 'a class'}"
+            f"{spec} is not a socketwire app: expected a socketwire.Server (or an ASGIApp "
+            f"serving one), got {type(app).__name__}"
         )
-    return obj  # type: ignore[return-value]
+    return app
+
+
+def _describe(args: argparse.Namespace) -> int:
+    try:
+        sio = load_server(args.app)
+        if args.command == "asyncapi":
+            info = {k: v for k, v in (("title", args.title), ("version", args.api_version)) if v}
+            text = json.dumps(sio.asyncapi(**info), indent=2, ensure_ascii=False) + "\n"
+        else:
+            from socketwire.typed.typescript import typescript_module
+
+            text = typescript_module(sio.contract(), source=args.app or "socketwire.demo")
+    except AppLoadError as exc:
+        print(f"socketwire: {exc}", file=sys.stderr)
+        return 2
+    except (ImportError, TypeError) as exc:
+        print(f"socketwire: cannot describe the app's events: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _import_failure(module_name: str, exc: BaseException) -> str:
@@ -296,6 +357,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where socket.io-client's dist is (default: looked for; see docs/cli.md)",
     )
+    for name, what in (
+        ("asyncapi", "the AsyncAPI 3.0 document (JSON)"),
+        ("typescript", "the TypeScript event maps for socket.io-client"),
+    ):
+        describe = commands.add_parser(
+            name,
+            help=f"print {what} of an app's events",
+            description=f"Print {what} of the events of a socketwire app given as "
+            "module:attribute (the embedded demo's without one). Needs pydantic.",
+        )
+        describe.add_argument("app", nargs="?", help="the app, as module:attribute")
+        describe.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
+        if name == "asyncapi":
+            describe.add_argument("--title", help="info.title (the app's asyncapi_info)")
+            describe.add_argument(
+                "--api-version", help="info.version: the version of your API (1.0.0)"
+            )
     return parser
 
 
@@ -340,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("asyncapi", "typescript"):
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return _describe(args)
     level = logging.getLevelName(args.log_level.upper())
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if level > logging.DEBUG:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import signal
 import socket
@@ -379,3 +380,82 @@ async def test_admin_user_must_be_a_bcrypt_hash() -> None:
     code, _out, err = await run("serve", "--admin", "--admin-user", "ops:plain")
     assert code == 2
     assert "bcrypt hash" in err
+
+
+# -- asyncapi and typescript --------------------------------------------------------------
+
+TYPED_APP = """\
+import dataclasses
+
+import socketwire
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+sio = socketwire.Server(asyncapi_info={"title": "Points"})
+
+
+@sio.event
+async def move(socket, point: Point) -> Point:
+    \"\"\"Move to a point.\"\"\"
+    return point
+
+
+@sio.emits
+def moved(point: Point) -> None:
+    \"\"\"Someone moved.\"\"\"
+
+
+app = socketwire.ASGIApp(sio)
+"""
+
+
+async def test_asyncapi_and_typescript_of_an_app(tmp_path: Path) -> None:
+    (tmp_path / "points.py").write_text(TYPED_APP, encoding="utf-8")
+    code, out, err = await run("asyncapi", "points:sio", "--api-version", "2.1", cwd=tmp_path)
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["info"] == {"title": "Points", "version": "2.1"}
+    assert set(document["operations"]) == {"root_receive_move", "root_send_moved"}
+    assert document["components"]["schemas"]["Point"]["required"] == ["x", "y"]
+    # an ASGIApp serving the server will do, and -o writes a file
+    code, out, err = await run("typescript", "points:app", "-o", "events.ts", cwd=tmp_path)
+    assert code == 0, err
+    assert out == ""
+    events = (tmp_path / "events.ts").read_text(encoding="utf-8")
+    assert "export interface Point {\n  x: number;\n  y: number;\n}" in events
+    assert (
+        'move: (point: Point, callback: (response: Point | SocketwireError<"move">) => void)'
+        " => void;"
+    ) in events
+    assert "moved: (point: Point) => void;" in events
+
+
+async def test_asyncapi_of_the_demo_without_an_app() -> None:
+    code, out, err = await run("asyncapi")
+    assert code == 0, err
+    assert json.loads(out)["info"]["title"] == "socketwire chat demo"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("import socketwire\nsio = object()\n", "is not a socketwire app"),
+        (
+            "import socketwire, pydantic\nclass Opaque: pass\nsio = socketwire.Server()\n"
+            "@sio.emits\ndef odd(value: pydantic.InstanceOf[Opaque]) -> None: ...\n",
+            "cannot describe the app's events: a payload type has no JSON Schema",
+        ),
+    ],
+)
+async def test_asyncapi_of_something_else_is_a_clear_error(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    (tmp_path / "bad.py").write_text(source, encoding="utf-8")
+    code, _, err = await run("typescript", "bad:sio", cwd=tmp_path)
+    assert code == 2
+    assert message in err

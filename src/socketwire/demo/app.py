@@ -21,7 +21,8 @@ arguments when asked.
 The chat is a class-based namespace (:class:`Chat`) whose annotations
 (:mod:`socketwire.demo.events`) are its contract: with pydantic installed, payloads are
 validated before the handlers run (a wrong type gets the ``REQUEST_VALIDATION_ERROR``
-acknowledgement).
+acknowledgement), and the AsyncAPI document is served at ``/asyncapi.json``;
+``socketwire asyncapi`` and ``socketwire typescript`` print it and its TypeScript types.
 """
 
 from __future__ import annotations
@@ -50,9 +51,17 @@ from socketwire.demo.events import (
 from socketwire.demo.pages import DemoPages
 from socketwire.server import NamespaceHandlers, Server, Socket
 from socketwire.socketio.packets import RESERVED_EVENTS
+from socketwire.typed.payloads import available as pydantic_available
 
-__all__ = ["MAX_ECHO_EVENTS", "Chat", "create_app"]
+__all__ = ["ASYNCAPI_INFO", "MAX_ECHO_EVENTS", "Chat", "create_app"]
 
+#: The ``info`` of the demo's AsyncAPI document.
+ASYNCAPI_INFO = {
+    "title": "socketwire chat demo",
+    "version": "1.0.0",
+    "description": "The chat that `socketwire serve` runs without an app: nicknames, rooms "
+    "with their recent history, a typing indicator and the number of people online.",
+}
 
 #: Distinct event names ``/echo`` answers per socket (each needs a handler; keep it bounded).
 MAX_ECHO_EVENTS = 32
@@ -86,6 +95,9 @@ def create_app(
         serve_client: Serve the browser client (the page needs it, from here or elsewhere).
         **server_options: More [`Server`][socketwire.Server] options (``cors``...).
     """
+    if pydantic_available():
+        server_options.setdefault("asyncapi_path", "/asyncapi.json")
+    server_options.setdefault("asyncapi_info", ASYNCAPI_INFO)
     sio = Server(
         path=path,
         parser=parser,

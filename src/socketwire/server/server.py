@@ -28,6 +28,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import orjson
+
 from socketwire.adapters.base import Adapter, AdapterFactory
 from socketwire.adapters.defaults import process_default_adapter
 from socketwire.adapters.memory import MemoryAdapter, SessionAwareMemoryAdapter
@@ -45,6 +47,7 @@ from socketwire.server.routes import NamespaceHandlers
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
 from socketwire.typed.contract import Contract
+from socketwire.typed.payloads import available as payloads_available
 from socketwire.typed.payloads import outgoing_default
 from socketwire.typed.signature import Validation
 
@@ -117,6 +120,10 @@ class Server:
             of declared events ([`emits`][socketwire.Server.emits]) before sending them.
             None (the default): on in development and tests, off in production; see
             [`outgoing_default`][socketwire.typed.payloads.outgoing_default].
+        asyncapi_path: Serve the AsyncAPI 3.0 document of
+            [`contract`][socketwire.Server.contract] at this path (``"/asyncapi.json"``...);
+            None (the default) serves nothing. Needs pydantic.
+        asyncapi_info: The document's ``info`` (``title``, ``version``, ``description``).
         **engine_options: Passed to [`EngineOptions`][socketwire.engineio.EngineOptions] (``cors``,
             ``ping_interval``, ``transports``, ``max_buffered_bytes``...); ``cors`` may also
             be a dict of [`CorsOptions`][socketwire.engineio.CorsOptions] fields.
@@ -141,6 +148,8 @@ class Server:
         serve_client_dir: str | os.PathLike[str] | None = None,
         validation: Validation | str = Validation.AUTO,
         validate_outgoing: bool | None = None,
+        asyncapi_path: str | None = None,
+        asyncapi_info: Mapping[str, Any] | None = None,
         **engine_options: Any,
     ) -> None:
         self.parser: Parser = _resolve_parser(parser)
@@ -150,7 +159,10 @@ class Server:
         self.validate_outgoing: bool = (
             outgoing_default() if validate_outgoing is None else validate_outgoing
         )
-
+        if asyncapi_path is not None and not payloads_available():
+            raise ValueError("asyncapi_path needs pydantic (socketwire's 'pydantic' extra)")
+        self.asyncapi_path = asyncapi_path
+        self.asyncapi_info: dict[str, Any] = dict(asyncapi_info or {})
         self.connect_timeout = connect_timeout
         if connection_state_recovery is True:
             connection_state_recovery = RecoveryOptions()
@@ -188,6 +200,8 @@ class Server:
         self._clients: dict[str, Client] = {}
         self._unstarted: list[Adapter] = []
         self._routes: list[tuple[str, HttpHandler]] = []
+        if asyncapi_path is not None:
+            self.route(asyncapi_path, self._asyncapi_response)
         self._namespace_watchers: list[Callable[[Namespace], None]] = []
         self._task_factories: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -543,6 +557,26 @@ class Server:
             if name == "/" or described.received or described.sent:
                 namespaces.append(described)
         return Contract(tuple(namespaces))
+
+    def asyncapi(self, **info: Any) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of :meth:`contract` (a JSON-able dict); ``info``
+        overrides ``asyncapi_info`` (``title``, ``version``, ``description``). Needs
+        pydantic."""
+        from socketwire.typed.asyncapi import asyncapi_document
+
+        return asyncapi_document(
+            self.contract(), path=self.engine.options.path, **{**self.asyncapi_info, **info}
+        )
+
+    async def _asyncapi_response(self, request: HttpRequest) -> HttpResponse:
+        headers = await self.engine.cors_headers(request)
+        if request.method == "OPTIONS" and self.engine.options.cors is not None:
+            return HttpResponse(204, headers)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponse(405, [*headers, ("allow", "GET, HEAD")])
+        body = orjson.dumps(self.asyncapi(), option=orjson.OPT_INDENT_2)
+        headers = [*headers, ("content-type", "application/json")]
+        return HttpResponse(200, headers, b"" if request.method == "HEAD" else body)
 
     # -- the main namespace ------------------------------------------------------------------
 
