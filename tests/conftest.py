@@ -45,6 +45,7 @@ __all__ = [
     "read_response",
     "start_asgi",
     "start_native",
+    "start_uvicorn",
     "to_js",
     "wait_until",
 ]
@@ -506,12 +507,22 @@ async def start_asgi(
     uvicorn negotiates WebSocket compression as the app's ``per_message_deflate`` says (its
     own default is on), and the ASGI app is told so.
     """
-    import uvicorn
-
     from socketwire.io.asgi import ASGIApp
 
     deflate = bool(getattr(app, "per_message_deflate", False))
     asgi = ASGIApp(app, **{"ws_compression": deflate, **(plumbing or {})})
+    return await start_uvicorn(asgi, per_message_deflate=deflate)
+
+
+async def start_uvicorn(
+    asgi: Any, *, per_message_deflate: bool = False
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Serve the ASGI application ``asgi`` under uvicorn, in this loop, on a free port:
+    ``(port, stop)``; uvicorn offers WebSocket compression only with
+    ``per_message_deflate``."""
+    import uvicorn
+
+    deflate = per_message_deflate
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((HOST, 0))
     port = int(sock.getsockname()[1])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         SocketwireError,
     )
     from socketwire.io.asgi import ASGIApp
+    from socketwire.io.wsgi import WSGIApp
     from socketwire.server import (
         BroadcastOperator,
         Namespace,
@@ -54,6 +55,7 @@ __all__ = [
     "Socket",
     "SocketwireError",
     "SyncClient",
+    "WSGIApp",
     "run",
 ]
 
@@ -80,6 +82,8 @@ _LAZY: dict[str, str] = {
     "Socket": "socketwire.server",
     "SocketwireError": "socketwire.errors",
     "SyncClient": "socketwire.client",
+    # needs the optional a2wsgi package (the wsgi extra)
+    "WSGIApp": "socketwire.io.wsgi",
     "run": "socketwire.cli",
 }
 

@@ -74,6 +74,7 @@ EXAMPLES: dict[str, Example] = {
     for example in (
         Example("fastapi", _uvicorn("fastapi_app:app"), "fastapi", _UVICORN_PORT),
         Example("starlette", _uvicorn("starlette_app:app"), "starlette", _UVICORN_PORT),
+        Example("flask", _uvicorn("flask_app:app"), "flask", _UVICORN_PORT),
         Example("django", _uvicorn("django_project.asgi:app"), "django", _UVICORN_PORT),
         Example("asgi-uvicorn", _uvicorn("asgi_app:app"), "asgi", _UVICORN_PORT),
         Example(
