@@ -50,6 +50,7 @@ def availability(settings: Settings) -> dict[str, str | None]:
         "socketwire.Server()\n",
     )
     peers = _python_ok(settings.python, "import socketio, uvicorn, aiohttp, websockets, uvloop")
+    typed = _python_ok(settings.python, "import pydantic")
     node = None
     if shutil.which("node") is None:
         node = "node is not installed"
@@ -61,6 +62,8 @@ def availability(settings: Settings) -> dict[str, str | None]:
             reasons[contender.key] = (
                 f"not available: socketwire.Server does not work ({socketwire})"
             )
+        elif contender.needs_pydantic and typed:
+            reasons[contender.key] = f"not available: {typed} (run bench/setup.sh)"
         elif contender.script.endswith(".js"):
             reasons[contender.key] = node
         elif peers:

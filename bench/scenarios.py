@@ -72,6 +72,7 @@ class Contender:
         script: file in bench/servers/ (``.py`` runs on the bench Python, ``.js`` on node).
         protocol: Socket.IO, or the raw WebSocket floor.
         needs_socketwire: only runs when ``socketwire.Server`` imports.
+        needs_pydantic: only runs when pydantic imports (typed handlers).
         cluster: the server takes ``--redis URL`` and joins a cluster (S6).
         args: extra command-line options for the script.
         default: part of a run that names no contenders.
@@ -85,6 +86,7 @@ class Contender:
     script: str
     protocol: Protocol
     needs_socketwire: bool = False
+    needs_pydantic: bool = False
     cluster: bool = False
     args: tuple[str, ...] = ()
     default: bool = True
@@ -168,6 +170,18 @@ CONTENDERS: tuple[Contender, ...] = (
         Protocol.SOCKETIO,
         needs_socketwire=True,
         cluster=True,
+    ),
+    # The same server with typed handlers: what payload validation costs per event (text
+    # echo, broadcast, binary echo), beside the same server without.
+    Contender(
+        "socketwire-validated",
+        "socketwire (native, validated handlers)",
+        "socketwire_native.py",
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        needs_pydantic=True,
+        args=("--validated",),
+        only=("S1", "S2", "S5"),
     ),
     Contender(
         "socketwire-asgi",

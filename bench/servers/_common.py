@@ -52,6 +52,11 @@ def parse_args(description: str) -> argparse.Namespace:
         default=1,
         help="serve from this many worker processes (S7; servers that support it)",
     )
+    parser.add_argument(
+        "--validated",
+        action="store_true",
+        help="socketwire servers: typed handlers whose payloads pydantic validates",
+    )
     return parser.parse_args()
 
 

@@ -41,7 +41,7 @@ def with_cluster_start(sio: socketwire.Server, app: ASGIApp) -> Any:
 
 if __name__ == "__main__":
     args = parse_args(__doc__ or "")
-    sio = make_server(args.redis)
+    sio = make_server(args.redis, validated=args.validated)
     app = ASGIApp(sio, ws_compression=False)  # run_uvicorn turns uvicorn's compression off
     if args.redis:
         run_uvicorn(with_cluster_start(sio, app), args, lifespan=True)

@@ -14,6 +14,7 @@ import pytest
 # bench/ holds scripts side by side, not a package. (No conftest.py here: tests/ imports its
 # own conftest by name, and a second one would shadow it.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "servers"))
 
 from environment import skip_reason
 from measure import Settings
@@ -26,6 +27,9 @@ from report import (
     summarize_contender,
 )
 from scenarios import BASELINES, CONTENDERS, SCENARIOS, Better
+from socketwire_native import make_server
+
+from socketwire.testing import TestClient
 
 # A /proc/PID/stat line whose comm holds a space and a parenthesis, as a thread name may.
 STAT = (
@@ -366,3 +370,28 @@ def test_the_cpu_of_a_process_tree_sums_its_descendants() -> None:
         finally:
             os.kill(child, signal.SIGKILL)
             parent.wait()
+
+
+def test_the_validated_variant_runs_the_same_server_with_typed_handlers() -> None:
+    validated = next(c for c in CONTENDERS if c.key == "socketwire-validated")
+    plain = next(c for c in CONTENDERS if c.key == "socketwire")
+    assert validated.needs_pydantic
+    assert validated.default
+    assert validated.command("py", 9) == [*plain.command("py", 9), "--validated"]
+    runs = {s.key for s in SCENARIOS if skip_reason(s, validated, _settings(None)) is None}
+    assert runs == {s.key for s in SCENARIOS if s.key.startswith(("S1", "S2", "S5"))}
+
+
+@pytest.mark.parametrize("validated", [False, True])
+async def test_the_socketwire_server_answers_alike_typed_or_not(validated: bool) -> None:
+    # the benchmark's own application, in memory: the same answers either way, and only
+    # the validated one refuses a payload of the wrong type
+    sio = make_server(validated=validated)
+    async with TestClient(sio) as client:
+        assert await client.emit_with_ack("echo", "x" * 32) == "x" * 32
+        assert await client.emit_with_ack("echo", b"\x00" * 64) == b"\x00" * 64
+        wrong = await client.emit_with_ack("echo", 5)
+    if validated:
+        assert wrong["error"]["code"] == "REQUEST_VALIDATION_ERROR"
+    else:
+        assert wrong == 5
