@@ -6,6 +6,7 @@ document validates against the official AsyncAPI 3.0 JSON Schema from `@asyncapi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +18,7 @@ from _sio_helpers import Connected, client_args, open_socket, serve_fixture
 from pydantic import BaseModel, Field
 
 from conftest import JS_DIR, http_request
-from socketwire import Server, Socket
+from socketwire import PayloadError, Server, Socket
 from socketwire.demo import create_app
 from socketwire.demo.app import Chat
 from socketwire.typed.typescript import typescript_module
@@ -244,8 +245,26 @@ def test_the_demo_asyncapi_document_is_valid_and_complete() -> None:
         {"$ref": "#/components/schemas/JoinReply"},
         {"$ref": "#/components/schemas/Failure"},
     ]
-    error = ack[1]["items"][0]["properties"]["error"]["oneOf"][0]
-    assert error["properties"]["event"] == {"const": "join"}
+    assert ack[1]["items"] == [
+        {
+            "allOf": [
+                {"$ref": "#/components/schemas/SocketwireError"},
+                {"properties": {"error": {"properties": {"event": {"const": "join"}}}}},
+            ]
+        }
+    ]
+    # the error acknowledgements a server really sends match that schema
+    issues = [{"path": [0], "message": "Field required", "type": "missing"}]
+    request = PayloadError(PayloadError.REQUEST, "join", issues).to_ack()
+    response = PayloadError(PayloadError.RESPONSE, "join", issues).to_ack()
+    resolver = {
+        "$ref": "#/components/schemas/SocketwireError",
+        "components": document["components"],
+    }
+    jsonschema.validate(request, resolver)
+    jsonschema.validate(response, resolver)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"error": {"code": "OTHER"}}, resolver)
 
 
 def test_a_document_the_schema_refuses_is_refused() -> None:
@@ -270,3 +289,17 @@ async def test_the_document_is_served_at_its_path(serve: Any) -> None:
     off, _, _ = typed_server(None)
     running_off = await serve(off)
     assert (await http_request(running_off.port, "GET", "/api/asyncapi.json")).status == 404
+
+
+def test_the_docs_page_shows_the_demo_document_as_generated() -> None:
+    # docs/topics/asyncapi.md renders the demo's document: it is the current one, and valid
+    # (pydantic's schemas change a little between versions: this runs on the locked one)
+    page = Path(__file__).resolve().parents[2] / "docs" / "topics" / "asyncapi.md"
+    text = page.read_text(encoding="utf-8")
+    match = re.search(r"keeps it current -->\n```json\n(.*?)\n```", text, re.DOTALL)
+    assert match is not None, "the document's code block is missing"
+    shown = json.loads(match.group(1))
+    assert shown == json.loads(json.dumps(create_app(serve_client=False).asyncapi()))
+    # it is what `socketwire asyncapi` prints: indented by two, in the same order
+    assert match.group(1) == json.dumps(shown, indent=2, ensure_ascii=False)
+    jsonschema.validate(shown, _asyncapi_schema())

@@ -10,8 +10,8 @@ The mapping (see docs/topics/asyncapi.md):
 - an event the server receives is an operation with ``action: receive``; one it sends,
   ``action: send``; an acknowledged event has a ``reply`` whose message is the
   acknowledgement's argument list. The acknowledgement of a received event may instead be
-  the error acknowledgement ``[{"error": {...}}]`` (``oneOf``), its ``event`` fixed to the
-  event's name;
+  the error acknowledgement ``[{"error": {...}}]`` (``oneOf``): the ``SocketwireError``
+  schema, its ``event`` fixed to the event's name;
 - models, dataclasses, TypedDicts and enums are ``components.schemas``, referenced by the
   payloads.
 """
@@ -24,9 +24,12 @@ from typing import Any
 from socketwire.typed.contract import Contract
 from socketwire.typed.schemas import EventSchemas, contract_schemas, error_schema
 
-__all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "channel_key"]
+__all__ = ["ASYNCAPI_VERSION", "ERROR_SCHEMA", "asyncapi_document", "channel_key"]
 
 ASYNCAPI_VERSION = "3.0.0"
+#: The name of the error acknowledgement's schema in ``components.schemas`` (a model of the
+#: application's by this name would be shadowed).
+ERROR_SCHEMA = "SocketwireError"
 _REF = "#/components/schemas/"
 _KEY = re.compile(r"[^A-Za-z0-9_\-]")
 
@@ -118,6 +121,12 @@ def asyncapi_document(
             "messages": channel_messages,
         }
     schemas = dict(sorted(generated.definitions.items()))
+    if any(
+        event.direction == "received" and event.ack is not None
+        for _, events in generated.namespaces
+        for event in events
+    ):
+        schemas[ERROR_SCHEMA] = error_schema()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": info,
@@ -147,7 +156,11 @@ def _ack_message(event: EventSchemas) -> dict[str, Any]:
     ack = list(event.ack or ())
     payload = _arguments(ack, len(ack), None)
     if event.direction == "received":
-        failure = _arguments([error_schema(event=event.event.name)], 1, None)
+        # socketwire's error acknowledgement, its "event" fixed to this event's name
+        this_event = {
+            "properties": {"error": {"properties": {"event": {"const": event.event.name}}}}
+        }
+        failure = _arguments([{"allOf": [{"$ref": _REF + ERROR_SCHEMA}, this_event]}], 1, None)
         payload = {"oneOf": [payload, failure]}
     return {
         "name": f"{event.event.name} (acknowledgement)",

@@ -146,11 +146,10 @@ def contract_schemas(contract: Contract, *, ref_prefix: str) -> ContractSchemas:
     return ContractSchemas(tuple(namespaces), definitions)
 
 
-def error_schema(*, event: str | None = None) -> dict[str, Any]:
+def error_schema() -> dict[str, Any]:
     """The JSON Schema of the error acknowledgement
-    (:meth:`~socketwire.errors.PayloadError.to_ack`); with ``event``, of that event's."""
-    event_schema: dict[str, Any] = {"type": "string"} if event is None else {"const": event}
-    common = {"event": event_schema, "message": {"type": "string"}}
+    (:meth:`~socketwire.errors.PayloadError.to_ack`)."""
+    common = {"event": {"type": "string"}, "message": {"type": "string"}}
     issue = {
         "type": "object",
         "properties": {
@@ -161,6 +160,9 @@ def error_schema(*, event: str | None = None) -> dict[str, Any]:
         "required": ["path", "message", "type"],
     }
     return {
+        "title": "SocketwireError",
+        "description": "The acknowledgement of an event whose arguments (or whose answer) "
+        "did not validate: the handler did not run (or its answer was refused).",
         "type": "object",
         "properties": {
             "error": {
