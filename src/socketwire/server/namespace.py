@@ -140,14 +140,7 @@ class Namespace:
             TypeError: the handler cannot take a socket and the event's arguments, or has
                 an annotation pydantic cannot validate.
         """
-        if isinstance(handler, str):
-            name, handler = handler, None
-
-        def register(fn: H) -> H:
-            self._routes.add(name or fn.__name__, fn)
-            return fn
-
-        return register if handler is None else register(handler)
+        return _named(handler, name, lambda event, fn: self._routes.add(event, fn))
 
     @overload
     def emits(self, stub: H, *, name: str | None = None) -> H: ...
@@ -166,17 +159,13 @@ class Namespace:
         ``emit_with_ack`` converts the acknowledgement to the declared type. The stub is
         returned unchanged and never called.
         """
-        if isinstance(stub, str):
-            name, stub = stub, None
 
-        def declare(fn: H) -> H:
-            event = name or fn.__name__
+        def declare(event: str, fn: Callable[..., Any]) -> None:
             self.outgoing_events[event] = DeclaredEvent(
                 event, fn, check_outgoing=self.server.validate_outgoing
             )
-            return fn
 
-        return declare if stub is None else declare(stub)
+        return _named(stub, name, declare)
 
     def contract(self) -> NamespaceContract:
         """The events of this namespace: those its ``@event`` handlers (and class-based
@@ -350,6 +339,21 @@ class Namespace:
         on its main namespace)."""
         for listener in self._all_listeners("new_namespace"):
             spawn(call_handler(listener, nsp))
+
+
+def _named(
+    target: H | str | None, name: str | None, register: Callable[[str, H], None]
+) -> H | Callable[[H], H]:
+    # `@deco`, `@deco("name")`, `@deco(name=...)` and `deco(fn, name=...)`: the event is the
+    # name given, else the function's
+    if isinstance(target, str):
+        name, target = target, None
+
+    def decorate(fn: H) -> H:
+        register(name or fn.__name__, fn)
+        return fn
+
+    return decorate if target is None else decorate(target)
 
 
 async def _run_server_side(

@@ -525,10 +525,7 @@ class Server:
     ) -> H | Callable[[H], H]:
         """``@sio.event``: register ``handler(socket, *args)`` in ``namespace`` for the
         event named after it; see :meth:`Namespace.event`."""
-        nsp = self.of(namespace)
-        if handler is None or isinstance(handler, str):
-            return nsp.event(handler, name=name)
-        return nsp.event(handler, name=name)
+        return self.of(namespace).event(handler, name=name)
 
     @overload
     def emits(self, stub: H, *, name: str | None = None, namespace: str = "/") -> H: ...
@@ -542,10 +539,7 @@ class Server:
     ) -> H | Callable[[H], H]:
         """``@sio.emits``: declare a server-to-client event of ``namespace``; see
         :meth:`Namespace.emits`."""
-        nsp = self.of(namespace)
-        if stub is None or isinstance(stub, str):
-            return nsp.emits(stub, name=name)
-        return nsp.emits(stub, name=name)
+        return self.of(namespace).emits(stub, name=name)
 
     def contract(self) -> Contract:
         """The events of every static namespace (``@event`` handlers, class-based handlers

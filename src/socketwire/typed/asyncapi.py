@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from socketwire.typed.contract import Contract
-from socketwire.typed.schemas import EventSchemas, contract_schemas, error_schema
+from socketwire.typed.schemas import EventSchemas, contract_schemas, error_schema, unique_name
 
 __all__ = ["ASYNCAPI_VERSION", "ERROR_SCHEMA", "asyncapi_document", "channel_key"]
 
@@ -38,15 +38,6 @@ def channel_key(namespace: str) -> str:
     """The key of a namespace's channel: ``root`` for ``"/"``, else the name without its
     slash (characters AsyncAPI refuses in keys become ``_``)."""
     return "root" if namespace == "/" else _KEY.sub("_", namespace.strip("/")) or "root"
-
-
-def _unique(key: str, taken: set[str]) -> str:
-    candidate, count = key, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{key}_{count}"
-    taken.add(candidate)
-    return candidate
 
 
 def _arguments(schemas: list[dict[str, Any]], required: int, rest: Any) -> dict[str, Any]:
@@ -87,12 +78,12 @@ def asyncapi_document(
     message_keys: set[str] = set()
     operation_keys: set[str] = set()
     for namespace, events in generated.namespaces:
-        channel = _unique(channel_key(namespace), channel_keys)
+        channel = unique_name(channel_key(namespace), channel_keys)
         channel_ref = {"$ref": f"#/channels/{channel}"}
         channel_messages: dict[str, Any] = {}
         for event in events:
             side = "client" if event.direction == "received" else "server"
-            key = _unique(f"{channel}.{side}.{_KEY.sub('_', event.event.name)}", message_keys)
+            key = unique_name(f"{channel}.{side}.{_KEY.sub('_', event.event.name)}", message_keys)
             local = key.split(".", 1)[1].replace(".", "-")
             messages[key] = _message(event)
             channel_messages[local] = {"$ref": f"#/components/messages/{key}"}
@@ -113,7 +104,7 @@ def asyncapi_document(
                 }
             verb = "receive" if event.direction == "received" else "send"
             operations[
-                _unique(f"{channel}_{verb}_{_KEY.sub('_', event.event.name)}", operation_keys)
+                unique_name(f"{channel}_{verb}_{_KEY.sub('_', event.event.name)}", operation_keys)
             ] = operation
         channels[channel] = {
             "address": namespace,

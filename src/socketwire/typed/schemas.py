@@ -19,7 +19,14 @@ from socketwire.errors import PayloadError
 from socketwire.typed.contract import Contract, EventContract
 from socketwire.typed.signature import EMPTY
 
-__all__ = ["ContractSchemas", "EventSchemas", "ack_types", "contract_schemas", "error_schema"]
+__all__ = [
+    "ContractSchemas",
+    "EventSchemas",
+    "ack_types",
+    "contract_schemas",
+    "error_schema",
+    "unique_name",
+]
 
 Direction = Literal["received", "sent"]
 
@@ -186,3 +193,14 @@ def error_schema() -> dict[str, Any]:
         },
         "required": ["error"],
     }
+
+
+def unique_name(name: str, taken: set[str], separator: str = "_") -> str:
+    """``name``, or ``name`` + separator + 2, 3... if taken; the result is added to
+    ``taken``."""
+    candidate, count = name, 1
+    while candidate in taken:
+        count += 1
+        candidate = f"{name}{separator}{count}"
+    taken.add(candidate)
+    return candidate

@@ -24,7 +24,7 @@ from typing import Any
 
 from socketwire.errors import PayloadError
 from socketwire.typed.contract import Contract
-from socketwire.typed.schemas import EventSchemas, contract_schemas
+from socketwire.typed.schemas import EventSchemas, contract_schemas, unique_name
 
 __all__ = ["namespace_prefix", "typescript_module"]
 
@@ -193,13 +193,7 @@ def _definition(name: str, schema: dict[str, Any]) -> str:
 
 
 def _parameter_name(name: str, taken: set[str]) -> str:
-    base = name if _IDENTIFIER.match(name) else "arg"
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}{count}"
-    taken.add(candidate)
-    return candidate
+    return unique_name(name if _IDENTIFIER.match(name) else "arg", taken, "")
 
 
 def _signature(event: EventSchemas) -> str:
