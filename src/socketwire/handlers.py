@@ -55,6 +55,10 @@ def is_async(fn: Callable[..., Any]) -> bool:
         # The usual handler, checked on every event: what inspect finds, without its
         # unwrapping of methods and partials (a function is neither).
         return bool(fn.__code__.co_flags & inspect.CO_COROUTINE)
+    # A wrapper that knows (socketwire.typed's prepared handlers) says so, for the same reason.
+    known = getattr(fn, "is_coroutine_handler", None)
+    if known is not None:
+        return bool(known)
     # an object whose __call__ is a coroutine function counts too
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - we want the method, not callable()

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from socketwire.errors import PayloadError
-from socketwire.typed.signature import EMPTY, HandlerSignature, Role, Validation
+from socketwire.typed.signature import (
+    EMPTY,
+    HandlerSignature,
+    PreparedHandler,
+    Role,
+    Validation,
+)
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter, ValidationError
@@ -138,6 +144,9 @@ class PayloadChecker:
         returns = signature.returns
         self._returns = None if returns is EMPTY else make(returns, "return")
         self._check_outgoing = check_outgoing
+        from pydantic import ValidationError
+
+        self._invalid = ValidationError
 
     # -- a handler -----------------------------------------------------------------------
 
@@ -147,6 +156,17 @@ class PayloadChecker:
         Raises:
             PayloadError: ``REQUEST_VALIDATION_ERROR``, with every issue found.
         """
+        adapters = self._adapters
+        if self._required <= len(args) <= len(adapters):
+            # the usual event: no missing or extra argument; the first failure goes the
+            # long way, which reports every issue
+            try:
+                return [
+                    value if checker is None else checker.validate_python(value)
+                    for checker, value in zip(adapters, args, strict=False)
+                ]
+            except self._invalid:
+                pass
         return self._convert(event, args, _REQUEST, rejected=True)
 
     def ack(self, event: str, result: Any) -> Any:
@@ -160,11 +180,9 @@ class PayloadChecker:
         if returns is None:
             return to_wire(result)
         if self._check_outgoing:
-            from pydantic import ValidationError
-
             try:
                 result = returns.validate_python(result)
-            except ValidationError as exc:
+            except self._invalid as exc:
                 raise PayloadError(_RESPONSE, event, _issues(exc, []), rejected=True) from None
         return to_wire(returns.dump_python(result, mode="python", by_alias=True, warnings=False))
 
@@ -248,7 +266,7 @@ class PayloadChecker:
         return kind(fn, self, event, ())
 
 
-class TypedHandler:
+class TypedHandler(PreparedHandler):
     """A handler whose arguments are validated before it runs and whose return value is
     serialised after (built by :func:`~socketwire.typed.signature.plan_handler`).
 
@@ -293,6 +311,7 @@ class TypedHandler:
 
 class _AsyncTyped(TypedHandler):
     __slots__ = ()
+    is_coroutine_handler = True
 
     async def __call__(self, *args: Any) -> Any:
         checker = self._checker

@@ -45,6 +45,7 @@ __all__ = [
     "HandlerPlan",
     "HandlerSignature",
     "Parameter",
+    "PreparedHandler",
     "Role",
     "Validation",
     "is_json_native",
@@ -316,17 +317,32 @@ class HandlerPlan:
 
     def bind(self, *context: Any) -> Callable[..., Any]:
         """The callable a registry stores for one socket: ``call`` with ``context`` first."""
-        from socketwire.typed.payloads import TypedHandler
-
         if not context:
             return self.call
-        if isinstance(self.call, TypedHandler):
+        if isinstance(self.call, PreparedHandler):
             return self.call.bind(*context)
-        return _Bound(self.call, *context)
+        bound = _Bound(self.call, *context)
+        bound.is_coroutine_handler = self.signature.is_async
+        return bound
+
+
+class PreparedHandler:
+    """The base of the callables :func:`plan_handler` builds: :func:`prepare` leaves them
+    alone, and ``is_coroutine_handler`` tells :func:`~socketwire.handlers.is_async` at once
+    whether they are awaited (it is asked on every event)."""
+
+    __slots__ = ()
+    is_coroutine_handler: bool = False
+
+    def bind(self, *context: Any) -> PreparedHandler:
+        """The same handler with ``context`` passed before the event's arguments."""
+        raise NotImplementedError
 
 
 class _Bound(functools.partial[Any]):
-    """A prepared handler bound to its context (so :func:`prepare` leaves it alone)."""
+    """A handler that is called as it is, bound to its context (the socket of a route)."""
+
+    is_coroutine_handler: bool
 
 
 # The signature and payload checker of a function's code, for the many closures of one
@@ -388,16 +404,19 @@ def prepare(
 ) -> Callable[..., Any]:
     """The callable a registry stores for ``fn`` (``socket.on(event, fn)``): ``fn`` itself
     unless its annotations are enforced. Cheap for handlers without annotations."""
-    if mode is Validation.OFF or isinstance(fn, _Bound):
+    annotations: dict[str, Any] | None
+    if type(fn) is types.FunctionType:
+        # the usual handler: no unwrapping, and most have no annotations
+        annotations = fn.__annotations__
+        if not annotations or mode is Validation.OFF:
+            return fn
+    elif mode is Validation.OFF or isinstance(fn, PreparedHandler | _Bound):
         return fn
-    from socketwire.typed.payloads import TypedHandler
-
-    if isinstance(fn, TypedHandler):
-        return fn
-    target, _ = _unwrap(fn)
-    annotations = getattr(target, "__annotations__", None)
-    if not annotations:
-        return fn
+    else:
+        target, _ = _unwrap(fn)
+        annotations = getattr(target, "__annotations__", None)
+        if not annotations:
+            return fn
     if mode is Validation.AUTO and all(
         (value in _NATIVE_NAMES if isinstance(value, str) else is_json_native(value))
         for value in annotations.values()
