@@ -47,6 +47,10 @@ _REQUEST: Final = PayloadError.REQUEST
 _RESPONSE: Final = PayloadError.RESPONSE
 
 
+#: The handlers whose annotations went unchecked for want of pydantic.
+_unchecked: set[str] = set()
+
+
 @functools.cache
 def available() -> bool:
     """True when pydantic (2.x) can be imported."""
@@ -60,18 +64,20 @@ def available() -> bool:
 def checker_for(
     signature: HandlerSignature, mode: Validation, *, check_outgoing: bool
 ) -> PayloadChecker | None:
-    """A checker for ``signature``, or None without pydantic (logged once per call site:
-    call it at registration).
+    """A checker for ``signature``, or None without pydantic (said once per process, at
+    the first handler whose annotations go unchecked).
 
     Raises:
         TypeError: an annotation pydantic cannot validate.
     """
     if not available():
-        logger.warning(
-            "pydantic is not installed: the annotations of %s are not enforced "
-            "(install socketwire's 'pydantic' extra)",
-            signature.name,
-        )
+        if not _unchecked:
+            logger.warning(
+                "pydantic is not installed: handler annotations are not enforced (the first: "
+                "%s); install socketwire's 'pydantic' extra",
+                signature.name,
+            )
+        _unchecked.add(signature.name)
         return None
     return PayloadChecker(signature, mode, check_outgoing=check_outgoing)
 
