@@ -93,6 +93,9 @@ class PayloadError(SocketwireError, ValueError):
 
     REQUEST: Final = "REQUEST_VALIDATION_ERROR"
     RESPONSE: Final = "RESPONSE_VALIDATION_ERROR"
+    #: The most issues an error acknowledgement lists (a long list of wrong items must not
+    #: make the answer many times larger than the request).
+    MAX_ISSUES: Final = 20
 
     def __init__(
         self,
@@ -114,16 +117,18 @@ class PayloadError(SocketwireError, ValueError):
         ``{"error": {"code", "event", "message", "issues"}}``.
 
         ``issues`` is sent for ``REQUEST_VALIDATION_ERROR`` only: a wrong acknowledgement
-        is the server's own fault, and its details stay in the server's log.
+        is the server's own fault, and its details stay in the server's log. It lists the
+        first :attr:`MAX_ISSUES`; the message says how many there were when there are more.
         """
         what = "arguments" if self.code == self.REQUEST else "acknowledgement"
-        error: dict[str, Any] = {
-            "code": self.code,
-            "event": self.event,
-            "message": f"invalid {what} for event {self.event!r}",
-        }
+        message = f"invalid {what} for event {self.event!r}"
+        error: dict[str, Any] = {"code": self.code, "event": self.event, "message": message}
         if self.code == self.REQUEST:
-            error["issues"] = self.issues
+            error["issues"] = self.issues[: self.MAX_ISSUES]
+            if len(self.issues) > self.MAX_ISSUES:
+                error["message"] = (
+                    f"{message} ({len(self.issues)} issues, the first {self.MAX_ISSUES} listed)"
+                )
         return {"error": error}
 
 

@@ -185,3 +185,17 @@ def test_outgoing_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert outgoing_default() is True
     monkeypatch.delenv("SOCKETWIRE_VALIDATE_OUTGOING")
     assert outgoing_default() is True  # pytest is loaded
+
+
+def test_the_error_ack_lists_at_most_twenty_issues() -> None:
+    async def handler(numbers: list[Annotated[int, Field(ge=0)]]) -> None:
+        raise AssertionError("never called with bad data")
+
+    with pytest.raises(PayloadError) as caught:
+        call(handler, ["x"] * 1000)
+    assert len(caught.value.issues) == 1000  # all of them, for the server's own use
+    ack = caught.value.to_ack()["error"]
+    assert [issue["path"] for issue in ack["issues"]] == [[0, i] for i in range(20)]
+    assert ack["message"] == "invalid arguments for event 'ev' (1000 issues, the first 20 listed)"
+    exactly = PayloadError(PayloadError.REQUEST, "ev", caught.value.issues[:20]).to_ack()
+    assert exactly["error"]["message"] == "invalid arguments for event 'ev'"
