@@ -113,11 +113,11 @@ def _load_object(spec: str) -> object:
 
 
 def load_server(spec: str | None) -> Server:
-    """The :class:`~socketwire.Server` that ``module:attr`` names (or that the
+    """The [`Server`][socketwire.Server] that ``module:attr`` names (or that the
     ``socketwire.ASGIApp`` it names serves); the demo's without a spec.
 
     Raises:
-        AppLoadError: as :func:`load_app`, or the app is not (or does not serve) a Server.
+        AppLoadError: as ``load_app()``, or the app is not (or does not serve) a Server.
     """
     from socketwire.server import Server
 

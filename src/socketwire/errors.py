@@ -73,7 +73,7 @@ class PayloadError(SocketwireError, ValueError):
     """An event's arguments, or an acknowledgement, do not match the types declared for them.
 
     Raised by a typed handler's wrapper before the handler runs (the peer then gets
-    :meth:`to_ack` when it asked for an acknowledgement; on the server the socket's
+    [`to_ack()`][to_ack] when it asked for an acknowledgement; on the server the socket's
     ``error`` handlers get the exception otherwise), by ``emit`` and ``emit_with_ack`` of a
     declared event when outgoing validation is on, and by ``emit_with_ack`` when the
     acknowledgement received does not match its declared type.
@@ -118,7 +118,7 @@ class PayloadError(SocketwireError, ValueError):
 
         ``issues`` is sent for ``REQUEST_VALIDATION_ERROR`` only: a wrong acknowledgement
         is the server's own fault, and its details stay in the server's log. It lists the
-        first :attr:`MAX_ISSUES`; the message says how many there were when there are more.
+        first ``MAX_ISSUES``; the message says how many there were when there are more.
         """
         what = "arguments" if self.code == self.REQUEST else "acknowledgement"
         message = f"invalid {what} for event {self.event!r}"

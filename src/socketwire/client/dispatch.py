@@ -6,8 +6,8 @@ handler is awaited; a plain one runs in a worker thread (``asyncio.to_thread``),
 handler of either kind never holds up the event loop and its heartbeats.
 
 A namespace socket's registry is *typed*: a handler whose annotations are enforced (see
-:mod:`socketwire.typed.signature`) is wrapped when registered, and event arguments that do
-not validate never reach it: the server gets the error acknowledgement when it asked for one,
+``socketwire.typed.signature``) is wrapped when registered, and event arguments that do not
+validate never reach it: the server gets the error acknowledgement when it asked for one,
 and the event is logged at INFO.
 """
 

@@ -18,8 +18,8 @@ and ``notice {room, text, time}``.
 ``"/echo"`` sends every event back to its sender, and acknowledges it with the same
 arguments when asked.
 
-The chat is a class-based namespace (:class:`Chat`) whose annotations
-(:mod:`socketwire.demo.events`) are its contract: with pydantic installed, payloads are
+The chat is a class-based namespace (``Chat``) whose annotations
+(``socketwire.demo.events``) are its contract: with pydantic installed, payloads are
 validated before the handlers run (a wrong type gets the ``REQUEST_VALIDATION_ERROR``
 acknowledgement), and the AsyncAPI document is served at ``/asyncapi.json``;
 ``socketwire asyncapi`` and ``socketwire typescript`` print it and its TypeScript types.

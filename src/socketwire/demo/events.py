@@ -1,7 +1,7 @@
 """The chat demo's payload types: what each event carries, in both directions.
 
 TypedDicts, so that the demo runs the same without pydantic (handlers then receive the
-plain dicts these describe, and :mod:`socketwire.demo.chat` checks every value itself);
+plain dicts these describe, and ``socketwire.demo.chat`` checks every value itself);
 with pydantic, socketwire validates them before the handlers run, and they make the demo's
 AsyncAPI document and TypeScript types (``socketwire asyncapi``, ``socketwire typescript``).
 """

@@ -31,10 +31,10 @@ class WSGIApp(ASGIApp):
     """An ASGI application serving ``http_app`` and, for every other path, ``wsgi_app``.
 
     Args:
-        http_app: The socketwire server (or any :class:`~socketwire.io.http.HttpApp`).
+        http_app: The socketwire server (or any ``HttpApp``).
         wsgi_app: The WSGI application (a Flask app, ``django.core.wsgi.get_wsgi_application()``).
         workers: Threads running WSGI requests at once (a2wsgi's ``workers``).
-        body_timeout: See :class:`~socketwire.ASGIApp`.
+        body_timeout: See [`ASGIApp`][socketwire.ASGIApp].
 
     Raises:
         ImportError: a2wsgi is not installed (socketwire's ``wsgi`` extra).

@@ -60,7 +60,7 @@ class Namespace:
         self._parent_middlewares: list[Callable[..., Any]] = []
         self._parent_listeners: dict[str, list[Callable[..., Any]]] = {}
         self._ack_ids = AckIds()
-        #: The server-to-client events declared with :meth:`emits`, by name.
+        #: The server-to-client events declared with [`emits()`][emits], by name.
         self.outgoing_events: dict[str, DeclaredEvent] = {}
         self._routes = Routes(self)
         self.adapter: Adapter = self._make_adapter()
@@ -133,8 +133,8 @@ class Namespace:
 
         ``connect(socket[, auth])`` is a connection middleware (it may refuse the client);
         ``disconnect(socket, reason)`` a disconnect handler; see
-        :mod:`socketwire.server.routes`. The handler's annotations are enforced as those of
-        ``socket.on`` handlers are, and the events it handles are part of :meth:`contract`.
+        ``socketwire.server.routes``. The handler's annotations are enforced as those of
+        ``socket.on`` handlers are, and the events it handles are part of [`contract()`][contract].
 
         Raises:
             TypeError: the handler cannot take a socket and the event's arguments, or has
@@ -169,7 +169,7 @@ class Namespace:
 
     def contract(self) -> NamespaceContract:
         """The events of this namespace: those its ``@event`` handlers (and class-based
-        handlers) receive, and those declared with :meth:`emits`."""
+        handlers) receive, and those declared with [`emits()`][emits]."""
         return NamespaceContract(
             self.name,
             tuple(self._routes.contracts()),

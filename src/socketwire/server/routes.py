@@ -3,7 +3,7 @@ namespaces, the shapes python-socketio users know.
 
 A route is a handler that takes the socket first, then the event's arguments
 (``async def chat(socket, message: Message)``). Its signature is read once, at registration
-(:func:`~socketwire.typed.signature.plan_handler`); when a socket connects, each route is
+([`plan_handler()`][socketwire.typed.signature.plan_handler]); when a socket connects, each route is
 bound to it and registered with ``socket.on``, so an event costs what a handler registered
 by hand costs.
 
@@ -11,10 +11,10 @@ Some names are special:
 
 - ``connect(socket[, auth])`` runs *before* the socket is connected, as python-socketio's
   connect handler does: it is a connection middleware (``nsp.use``), and raising
-  :class:`~socketwire.ConnectionRefusedError` or returning ``False`` refuses the client. A
-  second parameter receives the ``auth`` payload, validated like an event's arguments when
-  annotated; a bad one refuses the client with
-  ``CONNECT_ERROR {"message", "data": {"code", "event", "issues"}}``.
+  ``ConnectionRefusedError`` or returning ``False`` refuses the client. A second parameter
+  receives the ``auth`` payload, validated like an event's arguments when annotated; a bad
+  one refuses the client with ``CONNECT_ERROR {"message", "data": {"code", "event",
+  "issues"}}``.
 - ``connection(socket)`` runs once the socket is connected, as JS's ``io.on("connection")``
   (a ``connection`` handler of the namespace).
 - ``disconnect(socket, reason)`` and ``disconnecting(socket, reason)``: the socket's
@@ -118,10 +118,11 @@ class NamespaceHandlers:
     Each ``on_<event>`` method handles ``event`` with the socket first
     (``async def on_chat(self, socket, message: Message) -> Reply``); ``on_connect`` (before
     the socket connects: it may refuse it), ``on_connection`` (once connected) and
-    ``on_disconnect`` are the special routes of :mod:`socketwire.server.routes`. Register
-    an instance with :meth:`Server.register_namespace`. The name differs from
-    python-socketio's because :class:`~socketwire.Namespace` is the namespace itself
-    (``sio.of("/chat")``, JS's ``Namespace``), which :attr:`nsp` gives once registered.
+    ``on_disconnect`` are the special routes of ``socketwire.server.routes``. Register an
+    instance with [`Server.register_namespace()`][socketwire.Server.register_namespace].
+    The name differs from python-socketio's because [`Namespace`][socketwire.Namespace] is
+    the namespace itself (``sio.of("/chat")``, JS's ``Namespace``), which ``nsp`` gives
+    once registered.
 
     Args:
         namespace: The namespace's name (``"/"`` by default).

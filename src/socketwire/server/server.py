@@ -507,7 +507,7 @@ class Server:
     def register_namespace(self, handlers: NamespaceHandlers) -> None:
         """Register class-based handlers (python-socketio's ``register_namespace``): each
         ``on_<event>`` method of ``handlers`` handles ``event`` in the namespace
-        ``handlers.namespace``, as :meth:`Namespace.event` handlers."""
+        ``handlers.namespace``, as [`Namespace.event()`][socketwire.Namespace.event] handlers."""
         nsp = self.of(handlers.namespace)
         handlers.nsp = nsp
         for event, method in handlers.handlers().items():
@@ -524,7 +524,7 @@ class Server:
         self, handler: H | str | None = None, *, name: str | None = None, namespace: str = "/"
     ) -> H | Callable[[H], H]:
         """``@sio.event``: register ``handler(socket, *args)`` in ``namespace`` for the
-        event named after it; see :meth:`Namespace.event`."""
+        event named after it; see [`Namespace.event()`][socketwire.Namespace.event]."""
         return self.of(namespace).event(handler, name=name)
 
     @overload
@@ -538,13 +538,14 @@ class Server:
         self, stub: H | str | None = None, *, name: str | None = None, namespace: str = "/"
     ) -> H | Callable[[H], H]:
         """``@sio.emits``: declare a server-to-client event of ``namespace``; see
-        :meth:`Namespace.emits`."""
+        [`Namespace.emits()`][socketwire.Namespace.emits]."""
         return self.of(namespace).emits(stub, name=name)
 
     def contract(self) -> Contract:
         """The events of every static namespace (``@event`` handlers, class-based handlers
-        and :meth:`emits` declarations): what :meth:`asyncapi` and ``socketwire typescript``
-        describe. Namespaces without any are left out, except the main one."""
+        and [`emits()`][emits] declarations): what [`asyncapi()`][asyncapi] and
+        ``socketwire typescript`` describe. Namespaces without any are left out, except the
+        main one."""
         namespaces = []
         for name, nsp in sorted(self._nsps.items()):
             described = nsp.contract()
@@ -553,7 +554,7 @@ class Server:
         return Contract(tuple(namespaces))
 
     def asyncapi(self, **info: Any) -> dict[str, Any]:
-        """The AsyncAPI 3.0 document of :meth:`contract` (a JSON-able dict); ``info``
+        """The AsyncAPI 3.0 document of [`contract()`][contract] (a JSON-able dict); ``info``
         overrides ``asyncapi_info`` (``title``, ``version``, ``description``). Needs
         pydantic."""
         from socketwire.typed.asyncapi import asyncapi_document

@@ -61,7 +61,7 @@ def asyncapi_document(
     """The AsyncAPI 3.0 document describing ``contract`` (a JSON-able dict; needs pydantic).
 
     Args:
-        contract: The events (:meth:`socketwire.Server.contract`).
+        contract: The events ([`Server.contract()`][socketwire.Server.contract]).
         title: ``info.title``.
         version: ``info.version``: the version of *your* API.
         description: ``info.description``.

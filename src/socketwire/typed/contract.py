@@ -4,11 +4,11 @@ A namespace knows two kinds of events statically (handlers registered with ``soc
 inside a connection handler exist only once a socket connects, and are not part of it):
 
 - the events it *receives*, from ``@sio.event`` handlers and class-based namespaces
-  (:class:`~socketwire.server.NamespaceHandlers`): their parameters after the socket are the
+  ([`NamespaceHandlers`][socketwire.NamespaceHandlers]): their parameters after the socket are the
   event's arguments, their return annotation the acknowledgement;
 - the events it *sends*, declared with ``@sio.emits`` on a stub whose parameters are the
   event's arguments and whose return annotation is the acknowledgement the client sends
-  back (:class:`DeclaredEvent`).
+  back ([`DeclaredEvent`][DeclaredEvent]).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class EventContract:
         arguments: Its arguments, in order (their annotations are the payload's types).
         rest: The ``*args`` parameter (its annotation types each further argument), or
             None when the event takes no further arguments.
-        ack: The acknowledgement's type; :data:`EMPTY` when the event is not acknowledged
+        ack: The acknowledgement's type; ``EMPTY`` when the event is not acknowledged
             (no return annotation, or ``None``).
         description: The handler's (or stub's) docstring, first paragraph.
     """
@@ -78,7 +78,8 @@ class NamespaceContract:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Contract:
-    """A server's events, namespace by namespace (what :meth:`Server.contract` returns)."""
+    """A server's events, namespace by namespace (what
+    [`Server.contract()`][socketwire.Server.contract] returns)."""
 
     namespaces: tuple[NamespaceContract, ...]
 

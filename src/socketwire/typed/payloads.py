@@ -1,11 +1,11 @@
 """Validating and serialising event payloads with pydantic (the optional ``pydantic`` extra).
 
-A :class:`PayloadChecker` is built once per handler signature (or per declared event) from
-its annotations: one pydantic ``TypeAdapter`` per annotated parameter and one for the
-return annotation. Without pydantic nothing is built: annotations are then not enforced
-(a warning says so once per handler) and every handler is called as it is.
+A [`PayloadChecker`][PayloadChecker] is built once per handler signature (or per declared
+event) from its annotations: one pydantic ``TypeAdapter`` per annotated parameter and one
+for the return annotation. Without pydantic nothing is built: annotations are then not
+enforced (a warning says so once) and every handler is called as it is.
 
-Values go out through :func:`to_wire`: models, dataclasses, TypedDicts, enums, dates and
+Values go out through [`to_wire()`][to_wire]: models, dataclasses, TypedDicts, enums, dates and
 UUIDs become what JSON (or msgpack) can carry, and ``bytes`` stay ``bytes`` (they travel as
 binary attachments).
 """
@@ -122,9 +122,9 @@ class PayloadChecker:
     """Checks arguments against a signature's parameters, and an acknowledgement against
     its return annotation.
 
-    For a handler: :meth:`arguments` converts what arrived, :meth:`ack` what it returns.
-    For a declared server-to-client event: :meth:`outgoing` what is about to be sent,
-    :meth:`answer` the acknowledgement that came back.
+    For a handler: [`arguments()`][arguments] converts what arrived, [`ack()`][ack] what it returns.
+    For a declared server-to-client event: [`outgoing()`][outgoing] what is about to be sent,
+    [`answer()`][answer] the acknowledgement that came back.
     """
 
     def __init__(
@@ -274,7 +274,7 @@ class PayloadChecker:
 
 class TypedHandler(PreparedHandler):
     """A handler whose arguments are validated before it runs and whose return value is
-    serialised after (built by :func:`~socketwire.typed.signature.plan_handler`).
+    serialised after (built by [`plan_handler()`][socketwire.typed.signature.plan_handler]).
 
     It compares equal to the handler it wraps, so ``off(event, handler)`` removes it, and
     ``inspect.signature`` sees the handler's own signature.

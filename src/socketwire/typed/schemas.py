@@ -155,7 +155,7 @@ def contract_schemas(contract: Contract, *, ref_prefix: str) -> ContractSchemas:
 
 def error_schema() -> dict[str, Any]:
     """The JSON Schema of the error acknowledgement
-    (:meth:`~socketwire.errors.PayloadError.to_ack`)."""
+    (``to_ack()``)."""
     common = {"event": {"type": "string"}, "message": {"type": "string"}}
     issue = {
         "type": "object",

@@ -1,8 +1,9 @@
 """Reading a handler's signature, once, at registration: the one place that does.
 
 Every registry of application handlers (a server socket's ``on``, ``@sio.event`` and
-class-based namespaces, the client's ``on``) hands its handler to :func:`plan_handler` or
-:func:`prepare`, which read the signature once and decide how the handler is called:
+class-based namespaces, the client's ``on``) hands its handler to
+[`plan_handler()`][plan_handler] or [`prepare()`][prepare], which read the signature once
+and decide how the handler is called:
 
 - as it is, when nothing in its annotations is worth enforcing (no annotation, or only the
   builtins a JSON decoder already produces: ``str``, ``int``, ``float``, ``bool``, ``None``,
@@ -13,16 +14,16 @@ class-based namespaces, the client's ``on``) hands its handler to :func:`plan_ha
   event's arguments before the handler runs and serialises its return value (the ack).
 
 String annotations (``from __future__ import annotations``) are resolved with
-:func:`typing.get_type_hints` at registration; a name that cannot be resolved there (a type
+``typing.get_type_hints()`` at registration; a name that cannot be resolved there (a type
 imported only under ``TYPE_CHECKING``, a class local to a function) leaves its parameter
 unchecked, with a warning in the log.
 
-The parameters of a handler have roles (:class:`Role`): a *context* argument the registry
+The parameters of a handler have roles ([`Role`][Role]): a *context* argument the registry
 passes itself (the socket, for ``@sio.event`` handlers), the event's *arguments*, the *rest*
 (``*args``) and *options* (keyword-only parameters with defaults, ``**kwargs``) that the wire
 never fills. A new role (a parameter the dispatcher fills from something else than the
-event's arguments) is added here, in :func:`_role`, and consumed by the caller that
-:func:`plan_handler` builds.
+event's arguments) is added here, in ``_role()``, and consumed by the caller that
+[`plan_handler()`][plan_handler] builds.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Parameter:
     Attributes:
         name: Its name.
         role: Where its value comes from.
-        annotation: The resolved annotation, or :data:`EMPTY`.
+        annotation: The resolved annotation, or ``EMPTY``.
         required: False when it has a default.
     """
 
@@ -108,7 +109,7 @@ class HandlerSignature:
     Attributes:
         name: The handler's ``__name__`` (``@sio.event`` uses it as the event name).
         parameters: Every parameter, in order.
-        returns: The return annotation (the ack), or :data:`EMPTY`.
+        returns: The return annotation (the ack), or ``EMPTY``.
         doc: The first paragraph of its docstring, or None.
         is_async: True for a coroutine function (awaited on the loop).
     """
@@ -308,7 +309,7 @@ class HandlerPlan:
         signature: What it declares.
         call: What the registry calls with ``(*context, *event_arguments)``: ``fn`` itself
             when nothing is enforced, else a validating wrapper (a
-            :class:`~socketwire.typed.payloads.TypedHandler`).
+            [`TypedHandler`][socketwire.typed.payloads.TypedHandler]).
     """
 
     fn: Callable[..., Any]
@@ -327,9 +328,9 @@ class HandlerPlan:
 
 
 class PreparedHandler:
-    """The base of the callables :func:`plan_handler` builds: :func:`prepare` leaves them
-    alone, and ``is_coroutine_handler`` tells :func:`~socketwire.handlers.is_async` at once
-    whether they are awaited (it is asked on every event)."""
+    """The base of the callables [`plan_handler()`][plan_handler] builds:
+    [`prepare()`][prepare] leaves them alone, and ``is_coroutine_handler`` tells
+    ``is_async()`` at once whether they are awaited (it is asked on every event)."""
 
     __slots__ = ()
     is_coroutine_handler: bool = False
@@ -366,7 +367,7 @@ def plan_handler(
         fn: The handler.
         event: The event it handles (named in the errors it reports).
         mode: Which annotations are enforced.
-        context: Leading parameters the registry fills (see :func:`read_signature`).
+        context: Leading parameters the registry fills (see [`read_signature()`][read_signature]).
         check_outgoing: Validate the return value (the ack) against the return annotation
             before it is sent (it is always serialised: models become dicts).
 

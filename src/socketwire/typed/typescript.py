@@ -11,7 +11,7 @@
   for ``"/chat"``). An acknowledged event ends with its callback: for an event the server
   receives, ``(response: Reply | SocketwireError<"event">) => void``.
 
-Types follow the JSON Schemas pydantic generates (:mod:`socketwire.typed.schemas`): what
+Types follow the JSON Schemas pydantic generates (``socketwire.typed.schemas``): what
 clients send as pydantic validates it, what they receive as pydantic serialises it;
 ``bytes`` is ``Binary`` (``ArrayBuffer | ArrayBufferView``).
 """
@@ -249,7 +249,7 @@ def typescript_module(contract: Contract, *, source: str | None = None) -> str:
     """The TypeScript module describing ``contract`` (needs pydantic).
 
     Args:
-        contract: The events (:meth:`socketwire.Server.contract`).
+        contract: The events ([`Server.contract()`][socketwire.Server.contract]).
         source: What it was generated from, named in the header (``module:app``).
     """
     generated = contract_schemas(contract, ref_prefix=_REF)
