@@ -35,6 +35,7 @@ class WSGIApp(ASGIApp):
         wsgi_app: The WSGI application (a Flask app, ``django.core.wsgi.get_wsgi_application()``).
         workers: Threads running WSGI requests at once (a2wsgi's ``workers``).
         body_timeout: See [`ASGIApp`][socketwire.ASGIApp].
+        ws_compression: See [`ASGIApp`][socketwire.ASGIApp].
 
     Raises:
         ImportError: a2wsgi is not installed (socketwire's ``wsgi`` extra).
@@ -47,6 +48,7 @@ class WSGIApp(ASGIApp):
         *,
         workers: int = 10,
         body_timeout: float = 30.0,
+        ws_compression: bool | None = None,
     ) -> None:
         try:
             from a2wsgi import WSGIMiddleware
@@ -58,6 +60,7 @@ class WSGIApp(ASGIApp):
             http_app,
             WSGIMiddleware(wsgi_app, workers=workers),  # type: ignore[arg-type]
             body_timeout=body_timeout,
+            ws_compression=ws_compression,
         )
         #: The WSGI application.
         self.wsgi_app = wsgi_app

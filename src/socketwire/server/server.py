@@ -42,8 +42,8 @@ from socketwire.server.client import Client
 from socketwire.server.counters import ServerCounters
 from socketwire.server.namespace import Namespace, ParentNamespace
 from socketwire.server.operators import BroadcastOperator, RemoteSocket
-from socketwire.server.state import EventBudget
 from socketwire.server.routes import NamespaceHandlers
+from socketwire.server.state import EventBudget
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 from socketwire.static import ClientBundle
 from socketwire.typed.contract import Contract
