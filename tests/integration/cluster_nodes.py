@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,12 +174,25 @@ class PyNode:
         return sid
 
     async def close(self) -> None:
-        """Disconnect the clients, shut the server down."""
-        for client in self.clients.values():
-            with contextlib.suppress(Exception):
-                await client.disconnect()
-        await self.sio.shutdown()
-        await self.http.close()
+        """Disconnect the clients, shut the server down (each step bounded, and named when
+        it does not finish)."""
+        for name, client in self.clients.items():
+            async with _bounded(f"client {name} to disconnect"):
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+        async with _bounded("the server to shut down"):
+            await self.sio.shutdown()
+        async with _bounded("the HTTP server to close"):
+            await self.http.close()
+
+
+@contextlib.asynccontextmanager
+async def _bounded(what: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(WAIT * 4):
+            yield
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for {what}")
 
 
 async def room_channels_ready(*nodes: PyNode) -> None:
