@@ -13,25 +13,31 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from socketwire.engineio.errors import ProtocolError
+from socketwire.engineio.packets import Packet
 from socketwire.engineio.reasons import CloseReason
 
 __all__ = [
     "Action",
     "CloseWebSocket",
     "Closed",
+    "Drained",
     "Event",
     "Handshake",
     "MessageReceived",
     "OpenWebSocket",
     "Opened",
+    "PacketCreated",
+    "PacketReceived",
     "PingReceived",
     "SendWebSocket",
     "StartPoll",
     "StartPost",
     "StopPolling",
+    "TransportFailure",
     "TransportName",
     "UpgradeFailed",
     "Upgraded",
+    "Upgrading",
     "parse_handshake",
 ]
 
@@ -83,6 +89,14 @@ class PingReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class Upgrading:
+    """The probe answered ``3probe``: the session pauses polling to move to ``transport``
+    (engine.io-client's ``upgrading`` event)."""
+
+    transport: TransportName
+
+
+@dataclass(frozen=True, slots=True)
 class Upgraded:
     """The session moved to ``transport`` (the ``upgrade`` packet is queued)."""
 
@@ -98,14 +112,80 @@ class UpgradeFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class PacketReceived:
+    """A packet arrived, whatever its type (engine.io-client's ``packet`` event).
+
+    Reported only when the session's ``verbose_events`` is set.
+    """
+
+    packet: Packet
+
+
+@dataclass(frozen=True, slots=True)
+class PacketCreated:
+    """A packet was queued for sending: a message or a pong (``packetCreate``).
+
+    Reported only when the session's ``verbose_events`` is set.
+    """
+
+    packet: Packet
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """Everything queued was handed to the transport (engine.io-client's ``drain``).
+
+    Reported only when the session's ``verbose_events`` is set.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """What broke the session, in engine.io-client's words (its ``TransportError``).
+
+    Attributes:
+        message: what failed: ``"xhr poll error"``, ``"xhr post error"``,
+            ``"websocket error"`` (a request or the WebSocket), ``"parse error"`` (a
+            malformed packet or handshake), ``"timeout"`` (no handshake in time), or the
+            name of a limit (``"send buffer full"``, ``"event queue full"``).
+        description: the cause, as the transport reported it (``"HTTP 400 ..."``,
+            ``"Cannot connect to host ..."``); may be empty.
+    """
+
+    message: str
+    description: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.description}" if self.description else self.message
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
-    """The session ended; it emits nothing after this."""
+    """The session ended; it emits nothing after this.
+
+    Attributes:
+        reason: engine.io-client's close reason.
+        description: what happened, for people.
+        error: for ``"transport error"``, what failed (None for the other reasons).
+    """
 
     reason: CloseReason
     description: str = ""
+    error: TransportFailure | None = None
 
 
-Event = Opened | MessageReceived | PingReceived | Upgraded | UpgradeFailed | Closed
+Event = (
+    Opened
+    | MessageReceived
+    | PingReceived
+    | Upgrading
+    | Upgraded
+    | UpgradeFailed
+    | PacketReceived
+    | PacketCreated
+    | Drained
+    | Closed
+)
 
 
 # Actions: what the driver must do, in order.

@@ -13,13 +13,14 @@ This is the protocol logic of engine.io-client 6 (``socket.js``, ``transport.js`
   [`ClientSession.next_deadline()`][ClientSession.next_deadline], calling
   [`ClientSession.handle_timeout()`][ClientSession.handle_timeout] then.
 
-Close reasons are engine.io-client's: ``"transport close"`` (the server closed the transport),
-``"transport error"`` (a failed request or WebSocket, a malformed packet or handshake, an oversized
-message, a handshake that never came), ``"ping timeout"`` (no ping within ``pingInterval +
-pingTimeout``), ``"forced close"`` ([`ClientSession.close()`][ClientSession.close]). Like
-engine.io-client, a malformed packet is a ``"transport error"`` (engine.io-parser turns it into an
-``error`` packet, which the client treats as a transport error); the description says ``"parse
-error: ..."``.
+Close reasons are engine.io-client's: ``"transport close"`` (the server closed the
+transport), ``"transport error"`` (a failed request or WebSocket, a malformed packet or
+handshake, an oversized message, a handshake that never came), ``"ping timeout"`` (no ping
+within ``pingInterval + pingTimeout``), ``"forced close"`` ([`ClientSession.close()`][ClientSession.close]).
+Like engine.io-client, a malformed packet is a ``"transport error"`` (engine.io-parser turns
+it into an ``error`` packet, which the client treats as a transport error). A transport error
+carries a [`TransportFailure`][TransportFailure] with engine.io-client's messages (``"xhr poll error"``,
+``"xhr post error"``, ``"websocket error"``), or ``"parse error"``, ``"timeout"``...
 
 The events and actions live in
 [`socketwire.engineio.client_events`][socketwire.engineio.client_events]; they are re-exported here
@@ -36,19 +37,24 @@ from socketwire.engineio.client_events import (
     Action,
     Closed,
     CloseWebSocket,
+    Drained,
     Event,
     Handshake,
     MessageReceived,
     Opened,
     OpenWebSocket,
+    PacketCreated,
+    PacketReceived,
     PingReceived,
     SendWebSocket,
     StartPoll,
     StartPost,
     StopPolling,
+    TransportFailure,
     TransportName,
     Upgraded,
     UpgradeFailed,
+    Upgrading,
     parse_handshake,
 )
 from socketwire.engineio.errors import ProtocolError
@@ -64,19 +70,24 @@ __all__ = [
     "ClientState",
     "CloseWebSocket",
     "Closed",
+    "Drained",
     "Event",
     "Handshake",
     "MessageReceived",
     "OpenWebSocket",
     "Opened",
+    "PacketCreated",
+    "PacketReceived",
     "PingReceived",
     "SendWebSocket",
     "StartPoll",
     "StartPost",
     "StopPolling",
+    "TransportFailure",
     "TransportName",
     "UpgradeFailed",
     "Upgraded",
+    "Upgrading",
     "parse_handshake",
 ]
 
@@ -130,7 +141,8 @@ class ClientSession:
         transports: transports to use, the first one to connect with (engine.io-client's
             ``transports`` option).
         upgrade: probe the WebSocket after a polling handshake (``upgrade`` option).
-        handshake_timeout: seconds from [`start()`][start] to the ``open`` packet.
+        handshake_timeout: seconds from [`start()`][start] to the ``open`` packet (None: no
+            limit).
         max_message_size: the largest incoming message accepted; a larger one closes the
             session with ``"transport error"``. Drivers also pass it to their WebSocket.
         max_payload_size: the largest polling response body the driver may read
@@ -140,6 +152,8 @@ class ClientSession:
             that would cross it closes the session with ``"transport error"`` (``"send
             buffer full"``) instead of growing memory without end; engine.io-client has
             no such bound.
+        try_all_transports: when the first transport fails before the handshake, try the
+            next one (engine.io-client's ``tryAllTransports``) instead of closing.
     """
 
     def __init__(
@@ -147,16 +161,21 @@ class ClientSession:
         *,
         transports: Sequence[str] = (TransportName.POLLING, TransportName.WEBSOCKET),
         upgrade: bool = True,
-        handshake_timeout: float = 20.0,
+        handshake_timeout: float | None = 20.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_payload_size: int | None = None,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        try_all_transports: bool = False,
     ) -> None:
         if not transports:
             raise ValueError("no transports")
         self._transports = tuple(TransportName(t) for t in transports)
         self._upgrade = upgrade
+        self._try_all_transports = try_all_transports
         self._handshake_timeout = handshake_timeout
+        #: Also report [`PacketReceived`][PacketReceived], [`PacketCreated`][PacketCreated] and [`Drained`][Drained]
+        #: (off by default: a driver turns it on when someone listens to them).
+        self.verbose_events = False
         self.max_message_size = max_message_size
         self.max_payload_size = (
             2 * max_message_size if max_payload_size is None else max_payload_size
@@ -275,7 +294,11 @@ class ClientSession:
             raise RuntimeError("session already started")
         self._started = True
         self._state = ClientState.OPENING
-        self._handshake_deadline = now + self._handshake_timeout
+        if self._handshake_timeout is not None:
+            self._handshake_deadline = now + self._handshake_timeout
+        self._open_transport()
+
+    def _open_transport(self) -> None:
         if self._transport is TransportName.POLLING:
             self._polling = _Polling.OPENING
             self._poll()
@@ -296,10 +319,11 @@ class ClientSession:
             self._close_requested = True
             self._maybe_finish_close()
 
-    def abort(self, description: str) -> None:
+    def abort(self, message: str, description: str = "") -> None:
         """Close at once with ``"transport error"`` (the driver gave up: its event queue is
-        full, say); buffered messages are dropped."""
-        self._on_error(description)
+        full, say); buffered messages are dropped. ``message`` and ``description`` go to the
+        [`TransportFailure`][TransportFailure]."""
+        self._on_error(message, description)
 
     def handle_timeout(self, now: float) -> None:
         """The clock reached [`next_deadline()`][next_deadline] (a call before it does nothing)."""
@@ -307,7 +331,10 @@ class ClientSession:
         if deadline is None or now < deadline:
             return
         if self._state is ClientState.OPENING:
-            self._on_close(CloseReason.TRANSPORT_ERROR, "handshake timeout")
+            failure = TransportFailure(
+                "timeout", f"no handshake within {self._handshake_timeout} s"
+            )
+            self._on_close(CloseReason.TRANSPORT_ERROR, "handshake timeout", failure)
         else:
             self._on_close(CloseReason.PING_TIMEOUT, "no ping from the server")
 
@@ -318,17 +345,19 @@ class ClientSession:
             return
         self._poll_in_flight = False
         if len(body) > self.max_payload_size:
-            self._on_error(f"polling payload of {len(body)} bytes exceeds max_payload_size")
+            self._on_error(
+                "xhr poll error", f"polling payload of {len(body)} bytes exceeds max_payload_size"
+            )
             return
         try:
             packets = decode_payload_bytes(body)
         except ProtocolError as exc:
-            self._on_error(f"parse error: {exc}")
+            self._on_error("parse error", str(exc))
             return
         for packet in packets:
             if self._polling is _Polling.OPENING:
                 if packet.type is not PacketType.OPEN:
-                    self._on_error("parse error: expected an open packet")
+                    self._on_error("parse error", "expected an open packet")
                     return
                 self._polling = _Polling.OPEN
             if packet.type is PacketType.CLOSE:
@@ -349,7 +378,7 @@ class ClientSession:
         """A polling GET failed (network error, non-200 status, body too large)."""
         if self._poll_in_flight and self._polling is not _Polling.CLOSED:
             self._poll_in_flight = False
-            self._on_error(f"poll error: {description}")
+            self._on_error("xhr poll error", description)
 
     def post_done(self) -> None:
         """A POST answered 200."""
@@ -361,7 +390,7 @@ class ClientSession:
         """A POST failed."""
         if self._post_in_flight and self._polling is not _Polling.CLOSED:
             self._post_in_flight = False
-            self._on_error(f"post error: {description}")
+            self._on_error("xhr post error", description)
 
     # -- inputs from the WebSocket driver ----------------------------------------------
     def websocket_opened(self) -> None:
@@ -380,16 +409,16 @@ class ClientSession:
         # A text message carries one type character before the data.
         size = _message_size(data) - (1 if isinstance(data, str) else 0)
         if size > self.max_message_size:
-            self._fail_ws(f"message of {size} bytes exceeds max_message_size")
+            self._fail_ws("websocket error", f"message of {size} bytes exceeds max_message_size")
             return
         try:
             packet = decode_packet(data)
         except ProtocolError as exc:
-            self._fail_ws(f"parse error: {exc}")
+            self._fail_ws("parse error", str(exc))
             return
         if not self._ws_probe:
             if self._state is ClientState.OPENING and packet.type is not PacketType.OPEN:
-                self._on_error("parse error: expected an open packet")
+                self._on_error("parse error", "expected an open packet")
             else:
                 self._on_packet(packet, now)
         elif self._probe_pinged:
@@ -400,6 +429,7 @@ class ClientSession:
                 return
             self._upgrading = True
             self._polling = _Polling.PAUSING
+            self._events.append(Upgrading(TransportName.WEBSOCKET))
             self._maybe_finish_pause()
 
     def websocket_drained(self) -> None:
@@ -425,23 +455,25 @@ class ClientSession:
             if self._ws_probe:
                 self._probe_failed(f"probe error: {description}")
             else:
-                self._on_error(description)
+                self._on_error("websocket error", description)
 
     # -- internals ---------------------------------------------------------------------
-    def _fail_ws(self, description: str) -> None:
+    def _fail_ws(self, message: str, description: str) -> None:
         if self._ws_probe:
-            self._probe_failed(f"probe error: {description}")
+            self._probe_failed(f"probe error: {message}: {description}")
         else:
-            self._on_error(description)
+            self._on_error(message, description)
 
     def _poll(self) -> None:
         self._poll_in_flight = True
         self._actions.append(StartPoll())
 
     def _on_packet(self, packet: Packet, now: float) -> None:
+        if self.verbose_events:
+            self._events.append(PacketReceived(packet))
         if packet.type is PacketType.OPEN:
             if self._state is not ClientState.OPENING:
-                self._on_error("parse error: unexpected open packet")
+                self._on_error("parse error", "unexpected open packet")
                 return
             self._on_handshake(packet.data, now)
         elif packet.type is PacketType.PING:
@@ -451,7 +483,10 @@ class ClientSession:
         elif packet.type is PacketType.MESSAGE:
             size = _message_size(packet.data)
             if size > self.max_message_size:
-                self._on_error(f"message of {size} bytes exceeds max_message_size")
+                kind = "xhr poll error" if self._transport is TransportName.POLLING else None
+                self._on_error(
+                    kind or "websocket error", f"message of {size} bytes exceeds max_message_size"
+                )
                 return
             self._events.append(MessageReceived(packet.data))
         # pong, upgrade, noop (and close over a WebSocket) mean nothing to the client.
@@ -462,7 +497,7 @@ class ClientSession:
                 raise ProtocolError("binary open packet")
             handshake = parse_handshake(data, self._transports)
         except ProtocolError as exc:
-            self._on_error(f"parse error: {exc}")
+            self._on_error("parse error", str(exc))
             return
         self._handshake = handshake
         self._state = ClientState.OPEN
@@ -488,14 +523,17 @@ class ClientSession:
     def _send_packet(self, packet: Packet) -> bool:
         if self._state in (ClientState.CLOSING, ClientState.CLOSED) or not self._started:
             return False
+        if self.verbose_events:
+            self._events.append(PacketCreated(packet))
         self._buffer.append(packet)
         self._buffered_bytes += _message_size(packet.data) + 1
         self._flush()
         # Checked after the flush: the bound is on what waits, not on what leaves at once.
         if self._buffered_bytes > self.max_buffered_bytes:
             self._on_error(
-                f"send buffer full: {self._buffered_bytes} bytes waiting for the "
-                f"transport exceed max_buffered_bytes ({self.max_buffered_bytes})"
+                "send buffer full",
+                f"{self._buffered_bytes} bytes waiting for the transport exceed "
+                f"max_buffered_bytes ({self.max_buffered_bytes})",
             )
             return False
         return True
@@ -547,6 +585,8 @@ class ClientSession:
 
     def _on_drain(self) -> None:
         self._flush()
+        if self.verbose_events and not self._buffer and self._writable():
+            self._events.append(Drained())
         self._maybe_finish_pause()
         self._maybe_finish_close()
 
@@ -596,10 +636,34 @@ class ClientSession:
         ):
             self._on_close(CloseReason.FORCED_CLOSE, "")
 
-    def _on_error(self, description: str) -> None:
-        self._on_close(CloseReason.TRANSPORT_ERROR, description)
+    def _on_error(self, message: str, description: str = "") -> None:
+        failure = TransportFailure(message, description)
+        if (
+            self._try_all_transports
+            and self._state is ClientState.OPENING
+            and len(self._transports) > 1
+        ):
+            self._try_next_transport()
+            return
+        self._on_close(CloseReason.TRANSPORT_ERROR, str(failure), failure)
 
-    def _on_close(self, reason: CloseReason, description: str) -> None:
+    def _try_next_transport(self) -> None:
+        # engine.io-client's _onError with tryAllTransports: drop the failed transport and
+        # open the next one; the handshake deadline is the same for every try.
+        if self._polling in (_Polling.OPENING, _Polling.OPEN, _Polling.PAUSING):
+            self._actions.append(StopPolling())
+            self._polling = _Polling.CLOSED
+        if self._ws in (_Ws.CONNECTING, _Ws.OPEN):
+            self._actions.append(CloseWebSocket())
+        self._ws = _Ws.UNUSED
+        self._poll_in_flight = self._post_in_flight = False
+        self._transports = self._transports[1:]
+        self._transport = self._transports[0]
+        self._open_transport()
+
+    def _on_close(
+        self, reason: CloseReason, description: str, error: TransportFailure | None = None
+    ) -> None:
         if self._state is ClientState.CLOSED:
             return
         if self._polling is _Polling.OPEN and self._state is not ClientState.OPENING:
@@ -616,4 +680,4 @@ class ClientSession:
         self._upgrading = False
         self._buffer.clear()
         self._buffered_bytes = 0
-        self._events.append(Closed(reason, description))
+        self._events.append(Closed(reason, description, error))

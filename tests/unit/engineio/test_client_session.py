@@ -28,9 +28,11 @@ from socketwire.engineio.client_session import (
     StartPoll,
     StartPost,
     StopPolling,
+    TransportFailure,
     TransportName,
     Upgraded,
     UpgradeFailed,
+    Upgrading,
     parse_handshake,
 )
 
@@ -88,7 +90,10 @@ def upgraded_session() -> ClientSession:
     session.websocket_opened()
     session.receive_websocket_message("3probe", 1.0)
     session.receive_poll_response(b"6", 1.0)
-    assert drain(session)[1] == [Upgraded(TransportName.WEBSOCKET)]
+    assert drain(session)[1] == [
+        Upgrading(TransportName.WEBSOCKET),
+        Upgraded(TransportName.WEBSOCKET),
+    ]
     session.websocket_drained()
     assert session.transport is TransportName.WEBSOCKET
     return session
@@ -187,7 +192,13 @@ def test_handshake_timeout() -> None:
     session.handle_timeout(15.0)
     assert drain(session) == (
         [StopPolling()],
-        [Closed(CloseReason.TRANSPORT_ERROR, "handshake timeout")],
+        [
+            Closed(
+                CloseReason.TRANSPORT_ERROR,
+                "handshake timeout",
+                TransportFailure("timeout", "no handshake within 5.0 s"),
+            )
+        ],
     )
 
 
@@ -199,7 +210,13 @@ def test_websocket_handshake_timeout() -> None:
     session.handle_timeout(1.0)
     assert drain(session) == (
         [CloseWebSocket()],
-        [Closed(CloseReason.TRANSPORT_ERROR, "handshake timeout")],
+        [
+            Closed(
+                CloseReason.TRANSPORT_ERROR,
+                "handshake timeout",
+                TransportFailure("timeout", "no handshake within 1.0 s"),
+            )
+        ],
     )
 
 
@@ -339,7 +356,8 @@ def test_upgrade_sequence() -> None:
     assert drain(session) == ([SendWebSocket(("2probe",))], [])
     session.receive_websocket_message("3probe", 1.0)
     assert session.upgrading
-    assert drain(session) == ([], [])  # pausing: wait for the pending GET
+    # pausing: wait for the pending GET
+    assert drain(session) == ([], [Upgrading(TransportName.WEBSOCKET)])
     session.send("during")  # held while upgrading
     assert drain(session) == ([], [])
     # The server answers the pending GET with a noop when it gets the probe.
@@ -360,7 +378,10 @@ def test_upgrade_waits_for_the_pending_post() -> None:
     session.websocket_opened()
     session.receive_websocket_message("3probe", 1.0)
     session.receive_poll_response(b"6", 1.0)
-    assert drain(session) == ([SendWebSocket(("2probe",))], [])
+    assert drain(session) == (
+        [SendWebSocket(("2probe",))],
+        [Upgrading(TransportName.WEBSOCKET)],
+    )
     session.post_done()
     actions, events = drain(session)
     assert actions == [StopPolling(), SendWebSocket(("5",))]
@@ -518,25 +539,35 @@ def test_websocket_end_and_failure() -> None:
     )
     session = websocket_session()
     session.websocket_failed("boom")
-    assert drain(session) == ([], [Closed(CloseReason.TRANSPORT_ERROR, "boom")])
+    assert drain(session) == (
+        [],
+        [
+            Closed(
+                CloseReason.TRANSPORT_ERROR,
+                "websocket error: boom",
+                TransportFailure("websocket error", "boom"),
+            )
+        ],
+    )
 
 
 @pytest.mark.parametrize(
     ("fail", "description"),
     [
-        (lambda s: s.poll_failed("HTTP 400"), "poll error: HTTP 400"),
-        (lambda s: s.post_failed("reset"), "post error: reset"),
+        (lambda s: s.poll_failed("HTTP 400"), TransportFailure("xhr poll error", "HTTP 400")),
+        (lambda s: s.post_failed("reset"), TransportFailure("xhr post error", "reset")),
     ],
 )
 def test_request_failures_are_transport_errors(
-    fail: Callable[[ClientSession], None], description: str
+    fail: Callable[[ClientSession], None], description: TransportFailure
 ) -> None:
     session = polling_session()
     session.send("a")
     drain(session)
     fail(session)
     actions, events = drain(session)
-    assert events == [Closed(CloseReason.TRANSPORT_ERROR, description)]
+    # engine.io-client's messages: "xhr poll error", "xhr post error"
+    assert events == [Closed(CloseReason.TRANSPORT_ERROR, str(description), description)]
     assert actions[-1] == StopPolling()
 
 
@@ -597,7 +628,13 @@ def test_first_polled_packet_must_be_open() -> None:
     drain(session)
     session.receive_poll_response(b"4hello", 0.0)
     _, events = drain(session)
-    assert events == [Closed(CloseReason.TRANSPORT_ERROR, "parse error: expected an open packet")]
+    assert events == [
+        Closed(
+            CloseReason.TRANSPORT_ERROR,
+            "parse error: expected an open packet",
+            TransportFailure("parse error", "expected an open packet"),
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -633,9 +670,8 @@ def test_max_message_size_polling() -> None:
     assert drain(session)[1] == [MessageReceived(b"\x00" * 10)]
     session.receive_poll_response(b"4" + b"z" * 11, 0.0)
     _, events = drain(session)
-    assert events == [
-        Closed(CloseReason.TRANSPORT_ERROR, "message of 11 bytes exceeds max_message_size")
-    ]
+    failure = TransportFailure("xhr poll error", "message of 11 bytes exceeds max_message_size")
+    assert events == [Closed(CloseReason.TRANSPORT_ERROR, str(failure), failure)]
 
 
 def test_max_payload_size_polling() -> None:
@@ -823,7 +859,10 @@ def test_outgoing_buffer_bound_over_polling() -> None:
 
 def test_abort_is_a_transport_error() -> None:
     session = websocket_session()
-    session.abort("event queue full")
+    session.abort("event queue full", "10 events not read")
     actions, events = drain(session)
     assert actions == [CloseWebSocket()]
-    assert events == [Closed(CloseReason.TRANSPORT_ERROR, "event queue full")]
+    failure = TransportFailure("event queue full", "10 events not read")
+    assert events == [
+        Closed(CloseReason.TRANSPORT_ERROR, "event queue full: 10 events not read", failure)
+    ]
