@@ -223,7 +223,9 @@ async def test_error_status_is_a_transport_error() -> None:
     async with http_server(respond) as url:
         _, closed = await run_until_closed(url, transports=["polling"])
     assert closed.reason is CloseReason.TRANSPORT_ERROR
-    assert closed.description.startswith("poll error: HTTP 400")
+    assert closed.description.startswith("xhr poll error: HTTP 400")
+    assert closed.error is not None
+    assert closed.error.message == "xhr poll error"  # engine.io-client's words
     assert "Session ID unknown" in closed.description
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import aiohttp
+from aiohttp.abc import AbstractCookieJar
 
 __all__ = ["PollingChannel", "PollingListener"]
 
@@ -58,8 +59,11 @@ class PollingChannel:
         listener: receives the results.
         headers: extra request headers.
         ssl: TLS context for https (None: default verification).
-        timeout: seconds to connect, and for a whole POST.
+        timeout: seconds to connect, and for a whole POST (None: no limit).
         max_body: the most bytes read from one GET response.
+        cookie_jar: the jar whose cookies go with every request and which keeps those of
+            the responses (see [`socketwire.io.client_network`][socketwire.io.client_network]).
+        proxy: the proxy URL (None: a direct connection).
     """
 
     def __init__(
@@ -69,18 +73,24 @@ class PollingChannel:
         listener: PollingListener,
         headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None,
-        timeout: float,
+        timeout: float | None,
         max_body: int,
+        cookie_jar: AbstractCookieJar,
+        proxy: str | None = None,
     ) -> None:
         self._url = url
         self._listener = listener
         self._headers = dict(headers)
         self._timeout = timeout
         self._max_body = max_body
+        self._proxy = proxy
         # One connector: HTTP/1.1 keep-alive, at most one GET and one POST at a time.
         self._http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ssl if ssl is not None else True, limit=4),
             timeout=aiohttp.ClientTimeout(total=None, connect=timeout),
+            cookie_jar=cookie_jar,
+            # The proxy is resolved once for both transports (client_network), not here.
+            trust_env=False,
         )
         self._poll_wanted = asyncio.Event()
         self._posts: deque[str] = deque()
@@ -146,7 +156,9 @@ class PollingChannel:
                 self._listener.poll_response(body)
 
     async def _get(self) -> bytes:
-        async with self._http.get(self._url(), headers=self._headers) as response:
+        async with self._http.get(
+            self._url(), headers=self._headers, proxy=self._proxy
+        ) as response:
             if response.status != 200:
                 snippet = await response.content.read(_ERROR_SNIPPET)
                 raise aiohttp.ClientResponseError(
@@ -178,7 +190,7 @@ class PollingChannel:
             body = self._posts.popleft().encode("utf-8")
             try:
                 async with self._http.post(
-                    self._url(), data=body, headers=headers, timeout=timeout
+                    self._url(), data=body, headers=headers, timeout=timeout, proxy=self._proxy
                 ) as response:
                     await response.read()
                     if response.status != 200:

@@ -24,8 +24,11 @@ import asyncio
 import secrets
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from aiohttp.abc import AbstractCookieJar
 
 from socketwire.engineio.client_session import (
     DEFAULT_MAX_BUFFERED_BYTES,
@@ -35,20 +38,33 @@ from socketwire.engineio.client_session import (
     ClientState,
     Closed,
     CloseWebSocket,
+    Drained,
     Event,
     Handshake,
+    MessageReceived,
     Opened,
     OpenWebSocket,
+    PacketCreated,
+    PacketReceived,
+    PingReceived,
     SendWebSocket,
     StartPoll,
     StartPost,
     StopPolling,
     TransportName,
+    Upgraded,
+    UpgradeFailed,
+    Upgrading,
 )
+from socketwire.io.client_emitter import VERBOSE_EVENTS, EngineEmitter
+from socketwire.io.client_network import Proxy, new_cookie_jar, resolve_proxy
 from socketwire.io.client_polling import PollingChannel
 from socketwire.io.client_websocket import WebSocketChannel, WebSocketFactory, WebSocketLike
 
-__all__ = ["EngineClient", "EngineConnectionError"]
+__all__ = ["TRANSPORT_OPTIONS", "EngineClient", "EngineConnectionError"]
+
+#: What ``transport_options`` may set per transport (engine.io-client's ``transportOptions``).
+TRANSPORT_OPTIONS = frozenset({"headers", "query"})
 
 _SECURE = {"http": False, "ws": False, "https": True, "wss": True}
 
@@ -65,12 +81,17 @@ class EngineConnectionError(ConnectionError):
         self.closed = closed
 
 
-class EngineClient:
+class EngineClient(EngineEmitter):
     """An Engine.IO v4 client connection (engine.io-client's ``Socket``).
 
     Events reach ``on_event`` when given (called synchronously on the event loop; it must
     not block; an exception it raises goes to the loop's exception handler), otherwise
     they are queued for ``async for event in client``, which ends after [`Closed`][Closed].
+
+    Listeners registered with ``on(name, listener)`` get engine.io-client's events
+    (``open``, ``packet``, ``packetCreate``, ``drain``, ``upgrading``, ``upgrade``,
+    ``upgradeError``, ``error``, ``close``...: see
+    [`ENGINE_EVENTS`][socketwire.io.client_emitter.ENGINE_EVENTS]), called as they happen.
 
     Args:
         on_event: the event callback (None: iterate over the client instead).
@@ -88,6 +109,7 @@ class EngineClient:
         max_queued_events: int = 10_000,
         websocket_factory: WebSocketFactory | None = None,
     ) -> None:
+        super().__init__()
         self._on_event = on_event
         self._max_queued_events = max_queued_events
         self._queue: asyncio.Queue[Event] | None = None if on_event else asyncio.Queue()
@@ -130,6 +152,22 @@ class EngineClient:
         """Outgoing bytes queued and not yet handed to a transport."""
         return self._session.buffered_amount if self._session else 0
 
+    def on(self, event: str, listener: Callable[..., Any]) -> None:
+        """Call ``listener`` on every ``event`` (engine.io-client's names and arguments).
+
+        Raises:
+            ValueError: not one of [`ENGINE_EVENTS`][socketwire.io.client_emitter.ENGINE_EVENTS].
+        """
+        super().on(event, listener)
+        if event in VERBOSE_EVENTS and self._session is not None:
+            self._session.verbose_events = True
+
+    def once(self, event: str, listener: Callable[..., Any]) -> None:
+        """Call ``listener`` on the next ``event`` only."""
+        super().once(event, listener)
+        if event in VERBOSE_EVENTS and self._session is not None:
+            self._session.verbose_events = True
+
     def ping_expired(self) -> bool:
         """The heartbeat deadline passed though its timer has not fired yet (a blocked or
         late loop): engine.io-client's ``_hasPingExpired``. When True the session closes
@@ -154,9 +192,15 @@ class EngineClient:
         headers: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | None = None,
         # The session enforces it as a protocol deadline, so asyncio.timeout cannot replace it.
-        timeout: float = 20.0,  # noqa: ASYNC109
+        timeout: float | None = 20.0,  # noqa: ASYNC109
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        cookie_jar: AbstractCookieJar | None = None,
+        proxy: Proxy = True,
+        protocols: Sequence[str] = (),
+        timestamp_requests: bool | None = None,
+        transport_options: Mapping[str, Mapping[str, Any]] | None = None,
+        try_all_transports: bool = False,
     ) -> Handshake:
         """Open the session and wait for the server's handshake.
 
@@ -169,17 +213,30 @@ class EngineClient:
             query: extra query parameters on every request.
             headers: extra headers on every request and the WebSocket handshake.
             ssl: TLS context for https/wss (None: default certificate verification).
-            timeout: seconds to connect and receive the handshake; bound on each POST.
+            timeout: seconds to connect and receive the handshake; bound on each POST
+                (None: no limit).
             max_message_size: the largest message accepted from the server.
             max_buffered_bytes: the bound on outgoing bytes waiting for the transport;
                 crossing it closes the session (see [`ClientSession`][ClientSession]).
+            cookie_jar: the cookies of every request and of the WebSocket handshake,
+                kept from every response (None: a new jar for this session; an
+                ``aiohttp.DummyCookieJar`` keeps none).
+            proxy: True: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` variables; a URL:
+                that proxy; None or False: none (see [`socketwire.io.client_network`][socketwire.io.client_network]).
+            protocols: WebSocket subprotocols to offer.
+            timestamp_requests: add a cache-busting ``t`` parameter to the URL (None: to
+                polling requests only, as engine.io-client).
+            transport_options: per transport (``"polling"``, ``"websocket"``), extra
+                ``headers`` and ``query`` for that transport's requests only.
+            try_all_transports: when the first transport fails before the handshake, try
+                the next one.
 
         Returns:
             The server's handshake.
 
         Raises:
             EngineConnectionError: connection refused, handshake timeout, bad handshake.
-            ValueError: unsupported URL scheme or transport.
+            ValueError: unsupported URL scheme, transport, proxy or transport option.
             RuntimeError: called twice.
         """
         if self._session is not None:
@@ -188,6 +245,7 @@ class EngineClient:
         secure = _SECURE.get(parts.scheme.lower())
         if secure is None or not parts.netloc:
             raise ValueError(f"unsupported URL {url!r}: use http, https, ws or wss")
+        per_transport = _transport_options(transport_options)
         loop = asyncio.get_running_loop()
         self._session = session = ClientSession(
             transports=transports,
@@ -195,7 +253,9 @@ class EngineClient:
             handshake_timeout=timeout,
             max_message_size=max_message_size,
             max_buffered_bytes=max_buffered_bytes,
+            try_all_transports=try_all_transports,
         )
+        session.verbose_events = self.wants_verbose()
         self._endpoint = _Endpoint(
             secure=secure,
             netloc=parts.netloc,
@@ -204,6 +264,11 @@ class EngineClient:
             headers=dict(headers or {}),
             ssl=ssl,
             timeout=timeout,
+            cookie_jar=cookie_jar if cookie_jar is not None else new_cookie_jar(True),
+            proxy=resolve_proxy(url, proxy),
+            protocols=tuple(protocols),
+            timestamp_requests=timestamp_requests,
+            per_transport=per_transport,
         )
         self._opened = loop.create_future()
         # connect() may be cancelled before the outcome: never leave it "never retrieved".
@@ -323,9 +388,38 @@ class EngineClient:
             if not isinstance(event, Closed) and self._queue.qsize() >= self._max_queued_events:
                 # The application stopped reading: drop the connection, not the bound.
                 assert self._session is not None
-                self._session.abort(f"event queue full: {self._max_queued_events} events not read")
+                self._session.abort(
+                    "event queue full", f"{self._max_queued_events} events not read"
+                )
                 return
             self._queue.put_nowait(event)
+        self._emit_engine_event(event)
+
+    def _emit_engine_event(self, event: Event) -> None:
+        # engine.io-client's events, for listeners registered with on().
+        if isinstance(event, MessageReceived):
+            self.emit("message", event.data)
+        elif isinstance(event, PacketReceived):
+            self.emit("packet", event.packet)
+        elif isinstance(event, PacketCreated):
+            self.emit("packetCreate", event.packet)
+        elif isinstance(event, Drained):
+            self.emit("drain")
+        elif isinstance(event, PingReceived):
+            self.emit("ping")
+        elif isinstance(event, Opened):
+            self.emit("handshake", event.handshake)
+            self.emit("open")
+        elif isinstance(event, Upgrading):
+            self.emit("upgrading", str(event.transport))
+        elif isinstance(event, Upgraded):
+            self.emit("upgrade", str(event.transport))
+        elif isinstance(event, UpgradeFailed):
+            self.emit("upgradeError", event.description)
+        elif isinstance(event, Closed):
+            if event.error is not None:
+                self.emit("error", event.error)
+            self.emit("close", str(event.reason), event.description)
 
     def _arm_timer(self) -> None:
         assert self._session is not None
@@ -355,14 +449,20 @@ class EngineClient:
     def _url(self, transport: TransportName) -> str:
         session, endpoint = self._require()
         secure = endpoint.secure
-        if transport is TransportName.POLLING:
-            scheme = "https" if secure else "http"
-        else:
-            scheme = "wss" if secure else "ws"
-        params = {**endpoint.query, **session.query(transport)}
-        if transport is TransportName.POLLING:
-            params["t"] = secrets.token_urlsafe(6)  # cache busting, as engine.io-client
+        polling = transport is TransportName.POLLING
+        scheme = ("https" if secure else "http") if polling else ("wss" if secure else "ws")
+        extra = endpoint.per_transport.get(transport, {}).get("query", {})
+        params = {**endpoint.query, **extra, **session.query(transport)}
+        # Cache busting, as engine.io-client: polling unless turned off, WebSocket if asked.
+        stamp = endpoint.timestamp_requests
+        if (polling and stamp is not False) or (not polling and stamp):
+            params["t"] = secrets.token_urlsafe(6)
         return f"{scheme}://{endpoint.netloc}{endpoint.path}?{urlencode(params)}"
+
+    def _headers(self, transport: TransportName) -> dict[str, str]:
+        _, endpoint = self._require()
+        extra = endpoint.per_transport.get(transport, {}).get("headers", {})
+        return {**endpoint.headers, **extra}
 
     def _polling_channel(self) -> PollingChannel:
         if self._polling is None:
@@ -370,10 +470,12 @@ class EngineClient:
             self._polling = PollingChannel(
                 url=lambda: self._url(TransportName.POLLING),
                 listener=_Listener(self._feed),
-                headers=endpoint.headers,
+                headers=self._headers(TransportName.POLLING),
                 ssl=endpoint.ssl,
                 timeout=endpoint.timeout,
                 max_body=session.max_payload_size,
+                cookie_jar=endpoint.cookie_jar,
+                proxy=endpoint.proxy,
             )
             self._channels.append(self._polling)
         return self._polling
@@ -383,11 +485,14 @@ class EngineClient:
         channel = self._websocket_factory(
             url=self._url(TransportName.WEBSOCKET),
             listener=_Listener(self._feed),
-            headers=endpoint.headers,
+            headers=self._headers(TransportName.WEBSOCKET),
             ssl=endpoint.ssl,
             timeout=endpoint.timeout,
             # Text messages carry one more byte than their data: the packet type.
             max_size=session.max_message_size + 1,
+            cookie_jar=endpoint.cookie_jar,
+            proxy=endpoint.proxy,
+            protocols=endpoint.protocols,
         )
         self._channels.append(channel)
         channel.open()
@@ -412,7 +517,31 @@ class _Endpoint:
     query: dict[str, str]
     headers: dict[str, str]
     ssl: ssl_module.SSLContext | None
-    timeout: float
+    timeout: float | None
+    cookie_jar: AbstractCookieJar
+    proxy: str | None = None
+    protocols: tuple[str, ...] = ()
+    timestamp_requests: bool | None = None
+    per_transport: dict[TransportName, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+
+def _transport_options(
+    options: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[TransportName, dict[str, dict[str, str]]]:
+    result: dict[TransportName, dict[str, dict[str, str]]] = {}
+    for name, values in (options or {}).items():
+        try:
+            transport = TransportName(name)
+        except ValueError:
+            raise ValueError(f"transport_options: unknown transport {name!r}") from None
+        unknown = set(values) - TRANSPORT_OPTIONS
+        if unknown:
+            raise ValueError(
+                f"transport_options[{name!r}]: unsupported {sorted(unknown)} "
+                f"(supported: {sorted(TRANSPORT_OPTIONS)})"
+            )
+        result[transport] = {key: dict(value) for key, value in values.items()}
+    return result
 
 
 class _Listener:

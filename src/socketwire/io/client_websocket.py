@@ -12,16 +12,22 @@ import asyncio
 import contextlib
 import ssl as ssl_module
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from aiohttp.abc import AbstractCookieJar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.typing import Subprotocol
+
+from socketwire.io.client_network import cookie_header, store_cookies
 
 __all__ = ["WebSocketChannel", "WebSocketFactory", "WebSocketLike", "WebSocketListener"]
 
 # Close codes we send when the server breaks the WebSocket protocol or our size limit.
 _OUR_ERROR_CODES = frozenset({1002, 1007, 1009})
+# Seconds allowed for the closing handshake when no timeout is set.
+_GOODBYE = 10.0
 
 
 class WebSocketListener(Protocol):
@@ -73,8 +79,11 @@ class WebSocketFactory(Protocol):
         listener: WebSocketListener,
         headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None,
-        timeout: float,
+        timeout: float | None,
         max_size: int,
+        cookie_jar: AbstractCookieJar,
+        proxy: str | None,
+        protocols: Sequence[str],
     ) -> WebSocketLike:
         """A WebSocket to ``url`` (not opened yet); see [`WebSocketChannel`][WebSocketChannel]."""
         ...
@@ -91,8 +100,12 @@ class WebSocketChannel:
         listener: receives the results.
         headers: extra handshake headers.
         ssl: TLS context for wss (None: default verification).
-        timeout: seconds for the opening handshake.
+        timeout: seconds for the opening handshake (None: no limit).
         max_size: the largest message accepted (a larger one fails the connection, 1009).
+        cookie_jar: its cookies go with the handshake, which may set more (see
+            [`socketwire.io.client_network`][socketwire.io.client_network]).
+        proxy: the proxy URL, tunnelled through with ``CONNECT`` (None: direct).
+        protocols: the subprotocols to offer (``Sec-WebSocket-Protocol``).
     """
 
     def __init__(
@@ -102,8 +115,11 @@ class WebSocketChannel:
         listener: WebSocketListener,
         headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None,
-        timeout: float,
+        timeout: float | None,
         max_size: int,
+        cookie_jar: AbstractCookieJar,
+        proxy: str | None = None,
+        protocols: Sequence[str] = (),
     ) -> None:
         self._url = url
         self._listener = listener
@@ -111,6 +127,9 @@ class WebSocketChannel:
         self._ssl = ssl
         self._timeout = timeout
         self._max_size = max_size
+        self._cookie_jar = cookie_jar
+        self._proxy = proxy
+        self._protocols = [Subprotocol(p) for p in protocols] or None
         self._outgoing: deque[tuple[str | bytes, ...] | object] = deque()
         self._wake_writer = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -141,7 +160,7 @@ class WebSocketChannel:
         if self._ws is None:
             reader.cancel()
         # A server that stops reading could block a write forever: bound the goodbye.
-        done, _ = await asyncio.wait([reader], timeout=2 * self._timeout)
+        done, _ = await asyncio.wait([reader], timeout=2 * (self._timeout or _GOODBYE))
         if not done:
             reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -150,23 +169,32 @@ class WebSocketChannel:
     async def _read_loop(self) -> None:
         # websockets wants ssl only for wss (True: default verification).
         tls: dict[str, Any] = {"ssl": self._ssl or True} if self._url.startswith("wss:") else {}
+        headers = dict(self._headers)
+        cookies = cookie_header(self._cookie_jar, self._url)
+        if cookies:
+            # After the application's own Cookie header, as engine.io-client does.
+            mine = next((k for k in headers if k.lower() == "cookie"), None)
+            headers["Cookie"] = f"{headers.pop(mine)}; {cookies}" if mine else cookies
         try:
             ws = await connect(
                 self._url,
-                additional_headers=self._headers,
+                additional_headers=headers,
                 **tls,
                 open_timeout=self._timeout,
-                close_timeout=self._timeout,
+                close_timeout=self._timeout or _GOODBYE,
                 max_size=self._max_size,
-                # Engine.IO has its own heartbeat; proxies come from explicit options only.
+                subprotocols=self._protocols,
+                # Engine.IO has its own heartbeat; the proxy is resolved by client_network.
                 ping_interval=None,
-                proxy=None,
+                proxy=self._proxy,
             )
         except Exception as exc:
             # Whatever stops the connection (refused, TLS, bad handshake, bad option) is a
             # transport error for the session; nothing may escape this task unreported.
-            self._listener.websocket_failed(f"websocket error: {_describe(exc)}")
+            self._listener.websocket_failed(_describe(exc))
             return
+        if ws.response is not None:
+            store_cookies(self._cookie_jar, self._url, ws.response.headers.get_all("Set-Cookie"))
         self._ws = ws
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(ws))
         self._listener.websocket_opened()
@@ -175,7 +203,7 @@ class WebSocketChannel:
                 self._listener.websocket_message(message)
         except ConnectionClosedError as exc:
             if exc.rcvd is None and exc.sent is not None and exc.sent.code in _OUR_ERROR_CODES:
-                self._listener.websocket_failed(f"websocket error: {exc}")
+                self._listener.websocket_failed(str(exc))
             else:
                 self._listener.websocket_closed(f"websocket connection closed: {exc}")
         else:

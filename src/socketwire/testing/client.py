@@ -246,8 +246,9 @@ class TestClient:
         listener: WebSocketListener,
         headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None,
-        timeout: float,
+        timeout: float | None,
         max_size: int,
+        **network: Any,  # cookies, proxy, subprotocols: nothing to do in memory
     ) -> MemoryChannel:
         self._channel = MemoryChannel(
             self.sio, url=url, listener=listener, headers=headers, max_size=max_size
