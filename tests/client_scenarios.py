@@ -34,9 +34,12 @@ from socketwire.client import (
     AsyncClient,
     BufferFullError,
     ConnectError,
+    DisconnectDescription,
     ReadyState,
     SyncClient,
+    TransportError,
 )
+from socketwire.socketio import ProtocolError
 
 __all__ = [
     "MODES",
@@ -483,8 +486,13 @@ async def test_server_killed_and_restarted(
     if mode == "upgrade":
         await server.d.expect("upgrade")
     await server.kill()
-    [reason] = await rec.expect("disconnect")
+    reason, details = await rec.expect("disconnect")
     assert reason in ("transport close", "transport error")
+    if reason == "transport error":  # JS's details: the TransportError
+        assert isinstance(details, TransportError)
+        assert details.message in ("xhr poll error", "xhr post error", "websocket error")
+    else:
+        assert details is None or isinstance(details, DisconnectDescription)
     assert not client.connected
     for i in range(5):
         client.emit("buffered", i, bytes([i]))
@@ -536,7 +544,7 @@ async def test_no_reconnection_after_client_disconnect(
     listen(client, rec, "disconnect", "reconnect_attempt")
     waiter = asyncio.create_task(client.wait())
     await client.disconnect()
-    assert await rec.expect("disconnect") == ("io client disconnect",)
+    assert await rec.expect("disconnect") == ("io client disconnect", None)
     await asyncio.wait_for(waiter, WAIT)
     assert client.io is not None
     assert client.io.ready_state is ReadyState.CLOSED
@@ -554,7 +562,7 @@ async def test_no_reconnection_after_server_disconnect(
     client = await connect(clients, server, reconnection_delay=0.05, **options(mode))
     listen(client, rec, "disconnect", "reconnect_attempt")
     await server.command("disconnect", nsp="/")
-    assert await rec.expect("disconnect") == ("io server disconnect",)
+    assert await rec.expect("disconnect") == ("io server disconnect", None)
     await asyncio.wait_for(client.wait(), WAIT)
     assert client.io is not None
     assert client.io.ready_state is ReadyState.CLOSED  # no namespace left: connection closed
@@ -605,7 +613,27 @@ async def test_recovery_after_a_forced_transport_close(
         reconnection_delay=0.3, randomization_factor=0, parser=parser, **options(mode)
     )
     clients.append(client)
-    listen(client, rec, "connect", "disconnect", "tick")
+
+    # Handlers that take exactly the arguments the server's application sent: the offset
+    # the server appends for recovery never reaches them (nor the catch-all, with *args).
+    @client.on("tick")
+    async def tick(number: int) -> None:
+        rec.record("tick", number)
+
+    @client.on("news")
+    def news(headline: str, body: bytes) -> None:  # a plain handler, in a worker thread
+        rec.record("news", headline, body)
+
+    @client.on("bare")
+    async def bare() -> None:
+        rec.record("bare")
+
+    @client.on("disconnect")
+    async def disconnected(reason: str) -> None:
+        rec.record("disconnect", reason)
+
+    client.on_any(lambda event, *args: rec.record("any", event, *args))
+    listen(client, rec, "connect")
     await client.connect(server.url, wait_timeout=WAIT)
     await rec.expect("connect")
     first = await server.d.expect("connection")
@@ -613,25 +641,39 @@ async def test_recovery_after_a_forced_transport_close(
     if mode == "upgrade":
         await server.d.expect("upgrade")
     await server.command("emit", nsp="/", event="tick", args=[1])
-    [number, offset] = await rec.expect("tick")
-    assert number == 1
-    assert isinstance(offset, str)  # the offset the server appended
+    assert await rec.expect("tick") == (1,)
+    assert await rec.expect("any") == ("tick", 1)
+    # to one socket, a string last (what an offset looks like) and binary: all delivered
+    await server.command(
+        "emit", nsp="/", to=client.id, event="news", args=to_js(["headline", BINARY])
+    )
+    assert await rec.expect("news") == ("headline", BINARY)
+    assert await rec.expect("any") == ("news", "headline", BINARY)
+    await server.command("emit", nsp="/", event="bare", args=[])
+    assert await rec.expect("bare") == ()
+    assert await rec.expect("any") == ("bare",)
     await server.command("close_transport", nsp="/", to=client.id)
     assert await rec.expect("disconnect") == ("transport close",)
     await server.d.expect("disconnect", id=first["id"])
     await server.command("emit", nsp="/", event="tick", args=[2])
-    await server.command("emit", nsp="/", event="tick", args=[3])
+    await server.command("emit", nsp="/", event="news", args=["missed", "second string"])
     await rec.expect("connect")
+    # the offsets kept by the client brought the session back, with what it missed
     again = await server.d.expect("connection")
     assert again["recovered"] is True
     assert again["id"] == first["id"]
     assert client.recovered
     assert client.id == first["id"]
-    assert (await rec.expect("tick"))[0] == 2
-    assert (await rec.expect("tick"))[0] == 3
+    assert await rec.expect("tick") == (2,)
+    assert await rec.expect("news") == ("missed", "second string")
     await server.command("emit", nsp="/", event="tick", args=[4])
-    assert (await rec.expect("tick"))[0] == 4
-    assert [args[0] for args in rec.all("tick")] == [1, 2, 3, 4]  # each once
+    assert await rec.expect("tick") == (4,)
+    assert rec.all("tick") == [(1,), (2,), (4,)]  # each once
+    assert [args for args in rec.all("any") if args[0] == "tick"] == [
+        ("tick", 1),
+        ("tick", 2),
+        ("tick", 4),
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -655,7 +697,7 @@ async def test_emit_after_a_frozen_loop_is_buffered(
     time.sleep(1.0)  # noqa: ASYNC251 - the scenario itself: the loop is frozen
     client.emit("after-freeze", 2)
     assert client.main.send_buffer_size == 1
-    assert await rec.expect("disconnect") == ("ping timeout",)
+    assert await rec.expect("disconnect") == ("ping timeout", None)
     await rec.expect("reconnect")
     [message] = await messages(server, 1, name="after-freeze")
     assert message["args"] == [2]
@@ -768,7 +810,9 @@ async def test_stray_and_malformed_packets(
     assert client.connected
     # A malformed packet: the connection is dropped ("parse error"), then comes back.
     await server.command("raw", nsp="/", to=client.id, data="2[not json")
-    assert await rec.expect("disconnect") == ("parse error",)
+    reason, details = await rec.expect("disconnect")
+    assert reason == "parse error"
+    assert isinstance(details, ProtocolError)  # JS's details: the decoder's error
     await rec.expect("reconnect")
     await rec.expect("connect")
     assert await client.timeout(WAIT).emit_with_ack("back", 2) == 2

@@ -14,7 +14,15 @@ if TYPE_CHECKING:
     from socketwire.adapters.emitter import Emitter
     from socketwire.adapters.types import Handshake, RecoveryOptions
     from socketwire.cli import run
-    from socketwire.client import AsyncClient, BufferFullError, ConnectError, SyncClient
+    from socketwire.client import (
+        AsyncClient,
+        BufferFullError,
+        ConnectError,
+        SimpleClient,
+        SyncClient,
+        SyncSimpleClient,
+        TransportError,
+    )
     from socketwire.errors import (
         AckError,
         AckTimeoutError,
@@ -52,9 +60,12 @@ __all__ = [
     "RecoveryOptions",
     "RemoteSocket",
     "Server",
+    "SimpleClient",
     "Socket",
     "SocketwireError",
     "SyncClient",
+    "SyncSimpleClient",
+    "TransportError",
     "WSGIApp",
     "run",
 ]
@@ -80,8 +91,11 @@ _LAZY: dict[str, str] = {
     "RemoteSocket": "socketwire.server",
     "Server": "socketwire.server",
     "Socket": "socketwire.server",
+    "SimpleClient": "socketwire.client",
     "SocketwireError": "socketwire.errors",
     "SyncClient": "socketwire.client",
+    "SyncSimpleClient": "socketwire.client",
+    "TransportError": "socketwire.client",
     # needs the optional a2wsgi package (the wsgi extra)
     "WSGIApp": "socketwire.io.wsgi",
     "run": "socketwire.cli",

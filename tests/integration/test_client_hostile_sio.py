@@ -19,12 +19,19 @@ from typing import Any
 
 import pytest
 
-from socketwire.client import AsyncClient, BufferFullError, ConnectError, ReadyState
+from socketwire.client import (
+    AsyncClient,
+    BufferFullError,
+    ConnectError,
+    ReadyState,
+    TransportError,
+)
 from socketwire.engineio import CloseReason
 from socketwire.engineio.client_session import Closed, MessageReceived
 from socketwire.io.client_transports import EngineClient
 from socketwire.io.engine import EngineServer, EngineSocket
 from socketwire.io.native import NativeServer
+from socketwire.socketio import ProtocolError
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +185,9 @@ async def test_malformed_packet_is_a_parse_error_then_a_reconnection(
         client = new_client(clients, transports=TRANSPORTS[transport])
         events = Events(client, "connect", "disconnect", "reconnect", "next", "x")
         await client.connect(url, wait_timeout=WAIT)
-        assert await events.expect("disconnect") == ("parse error",)
+        reason, details = await events.expect("disconnect")
+        assert reason == "parse error"
+        assert isinstance(details, ProtocolError)  # JS's details: the decoder's error
         await events.expect("reconnect")
         await events.expect("connect", 2)
         assert client.connected
@@ -201,7 +210,12 @@ async def test_oversized_message_is_refused_by_the_client_limit(
             client = new_client(clients, transports=transport, max_message_size=1000)
             events = Events(client, "connect", "disconnect", "big")
             await client.connect(url, wait_timeout=WAIT)
-            assert await events.expect("disconnect") == ("transport error",)
+            reason, details = await events.expect("disconnect")
+            assert reason == "transport error"
+            assert isinstance(details, TransportError)
+            # the polling body's bound (twice max_message_size) or the message's
+            assert details.message in ("xhr poll error", "websocket error")
+            assert "bytes" in details.description
             await events.expect("connect", 2)
             assert client.id == "good"
             assert events.all("big") == []
@@ -218,7 +232,10 @@ async def test_oversized_attachment_is_refused(clients: list[AsyncClient]) -> No
         client = new_client(clients, transports=["websocket"], max_message_size=1000)
         events = Events(client, "connect", "disconnect", "blob")
         await client.connect(url, wait_timeout=WAIT)
-        assert await events.expect("disconnect") == ("transport error",)
+        reason, details = await events.expect("disconnect")
+        assert reason == "transport error"
+        assert isinstance(details, TransportError)
+        assert details.message == "websocket error"
         await events.expect("connect", 2)
         assert events.all("blob") == []
 
@@ -304,9 +321,17 @@ async def test_engine_handshake_that_never_comes(
             clients, transports=TRANSPORTS[transport], timeout=0.3, reconnection_attempts=2
         )
         events = Events(client, "reconnect_attempt", "reconnect_error", "reconnect_failed")
+        # by default the first attempt that times out is the answer
+        with pytest.raises(ConnectError) as caught:
+            await client.connect(url, wait_timeout=WAIT)
+        assert caught.value.message == "timeout"  # socket.io-client's Error("timeout")
+        assert len(accepted) == 1
+        assert events.all("reconnect_attempt") == []
+        # with retry, the attempts go on until reconnection_attempts ran out
+        accepted.clear()
         started = time.monotonic()
         with pytest.raises(ConnectError):
-            await client.connect(url, wait_timeout=WAIT)
+            await client.connect(url, wait_timeout=WAIT, retry=True)
         elapsed = time.monotonic() - started
         assert 0.9 <= elapsed < WAIT  # three attempts of 0.3 s each, then it gives up
         await events.expect("reconnect_failed")
@@ -411,10 +436,11 @@ async def test_server_that_stops_reading(clients: list[AsyncClient]) -> None:
             await asyncio.sleep(0)  # let the writer hand what it can to the kernel
         assert refused, "the client kept accepting emits"
         assert most <= limit
-        assert await events.expect("disconnect") == ("transport error",)
-        reason, description = await events.expect("close")  # the Manager's event
+        assert (await events.expect("disconnect"))[0] == "transport error"
+        reason, details = await events.expect("close")  # the Manager's event
         assert reason == "transport error"
-        assert description.startswith("send buffer full")
+        assert isinstance(details, TransportError)
+        assert details.message == "send buffer full"
         assert client.main.send_buffer_size == 10  # then the send buffer's own bound
         assert len(accepted) == 1
 
@@ -517,7 +543,8 @@ async def test_polling_server_that_stops_answering_posts(clients: list[AsyncClie
                 break
             await asyncio.sleep(0)
         assert refused, "the client kept accepting emits"
-        assert await events.expect("disconnect") == ("transport error",)
-        reason, description = await events.expect("close")
+        assert (await events.expect("disconnect"))[0] == "transport error"
+        reason, details = await events.expect("close")
         assert reason == "transport error"
-        assert description.startswith("send buffer full")
+        assert isinstance(details, TransportError)
+        assert details.message == "send buffer full"

@@ -44,9 +44,18 @@ class Backoff:
         self.min = min
         self.max = max
         self.factor = factor
-        self.jitter = jitter if 0 < jitter <= 1 else 0.0
+        self.jitter = jitter
         self.attempts = 0
         self._random = random
+
+    @property
+    def jitter(self) -> float:
+        """The randomization factor (0: none); setting a value outside ``(0, 1]`` sets 0."""
+        return self._jitter
+
+    @jitter.setter
+    def jitter(self, value: float) -> None:
+        self._jitter = value if 0 < value <= 1 else 0.0
 
     def duration(self) -> float:
         """Return the delay before the next attempt, in seconds, and count the attempt."""

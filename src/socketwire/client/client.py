@@ -11,6 +11,10 @@ The client's own ``on``/``emit``/... methods are those of its main namespace ``"
 ``close``, ``error``, ``ping``) registered with [`AsyncClient.on()`][AsyncClient.on] go to the
 Manager.
 
+[`AsyncClient.connect()`][AsyncClient.connect] fails fast by default, as python-socketio's:
+the first failed attempt raises. ``connect(url, retry=True)`` keeps trying, as
+socket.io-client does.
+
 For example:
 
 ```python
@@ -36,33 +40,20 @@ import ssl as ssl_module
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any
 from urllib.parse import urlsplit
 
 from socketwire.client.errors import ConnectError
-from socketwire.client.manager import Manager, ManagerOptions, ReadyState, make_parser
-from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
+from socketwire.client.main_socket import MANAGER_EVENTS, MainSocketMethods
+from socketwire.client.manager import Manager, ReadyState
+from socketwire.client.options import ManagerOptions, make_parser
+from socketwire.client.socket import Auth, ClientSocket
 from socketwire.engineio.client_session import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE
+from socketwire.io.client_network import Proxy
 from socketwire.io.client_websocket import WebSocketFactory
 from socketwire.socketio import Parser
 
 __all__ = ["MANAGER_EVENTS", "AsyncClient"]
-
-H = TypeVar("H", bound=Callable[..., Any])
-
-#: Events that belong to the Manager (socket.io-client: ``socket.io.on(...)``).
-MANAGER_EVENTS = frozenset(
-    {
-        "open",
-        "close",
-        "error",
-        "ping",
-        "reconnect_attempt",
-        "reconnect",
-        "reconnect_error",
-        "reconnect_failed",
-    }
-)
 
 _SCHEMES = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _UNSET: Any = object()
@@ -82,16 +73,22 @@ def _manager_key(url: str, path: str) -> str:
     return f"{scheme}://{host}:{port}{path}"
 
 
-class AsyncClient:
+class AsyncClient(MainSocketMethods):
     """A Socket.IO client on asyncio (socket.io-client 4.8).
+
+    Options that socket.io-client reads with ``||`` read 0 and None the same way here: see
+    [`socketwire.client.options`][socketwire.client.options].
 
     Args:
         reconnection: reconnect after an unexpected disconnection.
-        reconnection_attempts: attempts before ``reconnect_failed`` (``math.inf``: no end).
-        reconnection_delay: the first delay before reconnecting, in seconds.
-        reconnection_delay_max: the largest delay, in seconds.
-        randomization_factor: jitter of the delays, in ``[0, 1]``.
-        timeout: seconds allowed for each Engine.IO connection attempt.
+        reconnection_attempts: attempts before ``reconnect_failed`` (``math.inf``, 0 or
+            None: no end).
+        reconnection_delay: the first delay before reconnecting, in seconds (0 or None:
+            1 s).
+        reconnection_delay_max: the largest delay, in seconds (0 or None: 5 s).
+        randomization_factor: jitter of the delays, in ``[0, 1]`` (None: 0.5).
+        timeout: seconds allowed for each Engine.IO connection attempt (None: 20 s;
+            False: no limit).
         parser: ``"json"`` (default) or ``"msgpack"`` (socket.io-msgpack-parser), or a parser.
         retries: resend an acknowledged emit up to this many times: every non-volatile emit
             then waits for the server's ack, one at a time, in order (at-least-once).
@@ -109,7 +106,21 @@ class AsyncClient:
             that stops reading); crossing it drops the connection (``"transport error"``).
         headers: extra headers of every request and of the WebSocket handshake.
         query: extra query parameters.
-        ssl: TLS context for https/wss.
+        ssl: TLS context for https/wss (None: the system's certificate authorities; pass
+            ``ssl.create_default_context(cafile=...)`` for a private CA).
+        with_credentials: keep cookies (a load balancer's, the server's) and send them
+            with every request and the WebSocket handshake (JS ``withCredentials``).
+        proxy: True (default): ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``; a URL: that
+            HTTP proxy; None or False: none.
+        protocols: WebSocket subprotocols to offer.
+        timestamp_requests: cache-busting ``t`` parameter: None on polling only, True on
+            the WebSocket too, False nowhere.
+        transport_options: per transport, extra ``headers`` and ``query``:
+            ``{"websocket": {"headers": {...}}}``.
+        remember_upgrade: after a WebSocket worked, reconnect with the WebSocket directly.
+        try_all_transports: when the first transport fails, try the next one.
+        auto_connect: a socket created with [`socket()`][socket] while the client is connected
+            (or connecting) connects at once (JS ``autoConnect``).
         force_new: always use a new Manager (JS ``forceNew``).
         multiplex: share the Manager of another client of the same server (JS default).
         websocket_factory: builds each WebSocket connection (None: over the network;
@@ -120,11 +131,11 @@ class AsyncClient:
         self,
         *,
         reconnection: bool = True,
-        reconnection_attempts: float = math.inf,
-        reconnection_delay: float = 1.0,
-        reconnection_delay_max: float = 5.0,
-        randomization_factor: float = 0.5,
-        timeout: float = 20.0,
+        reconnection_attempts: float | None = math.inf,
+        reconnection_delay: float | None = 1.0,
+        reconnection_delay_max: float | None = 5.0,
+        randomization_factor: float | None = 0.5,
+        timeout: float | None = 20.0,
         parser: str | Parser | None = None,
         retries: int = 0,
         ack_timeout: float | None = None,
@@ -138,6 +149,14 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | None = None,
+        with_credentials: bool = True,
+        proxy: Proxy = True,
+        protocols: Sequence[str] = (),
+        timestamp_requests: bool | None = None,
+        transport_options: Mapping[str, Mapping[str, Any]] | None = None,
+        remember_upgrade: bool = False,
+        try_all_transports: bool = False,
+        auto_connect: bool = True,
         force_new: bool = False,
         multiplex: bool = True,
         websocket_factory: WebSocketFactory | None = None,
@@ -161,6 +180,14 @@ class AsyncClient:
             parser=parser,
             max_message_size=max_message_size,
             max_buffered_bytes=max_buffered_bytes,
+            with_credentials=with_credentials,
+            proxy=proxy,
+            protocols=tuple(protocols),
+            timestamp_requests=timestamp_requests,
+            transport_options=dict(transport_options or {}),
+            remember_upgrade=remember_upgrade,
+            try_all_transports=try_all_transports,
+            auto_connect=auto_connect,
             websocket_factory=websocket_factory,
         )
         self._socket_options: dict[str, Any] = {
@@ -173,7 +200,8 @@ class AsyncClient:
         self._multiplex = multiplex
         self._sockets: dict[str, ClientSocket] = {}
         self._namespaces: list[str] = []
-        self._manager_handlers: list[tuple[str, Callable[..., Any]]] = []
+        # Manager event handlers registered on the client: (event, handler, once).
+        self._manager_handlers: list[tuple[str, Callable[..., Any], bool]] = []
         #: The Manager of the current connection (None before [`connect()`][connect]).
         self.io: Manager | None = None
         self.socket("/")
@@ -183,8 +211,13 @@ class AsyncClient:
 
     # -- namespaces --------------------------------------------------------------------
     def socket(self, nsp: str = "/") -> ClientSocket:
-        """The socket of namespace ``nsp`` (created if new; connected by [`connect()`][connect]
-        when listed in its ``namespaces``, or by its own ``connect()`` afterwards)."""
+        """The socket of namespace ``nsp``, created if new.
+
+        [`connect()`][connect] connects the namespaces it lists. A new socket asked for while the
+        client is connected (or connecting) joins at once with ``auto_connect`` (the
+        default, as in JS; then call this on the event loop), else with its own
+        ``connect()``.
+        """
         if not nsp.startswith("/"):
             raise ValueError(f"a namespace starts with '/': {nsp!r}")
         sock = self._sockets.get(nsp)
@@ -193,6 +226,9 @@ class AsyncClient:
             self._sockets[nsp] = sock
             if self.io is not None:
                 self._attach(self.io, sock)
+                live = any(s.active for s in self._sockets.values())
+                if self._options.auto_connect and live:
+                    sock.connect()
         return sock
 
     @property
@@ -228,8 +264,17 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         wait: bool = True,
         wait_timeout: float | None = None,
+        retry: bool = False,
     ) -> None:
         """Connect ``namespaces`` (default: the URL's path, else ``"/"``) over one connection.
+
+        By default the first failed attempt raises (as python-socketio's ``connect``): a
+        server that is down, refuses, or does not answer within ``timeout`` is an error at
+        once, with nothing left running. With ``retry=True`` the client keeps trying in the
+        background with the reconnection back-off, as socket.io-client does, each failure
+        logged at WARNING (``connect_error`` handlers see them too), until connected, until
+        ``wait_timeout``, or until ``reconnection_attempts`` run out. Once connected, a lost
+        connection is re-established with the back-off either way.
 
         Args:
             url: the server, ``http(s)://host:port`` (or ``ws(s)://``).
@@ -237,14 +282,20 @@ class AsyncClient:
             auth: replaces the constructor's ``auth`` for these namespaces.
             transports: replaces the constructor's ``transports``.
             headers: replaces the constructor's ``headers``.
-            wait: wait until every namespace is connected.
-            wait_timeout: seconds to wait (None: as long as connection attempts go on, that
-                is until ``reconnect_failed`` with a bounded ``reconnection_attempts``).
+            wait: wait until every namespace is connected (False: return at once; the
+                outcome goes to the ``connect`` and ``connect_error`` handlers).
+            wait_timeout: seconds to wait (None: as long as the attempt, or with ``retry``
+                the attempts, go on).
+            retry: keep trying after a failed attempt instead of raising.
 
         Raises:
-            ConnectError: a namespace was refused (``data`` is the server's), or the
-                connection failed and no reconnection is coming, or ``wait_timeout``
-                elapsed; the client is then disconnected.
+            TransportError: the connection failed (a ``ConnectError``; ``message`` is
+                engine.io-client's, ``"xhr poll error"`` or ``"websocket error"``, and
+                ``description`` the cause).
+            ConnectError: a namespace was refused (``message`` and ``data`` are the
+                middleware's), or the attempt timed out (``"timeout"``), or with ``retry``
+                the attempts ran out, or ``wait_timeout`` elapsed (the last error is then
+                its ``__cause__``). The client is then disconnected.
             RuntimeError: the client is already connected or connecting.
             ValueError: an unsupported URL.
         """
@@ -267,13 +318,14 @@ class AsyncClient:
         origin = f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else "")
         manager = self._lookup(key, origin, names, options)
         self.io = manager
-        for handler_event, handler in self._manager_handlers:
-            if handler not in manager.handlers(handler_event):
-                manager.on(handler_event, handler)
+        self._register_manager_handlers(manager)
         self._namespaces = names
         sockets = [self.socket(nsp) for nsp in names]
         for sock in sockets:
             self._attach(manager, sock)
+        if not retry and manager.ready_state is ReadyState.CLOSED and not manager.reconnecting:
+            # JS open(callback): with a callback, a failed attempt starts no reconnection.
+            manager.open(lambda error: None)
         for sock in sockets:
             if auth is not _UNSET:
                 sock.auth = auth
@@ -284,13 +336,24 @@ class AsyncClient:
         try:
             async with asyncio.timeout(wait_timeout):
                 for sock in sockets:
-                    await sock.wait_connected()
+                    await sock.wait_connected(retry=retry)
         except TimeoutError:
+            last = next((s.connect_error for s in sockets if s.connect_error is not None), None)
             await self.disconnect()
-            raise ConnectError(f"not connected within {wait_timeout} s") from None
+            raise ConnectError(f"not connected within {wait_timeout} s") from last
         except ConnectError:
             await self.disconnect()
             raise
+
+    def _register_manager_handlers(self, manager: Manager) -> None:
+        for event, handler, once in list(self._manager_handlers):
+            if handler in manager.listeners(event):
+                continue
+            if once:
+                manager.once(event, handler)
+                self._manager_handlers.remove((event, handler, once))
+            else:
+                manager.on(event, handler)
 
     def _lookup(self, key: str, origin: str, names: list[str], options: ManagerOptions) -> Manager:
         loop = asyncio.get_running_loop()
@@ -357,72 +420,3 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.disconnect()
-
-    # -- the main namespace ------------------------------------------------------------
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """Register ``handler`` for an event of ``"/"``, or for a Manager event.
-
-        Without ``handler``, a decorator.
-        """
-
-        def register(fn: H) -> H:
-            if event in MANAGER_EVENTS:
-                self._manager_handlers.append((event, fn))
-                if self.io is not None:
-                    self.io.on(event, fn)
-            else:
-                self.main.on(event, fn)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
-        """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
-        if event in MANAGER_EVENTS:
-            self._manager_handlers = [
-                (e, h)
-                for e, h in self._manager_handlers
-                if e != event or (handler is not None and h is not handler)
-            ]
-            if self.io is not None:
-                self.io.off(event, handler)
-        else:
-            self.main.off(event, handler)
-
-    def on_any(self, listener: Callable[..., Any]) -> None:
-        """See [`ClientSocket.on_any()`][ClientSocket.on_any] (main namespace)."""
-        self.main.on_any(listener)
-
-    def off_any(self, listener: Callable[..., Any] | None = None) -> None:
-        """See [`ClientSocket.off_any()`][ClientSocket.off_any] (main namespace)."""
-        self.main.off_any(listener)
-
-    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See [`ClientSocket.on_any_outgoing()`][ClientSocket.on_any_outgoing] (main namespace)."""
-        self.main.on_any_outgoing(listener)
-
-    def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
-        """[`ClientSocket.off_any_outgoing()`][ClientSocket.off_any_outgoing], main namespace."""
-        self.main.off_any_outgoing(listener)
-
-    def emit(self, event: str, *args: Any) -> None:
-        """See [`ClientSocket.emit()`][ClientSocket.emit] (main namespace)."""
-        self.main.emit(event, *args)
-
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """See [`ClientSocket.emit_with_ack()`][ClientSocket.emit_with_ack] (main namespace)."""
-        return await self.main.emit_with_ack(event, *args)
-
-    def timeout(self, seconds: float) -> SocketEmitter:
-        """See [`ClientSocket.timeout()`][ClientSocket.timeout] (main namespace)."""
-        return self.main.timeout(seconds)
-
-    @property
-    def volatile(self) -> SocketEmitter:
-        """See [`ClientSocket.volatile`][ClientSocket.volatile] (main namespace)."""
-        return self.main.volatile

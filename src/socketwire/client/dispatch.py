@@ -3,7 +3,9 @@
 The client's protocol code (the Manager, the namespace sockets) never calls application code
 directly: it queues a job, and one task per registry runs the jobs in order. A coroutine
 handler is awaited; a plain one runs in a worker thread (``asyncio.to_thread``), so a slow
-handler of either kind never holds up the event loop and its heartbeats.
+handler of either kind never holds up the event loop and its heartbeats. A handler gets as
+many of the event's arguments as it declares
+([`socketwire.client.arity`][socketwire.client.arity]), typed or not: the cut comes first.
 
 A namespace socket's registry is *typed*: a handler whose annotations are enforced (see
 ``socketwire.typed.signature``) is wrapped when registered, and event arguments that do not
@@ -17,23 +19,36 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from socketwire.client.arity import fit_arguments
 from socketwire.errors import PayloadError
 from socketwire.handlers import call_handler
 from socketwire.socketio import RESERVED_EVENTS
 from socketwire.typed.payloads import outgoing_default
 from socketwire.typed.signature import prepare
 
-__all__ = ["HasListeners", "Listeners", "logger"]
+__all__ = ["Handler", "HasListeners", "Listeners", "logger"]
 
 logger = logging.getLogger("socketwire.client")
 
 H = TypeVar("H", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler: what is called (``call``: the validating wrapper of a typed
+    handler, or the handler itself), what the application registered (``original``: its
+    arity, and what ``off`` and ``listeners`` know), and whether it runs once."""
+
+    call: Callable[..., Any]
+    original: Callable[..., Any]
+    once: bool = False
+
+
 class Listeners:
-    """Named handlers (``on``/``off``) and an ordered job queue that runs them.
+    """Named handlers (``on``/``once``/``off``) and an ordered job queue that runs them.
 
     Args:
         owner: Named in the log.
@@ -43,7 +58,7 @@ class Listeners:
     def __init__(self, owner: str, *, typed: bool = False) -> None:
         self._owner = owner
         self._typed = typed
-        self._handlers: dict[str, list[Callable[..., Any]]] = {}
+        self._handlers: dict[str, list[Handler]] = {}
         self._jobs: deque[Callable[[], Awaitable[object]]] = deque()
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -58,28 +73,48 @@ class Listeners:
         """Register ``handler`` for ``event``; without ``handler``, a decorator."""
 
         def register(fn: H) -> H:
-            stored: Callable[..., Any] = fn
-            if self._typed and event not in RESERVED_EVENTS:
-                stored = prepare(fn, event=event, check_outgoing=outgoing_default())
-            self._handlers.setdefault(event, []).append(stored)
+            self._add(event, fn, once=False)
             return fn
 
         return register if handler is None else register(handler)
+
+    def once(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register ``handler`` for the next ``event`` only."""
+        self._add(event, handler, once=True)
+
+    def _add(self, event: str, fn: Callable[..., Any], *, once: bool) -> None:
+        call = fn
+        if self._typed and event not in RESERVED_EVENTS:
+            call = prepare(fn, event=event, check_outgoing=outgoing_default())
+        self._handlers.setdefault(event, []).append(Handler(call, fn, once))
 
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
         if handler is None:
             self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, ()):
-            self._handlers[event].remove(handler)
+            return
+        entries = self._handlers.get(event, [])
+        for i, entry in enumerate(entries):
+            if entry.original == handler:
+                del entries[i]
+                return
 
     def handlers(self, event: str) -> list[Callable[..., Any]]:
-        """A copy of the handlers of ``event``."""
-        return list(self._handlers.get(event, ()))
+        """The handlers of ``event`` as the application registered them, in order."""
+        return [entry.original for entry in self._handlers.get(event, ())]
+
+    def take(self, event: str) -> list[Handler]:
+        """The handlers an ``event`` happening now calls: the ``once`` ones are removed."""
+        entries = self._handlers.get(event)
+        if not entries:
+            return []
+        if any(entry.once for entry in entries):
+            self._handlers[event] = [entry for entry in entries if not entry.once]
+        return list(entries)
 
     def emit(self, event: str, *args: Any) -> None:
         """Queue a call of every handler of ``event`` with ``args``."""
-        handlers = self.handlers(event)
+        handlers = self.take(event)
         if handlers:
 
             async def job() -> None:
@@ -88,14 +123,16 @@ class Listeners:
             self.enqueue(job)
 
     async def call_all(
-        self, handlers: list[Callable[..., Any]], event: str, args: tuple[Any, ...]
+        self, handlers: list[Handler], event: str, args: tuple[Any, ...]
     ) -> list[Any]:
-        """Call ``handlers`` one after the other; return their results (a failure is logged
-        and stops the chain, as an exception thrown by a JS listener would)."""
+        """Call ``handlers`` one after the other, each with as many of ``args`` as it
+        declares; return their results (a failure is logged and stops the chain, as an
+        exception thrown by a JS listener would)."""
         results = []
         for handler in handlers:
             try:
-                results.append(await call_handler(handler, *args))
+                fitted = fit_arguments(handler.original, args)
+                results.append(await call_handler(handler.call, *fitted))
             except PayloadError as exc:
                 if not exc.rejected:
                     logger.exception("%r handler on %s failed", event, self._owner)
@@ -140,7 +177,8 @@ class Listeners:
 
 
 class HasListeners:
-    """``on``/``off`` of an object whose handlers live in a [`Listeners`][Listeners] registry."""
+    """``on``/``once``/``off`` of an object whose handlers live in a
+    [`Listeners`][Listeners] registry."""
 
     _listeners: Listeners
 
@@ -155,6 +193,25 @@ class HasListeners:
             return self._listeners.on(event)
         return self._listeners.on(event, handler)
 
+    @overload
+    def once(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def once(self, event: str, handler: H) -> H: ...
+
+    def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register ``handler`` for the next ``event`` only; without ``handler``, a
+        decorator."""
+
+        def register(fn: H) -> H:
+            self._listeners.once(event, fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove ``handler`` from ``event`` (every handler of ``event`` when None)."""
         self._listeners.off(event, handler)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The handlers of ``event``, in order."""
+        return self._listeners.handlers(event)

@@ -16,6 +16,7 @@ __all__ = [
     "ConnectError",
     "DisconnectedError",
     "SocketwireError",
+    "TransportError",
 ]
 
 
@@ -32,6 +33,32 @@ class ConnectError(SocketwireError, ConnectionError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class TransportError(ConnectError):
+    """The connection to the server failed or broke (engine.io-client's ``TransportError``).
+
+    It is the ``connect_error`` of a connection attempt that failed, what
+    [`connect()`][socketwire.AsyncClient.connect] raises then, and the ``details`` of a
+    ``disconnect`` with reason ``"transport error"``.
+
+    Attributes:
+        message: what failed, in engine.io-client's words: ``"xhr poll error"``,
+            ``"xhr post error"``, ``"websocket error"``; or ``"parse error"`` (a malformed
+            packet), or the limit crossed (``"send buffer full"``).
+        description: the cause as the transport saw it (``"HTTP 400 ..."``,
+            ``"Cannot connect to host ..."``, a TLS verification failure...).
+        type: ``"TransportError"``, as ``err.type`` in JS.
+    """
+
+    type = "TransportError"
+
+    def __init__(self, message: str, description: str = "") -> None:
+        super().__init__(message)
+        self.description = description
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.description}" if self.description else self.message
 
 
 class BufferFullError(SocketwireError):

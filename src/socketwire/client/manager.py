@@ -7,39 +7,45 @@ states, the same reconnection state machine (``reconnect`` / ``onclose`` /
 state in [`SocketCore`][socketwire.client.state.SocketCore].
 
 Events (``manager.on(event)``; [`AsyncClient`][socketwire.client.client.AsyncClient] forwards them):
-``open()``, ``close(reason, description)``, ``error(error)``, ``ping()``,
-``reconnect_attempt(attempt)``, ``reconnect(attempt)``, ``reconnect_error(error)``,
-``reconnect_failed()``.
+``open()``, ``close(reason, details)``, ``error(error)`` (a
+[`TransportError`][socketwire.client.errors.TransportError], or ``ConnectError("timeout")``),
+``ping()``, ``reconnect_attempt(attempt)``, ``reconnect(attempt)``,
+``reconnect_error(error)``, ``reconnect_failed()``. ``manager.engine`` is the current
+Engine.IO connection, with its own events (``upgrade``, ``packet``, ``drain``...: see
+[`EngineClient`][socketwire.io.client_transports.EngineClient]); a new one comes with every
+connection attempt, so register on it in an ``open`` handler, as in JS.
+
+The reconnection settings can change at run time ([`socketwire.client.settings`][socketwire.client.settings]).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import ssl as ssl_module
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from socketwire.client.backoff import Backoff
 from socketwire.client.dispatch import HasListeners, Listeners, logger
-from socketwire.client.errors import ConnectError
+from socketwire.client.errors import ConnectError, TransportError
+from socketwire.client.options import ManagerOptions, make_parser
+from socketwire.client.settings import ReconnectionSettings
 from socketwire.client.socket import ClientSocket
+from socketwire.client.state import DisconnectDescription
+from socketwire.engineio import CloseReason
 from socketwire.engineio.client_session import (
-    DEFAULT_MAX_BUFFERED_BYTES,
-    DEFAULT_MAX_MESSAGE_SIZE,
     ClientState,
     Closed,
     Event,
     MessageReceived,
     Opened,
     PingReceived,
+    TransportName,
+    Upgraded,
 )
+from socketwire.io.client_network import new_cookie_jar
 from socketwire.io.client_transports import EngineClient, EngineConnectionError
-from socketwire.io.client_websocket import WebSocketFactory
-from socketwire.socketio import Decoder, JsonParser, MsgpackParser, Packet, Parser, ProtocolError
+from socketwire.socketio import Decoder, Packet, ProtocolError
 
 __all__ = ["Manager", "ManagerOptions", "ReadyState", "make_parser"]
 
@@ -52,62 +58,7 @@ class ReadyState(Enum):
     OPEN = "open"
 
 
-def make_parser(parser: str | Parser | None) -> Parser:
-    """The parser for ``None``/``"json"`` (default), ``"msgpack"``, or a parser object."""
-    if parser is None or parser == "json":
-        return JsonParser()
-    if parser == "msgpack":
-        return MsgpackParser()
-    if isinstance(parser, str):
-        raise ValueError(f"unknown parser {parser!r}: use 'json' or 'msgpack'")
-    return parser
-
-
-@dataclass(frozen=True, slots=True)
-class ManagerOptions:
-    """Options of a Manager (socket.io-client's ``ManagerOptions``, seconds for times).
-
-    Attributes:
-        path: the Socket.IO endpoint path.
-        transports: transports to use, the first one to connect with.
-        upgrade: probe the WebSocket after a polling handshake.
-        query: extra query parameters of every request.
-        headers: extra headers of every request and of the WebSocket handshake.
-        ssl: TLS context for https/wss.
-        timeout: seconds for the Engine.IO connection (``timeout``).
-        reconnection: reconnect after an unexpected disconnection.
-        reconnection_attempts: attempts before ``reconnect_failed`` (``math.inf``: no end).
-        reconnection_delay: the first delay, in seconds.
-        reconnection_delay_max: the largest delay, in seconds.
-        randomization_factor: the jitter of the delays, in ``[0, 1]``.
-        parser: ``"json"`` (default) or ``"msgpack"``, or a parser object.
-        max_message_size: the largest message accepted from the server, in bytes (a larger
-            one drops the connection with ``"transport error"``).
-        max_buffered_bytes: the bound on outgoing bytes waiting for the transport (a server
-            that stops reading); crossing it drops the connection (``"transport error"``).
-        websocket_factory: builds each WebSocket connection (None: over the network;
-            ``socketwire.testing`` passes one that reaches a server in memory).
-    """
-
-    path: str = "/socket.io"
-    transports: tuple[str, ...] = ("polling", "websocket")
-    upgrade: bool = True
-    query: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-    ssl: ssl_module.SSLContext | None = None
-    timeout: float = 20.0
-    reconnection: bool = True
-    reconnection_attempts: float = math.inf
-    reconnection_delay: float = 1.0
-    reconnection_delay_max: float = 5.0
-    randomization_factor: float = 0.5
-    parser: str | Parser | None = None
-    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
-    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
-    websocket_factory: WebSocketFactory | None = None
-
-
-class Manager(HasListeners):
+class Manager(ReconnectionSettings, HasListeners):
     """One Engine.IO connection shared by the namespace sockets of one server.
 
     Args:
@@ -121,23 +72,25 @@ class Manager(HasListeners):
         self.url = url
         self.options = options = options or ManagerOptions()
         self.parser = make_parser(options.parser)
-        self.backoff = Backoff(
-            min=options.reconnection_delay,
-            max=options.reconnection_delay_max,
-            jitter=options.randomization_factor,
-        )
+        self._skip_reconnect = False
+        self._init_settings(options)
+        #: The cookies of this Manager's connections (aiohttp's jar): kept across
+        #: reconnections; a ``DummyCookieJar`` with ``with_credentials=False``.
+        self.cookie_jar = new_cookie_jar(options.with_credentials)
+        # JS Socket.priorWebsocketSuccess (per Manager here), for remember_upgrade.
+        self._websocket_worked = False
         #: The namespace sockets of this connection, by namespace.
         self.nsps: dict[str, ClientSocket] = {}
         self.ready_state = ReadyState.CLOSED
         #: Increases with every connection attempt: events of older engines are ignored.
         self.generation = 0
+        #: The Engine.IO connection of the current attempt (None while closed).
         self.engine: EngineClient | None = None
         self._listeners = Listeners("manager")
         self._decoder: Decoder = self.parser.decoder()
         self._open_callback: Callable[[ConnectError | None], None] | None = None
         self._reconnect_timer: asyncio.TimerHandle | None = None
         self._reconnecting = False
-        self._skip_reconnect = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._state = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -147,11 +100,18 @@ class Manager(HasListeners):
 
     # -- public (``on``/``off`` for Manager events: HasListeners) ----------------------
     def socket(self, nsp: str, **options: Any) -> ClientSocket:
-        """The socket of namespace ``nsp`` (created with ``options`` if new), not connected."""
+        """The socket of namespace ``nsp`` (created with ``options`` if new).
+
+        With ``auto_connect`` (the default, as JS ``autoConnect``) it connects at once,
+        when it is not active (must then be called on the event loop); otherwise call its
+        ``connect()``.
+        """
         sock = self.nsps.get(nsp)
         if sock is None:
             sock = ClientSocket(self, nsp, **options)
             self.nsps[nsp] = sock
+        if self.options.auto_connect and not sock.active:
+            sock.connect()
         return sock
 
     @property
@@ -259,26 +219,37 @@ class Manager(HasListeners):
         options = self.options
         if generation != self.generation:
             return  # given up before it started
+        transports = options.transports
+        if options.remember_upgrade and self._websocket_worked and "websocket" in transports:
+            # JS rememberUpgrade: straight to the WebSocket that worked last time.
+            transports = ("websocket", *(t for t in transports if t != "websocket"))
         try:
             await engine.connect(
                 self.url,
                 path=options.path,
-                transports=options.transports,
+                transports=transports,
                 upgrade=options.upgrade,
                 query=options.query,
                 headers=options.headers,
                 ssl=options.ssl,
-                timeout=options.timeout,
+                timeout=self.engine_timeout,
                 max_message_size=options.max_message_size,
                 max_buffered_bytes=options.max_buffered_bytes,
+                cookie_jar=self.cookie_jar,
+                proxy=options.proxy,
+                protocols=options.protocols,
+                timestamp_requests=options.timestamp_requests,
+                transport_options=options.transport_options,
+                try_all_transports=options.try_all_transports,
             )
         except EngineConnectionError as exc:
             if generation == self.generation:
-                self._on_open_error(_describe(exc))
+                self._on_open_error(_connect_error(exc.closed))
             return
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
+            # ValueError: an option the transports refuse (a bad proxy URL, say).
             if generation == self.generation:
-                self._on_open_error(str(exc) or type(exc).__name__)
+                self._on_open_error(TransportError("transport error", str(exc) or repr(exc)))
             return
         if generation != self.generation:
             await _quietly(engine.close())  # given up on while its handshake was coming
@@ -287,6 +258,9 @@ class Manager(HasListeners):
         if generation != self.generation:
             return  # an engine we closed or gave up on
         if isinstance(event, Opened):
+            engine = self.engine
+            if engine is not None and engine.transport is TransportName.WEBSOCKET:
+                self._websocket_worked = True
             if self.ready_state is ReadyState.OPENING:
                 self._on_open()
         elif isinstance(event, MessageReceived):
@@ -294,8 +268,13 @@ class Manager(HasListeners):
                 self._on_data(event.data)
         elif isinstance(event, PingReceived):
             self._listeners.emit("ping")
-        elif isinstance(event, Closed) and self.ready_state is ReadyState.OPEN:
-            self._on_close(str(event.reason), event.description)
+        elif isinstance(event, Upgraded):
+            self._websocket_worked = True
+        elif isinstance(event, Closed):
+            if event.error is not None:
+                self._websocket_worked = False  # as JS on any transport error
+            if self.ready_state is ReadyState.OPEN:
+                self._on_close(str(event.reason), _details(event))
         # A Closed event while opening: connect() raises, _connect_engine reports it.
 
     def _on_open(self) -> None:
@@ -310,15 +289,14 @@ class Manager(HasListeners):
             callback(None)
         self._changed()
 
-    def _on_open_error(self, message: str) -> None:
+    def _on_open_error(self, error: ConnectError) -> None:
         self._cleanup()
         self.ready_state = ReadyState.CLOSED
         self._release_engine()
-        error = ConnectError(message)
         self._listeners.emit("error", error)
         for sock in list(self.nsps.values()):
             if sock.active:
-                sock.handle_error(message)
+                sock.handle_error(error.message, error)
         callback, self._open_callback = self._open_callback, None
         if callback is not None:
             callback(error)
@@ -330,7 +308,7 @@ class Manager(HasListeners):
         try:
             packet = self._decoder.feed(data)
         except ProtocolError as exc:
-            self._on_close("parse error", str(exc))
+            self._on_close("parse error", exc)
             return
         if packet is None:
             return
@@ -338,16 +316,16 @@ class Manager(HasListeners):
         if sock is not None and sock.active:
             sock.handle_packet(packet)
 
-    def _on_close(self, reason: str, description: str = "") -> None:
+    def _on_close(self, reason: str, details: Any = None) -> None:
         self._cleanup()
         self._release_engine()
         self.backoff.reset()
         self.ready_state = ReadyState.CLOSED
-        self._listeners.emit("close", reason, description)
+        self._listeners.emit("close", reason, details)
         for sock in list(self.nsps.values()):
             if sock.active:
-                sock.handle_close(reason, description)
-        if self.options.reconnection and not self._skip_reconnect:
+                sock.handle_close(reason, details)
+        if self._reconnection and not self._skip_reconnect:
             self._reconnect()
         self._changed()
 
@@ -378,13 +356,13 @@ class Manager(HasListeners):
 
     # -- reconnection (JS reconnect / onreconnect / maybeReconnectOnOpen) ---------------
     def _maybe_reconnect_on_open(self) -> None:
-        if not self._reconnecting and self.options.reconnection and self.backoff.attempts == 0:
+        if not self._reconnecting and self._reconnection and self.backoff.attempts == 0:
             self._reconnect()
 
     def _reconnect(self) -> None:
         if self._reconnecting or self._skip_reconnect:
             return
-        if self.backoff.attempts >= self.options.reconnection_attempts:
+        if self.backoff.attempts >= self._reconnection_attempts:
             self.backoff.reset()
             self._reconnecting = False
             self._listeners.emit("reconnect_failed")
@@ -419,11 +397,24 @@ class Manager(HasListeners):
         task.add_done_callback(self._tasks.discard)
 
 
-def _describe(exc: EngineConnectionError) -> str:
-    closed = exc.closed
-    if closed.description == "handshake timeout":
-        return "timeout"  # socket.io-client's message for a connection that timed out
-    return f"{closed.reason}: {closed.description}" if closed.description else str(closed.reason)
+def _connect_error(closed: Closed) -> ConnectError:
+    """The ``connect_error`` of an attempt that ended with ``closed`` (JS's errors)."""
+    failure = closed.error
+    if failure is not None and failure.message == "timeout":
+        return ConnectError("timeout")  # socket.io-client's Error("timeout")
+    if failure is not None:
+        return TransportError(failure.message, failure.description)
+    return TransportError(str(closed.reason), closed.description)
+
+
+def _details(closed: Closed) -> Any:
+    """JS's ``disconnect``/``close`` details for a connection that ended with ``closed``:
+    the error of a transport error, the description of a transport close, else None."""
+    if closed.error is not None:
+        return TransportError(closed.error.message, closed.error.description)
+    if closed.reason is CloseReason.TRANSPORT_CLOSE and closed.description:
+        return DisconnectDescription(closed.description)
+    return None
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -5,19 +5,25 @@ handlers, turns emits into core calls, runs the core's ack timers with ``loop.ca
 and hands its packets to the [`Manager`][socketwire.client.manager.Manager].
 
 Handlers
-    ``socket.on("event", handler)`` (or ``@socket.on("event")``). A coroutine function is
-    awaited; a plain function runs in a worker thread. Handlers of one socket run one after
-    the other, in the order of the events (``connect`` first). When the server asked for an
+    ``socket.on("event", handler)`` (or ``@socket.on("event")``), ``socket.once(...)`` for
+    the next one only. A coroutine function is awaited; a plain function runs in a worker
+    thread. Handlers of one socket run one after the other, in the order of the events
+    (``connect`` first). A handler gets as many of the event's arguments as it declares, as
+    in JavaScript ([`socketwire.client.arity`][socketwire.client.arity]). When the server asked for an
     acknowledgement, the first handler's return value is the ack: ``None`` sends no
     argument, a ``tuple`` sends its items as separate arguments, anything else is sent as
     one argument (as the server API).
 
 Reserved events
-    ``connect()``, ``connect_error(error)`` (a
-    [`ConnectError`][socketwire.client.errors.ConnectError] whose ``data`` is the server's),
-    ``disconnect(reason)`` with socket.io-client's reasons (``"io server disconnect"``, ``"io client
-    disconnect"``, ``"transport close"``, ``"transport error"``, ``"ping timeout"``, ``"parse
-    error"``, ``"forced close"``).
+    ``connect()``; ``connect_error(error)``: a [`ConnectError`][socketwire.client.errors.ConnectError]
+    whose ``message`` and ``data`` are the server's (a middleware's refusal), or a
+    [`TransportError`][socketwire.client.errors.TransportError] (the connection failed), or
+    ``ConnectError("timeout")``; ``disconnect(reason, details)`` with socket.io-client's
+    reasons (``"io server disconnect"``, ``"io client disconnect"``, ``"transport close"``,
+    ``"transport error"``, ``"ping timeout"``, ``"parse error"``, ``"forced close"``) and
+    JS's details (see [`Disconnected`][socketwire.client.state.Disconnected]). A ``connect_error``
+    that no ``connect()`` call raises (a retry follows, or nobody waits) is also logged at
+    WARNING on the ``socketwire.client`` logger.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from socketwire.client.ack_timers import AckTimers
+from socketwire.client.arity import fit_arguments
 from socketwire.client.dispatch import HasListeners, Listeners, logger
 from socketwire.client.errors import ConnectError
 from socketwire.client.state import (
@@ -180,6 +187,8 @@ class ClientSocket(HasListeners, _Emitting):
         self.connect_error: ConnectError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
+        # wait_connected() calls under way, by their ``retry``: they raise errors they see.
+        self._waiters = {True: 0, False: 0}
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.nsp} id={self.id} connected={self.connected}>"
@@ -228,6 +237,10 @@ class ClientSocket(HasListeners, _Emitting):
         """Remove ``listener`` (every catch-all listener when None)."""
         _remove(self._any, listener)
 
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        """The catch-all listeners, in order."""
+        return list(self._any)
+
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every event packet as it is sent.
 
@@ -243,6 +256,10 @@ class ClientSocket(HasListeners, _Emitting):
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
         """Remove ``listener`` (every outgoing catch-all listener when None)."""
         _remove(self._any_outgoing, listener)
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        """The outgoing catch-all listeners, in order."""
+        return list(self._any_outgoing)
 
     # -- connection --------------------------------------------------------------------
     def connect(self) -> None:
@@ -271,24 +288,33 @@ class ClientSocket(HasListeners, _Emitting):
         self._core.disconnect()
         self._flush()
 
-    async def wait_connected(self) -> None:
+    async def wait_connected(self, *, retry: bool = True) -> None:
         """Wait until connected.
+
+        Args:
+            retry: wait through failed attempts while the Manager retries; False: raise the
+                first ``connect_error`` that comes.
 
         Raises:
             ConnectError: the server refused the namespace (the socket became inactive), or
-                the connection attempt failed and no reconnection is coming.
+                the connection attempt failed and no reconnection is coming (or ``retry`` is
+                False): a [`TransportError`][TransportError] when the connection failed.
         """
-        while True:
-            if self.connected:
-                return
-            error = self.connect_error
-            retrying = self.manager is not None and self.manager.will_retry
-            if error is not None and (not self.active or not retrying):
-                raise error
-            if not self.active and error is None:
-                raise ConnectError("the socket was disconnected")
-            self._changed.clear()
-            await self._changed.wait()
+        self._waiters[retry] += 1
+        try:
+            while True:
+                if self.connected:
+                    return
+                error = self.connect_error
+                retrying = retry and self.manager is not None and self.manager.will_retry
+                if error is not None and (not self.active or not retrying):
+                    raise error
+                if not self.active and error is None:
+                    raise ConnectError("the socket was disconnected")
+                self._changed.clear()
+                await self._changed.wait()
+        finally:
+            self._waiters[retry] -= 1
 
     async def wait_inactive(self) -> None:
         """Wait until the socket is no longer active (disconnected by either side)."""
@@ -348,14 +374,15 @@ class ClientSocket(HasListeners, _Emitting):
         self._core.receive(packet)
         self._flush()
 
-    def handle_error(self, message: str) -> None:
-        """The connection could not be opened (``message`` says why)."""
-        self._core.on_error(message)
+    def handle_error(self, message: str, error: BaseException | None = None) -> None:
+        """The connection could not be opened (``message`` says why, ``error`` is the
+        Manager's ``TransportError`` when there is one)."""
+        self._core.on_error(message, error)
         self._flush()
 
-    def handle_close(self, reason: str, description: str) -> None:
-        """The connection closed for ``reason``."""
-        self._core.on_close(reason, description)
+    def handle_close(self, reason: str, details: Any = None) -> None:
+        """The connection closed for ``reason`` (``details``: JS's ``disconnect`` details)."""
+        self._core.on_close(reason, details)
         self._flush()
 
     # -- internals ---------------------------------------------------------------------
@@ -397,23 +424,46 @@ class ClientSocket(HasListeners, _Emitting):
                 self.connect_error = None
                 self._listeners.emit("connect")
             elif isinstance(event, ConnectFailed):
-                self.connect_error = ConnectError(event.message, event.data)
-                self._listeners.emit("connect_error", self.connect_error)
+                error = event.error
+                if not isinstance(error, ConnectError):
+                    error = ConnectError(event.message, event.data)
+                self.connect_error = error
+                # Whether a retry follows is known once the Manager is done with the failure.
+                asyncio.get_running_loop().call_soon(
+                    self._log_connect_error, error, self._waiters[False], self._waiters[True]
+                )
+                self._listeners.emit("connect_error", error)
             elif isinstance(event, Disconnected):
-                self._listeners.emit("disconnect", event.reason)
+                self._listeners.emit("disconnect", event.reason, event.details)
             elif isinstance(event, Destroyed) and manager is not None:
                 manager.handle_destroyed(self)
         if manager is not None:
             manager.notify_changed()
 
+    def _log_connect_error(self, error: ConnectError, raising: int, patient: int) -> None:
+        # Never silent: raised by a waiting connect(), else logged. ``raising`` and
+        # ``patient`` count the connect() calls waiting when it happened, by their retry.
+        manager = self.manager
+        retrying = manager is not None and manager.will_retry and self.active
+        if raising or (patient and not retrying):
+            return  # a waiting connect() raises it
+        url = manager.url if manager is not None else "?"
+        logger.warning(
+            "connect_error on %s%s: %s%s",
+            url,
+            self.nsp,
+            error,
+            " (retrying)" if retrying else "",
+        )
+
     async def _handle_event(self, event: EventReceived) -> None:
         name, *args = event.args
         for listener in list(self._any):
             try:
-                await call_handler(listener, name, *args)
+                await call_handler(listener, *fit_arguments(listener, [name, *args]))
             except Exception:
                 logger.exception("catch-all listener on %s failed", self.nsp)
-        handlers = self._listeners.handlers(name)
+        handlers = self._listeners.take(name)
         if not handlers:
             return
         results = await self._listeners.call_all(handlers, name, tuple(args))

@@ -5,6 +5,16 @@ state, ack ids and pending acks, the send buffer (emits while disconnected), the
 (``retries``: at-least-once delivery, in order), the receive buffer, and connection state
 recovery (``pid`` and the last offset). It never touches a socket, a task or a clock.
 
+Recovery offsets: with connection state recovery, the server appends an offset to the
+arguments of every event it can replay. The core takes it off before the application sees
+the event (handlers get exactly the arguments the server's application sent) and keeps it
+for the next CONNECT. socket.io-client leaves it to JavaScript's indifference to extra
+arguments (its catch-all listeners see it); Python calls would fail on it. What is an offset
+is socket.io-client's rule: with a ``pid``, the last argument of an event without an ack id,
+when it is a string. The server appends none to volatile events, and an adapter that does not
+store packets appends none at all, but the client cannot tell: such an event whose last
+argument is a string loses it (send those with a non-string last argument).
+
 After every call the driver must:
 
 * send [`SocketCore.packets_to_send()`][SocketCore.packets_to_send] through the Manager, in order;
@@ -34,6 +44,7 @@ __all__ = [
     "ConnectFailed",
     "Connected",
     "Destroyed",
+    "DisconnectDescription",
     "Disconnected",
     "EventReceived",
     "EventSent",
@@ -62,18 +73,34 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class ConnectFailed:
-    """The server refused the namespace (``connect_error``); the socket is now inactive."""
+    """A connection attempt failed (``connect_error``): the server refused the namespace
+    (the socket is then inactive), or the connection could not be opened (``error``: what
+    the Manager reported, a ``TransportError`` say)."""
 
     message: str
     data: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectDescription:
+    """The ``details`` of a ``disconnect`` that came with a description (JS passes
+    ``{description, context}``): ``"transport close"`` says how the transport ended."""
+
+    description: str
 
 
 @dataclass(frozen=True, slots=True)
 class Disconnected:
-    """The namespace is disconnected (``disconnect``), with socket.io-client's reason."""
+    """The namespace is disconnected (``disconnect``), with socket.io-client's reason.
+
+    ``details`` is JS's second ``disconnect`` argument: a ``TransportError`` for
+    ``"transport error"``, the decoder's error for ``"parse error"``, a
+    [`DisconnectDescription`][DisconnectDescription] when the connection's end was described, else None.
+    """
 
     reason: str
-    description: str = ""
+    details: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,16 +323,18 @@ class SocketCore:
             else:
                 self._events.append(ConnectFailed(str(data)))
 
-    def on_error(self, message: str) -> None:
-        """The Manager's connection attempt failed: ``connect_error`` unless connected."""
+    def on_error(self, message: str, error: BaseException | None = None) -> None:
+        """The Manager's connection attempt failed (``error``: why, when known):
+        ``connect_error`` unless connected."""
         if not self.connected:
-            self._events.append(ConnectFailed(message))
+            self._events.append(ConnectFailed(message, None, error))
 
-    def on_close(self, reason: str, description: str = "") -> None:
-        """The connection ended (or the namespace was left): ``disconnect`` with ``reason``."""
+    def on_close(self, reason: str, details: Any = None) -> None:
+        """The connection ended (or the namespace was left): ``disconnect`` with ``reason``
+        and ``details`` (see [`Disconnected`][Disconnected])."""
         self.connected = False
         self.id = None
-        self._events.append(Disconnected(reason, description))
+        self._events.append(Disconnected(reason, details))
         self._clear_acks()
 
     def ack_timed_out(self, ack_id: int) -> None:
@@ -434,11 +463,19 @@ class SocketCore:
             self._receive_buffer.append(event)
 
     def _emit_event(self, event: EventReceived) -> None:
-        self._events.append(event)
         # With recovery, the server appends the packet's offset as the last argument (only
-        # to events without an ack: in JS the ack function is the last argument then).
-        if self.pid is not None and event.ack_id is None and isinstance(event.args[-1], str):
-            self.last_offset = event.args[-1]
+        # to events without an ack: in JS the ack function is the last argument then). It is
+        # the client's to keep, not the application's: see the module's docstring.
+        args = event.args
+        if (
+            self.pid is not None
+            and event.ack_id is None
+            and len(args) > 1
+            and isinstance(args[-1], str)
+        ):
+            self.last_offset = args[-1]
+            event = EventReceived(args[:-1], None)
+        self._events.append(event)
 
     def _on_ack(self, packet: Packet) -> None:
         if packet.id is None:

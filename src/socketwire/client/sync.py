@@ -30,15 +30,15 @@ from typing import Any, TypeVar, overload
 from socketwire.client.client import AsyncClient
 from socketwire.client.socket import Auth, ClientSocket, SocketEmitter
 
-__all__ = ["SyncClient", "SyncEmitter", "SyncSocket"]
+__all__ = ["LoopThread", "SyncClient", "SyncEmitter", "SyncSocket"]
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Callable[..., Any])
 _UNSET: Any = object()
 
 
-class _Loop:
-    """An event loop running in a daemon thread."""
+class LoopThread:
+    """An event loop running in a daemon thread (the engine of the blocking facades)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -95,7 +95,7 @@ class _Loop:
 
 
 class _SyncEmitting:
-    _loop: _Loop
+    _loop: LoopThread
     _target: ClientSocket | SocketEmitter
 
     def emit(self, event: str, *args: Any) -> None:
@@ -125,7 +125,7 @@ class _SyncEmitting:
 class _SyncView:
     """What [`SyncSocket`][SyncSocket] and [`SyncClient`][SyncClient] forward to asyncio."""
 
-    _loop: _Loop
+    _loop: LoopThread
     aio: ClientSocket | AsyncClient
 
     @property
@@ -158,15 +158,45 @@ class _SyncView:
 
         return register if handler is None else register(handler)
 
+    @overload
+    def once(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def once(self, event: str, handler: H) -> H: ...
+
+    def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """See [`socketwire.client.socket.ClientSocket.once()`][socketwire.client.socket.ClientSocket.once] (``AsyncClient.once``)."""
+
+        def register(fn: H) -> H:
+            self._loop.call(lambda: self.aio.once(event, fn))
+            return fn
+
+        return register if handler is None else register(handler)
+
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """See [`ClientSocket.off()`][socketwire.client.socket.ClientSocket.off]
         (``AsyncClient.off``: client)."""
         self._loop.call(lambda: self.aio.off(event, handler))
 
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """See [`socketwire.client.socket.ClientSocket.listeners()`][socketwire.client.socket.ClientSocket.listeners]."""
+        return self._loop.call(lambda: self.aio.listeners(event))
+
     def on_any(self, listener: Callable[..., Any]) -> None:
         """See [`ClientSocket.on_any()`][socketwire.client.socket.ClientSocket.on_any] (main
         namespace on a client)."""
         self._loop.call(lambda: self.aio.on_any(listener))
+
+    def prepend_any(self, listener: Callable[..., Any]) -> None:
+        """See [`socketwire.client.socket.ClientSocket.prepend_any()`][socketwire.client.socket.ClientSocket.prepend_any]."""
+        self._loop.call(lambda: self.aio.prepend_any(listener))
+
+    def off_any(self, listener: Callable[..., Any] | None = None) -> None:
+        """See [`socketwire.client.socket.ClientSocket.off_any()`][socketwire.client.socket.ClientSocket.off_any]."""
+        self._loop.call(lambda: self.aio.off_any(listener))
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        """See [`socketwire.client.socket.ClientSocket.listeners_any()`][socketwire.client.socket.ClientSocket.listeners_any]."""
+        return self._loop.call(self.aio.listeners_any)
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """See
@@ -174,11 +204,23 @@ class _SyncView:
         (main namespace)."""
         self._loop.call(lambda: self.aio.on_any_outgoing(listener))
 
+    def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """See [`socketwire.client.socket.ClientSocket.prepend_any_outgoing()`][socketwire.client.socket.ClientSocket.prepend_any_outgoing]."""
+        self._loop.call(lambda: self.aio.prepend_any_outgoing(listener))
+
+    def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
+        """See [`socketwire.client.socket.ClientSocket.off_any_outgoing()`][socketwire.client.socket.ClientSocket.off_any_outgoing]."""
+        self._loop.call(lambda: self.aio.off_any_outgoing(listener))
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        """See [`socketwire.client.socket.ClientSocket.listeners_any_outgoing()`][socketwire.client.socket.ClientSocket.listeners_any_outgoing]."""
+        return self._loop.call(self.aio.listeners_any_outgoing)
+
 
 class SyncEmitter(_SyncEmitting):
     """A blocking socket with emit flags set."""
 
-    def __init__(self, loop: _Loop, target: SocketEmitter) -> None:
+    def __init__(self, loop: LoopThread, target: SocketEmitter) -> None:
         self._loop = loop
         self._target = target
 
@@ -188,7 +230,7 @@ class SyncSocket(_SyncView, _SyncEmitting):
 
     aio: ClientSocket
 
-    def __init__(self, loop: _Loop, sock: ClientSocket) -> None:
+    def __init__(self, loop: LoopThread, sock: ClientSocket) -> None:
         self._loop = loop
         self._target = sock
         #: The async socket.
@@ -214,7 +256,7 @@ class SyncClient(_SyncView, _SyncEmitting):
     aio: AsyncClient
 
     def __init__(self, **options: Any) -> None:
-        self._loop = _Loop()
+        self._loop = LoopThread()
 
         async def create() -> AsyncClient:
             return AsyncClient(**options)
@@ -257,8 +299,10 @@ class SyncClient(_SyncView, _SyncEmitting):
         headers: Mapping[str, str] | None = None,
         wait: bool = True,
         wait_timeout: float | None = None,
+        retry: bool = False,
     ) -> None:
-        """[`AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect], blocking."""
+        """See [`socketwire.client.client.AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect] (blocking): raises at
+        the first failed attempt unless ``retry``."""
         extra: dict[str, Any] = {} if auth is _UNSET else {"auth": auth}
         self._loop.run(
             self.aio.connect(
@@ -268,6 +312,7 @@ class SyncClient(_SyncView, _SyncEmitting):
                 headers=headers,
                 wait=wait,
                 wait_timeout=wait_timeout,
+                retry=retry,
                 **extra,
             )
         )

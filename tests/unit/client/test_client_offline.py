@@ -18,6 +18,7 @@ from socketwire.client import (
     BufferFullError,
     ConnectError,
     ReadyState,
+    TransportError,
 )
 
 WAIT = 5.0
@@ -93,7 +94,7 @@ async def test_reconnection_attempts_then_failure(
     for name in ("connect_error", "reconnect_attempt", "reconnect_error", "reconnect_failed"):
         client.on(name, events.handler(name))
     with pytest.raises(ConnectError):
-        await client.connect(dead_url, wait_timeout=WAIT)
+        await client.connect(dead_url, wait_timeout=WAIT, retry=True)
     await events.wait_for("reconnect_failed")
     assert events.of("reconnect_attempt") == [(1,), (2,)]
     assert len(events.of("reconnect_error")) == 2
@@ -107,8 +108,10 @@ async def test_wait_timeout_gives_up_and_disconnects(
 ) -> None:
     client = AsyncClient(reconnection_delay=0.01, reconnection_delay_max=0.02)
     clients.append(client)
-    with pytest.raises(ConnectError, match="not connected within"):
-        await client.connect(dead_url, wait_timeout=0.2)
+    with pytest.raises(ConnectError, match="not connected within") as caught:
+        await client.connect(dead_url, wait_timeout=0.2, retry=True)
+    # the last failure of the attempts is the cause
+    assert isinstance(caught.value.__cause__, TransportError)
     assert client.io is not None
     assert not client.io.reconnecting
     assert client.io.ready_state is ReadyState.CLOSED
