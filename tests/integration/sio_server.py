@@ -6,6 +6,8 @@ against both servers (tests/client_scenarios.py). Extra argument:
 
     "plumbing": "native" | "asgi"    (NativeServer, or the ASGI app under uvicorn)
 
+"tls" ({"key": PEM, "cert": PEM}) is supported on the native plumbing; "log_requests" is not.
+
 Messages are recorded as they arrive on the wire: the Engine.IO connection's ``on_message``
 is wrapped, and a second decoder turns what the client sent into packets, so "acked" is
 whether the client asked for an ack. "drop_acks" removes the ack id before the server sees
@@ -23,8 +25,11 @@ import dataclasses
 import json
 import re
 import socket as socket_module
+import ssl
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from socketwire import ConnectionRefusedError, RecoveryOptions, Server, Socket
@@ -85,6 +90,8 @@ class Scenario:
             engine["max_http_buffer_size"] = options["maxHttpBufferSize"]
         if "transports" in options:
             engine["transports"] = tuple(options["transports"])
+        if "cookie" in options:
+            engine["cookie"] = options["cookie"]
         recovery = (
             RecoveryOptions(max_disconnection_duration=60, skip_middlewares=True)
             if args.get("recovery")
@@ -178,6 +185,8 @@ class Scenario:
             engine=socket.conn.sid,
             auth=to_json(socket.handshake.auth),
             query={"room": room},
+            query_keys=list(socket.handshake.query),
+            headers=dict(socket.handshake.headers),
             recovered=socket.recovered,
             transport=str(socket.conn.transport),
         )
@@ -258,11 +267,24 @@ class Scenario:
         task.add_done_callback(self.tasks.discard)
 
 
-async def serve_native(sio: Server, port: int) -> tuple[int, Callable[[], Awaitable[None]]]:
-    """Serve with NativeServer; (port, stop)."""
+def tls_context(tls: dict[str, str]) -> ssl.SSLContext:
+    """A server TLS context from PEM text (``key`` and ``cert``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in ("key", "cert"):
+            Path(folder, f"{name}.pem").write_text(tls[name], encoding="ascii")
+        context.load_cert_chain(Path(folder, "cert.pem"), Path(folder, "key.pem"))
+    return context
+
+
+async def serve_native(
+    sio: Server, port: int, tls: dict[str, str] | None = None
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Serve with NativeServer (over TLS with ``tls``: PEM key and cert); (port, stop)."""
     from socketwire.io.native import NativeServer
 
-    server = NativeServer(sio, host=HOST, port=port)
+    context = tls_context(tls) if tls else None
+    server = NativeServer(sio, host=HOST, port=port, ssl=context)
     await server.start()
     return int(server.port), server.close
 
@@ -308,8 +330,11 @@ async def main() -> None:
     """Serve until "exit" or the end of stdin."""
     args = json.loads(sys.argv[1] if len(sys.argv) > 1 else "{}")
     scenario = Scenario(args)
-    serve = serve_asgi if args.get("plumbing") == "asgi" else serve_native
-    port, stop = await serve(scenario.sio, int(args.get("port") or 0))
+    port_arg = int(args.get("port") or 0)
+    if args.get("plumbing") == "asgi":
+        port, stop = await serve_asgi(scenario.sio, port_arg)
+    else:
+        port, stop = await serve_native(scenario.sio, port_arg, args.get("tls"))
     out(event="listening", port=port)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()

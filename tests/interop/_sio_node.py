@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 # The scenarios' asserts explain themselves only when pytest rewrites them.
-pytest.register_assert_rewrite("client_scenarios")
+pytest.register_assert_rewrite(
+    "client_scenarios", "client_scenarios_api", "client_scenarios_network"
+)
 
 from client_scenarios import ServerFactory, scenario_servers  # noqa: E402
 from conftest import JS_DIR  # noqa: E402

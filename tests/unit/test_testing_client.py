@@ -308,7 +308,29 @@ async def test_connection_state_recovery() -> None:
         assert client.recovered
         assert client.id == first_id
         event = await client.receive("headline")
-        assert event.args[0] == "missed while away"
+        assert event.args == ["missed while away"]  # the offset stays with the client
         second = await asyncio.wait_for(sockets.get(), WAIT)
         assert second.recovered
         assert "news" in second.rooms
+
+
+@pytest.mark.parametrize("parser", ["json", "msgpack"])
+async def test_recovery_offsets_never_reach_the_test(parser: str) -> None:
+    # With recovery the server appends an offset to every event it may replay; the test
+    # client keeps it for the next CONNECT and records exactly what the application sent.
+    sio = Server(serve_client=False, connection_state_recovery=True, parser=parser)
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("ready")
+        async def ready() -> None:
+            socket.emit("news", "headline")
+            sio.emit("bare")
+            socket.emit("pair", 1, b"\x00")
+
+    async with TestClient(sio) as client:
+        await client.emit("ready")
+        assert await client.receive("news") == ("news", ["headline"])
+        assert await client.receive("bare") == ("bare", [])
+        assert await client.receive("pair") == ("pair", [1, b"\x00"])
+        assert client.main._core.last_offset is not None  # kept for recovery

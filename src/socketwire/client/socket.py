@@ -189,6 +189,8 @@ class ClientSocket(HasListeners, _Emitting):
         self._thread: int | None = None
         # wait_connected() calls under way, by their ``retry``: they raise errors they see.
         self._waiters = {True: 0, False: 0}
+        # Why the connection last ended (for a connect() that waited through it).
+        self._lost: ConnectError | None = None
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.nsp} id={self.id} connected={self.connected}>"
@@ -297,15 +299,19 @@ class ClientSocket(HasListeners, _Emitting):
 
         Raises:
             ConnectError: the server refused the namespace (the socket became inactive), or
-                the connection attempt failed and no reconnection is coming (or ``retry`` is
-                False): a [`TransportError`][TransportError] when the connection failed.
+                the connection attempt failed, or the connection ended before the namespace
+                was connected, and no reconnection is coming (or ``retry`` is False): a
+                [`TransportError`][TransportError] when the connection failed.
         """
         self._waiters[retry] += 1
+        lost_before = self._lost
         try:
             while True:
                 if self.connected:
                     return
                 error = self.connect_error
+                if error is None and self._lost is not lost_before:
+                    error = self._lost  # the connection ended before CONNECT was answered
                 retrying = retry and self.manager is not None and self.manager.will_retry
                 if error is not None and (not self.active or not retrying):
                     raise error
@@ -434,7 +440,10 @@ class ClientSocket(HasListeners, _Emitting):
                 )
                 self._listeners.emit("connect_error", error)
             elif isinstance(event, Disconnected):
-                self._listeners.emit("disconnect", event.reason, event.details)
+                details = event.details
+                lost = details if isinstance(details, ConnectError) else None
+                self._lost = lost or ConnectError(event.reason)
+                self._listeners.emit("disconnect", event.reason, details)
             elif isinstance(event, Destroyed) and manager is not None:
                 manager.handle_destroyed(self)
         if manager is not None:

@@ -15,7 +15,8 @@
 //
 // Output: one JSON object per line on stdout, each with an "event" field:
 //   {"event": "connect", "name": "a", "id": "...", "recovered": false}
-//   {"event": "connect_error", "name": "a", "message": "...", "data": ...}
+//   {"event": "connect_error", "name": "a", "message": "...", "data": ...,
+//    "type": "TransportError" | null, "description": "..." | null}
 //   {"event": "disconnect", "name": "a", "reason": "...", "description": ...}
 //   {"event": "ev", "name": "a", "ev": "chat", "args": [...], "acked": true|false}
 //        (acked: the server asked for an ack; the driver answers with the reply set by
@@ -24,6 +25,8 @@
 //   {"event": "ack_response", "name": "a", "ref": 1, "error": "operation has timed out"}
 //   {"event": "upgrade", "transport": "websocket"}
 //   {"event": "engine_close", "reason": "..."}
+//   {"event": "manager", "name": "reconnect_attempt" | "reconnect_error" | "reconnect_failed"
+//    | "reconnect" | "error", "arg": ..., "message": ..., "type": ...}
 //   {"event": "ack", "id": n}                 (a command was executed)
 //   {"event": "fatal", "message": "..."}
 //
@@ -96,6 +99,25 @@ const managerOptions = Object.assign(
 if (args.parser === "msgpack") managerOptions.parser = require("socket.io-msgpack-parser");
 
 const manager = new Manager(args.url, managerOptions);
+
+function describe(value) {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "object" && value.message !== undefined) return String(value.message);
+  return String(value);
+}
+
+for (const name of ["reconnect_attempt", "reconnect_error", "reconnect_failed", "reconnect", "error"]) {
+  manager.on(name, (arg) => {
+    const record = { event: "manager", name };
+    if (arg instanceof Error) {
+      record.message = arg.message;
+      record.type = arg.type || null;
+    } else if (arg !== undefined) {
+      record.arg = arg;
+    }
+    emit(record);
+  });
+}
 const sockets = new Map();
 const replies = new Map(); // "name\0ev" -> args
 
@@ -112,7 +134,14 @@ function makeSocket(cmd) {
   const name = cmd.name;
   socket.on("connect", () => emit({ event: "connect", name, id: socket.id, recovered: socket.recovered }));
   socket.on("connect_error", (err) =>
-    emit({ event: "connect_error", name, message: err.message, data: toJson(err.data) }),
+    emit({
+      event: "connect_error",
+      name,
+      message: err.message,
+      data: toJson(err.data),
+      type: err.type || null,
+      description: describe(err.description),
+    }),
   );
   socket.on("disconnect", (reason, description) =>
     emit({ event: "disconnect", name, reason, description: description ? String(description.message || description) : null }),

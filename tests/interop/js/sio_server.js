@@ -5,8 +5,9 @@
 //     "port": 0,                      // 0: any free port; a number: that port (restarts)
 //     "parser": "json" | "msgpack",   // msgpack: socket.io-msgpack-parser
 //     "recovery": false,              // connectionStateRecovery (skipMiddlewares: true)
-//     "options": {...}                // extra Server options, passed as is (pingInterval,
-//                                     // pingTimeout, transports, ...)
+//     "options": {...},               // extra Server options, passed as is (pingInterval,
+//                                     // pingTimeout, transports, cookie, ...)
+//     "tls": {"key": "<PEM>", "cert": "<PEM>"}   // optional: serve HTTPS with these
 //   }
 // Listens on 127.0.0.1. Every namespace exists (dynamic namespace /^\/.*/), except that:
 //   - a CONNECT to "/refuse" is refused by a middleware: message "refused", data
@@ -20,6 +21,7 @@
 // then:
 //   {"event": "connection", "nsp": "/", "id": "...", "engine": "<engine sid>",
 //    "auth": {...}, "query": {"room": <the "room" query parameter or null>},
+//    "query_keys": [...], "headers": {...}   (of the Engine.IO handshake request)
 //    "recovered": false, "transport": "polling"}
 //   {"event": "message", "nsp": "/", "id": "...", "name": "ev", "args": [...], "acked": bool}
 //        Every event from a client. An acked event is acked with its own arguments, unless
@@ -48,6 +50,7 @@
 "use strict";
 
 const http = require("http");
+const https = require("https");
 const readline = require("readline");
 const { Server } = require("socket.io");
 
@@ -96,7 +99,7 @@ if (args.parser === "msgpack") options.parser = require("socket.io-msgpack-parse
 if (args.recovery) {
   options.connectionStateRecovery = { maxDisconnectionDuration: 60000, skipMiddlewares: true };
 }
-const httpServer = http.createServer();
+const httpServer = args.tls ? https.createServer(args.tls) : http.createServer();
 const io = new Server(httpServer, options);
 let dropAcks = 0;
 
@@ -127,6 +130,8 @@ function onConnection(socket) {
     engine: socket.conn.id,
     auth: toJson(socket.handshake.auth),
     query: { room: socket.handshake.query.room || null },
+    query_keys: Object.keys(socket.handshake.query),
+    headers: socket.handshake.headers,
     recovered: socket.recovered,
     transport: socket.conn.transport.name,
   });
