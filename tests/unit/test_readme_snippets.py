@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +55,19 @@ async def test_readme_client_talks_to_readme_server() -> None:
         assert out.getvalue() == "ok\n"
     finally:
         await plumbing.close()
+
+
+async def test_readme_client_says_when_there_is_no_server() -> None:
+    client_code = snippets()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # free, and nothing will listen there
+    client_code = client_code.replace(f"127.0.0.1:{README_PORT}", f"127.0.0.1:{port}")
+    client_ns = run_module(client_code, "readme_client")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await asyncio.wait_for(client_ns["main"](), 10)  # at once, not forever
+    assert out.getvalue().startswith("cannot connect: xhr poll error: Cannot connect to host")
 
 
 def test_testing_howto_example_passes(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+from aiohttp.abc import AbstractCookieJar
+
 from socketwire.client.dispatch import HasListeners, Listeners, logger
 from socketwire.client.errors import ConnectError, TransportError
 from socketwire.client.options import ManagerOptions, make_parser
@@ -74,9 +76,7 @@ class Manager(ReconnectionSettings, HasListeners):
         self.parser = make_parser(options.parser)
         self._skip_reconnect = False
         self._init_settings(options)
-        #: The cookies of this Manager's connections (aiohttp's jar): kept across
-        #: reconnections; a ``DummyCookieJar`` with ``with_credentials=False``.
-        self.cookie_jar = new_cookie_jar(options.with_credentials)
+        self._cookie_jar: AbstractCookieJar | None = None
         # JS Socket.priorWebsocketSuccess (per Manager here), for remember_upgrade.
         self._websocket_worked = False
         #: The namespace sockets of this connection, by namespace.
@@ -113,6 +113,15 @@ class Manager(ReconnectionSettings, HasListeners):
         if self.options.auto_connect and not sock.active:
             sock.connect()
         return sock
+
+    @property
+    def cookie_jar(self) -> AbstractCookieJar:
+        """The cookies of this Manager's connections (aiohttp's jar), kept across
+        reconnections; a ``DummyCookieJar`` with ``with_credentials=False``. Created on
+        first use, on the event loop."""
+        if self._cookie_jar is None:
+            self._cookie_jar = new_cookie_jar(self.options.with_credentials)
+        return self._cookie_jar
 
     @property
     def reconnecting(self) -> bool:

@@ -7,6 +7,7 @@ connection attempt is refused at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -163,3 +164,56 @@ def test_bad_options() -> None:
 async def test_bad_url() -> None:
     with pytest.raises(ValueError, match="URL"):
         await AsyncClient().connect("ftp://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    ("transports", "message"),
+    [(["polling", "websocket"], "xhr poll error"), (["websocket"], "websocket error")],
+)
+async def test_connect_raises_at_the_first_failure(
+    dead_url: str,
+    clients: list[AsyncClient],
+    transports: list[str],
+    message: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The README's client with no server: an error at once, nothing left running.
+    events = Events()
+    client = AsyncClient(transports=transports)  # reconnection on, as by default
+    clients.append(client)
+    client.on("connect_error", events.handler("connect_error"))
+    client.on("reconnect_attempt", events.handler("reconnect_attempt"))
+    with caplog.at_level(logging.WARNING, logger="socketwire.client"):
+        with pytest.raises(TransportError) as caught:
+            await client.connect(dead_url)
+        error = caught.value
+        assert isinstance(error, ConnectionError)
+        assert error.message == message
+        assert error.type == "TransportError"
+        assert "127.0.0.1" in error.description  # the cause, as the transport saw it
+        assert client.io is not None
+        assert not client.io.reconnecting
+        assert client.io.ready_state is ReadyState.CLOSED
+        await events.wait_for("connect_error")
+    assert events.of("reconnect_attempt") == []
+    # raised, so not logged as well
+    assert [r for r in caplog.records if r.name == "socketwire.client"] == []
+
+
+async def test_connect_without_waiting_reports_to_the_handlers(
+    dead_url: str, clients: list[AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    events = Events()
+    client = AsyncClient(reconnection_delay=0.01)
+    clients.append(client)
+    client.on("connect_error", events.handler("connect_error"))
+    with caplog.at_level(logging.WARNING, logger="socketwire.client"):
+        await client.connect(dead_url, wait=False)
+        [(error,)] = await events.wait_for("connect_error")
+        assert isinstance(error, TransportError)
+        await asyncio.wait_for(client.wait(), WAIT)  # done: no retry without retry=True
+    # nobody raised it: logged
+    [record] = [r for r in caplog.records if r.name == "socketwire.client"]
+    assert record.levelno == logging.WARNING
+    assert "xhr poll error" in record.getMessage()
+    assert "retrying" not in record.getMessage()

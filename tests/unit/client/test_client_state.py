@@ -296,6 +296,43 @@ def test_recovery_sends_pid_and_last_offset() -> None:
     assert not core.recovered
 
 
+@pytest.mark.parametrize(
+    ("pid", "packet", "delivered", "offset"),
+    [
+        # with recovery: the last string of an event without ack id is the offset
+        ("p1", Packet(EVENT, "/", ["news", "headline", "o-1"]), ["news", "headline"], "o-1"),
+        ("p1", Packet(EVENT, "/", ["news", b"\x00", "o-2"]), ["news", b"\x00"], "o-2"),
+        ("p1", Packet(EVENT, "/", ["bare", "o-3"]), ["bare"], "o-3"),
+        # never the event name, nor a non-string, nor an event that asks for an ack
+        ("p1", Packet(EVENT, "/", ["bare"]), ["bare"], None),
+        ("p1", Packet(EVENT, "/", ["n", 1]), ["n", 1], None),
+        ("p1", Packet(EVENT, "/", ["ask", "x"], 4), ["ask", "x"], None),
+        # without recovery (no pid), nothing is an offset
+        (None, Packet(EVENT, "/", ["news", "headline"]), ["news", "headline"], None),
+    ],
+)
+def test_the_recovery_offset_is_stripped_and_kept(
+    pid: str | None, packet: Packet, delivered: list[Any], offset: str | None
+) -> None:
+    core = connected(pid=pid)
+    core.receive(packet)
+    assert core.events_received() == [EventReceived(delivered, packet.id)]
+    assert core.last_offset == offset
+
+
+def test_events_buffered_before_connect_lose_their_offset_too() -> None:
+    # a recovered session's missed packets arrive before its CONNECT answer
+    core = SocketCore("/")
+    core.activate()
+    core.open(None)
+    core.packets_to_send()
+    core.receive(Packet(EVENT, "/", ["missed", "text", "o-9"]))
+    assert core.events_received() == []
+    core.receive(Packet(CONNECT, "/", {"sid": "s", "pid": "p"}))
+    assert core.events_received()[0] == EventReceived(["missed", "text"])
+    assert core.last_offset == "o-9"
+
+
 def test_an_expired_heartbeat_buffers_instead_of_sending() -> None:
     # JS emit(): `connected && !engine._hasPingExpired()`; otherwise the packet is buffered
     # and leaves on the next connection.

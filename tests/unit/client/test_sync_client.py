@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from socketwire.client import BufferFullError, ConnectError, SyncClient
+from socketwire.client import BufferFullError, ConnectError, SyncClient, TransportError
 
 
 def _dead_url() -> str:
@@ -40,4 +40,12 @@ def test_bad_options_fail_in_the_constructor() -> None:
     before = len(_loop_threads())
     with pytest.raises(ValueError, match="parser"):
         SyncClient(parser="xml")
+    assert len(_loop_threads()) == before
+
+
+def test_connect_fails_at_once_without_a_server() -> None:
+    # the same fail-fast connect as the async client: no hang, no thread left behind
+    before = len(_loop_threads())
+    with SyncClient() as client, pytest.raises(TransportError, match="xhr poll error"):
+        client.connect(_dead_url())
     assert len(_loop_threads()) == before

@@ -18,11 +18,14 @@ from socketwire.engineio.client_session import (
     ClientState,
     Closed,
     CloseWebSocket,
+    Drained,
     Event,
     Handshake,
     MessageReceived,
     Opened,
     OpenWebSocket,
+    PacketCreated,
+    PacketReceived,
     PingReceived,
     SendWebSocket,
     StartPoll,
@@ -35,6 +38,8 @@ from socketwire.engineio.client_session import (
     Upgrading,
     parse_handshake,
 )
+from socketwire.engineio.packets import Packet as EioPacket
+from socketwire.engineio.packets import PacketType as EioPacketType
 
 SEP = "\x1e"
 HANDSHAKE = {
@@ -866,3 +871,83 @@ def test_abort_is_a_transport_error() -> None:
     assert events == [
         Closed(CloseReason.TRANSPORT_ERROR, "event queue full: 10 events not read", failure)
     ]
+
+
+# -- engine.io-client options and events ---------------------------------------------------
+
+
+def test_try_all_transports_falls_back_before_the_handshake() -> None:
+    session = ClientSession(try_all_transports=True)
+    session.start(0.0)
+    assert drain(session) == ([StartPoll()], [])
+    session.poll_failed("HTTP 400 Transport unknown")  # polling refused: try the WebSocket
+    assert drain(session) == ([StopPolling(), OpenWebSocket()], [])
+    assert session.transport is TransportName.WEBSOCKET
+    session.poll_failed("late report of the stopped channel")  # ignored
+    session.websocket_opened()
+    session.receive_websocket_message(open_packet(upgrades=[]), 0.0)
+    assert [type(e) for e in drain(session)[1]] == [Opened]
+    assert session.state is ClientState.OPEN
+
+
+def test_try_all_transports_gives_up_after_the_last() -> None:
+    session = ClientSession(transports=["websocket", "polling"], try_all_transports=True)
+    session.start(0.0)
+    drain(session)
+    session.websocket_failed("refused")
+    assert drain(session) == ([StartPoll()], [])
+    session.poll_failed("refused too")
+    failure = TransportFailure("xhr poll error", "refused too")
+    assert drain(session) == (
+        [StopPolling()],
+        [Closed(CloseReason.TRANSPORT_ERROR, str(failure), failure)],
+    )
+
+
+def test_try_all_transports_only_while_opening() -> None:
+    session = ClientSession(try_all_transports=True, upgrade=False)
+    session.start(0.0)
+    session.receive_poll_response(open_packet().encode(), 0.0)
+    drain(session)
+    session.poll_failed("lost")  # after the handshake a failure closes, as without the option
+    events = drain(session)[1]
+    assert [type(e) for e in events] == [Closed]
+
+
+def test_verbose_events_packets_and_drain() -> None:
+    session = ClientSession(upgrade=False)
+    session.verbose_events = True
+    session.start(0.0)
+    session.receive_poll_response((open_packet() + "\x1e2").encode(), 0.0)
+    actions, events = drain(session)
+    pong = EioPacket(EioPacketType.PONG)
+    assert isinstance(events[1], Opened)
+    assert events[2:] == [
+        PacketReceived(EioPacket(EioPacketType.PING)),
+        PacketCreated(pong),  # the answer, created before the ping is reported
+        PingReceived(),
+    ]
+    assert isinstance(events[0], PacketReceived)
+    assert events[0].packet.type is EioPacketType.OPEN
+    assert StartPost("3") in actions  # the pong, alone in its POST
+    session.send("hello")
+    assert drain(session) == ([], [PacketCreated(EioPacket(EioPacketType.MESSAGE, "hello"))])
+    session.post_done()  # the pong's POST: the message goes next
+    assert drain(session) == ([StartPost("4hello")], [])
+    session.post_done()  # nothing waits any more
+    assert drain(session) == ([], [Drained()])
+
+
+def test_quiet_by_default() -> None:
+    session = polling_session()
+    session.send("x")
+    session.post_done()
+    assert drain(session)[1] == []
+
+
+def test_no_handshake_timeout() -> None:
+    session = ClientSession(handshake_timeout=None)
+    session.start(0.0)
+    assert session.next_deadline() is None
+    session.handle_timeout(1e9)
+    assert session.state is ClientState.OPENING
