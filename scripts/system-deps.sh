@@ -3,7 +3,8 @@
 #   node/npm (interop with the official JS packages), redis-server (cluster tests, started
 #   by the tests themselves on a free port), postgresql (PostgreSQL adapter tests: they run
 #   initdb and pg_ctl in a temporary directory, as the package's own `postgres` user when
-#   run as root), chromium (browser tests, headless).
+#   run as root), chromium (browser tests, headless), openssl (the client's TLS tests make
+#   a certificate authority with it).
 # A package's own service is never started: the tests start what they need and stop it by PID.
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
