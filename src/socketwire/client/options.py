@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socketwire.engineio.client_session import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE
-from socketwire.io.client_network import Proxy
+from socketwire.io.client_network import Proxy, resolve_proxy
+from socketwire.io.client_transports import parse_transport_options
 from socketwire.io.client_websocket import WebSocketFactory
 from socketwire.socketio import JsonParser, MsgpackParser, Parser
 
@@ -136,3 +137,7 @@ class ManagerOptions:
             raise ValueError("reconnection and timeout options must be >= 0")
         if not self.transports:
             raise ValueError("no transports")
+        # Checked now rather than at the first connection attempt.
+        parse_transport_options(self.transport_options)
+        if isinstance(self.proxy, str):
+            resolve_proxy("http://localhost", self.proxy)

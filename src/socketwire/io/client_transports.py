@@ -61,7 +61,7 @@ from socketwire.io.client_network import Proxy, new_cookie_jar, resolve_proxy
 from socketwire.io.client_polling import PollingChannel
 from socketwire.io.client_websocket import WebSocketChannel, WebSocketFactory, WebSocketLike
 
-__all__ = ["TRANSPORT_OPTIONS", "EngineClient", "EngineConnectionError"]
+__all__ = ["TRANSPORT_OPTIONS", "EngineClient", "EngineConnectionError", "parse_transport_options"]
 
 #: What ``transport_options`` may set per transport (engine.io-client's ``transportOptions``).
 TRANSPORT_OPTIONS = frozenset({"headers", "query"})
@@ -245,7 +245,7 @@ class EngineClient(EngineEmitter):
         secure = _SECURE.get(parts.scheme.lower())
         if secure is None or not parts.netloc:
             raise ValueError(f"unsupported URL {url!r}: use http, https, ws or wss")
-        per_transport = _transport_options(transport_options)
+        per_transport = parse_transport_options(transport_options)
         loop = asyncio.get_running_loop()
         self._session = session = ClientSession(
             transports=transports,
@@ -525,9 +525,14 @@ class _Endpoint:
     per_transport: dict[TransportName, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
-def _transport_options(
+def parse_transport_options(
     options: Mapping[str, Mapping[str, Any]] | None,
 ) -> dict[TransportName, dict[str, dict[str, str]]]:
+    """``transport_options`` by transport, checked.
+
+    Raises:
+        ValueError: an unknown transport, or an option not in :data:`TRANSPORT_OPTIONS`.
+    """
     result: dict[TransportName, dict[str, dict[str, str]]] = {}
     for name, values in (options or {}).items():
         try:

@@ -44,6 +44,9 @@ def test_options_read_as_socket_io_client(given: dict[str, Any], expected: dict[
         {"timeout": -0.5},
         {"reconnection_attempts": -2},
         {"transports": ()},
+        {"proxy": "socks5://127.0.0.1:1080"},
+        {"transport_options": {"carrier-pigeon": {}}},
+        {"transport_options": {"websocket": {"extraHeaders": {}}}},
     ],
 )
 def test_bad_options(given: dict[str, Any]) -> None:
