@@ -279,12 +279,16 @@ async def test_connect_error_with_odd_data(clients: list[AsyncClient], name: str
             assert not client.io.reconnecting
             assert server.connects == 1
         else:
-            # not a valid CONNECT_ERROR (socket.io-parser refuses it too): a parse error,
-            # the connection is dropped, and the next attempt succeeds
-            await client.connect(url, wait_timeout=WAIT)
+            # not a valid CONNECT_ERROR (socket.io-parser refuses it too): a parse error and
+            # the connection is dropped: connect() raises, as after any failed attempt ...
+            with pytest.raises(ConnectError, match="parse error") as caught:
+                await client.connect(url, wait_timeout=WAIT)
+            assert isinstance(caught.value.__cause__, ProtocolError)
+            assert events.all("reconnect_attempt") == []
+            # ... and with retry the next attempt succeeds
+            await client.connect(url, wait_timeout=WAIT, retry=True)
             assert client.id == "good"
             assert server.connects == 2
-            assert events.all("reconnect_attempt")
 
 
 # ---------------------------------------------------------------------------------------

@@ -335,8 +335,8 @@ async def test_streams_recovery_across_languages(
             await driver.command("emit", nsp="/", ev="first", args=[])
         await eventually(lambda: _value(bool(first_seen)), "the first event")
         pid, offset = session_of(leaving)
-        assert first_seen[0][-1] == offset
-        assert "-" in offset
+        assert first_seen == [[]]  # the offset stays with the client
+        assert "-" in offset  # a Redis stream id
 
         await drop_transport(leaving)
 

@@ -189,8 +189,10 @@ class ClientSocket(HasListeners, _Emitting):
         self._thread: int | None = None
         # wait_connected() calls under way, by their ``retry``: they raise errors they see.
         self._waiters = {True: 0, False: 0}
-        # Why the connection last ended (for a connect() that waited through it).
+        # Why the connection last ended, and how many times the namespace connected (for a
+        # connect() that waited through either).
         self._lost: ConnectError | None = None
+        self._connections = 0
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.nsp} id={self.id} connected={self.connected}>"
@@ -304,10 +306,11 @@ class ClientSocket(HasListeners, _Emitting):
                 [`TransportError`][TransportError] when the connection failed.
         """
         self._waiters[retry] += 1
-        lost_before = self._lost
+        lost_before, connections_before = self._lost, self._connections
         try:
             while True:
-                if self.connected:
+                # connected, or it was and lost it before this task ran: reconnection's turn
+                if self.connected or self._connections != connections_before:
                     return
                 error = self.connect_error
                 if error is None and self._lost is not lost_before:
@@ -427,6 +430,7 @@ class ClientSocket(HasListeners, _Emitting):
                 for listener in list(self._any_outgoing):
                     fire(listener, *event.args)
             elif isinstance(event, Connected):
+                self._connections += 1
                 self.connect_error = None
                 self._listeners.emit("connect")
             elif isinstance(event, ConnectFailed):
@@ -441,8 +445,12 @@ class ClientSocket(HasListeners, _Emitting):
                 self._listeners.emit("connect_error", error)
             elif isinstance(event, Disconnected):
                 details = event.details
-                lost = details if isinstance(details, ConnectError) else None
-                self._lost = lost or ConnectError(event.reason)
+                if isinstance(details, ConnectError):
+                    self._lost = details
+                else:
+                    self._lost = ConnectError(event.reason)
+                    if isinstance(details, BaseException):
+                        self._lost.__cause__ = details
                 self._listeners.emit("disconnect", event.reason, details)
             elif isinstance(event, Destroyed) and manager is not None:
                 manager.handle_destroyed(self)
