@@ -249,13 +249,13 @@ async def test_remember_upgrade(
     clients.append(client)
     listen(client, rec, "reconnect")
     await client.connect(server.url, wait_timeout=WAIT)
-    assert (await server.d.expect("connection"))["transport"] == "polling"
+    assert (await server.d.expect("connection"))["handshake_transport"] == "polling"
     await server.d.expect("upgrade")
     await server.command("close_transport", nsp="/", to=client.id)
     await rec.expect("reconnect")
     again = await server.d.expect("connection")
     # with remember_upgrade, straight to the WebSocket that worked
-    assert again["transport"] == ("websocket" if remember else "polling")
+    assert again["handshake_transport"] == ("websocket" if remember else "polling")
 
 
 @pytest.mark.parametrize("mode", ["polling", "websocket"])
@@ -293,8 +293,11 @@ async def test_auto_connect(sio_server: ServerFactory, clients: list[AsyncClient
     client = await connect(clients, server)
     await server.d.expect("connection", nsp="/")
     chat = client.socket("/chat")  # joins at once, as io.socket() in JS
+    chat.connect()  # already connecting: no second CONNECT
     await asyncio.wait_for(chat.wait_connected(), WAIT)
     await server.d.expect("connection", nsp="/chat")
+    assert await chat.timeout(WAIT).emit_with_ack("echo", 1) == 1
+    assert len(server.d.seen("connection", nsp="/chat")) == 1
     manual = await connect(clients, server, force_new=True, auto_connect=False)
     other = manual.socket("/other")
     assert not other.active

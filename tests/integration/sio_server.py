@@ -186,6 +186,7 @@ class Scenario:
             auth=to_json(socket.handshake.auth),
             query={"room": room},
             query_keys=list(socket.handshake.query),
+            handshake_transport=socket.handshake.query.get("transport"),
             headers=dict(socket.handshake.headers),
             recovered=socket.recovered,
             transport=str(socket.conn.transport),

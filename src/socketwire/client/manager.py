@@ -180,10 +180,6 @@ class Manager(ReconnectionSettings, HasListeners):
         do; they see ``"forced close"``."""
         self._close()
 
-    def handlers(self, event: str) -> list[Callable[..., Any]]:
-        """A copy of the handlers of the Manager event ``event``."""
-        return self._listeners.handlers(event)
-
     # -- called by the sockets (not by applications) -----------------------------------
     def handle_connecting(self, sock: ClientSocket) -> None:
         """``sock`` wants to connect: open the connection unless a reconnection will, and

@@ -193,6 +193,8 @@ class ClientSocket(HasListeners, _Emitting):
         # connect() that waited through either).
         self._lost: ConnectError | None = None
         self._connections = 0
+        # The Manager's generation (its connection) this socket's CONNECT was sent on.
+        self._connect_sent_on = -1
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.nsp} id={self.id} connected={self.connected}>"
@@ -277,6 +279,8 @@ class ClientSocket(HasListeners, _Emitting):
         self._bind_loop()
         if self._core.connected:
             return
+        if self._core.active and self._connect_sent_on == self.manager.generation:
+            return  # its CONNECT already went on this connection (auto_connect, say)
         self._core.activate()
         self._changed.set()
         self.manager.handle_connecting(self)
@@ -338,6 +342,8 @@ class ClientSocket(HasListeners, _Emitting):
     # -- called by the Manager (not by applications) -----------------------------------
     def handle_open(self) -> None:
         """The connection is open: send CONNECT (with ``auth``, resolved if callable)."""
+        if self.manager is not None:
+            self._connect_sent_on = self.manager.generation
         auth = self.auth
         if not callable(auth):
             self._core.open(auth)

@@ -91,6 +91,7 @@ class TestClient:
             headers=headers,
             query=query,
             force_new=True,
+            auto_connect=False,  # a test connects its namespaces with their own connect()
             websocket_factory=self._open_channel,
         )
         self._sockets: dict[str, TestSocket] = {}

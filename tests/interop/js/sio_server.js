@@ -21,7 +21,8 @@
 // then:
 //   {"event": "connection", "nsp": "/", "id": "...", "engine": "<engine sid>",
 //    "auth": {...}, "query": {"room": <the "room" query parameter or null>},
-//    "query_keys": [...], "headers": {...}   (of the Engine.IO handshake request)
+//    "query_keys": [...], "headers": {...}, "handshake_transport": "polling"
+//        (of the Engine.IO handshake request: the transport the connection began with)
 //    "recovered": false, "transport": "polling"}
 //   {"event": "message", "nsp": "/", "id": "...", "name": "ev", "args": [...], "acked": bool}
 //        Every event from a client. An acked event is acked with its own arguments, unless
@@ -131,6 +132,7 @@ function onConnection(socket) {
     auth: toJson(socket.handshake.auth),
     query: { room: socket.handshake.query.room || null },
     query_keys: Object.keys(socket.handshake.query),
+    handshake_transport: socket.handshake.query.transport,
     headers: socket.handshake.headers,
     recovered: socket.recovered,
     transport: socket.conn.transport.name,
