@@ -40,6 +40,8 @@ async def test_through_an_http_proxy(
         client = await connect(clients, server, proxy=proxy.url_with_credentials(), **options(mode))
         assert await client.timeout(WAIT).emit_with_ack("echo", "via proxy") == "via proxy"
         await server.d.expect("connection")
+        if mode == "upgrade":
+            await server.d.expect("upgrade")  # the probe went through the proxy too
         methods = {seen.method for seen in proxy.seen}
         if mode != "websocket":  # polling: plain requests with the absolute URL
             assert {"GET", "POST"} <= methods
