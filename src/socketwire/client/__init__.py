@@ -1,7 +1,8 @@
 """The Socket.IO client: ``AsyncClient`` (asyncio) and ``SyncClient`` (blocking facade).
 
 Layers: [`state`][socketwire.client.state] and [`backoff`][socketwire.client.backoff] are pure
-(sans-I/O); [`socket`][socketwire.client.socket] and [`manager`][socketwire.client.manager] drive them
+(sans-I/O); [`socket`][socketwire.client.socket] and [`manager`][socketwire.client.manager]
+drive them
 on asyncio over [`EngineClient`][socketwire.io.client_transports.EngineClient];
 [`client`][socketwire.client.client] is the application's entry point and
 [`sync`][socketwire.client.sync] its blocking facade; [`simple`][socketwire.client.simple] is the

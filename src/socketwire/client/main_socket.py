@@ -2,7 +2,8 @@
 
 ``client.on("chat", ...)``, ``client.emit(...)``, ``client.on_any(...)``... act on the
 socket of ``"/"`` (``client.main``), as ``io()`` returns the main namespace's socket in
-JavaScript. ``on``/``once``/``off`` of a Manager event ([`MANAGER_EVENTS`][MANAGER_EVENTS]) act on the
+JavaScript. ``on``/``once``/``off`` of a Manager event ([`MANAGER_EVENTS`][MANAGER_EVENTS]) act
+on the
 client's Manager instead, now and for every Manager the client uses later.
 """
 
@@ -135,15 +136,18 @@ class MainSocketMethods:
         self.main.on_any_outgoing(listener)
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See [`ClientSocket.prepend_any_outgoing()`][ClientSocket.prepend_any_outgoing] (main namespace)."""
+        """See [`ClientSocket.prepend_any_outgoing()`][ClientSocket.prepend_any_outgoing]
+        (main namespace)."""
         self.main.prepend_any_outgoing(listener)
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
-        """See [`ClientSocket.off_any_outgoing()`][ClientSocket.off_any_outgoing] (main namespace)."""
+        """See [`ClientSocket.off_any_outgoing()`][ClientSocket.off_any_outgoing] (main
+        namespace)."""
         self.main.off_any_outgoing(listener)
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        """See [`ClientSocket.listeners_any_outgoing()`][ClientSocket.listeners_any_outgoing] (main namespace)."""
+        """See [`ClientSocket.listeners_any_outgoing()`][ClientSocket.listeners_any_outgoing]
+        (main namespace)."""
         return self.main.listeners_any_outgoing()
 
     # -- emitting ----------------------------------------------------------------------

@@ -15,7 +15,8 @@ Engine.IO connection, with its own events (``upgrade``, ``packet``, ``drain``...
 [`EngineClient`][socketwire.io.client_transports.EngineClient]); a new one comes with every
 connection attempt, so register on it in an ``open`` handler, as in JS.
 
-The reconnection settings can change at run time ([`socketwire.client.settings`][socketwire.client.settings]).
+The reconnection settings can change at run time
+([`socketwire.client.settings`][socketwire.client.settings]).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A Manager's options, read the way socket.io-client reads them.
 
 socket.io-client reads several options with JavaScript's ``||``, so that 0 (and any falsy
-value) means "the default", and one with ``??``. [`ManagerOptions`][ManagerOptions] does the same, so a
+value) means "the default", and one with ``??``. [`ManagerOptions`][ManagerOptions] does the
+same, so a
 value copied from a JavaScript client means the same thing here:
 
 =========================  =======================  ==========================================
@@ -73,7 +74,8 @@ class ManagerOptions:
             reconnections (JS ``withCredentials``; its default is False, see the client
             guide for why this one is True).
         proxy: True: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` variables; a URL: that
-            proxy; None or False: none ([`socketwire.io.client_network`][socketwire.io.client_network]).
+            proxy; None or False: none
+            ([`socketwire.io.client_network`][socketwire.io.client_network]).
         protocols: WebSocket subprotocols to offer (JS ``protocols``).
         timestamp_requests: a cache-busting ``t`` query parameter: None (default) on polling
             requests only, True on the WebSocket's too, False on none.

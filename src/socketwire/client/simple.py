@@ -1,17 +1,20 @@
 """``SimpleClient``: a pull-style client for scripts and tests (python-socketio's API).
 
-Where [`AsyncClient`][socketwire.AsyncClient] calls handlers as events arrive, a simple client
-keeps them in order until [`SimpleClient.receive()`][SimpleClient.receive] asks for the next one::
+Where [`AsyncClient`][socketwire.client.client.AsyncClient] calls handlers as events arrive, a
+simple client keeps them in order until [`SimpleClient.receive()`][SimpleClient.receive] asks
+for the next one:
 
-    async with socketwire.SimpleClient() as client:
-        await client.connect("http://127.0.0.1:8000")
-        await client.emit("chat", "hello")
-        print(await client.call("chat", "hi"))      # the server's ack
-        name, args = await client.receive(timeout=5)
+```python
+async with socketwire.SimpleClient() as client:
+    await client.connect("http://127.0.0.1:8000")
+    await client.emit("chat", "hello")
+    print(await client.call("chat", "hi"))  # the server's ack
+    name, args = await client.receive(timeout=5)
+```
 
-[`SyncSimpleClient`][SyncSimpleClient] is the same for code without asyncio (a blocking facade, as
-[`SyncClient`][socketwire.SyncClient]). Both connect one namespace; the underlying client is
-``.client`` (its handlers, reconnection, every option).
+[`SyncSimpleClient`][SyncSimpleClient] is the same for code without asyncio (a blocking
+facade, as [`SyncClient`][socketwire.client.sync.SyncClient]). Both connect one namespace; the
+underlying client is ``.client`` (its handlers, reconnection, every option).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class SimpleClient:
         **options: the options of [`AsyncClient`][socketwire.AsyncClient].
 
     Events the server sends with an acknowledgement request are queued too but not
-    answered; register a handler for those on [`client`][client] (``client.client.on(...)``).
+    answered; register a handler for those on ``client`` (``client.client.on(...)``).
     """
 
     def __init__(self, *, max_queued_events: int = 1000, **options: Any) -> None:
@@ -99,7 +102,8 @@ class SimpleClient:
         wait_timeout: float | None = 5.0,
         retry: bool = False,
     ) -> None:
-        """Connect ``namespace``; see [`socketwire.AsyncClient.connect()`][socketwire.AsyncClient.connect].
+        """Connect ``namespace``; see
+        [`AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect].
 
         Raises:
             ConnectError: the connection failed or was refused (a ``TransportError`` when

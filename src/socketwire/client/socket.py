@@ -9,13 +9,15 @@ Handlers
     the next one only. A coroutine function is awaited; a plain function runs in a worker
     thread. Handlers of one socket run one after the other, in the order of the events
     (``connect`` first). A handler gets as many of the event's arguments as it declares, as
-    in JavaScript ([`socketwire.client.arity`][socketwire.client.arity]). When the server asked for an
+    in JavaScript ([`socketwire.client.arity`][socketwire.client.arity]). When the server asked
+    for an
     acknowledgement, the first handler's return value is the ack: ``None`` sends no
     argument, a ``tuple`` sends its items as separate arguments, anything else is sent as
     one argument (as the server API).
 
 Reserved events
-    ``connect()``; ``connect_error(error)``: a [`ConnectError`][socketwire.client.errors.ConnectError]
+    ``connect()``; ``connect_error(error)``: a
+    [`ConnectError`][socketwire.client.errors.ConnectError]
     whose ``message`` and ``data`` are the server's (a middleware's refusal), or a
     [`TransportError`][socketwire.client.errors.TransportError] (the connection failed), or
     ``ConnectError("timeout")``; ``disconnect(reason, details)`` with socket.io-client's

@@ -96,7 +96,8 @@ class Disconnected:
 
     ``details`` is JS's second ``disconnect`` argument: a ``TransportError`` for
     ``"transport error"``, the decoder's error for ``"parse error"``, a
-    [`DisconnectDescription`][DisconnectDescription] when the connection's end was described, else None.
+    [`DisconnectDescription`][DisconnectDescription] when the connection's end was described,
+    else None.
     """
 
     reason: str

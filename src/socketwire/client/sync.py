@@ -164,7 +164,8 @@ class _SyncView:
     def once(self, event: str, handler: H) -> H: ...
 
     def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
-        """See [`socketwire.client.socket.ClientSocket.once()`][socketwire.client.socket.ClientSocket.once] (``AsyncClient.once``)."""
+        """See [`ClientSocket.once()`][socketwire.client.socket.ClientSocket.once]
+        (``AsyncClient.once``)."""
 
         def register(fn: H) -> H:
             self._loop.call(lambda: self.aio.once(event, fn))
@@ -178,7 +179,7 @@ class _SyncView:
         self._loop.call(lambda: self.aio.off(event, handler))
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
-        """See [`socketwire.client.socket.ClientSocket.listeners()`][socketwire.client.socket.ClientSocket.listeners]."""
+        """See [`ClientSocket.listeners()`][socketwire.client.socket.ClientSocket.listeners]."""
         return self._loop.call(lambda: self.aio.listeners(event))
 
     def on_any(self, listener: Callable[..., Any]) -> None:
@@ -187,15 +188,16 @@ class _SyncView:
         self._loop.call(lambda: self.aio.on_any(listener))
 
     def prepend_any(self, listener: Callable[..., Any]) -> None:
-        """See [`socketwire.client.socket.ClientSocket.prepend_any()`][socketwire.client.socket.ClientSocket.prepend_any]."""
+        """See [`ClientSocket.prepend_any()`][socketwire.client.socket.ClientSocket.prepend_any]."""
         self._loop.call(lambda: self.aio.prepend_any(listener))
 
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
-        """See [`socketwire.client.socket.ClientSocket.off_any()`][socketwire.client.socket.ClientSocket.off_any]."""
+        """See [`ClientSocket.off_any()`][socketwire.client.socket.ClientSocket.off_any]."""
         self._loop.call(lambda: self.aio.off_any(listener))
 
     def listeners_any(self) -> list[Callable[..., Any]]:
-        """See [`socketwire.client.socket.ClientSocket.listeners_any()`][socketwire.client.socket.ClientSocket.listeners_any]."""
+        """See
+        [`ClientSocket.listeners_any()`][socketwire.client.socket.ClientSocket.listeners_any]."""
         return self._loop.call(self.aio.listeners_any)
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
@@ -205,15 +207,18 @@ class _SyncView:
         self._loop.call(lambda: self.aio.on_any_outgoing(listener))
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
-        """See [`socketwire.client.socket.ClientSocket.prepend_any_outgoing()`][socketwire.client.socket.ClientSocket.prepend_any_outgoing]."""
+        """See
+        [`ClientSocket.prepend_any_outgoing()`][socketwire.client.socket.ClientSocket.prepend_any_outgoing]."""
         self._loop.call(lambda: self.aio.prepend_any_outgoing(listener))
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
-        """See [`socketwire.client.socket.ClientSocket.off_any_outgoing()`][socketwire.client.socket.ClientSocket.off_any_outgoing]."""
+        """See
+        [`ClientSocket.off_any_outgoing()`][socketwire.client.socket.ClientSocket.off_any_outgoing]."""
         self._loop.call(lambda: self.aio.off_any_outgoing(listener))
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
-        """See [`socketwire.client.socket.ClientSocket.listeners_any_outgoing()`][socketwire.client.socket.ClientSocket.listeners_any_outgoing]."""
+        """See
+        [`ClientSocket.listeners_any_outgoing()`][socketwire.client.socket.ClientSocket.listeners_any_outgoing]."""
         return self._loop.call(self.aio.listeners_any_outgoing)
 
 
@@ -301,7 +306,8 @@ class SyncClient(_SyncView, _SyncEmitting):
         wait_timeout: float | None = None,
         retry: bool = False,
     ) -> None:
-        """See [`socketwire.client.client.AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect] (blocking): raises at
+        """See [`AsyncClient.connect()`][socketwire.client.client.AsyncClient.connect] (blocking):
+        raises at
         the first failed attempt unless ``retry``."""
         extra: dict[str, Any] = {} if auth is _UNSET else {"auth": auth}
         self._loop.run(

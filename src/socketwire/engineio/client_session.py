@@ -16,10 +16,12 @@ This is the protocol logic of engine.io-client 6 (``socket.js``, ``transport.js`
 Close reasons are engine.io-client's: ``"transport close"`` (the server closed the
 transport), ``"transport error"`` (a failed request or WebSocket, a malformed packet or
 handshake, an oversized message, a handshake that never came), ``"ping timeout"`` (no ping
-within ``pingInterval + pingTimeout``), ``"forced close"`` ([`ClientSession.close()`][ClientSession.close]).
+within ``pingInterval + pingTimeout``), ``"forced close"``
+([`ClientSession.close()`][ClientSession.close]).
 Like engine.io-client, a malformed packet is a ``"transport error"`` (engine.io-parser turns
 it into an ``error`` packet, which the client treats as a transport error). A transport error
-carries a [`TransportFailure`][TransportFailure] with engine.io-client's messages (``"xhr poll error"``,
+carries a [`TransportFailure`][TransportFailure] with engine.io-client's messages
+(``"xhr poll error"``,
 ``"xhr post error"``, ``"websocket error"``), or ``"parse error"``, ``"timeout"``...
 
 The events and actions live in
@@ -173,7 +175,8 @@ class ClientSession:
         self._upgrade = upgrade
         self._try_all_transports = try_all_transports
         self._handshake_timeout = handshake_timeout
-        #: Also report [`PacketReceived`][PacketReceived], [`PacketCreated`][PacketCreated] and [`Drained`][Drained]
+        #: Also report [`PacketReceived`][PacketReceived], [`PacketCreated`][PacketCreated] and
+        #: [`Drained`][Drained]
         #: (off by default: a driver turns it on when someone listens to them).
         self.verbose_events = False
         self.max_message_size = max_message_size

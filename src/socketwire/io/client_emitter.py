@@ -1,7 +1,8 @@
 """Listeners of an Engine.IO client connection's events (engine.io-client's emitter).
 
 engine.io-client calls its listeners synchronously, as the event happens; so does
-[`EngineEmitter`][EngineEmitter]: a plain listener runs inline on the event loop (it must not block),
+[`EngineEmitter`][EngineEmitter]: a plain listener runs inline on the event loop (it must not
+block),
 a coroutine function's coroutine runs as a task. A listener that raises is logged and does
 not stop the others, nor the connection.
 """

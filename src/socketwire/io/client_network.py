@@ -14,7 +14,7 @@ Proxies
     with ``CONNECT``. Credentials in the proxy URL (``http://user:pass@proxy:3128``) are sent.
 
 Cookies
-    A jar (aiohttp's [`aiohttp.CookieJar`][aiohttp.CookieJar]) takes the ``Set-Cookie`` headers of every
+    A jar (aiohttp's ``aiohttp.CookieJar``) takes the ``Set-Cookie`` headers of every
     response, the WebSocket handshake's included, and its cookies go on every request.
 """
 

@@ -86,12 +86,12 @@ class EngineClient(EngineEmitter):
 
     Events reach ``on_event`` when given (called synchronously on the event loop; it must
     not block; an exception it raises goes to the loop's exception handler), otherwise
-    they are queued for ``async for event in client``, which ends after [`Closed`][Closed].
+    they are queued for ``async for event in client``, which ends after ``Closed``.
 
     Listeners registered with ``on(name, listener)`` get engine.io-client's events
     (``open``, ``packet``, ``packetCreate``, ``drain``, ``upgrading``, ``upgrade``,
-    ``upgradeError``, ``error``, ``close``...: see
-    [`ENGINE_EVENTS`][socketwire.io.client_emitter.ENGINE_EVENTS]), called as they happen.
+    ``upgradeError``, ``error``, ``close``...: see ``client_emitter.ENGINE_EVENTS``), called
+    as they happen.
 
     Args:
         on_event: the event callback (None: iterate over the client instead).
@@ -99,7 +99,7 @@ class EngineClient(EngineEmitter):
             iterated over; an application that stops reading closes the session with
             ``"transport error"`` (``"event queue full"``) rather than growing memory.
         websocket_factory: builds the session's WebSocket (None: a network connection,
-            [`WebSocketChannel`][socketwire.io.client_websocket.WebSocketChannel]).
+            ``WebSocketChannel``).
     """
 
     def __init__(
@@ -156,7 +156,7 @@ class EngineClient(EngineEmitter):
         """Call ``listener`` on every ``event`` (engine.io-client's names and arguments).
 
         Raises:
-            ValueError: not one of [`ENGINE_EVENTS`][socketwire.io.client_emitter.ENGINE_EVENTS].
+            ValueError: not one of ``ENGINE_EVENTS``.
         """
         super().on(event, listener)
         if event in VERBOSE_EVENTS and self._session is not None:
@@ -217,12 +217,13 @@ class EngineClient(EngineEmitter):
                 (None: no limit).
             max_message_size: the largest message accepted from the server.
             max_buffered_bytes: the bound on outgoing bytes waiting for the transport;
-                crossing it closes the session (see [`ClientSession`][ClientSession]).
+                crossing it closes the session (see ``ClientSession``).
             cookie_jar: the cookies of every request and of the WebSocket handshake,
                 kept from every response (None: a new jar for this session; an
                 ``aiohttp.DummyCookieJar`` keeps none).
             proxy: True: the ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` variables; a URL:
-                that proxy; None or False: none (see [`socketwire.io.client_network`][socketwire.io.client_network]).
+                that proxy; None or False: none (see
+                [`socketwire.io.client_network`][socketwire.io.client_network]).
             protocols: WebSocket subprotocols to offer.
             timestamp_requests: add a cache-busting ``t`` parameter to the URL (None: to
                 polling requests only, as engine.io-client).
@@ -531,7 +532,8 @@ def parse_transport_options(
     """``transport_options`` by transport, checked.
 
     Raises:
-        ValueError: an unknown transport, or an option not in :data:`TRANSPORT_OPTIONS`.
+        ValueError: an unknown transport, or an option not in
+            [`TRANSPORT_OPTIONS`][TRANSPORT_OPTIONS].
     """
     result: dict[TransportName, dict[str, dict[str, str]]] = {}
     for name, values in (options or {}).items():
