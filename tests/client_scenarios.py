@@ -621,7 +621,7 @@ async def test_recovery_after_a_forced_transport_close(
         rec.record("tick", number)
 
     @client.on("news")
-    def news(headline: str, body: bytes) -> None:  # a plain handler, in a worker thread
+    def news(headline: str, body: Any) -> None:  # a plain handler, in a worker thread
         rec.record("news", headline, body)
 
     @client.on("bare")
