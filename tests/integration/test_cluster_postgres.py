@@ -73,7 +73,7 @@ async def test_malformed_notifications_and_rows_are_logged_and_dropped(
             '{"uid": "x", "type": 3, "attachmentId": "987654"}',  # no such row
             json.dumps({"uid": "x", "type": 3, "attachmentId": str(bad_row)}),
         ]
-        caplog.set_level(logging.WARNING, "socketwire.cluster.postgres")
+        caplog.set_level(logging.WARNING, "socketwire.adapters.postgres")
         for payload in garbage:
             await peer.notify(CHANNEL, payload)
         # A good message after the garbage still arrives: nothing crashed
@@ -104,7 +104,7 @@ async def test_a_missing_attachment_table_fails_loudly(
     a, b = await _pair(dsn)
     try:
         await b.client("b1", [])
-        caplog.set_level(logging.ERROR, "socketwire.cluster.postgres")
+        caplog.set_level(logging.ERROR, "socketwire.adapters.postgres")
         with pytest.raises(ClusterError, match="socket_io_attachments"):
             await a.sio.server_side_emit_with_ack("py-sse", b"\x00")
         a.sio.emit("binary", b"\x01")
@@ -180,7 +180,7 @@ async def test_a_flood_of_notifications_is_bounded(
     a, b = await _pair(postgres_db, max_queued=5)
     try:
         await b.client("b1", [])
-        caplog.set_level(logging.ERROR, "socketwire.cluster.postgres")
+        caplog.set_level(logging.ERROR, "socketwire.adapters.postgres")
         stats = b.adapter().client.stats
         before = stats.received + stats.dropped
         async with peer.connection.transaction():
@@ -256,7 +256,7 @@ async def test_a_database_that_is_not_there_yet(
     there, without a restart."""
     name = "late_database"
     dsn = postgres_server.dsn(name)
-    caplog.set_level(logging.ERROR, "socketwire.cluster.postgres")
+    caplog.set_level(logging.ERROR, "socketwire.adapters.postgres")
     node = await start_node(create_adapter(dsn, publish_timeout=0.3))
     other: PyNode | None = None
     try:

@@ -85,7 +85,7 @@ async def test_a_dropped_pubsub_connection_reconnects_and_resubscribes(
     await b.client("b1")
     admin = Redis.from_url(redis_server.url)
     try:
-        with caplog.at_level(logging.WARNING, logger="socketwire.cluster.redis"):
+        with caplog.at_level(logging.WARNING, logger="socketwire.adapters.redis"):
             killed = await admin.execute_command("CLIENT KILL TYPE pubsub")  # type: ignore[no-untyped-call]
             assert int(killed) >= 2
             for node in (a, b):
@@ -202,7 +202,7 @@ async def test_over_the_bound_the_oldest_volatile_messages_drop_first(
         await redis_server.astop()
         await _wait_state(a, LinkState.DOWN)
         stats = a.adapter().link.stats
-        with caplog.at_level(logging.WARNING, logger="socketwire.cluster.redis"):
+        with caplog.at_level(logging.WARNING, logger="socketwire.adapters.redis"):
             a.sio.emit("kept", 0)
             for i in range(3):
                 a.sio.volatile.emit("fleeting", i)

@@ -1,4 +1,5 @@
-"""The server's logs while the official socket.io-client talks to it.
+"""The logs of the server (talking to the official socket.io-client) and of the client
+(talking to the official socket.io server).
 
 INFO: Engine.IO sessions opened (transport, address), upgraded and closed (with the
 reason); sockets connected and disconnected (with the reason). DEBUG: every Socket.IO
@@ -16,13 +17,15 @@ from typing import Any
 
 import pytest
 from _sio_helpers import Connected, client_args, open_socket, serve_fixture
+from _sio_node import sio_server
 
-from conftest import to_js, wait_until
-from socketwire import Server, Socket
+from conftest import WAIT, to_js, wait_until
+from socketwire import AsyncClient, Server, Socket
 from socketwire.socketio.tracing import MAX_SHOWN, TracingDecoder
 
 pytestmark = pytest.mark.interop
 assert serve_fixture  # the "serve" fixture, imported for pytest to find
+assert sio_server  # the official Node server, a fixture
 
 LOGGERS = ("socketwire.engine", "socketwire.server")
 
@@ -130,3 +133,35 @@ async def test_info_logs_no_packets_and_wraps_nothing(
     assert await asyncio.wait_for(received.get(), 5) == "hi"
     assert not any(r.levelno < logging.INFO for r in caplog.records)
     assert any(m.startswith(f"socket {socket.id} connected") for m in caplog.messages)
+
+
+async def test_the_client_logs_its_connections_and_packets_with_a_node_server(
+    sio_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="socketwire.client")
+    server = await sio_server()
+    client = AsyncClient(reconnection=False)
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("hello", got.put_nowait)
+    await client.connect(server.url, wait_timeout=WAIT)
+    sid = client.id
+    try:
+        assert await client.timeout(WAIT).emit_with_ack("echo", "hi", b"\x01") == ("hi", b"\x01")
+        await client.emit_with_ack("emit_back", "hello", "world")
+        assert await asyncio.wait_for(got.get(), WAIT) == "world"
+    finally:
+        await client.disconnect()
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(
+        re.fullmatch(rf"connected to {server.url} \(engine \S+ over polling\)", m) for m in info
+    )
+    assert f"socket {sid} connected to {server.url}/" in info
+    name = f"client {server.url}"
+    assert f"{name} > CONNECT / 1 bytes" in debug
+    assert any(m.startswith(f"{name} < CONNECT / ") and "'sid'" in m for m in debug)
+    assert any(m.startswith(f"{name} > EVENT / 'echo' id=0 args=2 binary=1 ") for m in debug)
+    assert any(m.startswith(f"{name} < ACK / id=0 args=2 binary=1 ") for m in debug)
+    assert any(m.startswith(f"{name} < EVENT / 'hello' args=1 ") for m in debug), debug
+    assert f"{name} > DISCONNECT / 1 bytes" in debug
+    assert f"socket of {server.url}/ disconnected: io client disconnect" in info

@@ -46,7 +46,7 @@ __all__ = [
     "settle_server_side_ack",
 ]
 
-logger = logging.getLogger("socketwire.cluster")
+logger = logging.getLogger("socketwire.adapters")
 
 
 class ClusterError(SocketwireError):

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresAdapter", "PostgresClient", "PostgresStats", "create_adapter"]
 
-logger = logging.getLogger("socketwire.cluster.postgres")
+logger = logging.getLogger("socketwire.adapters.postgres")
 
 #: Errors after which the same statement may succeed on another connection.
 _TRANSIENT = (

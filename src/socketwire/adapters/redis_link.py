@@ -57,7 +57,7 @@ __all__ = [
     "link_for",
 ]
 
-logger = logging.getLogger("socketwire.cluster.redis")
+logger = logging.getLogger("socketwire.adapters.redis")
 
 #: ``(channel, data)`` of one message.
 MessageHandler = Callable[[str, bytes], None]

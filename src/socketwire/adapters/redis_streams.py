@@ -150,7 +150,7 @@ class StreamReader:
             except (*_TRANSIENT, RedisError) as exc:
                 # RedisError too (a reply error while reconnecting): the reader never stops.
                 if not down:
-                    logging.getLogger("socketwire.cluster.redis").warning(
+                    logging.getLogger("socketwire.adapters.redis").warning(
                         "reading stream %s failed (%s); retrying", self.name, exc
                     )
                 down = True
@@ -158,7 +158,7 @@ class StreamReader:
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             if down:
-                logging.getLogger("socketwire.cluster.redis").warning(
+                logging.getLogger("socketwire.adapters.redis").warning(
                     "reading stream %s again from %s", self.name, self.offset
                 )
                 down = False

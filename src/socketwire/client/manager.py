@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -49,6 +50,7 @@ from socketwire.engineio.client_session import (
 from socketwire.io.client_network import new_cookie_jar
 from socketwire.io.client_transports import EngineClient, EngineConnectionError
 from socketwire.socketio import Decoder, Packet, ProtocolError
+from socketwire.socketio.tracing import TracingDecoder, TracingEncoder
 
 __all__ = ["Manager", "ManagerOptions", "ReadyState", "make_parser"]
 
@@ -89,6 +91,7 @@ class Manager(ReconnectionSettings, HasListeners):
         self.engine: EngineClient | None = None
         self._listeners = Listeners("manager")
         self._decoder: Decoder = self.parser.decoder()
+        self._encode: Callable[[Packet], list[str | bytes]] = self.parser.encode
         self._open_callback: Callable[[ConnectError | None], None] | None = None
         self._reconnect_timer: asyncio.TimerHandle | None = None
         self._reconnecting = False
@@ -166,7 +169,14 @@ class Manager(ReconnectionSettings, HasListeners):
         self.engine = engine
         self.ready_state = ReadyState.OPENING
         self._skip_reconnect = False
-        self._decoder = self.parser.decoder()
+        if logger.isEnabledFor(logging.DEBUG):
+            # read once per connection: with DEBUG off the per-packet path has no check
+            name = f"client {self.url}"
+            self._decoder = TracingDecoder(self.parser.decoder(), logger, name)
+            self._encode = TracingEncoder(self.parser.encode, logger, name)
+        else:
+            self._decoder = self.parser.decoder()
+            self._encode = self.parser.encode
         self._open_callback = callback
         self._spawn(self._connect_engine(engine, generation))
         self._changed()
@@ -201,7 +211,7 @@ class Manager(ReconnectionSettings, HasListeners):
         engine = self.engine
         if engine is None or self.ready_state is not ReadyState.OPEN:
             return
-        for message in self.parser.encode(packet):
+        for message in self._encode(packet):
             engine.send(message)
 
     def spawn(self, coro: Any) -> None:
@@ -268,6 +278,13 @@ class Manager(ReconnectionSettings, HasListeners):
             if engine is not None and engine.transport is TransportName.WEBSOCKET:
                 self._websocket_worked = True
             if self.ready_state is ReadyState.OPENING:
+                transport = engine.transport if engine is not None else None
+                logger.info(
+                    "connected to %s (engine %s over %s)",
+                    self.url,
+                    engine.sid if engine is not None else "?",
+                    transport.value if transport is not None else "?",
+                )
                 self._on_open()
         elif isinstance(event, MessageReceived):
             if self.ready_state is ReadyState.OPEN:
@@ -275,11 +292,13 @@ class Manager(ReconnectionSettings, HasListeners):
         elif isinstance(event, PingReceived):
             self._listeners.emit("ping")
         elif isinstance(event, Upgraded):
+            logger.info("connection to %s upgraded to websocket", self.url)
             self._websocket_worked = True
         elif isinstance(event, Closed):
             if event.error is not None:
                 self._websocket_worked = False  # as JS on any transport error
             if self.ready_state is ReadyState.OPEN:
+                logger.info("connection to %s closed: %s", self.url, event.reason)
                 self._on_close(str(event.reason), _details(event))
         # A Closed event while opening: connect() raises, _connect_engine reports it.
 
@@ -369,11 +388,17 @@ class Manager(ReconnectionSettings, HasListeners):
         if self._reconnecting or self._skip_reconnect:
             return
         if self.backoff.attempts >= self._reconnection_attempts:
+            logger.warning(
+                "gave up reconnecting to %s after %d attempts", self.url, self.backoff.attempts
+            )
             self.backoff.reset()
             self._reconnecting = False
             self._listeners.emit("reconnect_failed")
             return
         delay = self.backoff.duration()
+        logger.info(
+            "reconnecting to %s in %.2f s (attempt %d)", self.url, delay, self.backoff.attempts
+        )
         self._reconnecting = True
         self._reconnect_timer = asyncio.get_running_loop().call_later(
             delay, self._on_reconnect_timer
@@ -393,6 +418,7 @@ class Manager(ReconnectionSettings, HasListeners):
             self._listeners.emit("reconnect_error", error)
         else:
             attempt = self.backoff.attempts
+            logger.info("reconnected to %s after %d attempt(s)", self.url, attempt)
             self._reconnecting = False
             self.backoff.reset()
             self._listeners.emit("reconnect", attempt)

@@ -440,6 +440,13 @@ class ClientSocket(HasListeners, _Emitting):
             elif isinstance(event, Connected):
                 self._connections += 1
                 self.connect_error = None
+                logger.info(
+                    "socket %s connected to %s%s%s",
+                    self.id,
+                    manager.url if manager is not None else "?",
+                    self.nsp,
+                    " (recovered)" if self.recovered else "",
+                )
                 self._listeners.emit("connect")
             elif isinstance(event, ConnectFailed):
                 error = event.error
@@ -452,6 +459,12 @@ class ClientSocket(HasListeners, _Emitting):
                 )
                 self._listeners.emit("connect_error", error)
             elif isinstance(event, Disconnected):
+                logger.info(
+                    "socket of %s%s disconnected: %s",
+                    manager.url if manager is not None else "?",
+                    self.nsp,
+                    event.reason,
+                )
                 details = event.details
                 if isinstance(details, ConnectError):
                     self._lost = details
