@@ -43,6 +43,7 @@ from socketwire.client import (
 from socketwire.engineio.packets import Packet, PacketType
 
 __all__ = [
+    "test_auth_the_parser_cannot_encode_fails_the_connect",
     "test_auto_connect",
     "test_connect_fails_at_once_with_the_transport_error",
     "test_connect_with_retry_waits_for_the_server",
@@ -63,6 +64,23 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------
 # Connecting
+
+
+async def test_auth_the_parser_cannot_encode_fails_the_connect(
+    sio_server: ServerFactory, clients: list[AsyncClient]
+) -> None:
+    # A JSON CONNECT cannot carry bytes: connect() says so instead of waiting in vain.
+    server = await sio_server()
+    client = AsyncClient(reconnection=False)
+    clients.append(client)
+    with pytest.raises(ConnectError, match=r"the auth cannot be sent: .*bytes"):
+        await client.connect(server.url, auth={"token": b"\x01"}, wait_timeout=WAIT)
+    # the connection is healthy: the same client connects with auth it can send
+    await client.connect(server.url, auth={"token": "x01"}, wait_timeout=WAIT)
+    assert client.connected
+    connection = await server.d.expect("connection")
+    assert connection["auth"] == {"token": "x01"}
+    assert len(server.d.seen("connection")) == 1  # only the one that could be sent
 
 
 @pytest.mark.parametrize("mode", list(MODES))

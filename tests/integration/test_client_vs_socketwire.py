@@ -43,6 +43,7 @@ from client_scenarios import (  # noqa: E402
     test_timeout_ack_and_volatile,
 )
 from client_scenarios_api import (  # noqa: E402
+    test_auth_the_parser_cannot_encode_fails_the_connect,
     test_auto_connect,
     test_connect_fails_at_once_with_the_transport_error,
     test_connect_with_retry_waits_for_the_server,
@@ -71,6 +72,7 @@ __all__ = [
     "pytest_generate_tests",
     "sio_server",
     "test_auth_callable_is_called_on_each_attempt",
+    "test_auth_the_parser_cannot_encode_fails_the_connect",
     "test_auto_connect",
     "test_connect_error_carries_the_middleware_data",
     "test_connect_fails_at_once_with_the_transport_error",

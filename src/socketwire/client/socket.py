@@ -52,6 +52,7 @@ from socketwire.client.state import (
     SocketCore,
 )
 from socketwire.handlers import ack_args, ack_value, call_handler, fire
+from socketwire.socketio import PacketType
 
 if TYPE_CHECKING:
     from socketwire.client.manager import Manager
@@ -427,8 +428,16 @@ class ClientSocket(HasListeners, _Emitting):
         core = self._core
         manager = self.manager
         for packet in core.packets_to_send():
-            if manager is not None:
+            if manager is None:
+                continue
+            try:
                 manager.send_packet(packet)
+            except (TypeError, ValueError) as exc:
+                if packet.type is not PacketType.CONNECT:
+                    raise  # to emit()'s caller
+                # auth the parser cannot encode (bytes in a JSON CONNECT, say): the
+                # connection attempt fails with a connect_error that says why
+                core.on_error(f"the auth cannot be sent: {exc}")
         self._ack_timers.apply(core.timers())
         for event in core.events_received():
             self._changed.set()
