@@ -143,6 +143,8 @@ class EngineOptions:
         max_buffered_bytes: the bound on bytes queued for one client (waiting for a poll,
             or written to a WebSocket and not yet taken by the OS); a client that goes over
             it is closed with reason "transport buffer full".
+        allow_eio3: also serve Engine.IO v3 clients (socket.io-client 2.x), as JS
+            ``allowEIO3`` (off by default, as in JS).
     """
 
     path: str = "/engine.io/"
@@ -161,6 +163,7 @@ class EngineOptions:
     initial_packet: str | bytes | None = None
     max_buffered_bytes: int = 16 * 1024 * 1024
     add_trailing_slash: bool = True
+    allow_eio3: bool = False
     _cookie: CookieOptions | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:

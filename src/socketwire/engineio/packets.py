@@ -112,10 +112,25 @@ class SharedMessage:
     fits every connection without permessage-deflate).
     """
 
-    __slots__ = ("data", "frame")
+    __slots__ = ("_eio3", "data", "frame")
 
     def __init__(self, data: str | bytes) -> None:
         """Wrap an encoded packet (see `encode_packet()`)."""
         self.data = data
         #: The WebSocket frame of [`data`][data], once an I/O layer has built it.
         self.frame: bytes | None = None
+        self._eio3: SharedMessage | None = None
+
+    def eio3(self) -> SharedMessage:
+        """The same packet for Engine.IO v3 sessions, built once on first use.
+
+        A text packet is the same in v3 (so is its frame): this very object. A binary one
+        keeps its type byte in v3 (``b"\\x04" + data``): a second shared message, cached
+        here, so a broadcast is encoded once per protocol revision in use.
+        """
+        if isinstance(self.data, str):
+            return self
+        twin = self._eio3
+        if twin is None:
+            twin = self._eio3 = SharedMessage(b"\x04" + self.data)
+        return twin

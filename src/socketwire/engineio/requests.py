@@ -33,10 +33,17 @@ __all__ = [
     "allow_request_refusal",
     "check_handshake_protocol",
     "check_request",
+    "protocol_revision",
 ]
 
 #: The Engine.IO protocol revision this server speaks (the ``EIO`` query parameter).
 PROTOCOL = "4"
+
+
+def protocol_revision(query: Mapping[str, str]) -> int:
+    """The protocol revision a request asks for: 4 for ``EIO=4``, else 3 (JS
+    ``computeProtocolRevision``: "3rd revision by default")."""
+    return 4 if query.get("EIO") == PROTOCOL else 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ def check_request(
     upgrade: bool,
     transports: Sequence[str],
     session_transport: str | None,
+    session_protocol: int = 4,
 ) -> Refusal | None:
     """JS ``Server.verify`` without ``allowRequest``: None when the request may go on.
 
@@ -87,9 +95,11 @@ def check_request(
         transports: The transports the server accepts.
         session_transport: The transport of the session the ``sid`` parameter names; None
             when there is no ``sid``, or no such session.
+        session_protocol: That session's protocol revision.
     """
     transport = query.get("transport")
-    if transport not in transports:
+    # WebTransport sessions do not start with an HTTP request (JS verify refuses them too).
+    if transport not in transports or transport == "webtransport":
         return _refuse(HttpErrorCode.UNKNOWN_TRANSPORT, transport=transport)
     if has_invalid_header_char(origin):
         return _refuse(HttpErrorCode.BAD_REQUEST, name="INVALID_ORIGIN", origin=origin)
@@ -104,12 +114,13 @@ def check_request(
                 transport=transport,
                 previousTransport=session_transport,
             )
-        if query.get("EIO") != PROTOCOL:
+        protocol = protocol_revision(query)
+        if protocol != session_protocol:
             return _refuse(
                 HttpErrorCode.BAD_REQUEST,
                 name="PROTOCOL_MISMATCH",
-                protocol=query.get("EIO"),
-                previousProtocol=int(PROTOCOL),
+                protocol=protocol,
+                previousProtocol=session_protocol,
             )
         return None
     if method != "GET":
@@ -132,9 +143,12 @@ def allow_request_refusal(result: bool | tuple[bool, str]) -> Refusal | None:
     return _refuse(HttpErrorCode.FORBIDDEN, message, message=message)
 
 
-def check_handshake_protocol(query: Mapping[str, str]) -> Refusal | None:
-    """JS ``handshake``'s protocol check: a handshake must ask for ``EIO=4`` (socketwire
-    has no v3 compatibility mode)."""
-    if query.get("EIO") != PROTOCOL:
-        return _refuse(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION, protocol=query.get("EIO"))
+def check_handshake_protocol(
+    query: Mapping[str, str], *, allow_eio3: bool = False
+) -> Refusal | None:
+    """JS ``handshake``'s protocol check: a handshake asks for ``EIO=4``, or for v3 (any
+    other ``EIO``, or none) when ``allow_eio3`` is on."""
+    protocol = protocol_revision(query)
+    if protocol == 3 and not allow_eio3:
+        return _refuse(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION, protocol=protocol)
     return None

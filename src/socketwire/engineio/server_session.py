@@ -23,14 +23,15 @@ thus be queued on many sessions ([`ServerSession.send_encoded()`][ServerSession.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from socketwire.engineio.errors import ProtocolError
+from socketwire.engineio.framing import Framing
 from socketwire.engineio.http import HttpAnswer, bad_request_empty
 from socketwire.engineio.options import EngineOptions, Transport
-from socketwire.engineio.packets import Packet, PacketType, decode_packet, encode_packet
-from socketwire.engineio.payload import decode_payload_bytes, join_encoded
+from socketwire.engineio.packets import Packet, PacketType, encode_packet
 from socketwire.engineio.reasons import CloseReason
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
 CLOSE_TIMEOUT = 30.0
 
 _PING = encode_packet(Packet(PacketType.PING))
+_PONG = "3"
 _NOOP = "6"
 _CLOSE = "1"
 _PONG_PROBE = "3probe"
@@ -81,13 +83,14 @@ class _Probe(Enum):
 
 @dataclass(frozen=True, slots=True)
 class AnswerPoll:
-    """Answer the pending polling GET (200, ``text/plain; charset=UTF-8``) with ``payload``.
+    """Answer the pending polling GET (200, ``text/plain; charset=UTF-8``) with ``payload``
+    (bytes: a v3 binary payload, ``application/octet-stream``).
 
     ``compress``: HTTP compression may be applied (JS: some packet of the payload was sent
     with ``compress`` true, the default).
     """
 
-    payload: str
+    payload: str | bytes
     compress: bool = True
 
 
@@ -169,13 +172,16 @@ class ServerSession:
 
     __slots__ = (
         "_close_deadline",
+        "_framing",
         "_get_pending",
         "_next_ping",
         "_options",
         "_outputs",
         "_pong_deadline",
+        "_post_binary",
         "_post_pending",
         "_probe",
+        "_probe_base64",
         "_queue",
         "_queue_compress",
         "_queued_bytes",
@@ -188,7 +194,15 @@ class ServerSession:
         "upgraded",
     )
 
-    def __init__(self, sid: str, transport: Transport, options: EngineOptions, now: float) -> None:
+    def __init__(
+        self,
+        sid: str,
+        transport: Transport,
+        options: EngineOptions,
+        now: float,
+        *,
+        framing: Framing | None = None,
+    ) -> None:
         """Open the session.
 
         Args:
@@ -196,7 +210,10 @@ class ServerSession:
             transport: the transport of the handshake request.
             options: the server's options (shared, read only).
             now: the current time, in seconds, on the clock of every later ``now``.
+            framing: the protocol revision and client abilities of the handshake (default:
+                v4).
         """
+        self._framing = framing if framing is not None else Framing()
         self.sid = sid
         self.transport: Transport = transport
         self.state = ReadyState.OPEN
@@ -209,7 +226,9 @@ class ServerSession:
         self._queued_bytes = 0
         self._get_pending = False
         self._post_pending = False
+        self._post_binary = False
         self._probe = _Probe.NONE
+        self._probe_base64 = False
         self._upgrade_deadline: float | None = None
         self._close_deadline: float | None = None
         self._pong_deadline: float | None = None
@@ -217,6 +236,12 @@ class ServerSession:
         #: the I/O layer stopped reading (see pause_reading): the pong deadline waits
         self._reading_paused = False
         self._next_ping: float | None = now + options.ping_interval
+        if self._framing.protocol == 3:
+            # v3: the client pings; it must within ping_interval + ping_timeout, each time
+            # (JS resetPingTimeout). No packet but a ping refreshes it.
+            self._next_ping = None
+            self._pong_deadline = now + options.ping_interval + options.ping_timeout
+            self._refreshed = True
         handshake = {
             "sid": sid,
             "upgrades": options.upgrades(transport),
@@ -240,6 +265,11 @@ class ServerSession:
         return outputs
 
     @property
+    def protocol(self) -> int:
+        """The Engine.IO protocol revision of the session (4, or 3 for ``EIO=3``)."""
+        return self._framing.protocol
+
+    @property
     def writable(self) -> bool:
         """True when a packet sent now leaves at once (WebSocket, or a poll is pending)."""
         return self.state is ReadyState.OPEN and (
@@ -255,7 +285,12 @@ class ServerSession:
         [`send_message()`][send_message] or [`send_encoded()`][send_encoded]: the session's state is
         the same either way (on WebSocket nothing is queued, and sending moves no deadline).
         """
-        return self.state is _OPEN and self.transport == "websocket" and not self._outputs
+        return (
+            self.state is _OPEN
+            and self.transport == "websocket"
+            and not self._outputs
+            and not self._framing.websocket_base64
+        )
 
     @property
     def closed(self) -> bool:
@@ -315,7 +350,8 @@ class ServerSession:
             data: the message.
             compress: allow compression of what carries it (JS ``options.compress``).
         """
-        self._send("4" + data if isinstance(data, str) else bytes(data), compress=compress)
+        message = "4" + data if isinstance(data, str) else self._framing.binary_message(data)
+        self._send(message, compress=compress)
 
     def send_encoded(
         self, message: str | bytes, *, compress: bool = True, frame: bytes | None = None
@@ -398,18 +434,18 @@ class ServerSession:
             return bad_request_empty()
         self._get_pending = True
         if self.state is ReadyState.CLOSING:
-            tail = [*self._queue, _CLOSE] if self._queue else [_NOOP, _CLOSE]
+            tail: list[str | bytes] = [*self._queue, _CLOSE] if self._queue else [_NOOP, _CLOSE]
             # only control packets: compress stays allowed (JS never compresses so little)
             compress = not self._queue_compress or any(self._queue_compress)
             self._clear_queue()
-            self._answer(join_encoded(tail), compress)
+            self._answer(tail, compress)
             self._close(CloseReason.FORCED_CLOSE)
         elif self._queue:
             self._flush_poll()
         elif self._probe is _Probe.PROBED:
             # JS writes a noop to a writable poll while probing (every 100 ms) so that the
             # client can pause polling and complete the upgrade.
-            self._answer(_NOOP)
+            self._answer([_NOOP])
         return None
 
     def poll_aborted(self) -> None:
@@ -423,7 +459,8 @@ class ServerSession:
         """A polling POST arrived; call before reading its body.
 
         Args:
-            binary: the Content-Type is ``application/octet-stream`` (refused on v4).
+            binary: the Content-Type is ``application/octet-stream`` (refused on v4; a
+                binary payload on v3).
 
         Returns:
             None: read the body (limit ``max_http_buffer_size``), then call
@@ -432,11 +469,12 @@ class ServerSession:
         """
         if self.state is ReadyState.CLOSED:
             return bad_request_empty()
-        if self._post_pending or binary:
+        if self._post_pending or (binary and self._framing.protocol == 4):
             # JS: "data request overlap from client" / "invalid content".
             self._close(CloseReason.TRANSPORT_ERROR)
             return bad_request_empty()
         self._post_pending = True
+        self._post_binary = binary
         return None
 
     def post_aborted(self, *, disconnected: bool) -> None:
@@ -455,8 +493,10 @@ class ServerSession:
             # The I/O layer bounds its read; this keeps the limit true for any driver.
             return HttpAnswer(413)
         try:
-            packets = decode_payload_bytes(
-                body, max_packets=max_payload_packets(self._options.max_http_buffer_size)
+            packets = self._framing.decode_post(
+                body,
+                binary=self._post_binary,
+                max_packets=max_payload_packets(self._options.max_http_buffer_size),
             )
         except ProtocolError:
             self._close(CloseReason.PARSE_ERROR)
@@ -483,7 +523,7 @@ class ServerSession:
             self._close(CloseReason.TRANSPORT_ERROR)
             return
         try:
-            packet = decode_packet(data)
+            packet = self._framing.decode(data)
         except ProtocolError:
             self._close(CloseReason.PARSE_ERROR)
             return
@@ -500,14 +540,22 @@ class ServerSession:
             carry). None: the session did not take ``data``; pass it to
             [`receive_websocket()`][receive_websocket].
         """
-        # Not while a pong is awaited: the first packet then moves the pong deadline.
-        if self.state is _OPEN and self._pong_deadline is None and not self._outputs:
+        # Not while a pong is awaited (v4): the first packet then moves the pong deadline.
+        if (
+            self.state is _OPEN
+            and (self._pong_deadline is None or self._refreshed)
+            and not self._outputs
+        ):
             if isinstance(data, str):
                 if data[:1] == "4" and not _too_large(data, self._options.max_http_buffer_size):
                     return data[1:]
             elif not _too_large(data, self._options.max_http_buffer_size):
-                # A binary WebSocket message is a MESSAGE packet (no type byte).
-                return bytes(data)
+                if self._framing.protocol == 4:
+                    # A binary WebSocket message is a MESSAGE packet (no type byte).
+                    return bytes(data)
+                if data[:1] == b"\x04":
+                    # v3 keeps the type byte
+                    return bytes(data[1:])
         return None
 
     def websocket_closed(self, *, error: bool = False) -> None:
@@ -522,8 +570,12 @@ class ServerSession:
             reason = CloseReason.TRANSPORT_ERROR if error else CloseReason.TRANSPORT_CLOSE
             self._close(reason, websocket_open=False)
 
-    def start_probe(self, now: float) -> bool:
+    def start_probe(self, now: float, *, base64: bool = False) -> bool:
         """A WebSocket with this session's sid was accepted: may it probe an upgrade?
+
+        Args:
+            now: the current time.
+            base64: v3: the WebSocket's query has ``b64`` (binary goes to it as base64).
 
         Returns:
             True: it is the probe; feed its messages to [`receive_probe()`][receive_probe]. False:
@@ -537,6 +589,7 @@ class ServerSession:
         ):
             return False
         self._probe = _Probe.ATTACHED
+        self._probe_base64 = base64 and self._framing.protocol == 3
         self._upgrade_deadline = now + self._options.upgrade_timeout
         return True
 
@@ -545,7 +598,7 @@ class ServerSession:
         if self._probe is _Probe.NONE or self.state is ReadyState.CLOSED:
             return
         try:
-            packet = decode_packet(data)
+            packet = self._framing.decode(data)
         except ProtocolError:
             self._end_probe()
             return
@@ -553,7 +606,7 @@ class ServerSession:
             self._outputs.append(SendProbe(_PONG_PROBE))
             self._probe = _Probe.PROBED
             if self._get_pending and not self._queue:
-                self._answer(_NOOP)
+                self._answer([_NOOP])
         elif packet.type is PacketType.UPGRADE:
             self._complete_upgrade()
         else:
@@ -578,11 +631,20 @@ class ServerSession:
         if kind is PacketType.MESSAGE:
             self._outputs.append(MessageReceived(packet.data))
         elif kind is PacketType.PONG:
+            if self._framing.protocol == 3:
+                # v3 heartbeats go client to server: "invalid heartbeat direction".
+                self._close(CloseReason.TRANSPORT_ERROR)
+                return
             self._pong_deadline = None
             self._next_ping = now + self._options.ping_interval
         elif kind is PacketType.PING:
-            # v4 heartbeats go server to client: "invalid heartbeat direction".
-            self._close(CloseReason.TRANSPORT_ERROR)
+            if self._framing.protocol == 4:
+                # v4 heartbeats go server to client: "invalid heartbeat direction".
+                self._close(CloseReason.TRANSPORT_ERROR)
+                return
+            options = self._options
+            self._pong_deadline = now + options.ping_interval + options.ping_timeout
+            self._send(_PONG)
         # open, upgrade and noop from the client carry nothing on the main transport.
 
     def _send(
@@ -596,6 +658,8 @@ class ServerSession:
         if self.state is not ReadyState.OPEN:
             return
         if self.transport == "websocket":
+            if self._framing.websocket_base64 and not isinstance(message, str):
+                message, frame = self._framing.to_websocket(message), None
             self._outputs.append(SendWebSocket(message, compress, frame))
             return
         self._queue.append(message)
@@ -608,20 +672,20 @@ class ServerSession:
             self._close(CloseReason.BUFFER_FULL)
 
     def _flush_poll(self) -> None:
-        payload = join_encoded(self._queue)
+        queue = self._queue
         # JS Polling.send: the response may be compressed if any of its packets may.
         compress = any(self._queue_compress)
         self._clear_queue()
-        self._answer(payload, compress)
+        self._answer(queue, compress)
 
     def _clear_queue(self) -> None:
         self._queue = []
         self._queue_compress = []
         self._queued_bytes = 0
 
-    def _answer(self, payload: str, compress: bool = True) -> None:
+    def _answer(self, messages: Sequence[str | bytes], compress: bool = True) -> None:
         self._get_pending = False
-        self._outputs.append(AnswerPoll(payload, compress))
+        self._outputs.append(AnswerPoll(self._framing.payload(messages), compress))
 
     def _end_probe(self) -> None:
         if self._probe is not _Probe.NONE:
@@ -634,14 +698,18 @@ class ServerSession:
         self._upgrade_deadline = None
         self.transport = "websocket"
         self.upgraded = True
+        self._framing.websocket_base64 = self._probe_base64
         if self._get_pending:
             # JS closes the discarded polling transport, which ends a pending poll with a
             # close packet. (A conforming client paused polling before sending "5".)
-            self._answer(_CLOSE)
+            self._answer([_CLOSE])
         self._outputs.append(Upgraded())
         queue, flags = self._queue, self._queue_compress
         self._clear_queue()
-        self._outputs.extend(SendWebSocket(m, c) for m, c in zip(queue, flags, strict=True))
+        to_websocket = self._framing.to_websocket
+        self._outputs.extend(
+            SendWebSocket(to_websocket(m), c) for m, c in zip(queue, flags, strict=True)
+        )
 
     def _close(self, reason: CloseReason, *, websocket_open: bool = True) -> None:
         if self.state is ReadyState.CLOSED:
@@ -657,7 +725,7 @@ class ServerSession:
                 # The client's close packet closes the transport itself and JS
                 # Polling.onClose ends the poll with a noop; any other close goes through
                 # Polling.doClose, which sends the close packet.
-                self._answer(_NOOP if reason is CloseReason.TRANSPORT_CLOSE else _CLOSE)
+                self._answer([_NOOP if reason is CloseReason.TRANSPORT_CLOSE else _CLOSE])
         elif websocket_open:
             self._outputs.append(CloseWebSocket(probe=False))
         self._clear_queue()

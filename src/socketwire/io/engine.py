@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from socketwire.engineio.framing import Framing
 from socketwire.engineio.http import (
     HttpAnswer,
     HttpErrorCode,
@@ -28,16 +29,18 @@ from socketwire.engineio.http import (
     error_answer,
     negotiate_encoding,
 )
+from socketwire.engineio.jsonp import jsonp_index
 from socketwire.engineio.options import EngineOptions, Transport
 from socketwire.engineio.requests import (
     Refusal,
     allow_request_refusal,
     check_handshake_protocol,
     check_request,
+    protocol_revision,
 )
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
 from socketwire.engineio.sids import new_sid
-from socketwire.io.engine_socket import EngineSocket, http_response
+from socketwire.io.engine_socket import EngineSocket, EngineSocketV3, http_response
 from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
@@ -56,6 +59,7 @@ ConnectionErrorCallback = Callable[["ConnectionErrorEvent"], None]
 Fallback = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
+_OCTET_STREAM = "application/octet-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +224,11 @@ class EngineServer:
 
             return WebSocketAccept(attach=attach_new, **accept_kwargs)
 
+        base64 = bool(query.get("b64"))
+
         def attach_probe(ws: WebSocketTransport) -> WebSocketHandler:
             sock = self.clients.get(sid)
-            handler = sock.handle_probe(ws) if sock is not None else None
+            handler = sock.handle_probe(ws, base64=base64) if sock is not None else None
             if handler is None:
                 # Closed, already upgraded or upgrading: refuse without disturbing it.
                 ws.close()
@@ -277,6 +283,7 @@ class EngineServer:
             upgrade=upgrade,
             transports=self.options.transports,
             session_transport=sock.transport if sock is not None else None,
+            session_protocol=sock.protocol if sock is not None else 4,
         )
         return sock, refusal
 
@@ -287,7 +294,7 @@ class EngineServer:
             refusal = allow_request_refusal(await self.options.allow_request(request))
             if refusal is not None:
                 return refusal
-        return check_handshake_protocol(request.query)
+        return check_handshake_protocol(request.query, allow_eio3=self.options.allow_eio3)
 
     def _refuse(self, request: HttpRequest, refusal: Refusal, *, upgrade: bool) -> HttpAnswer:
         """Tell the ``connection_error`` listeners, then build the refusal."""
@@ -312,8 +319,24 @@ class EngineServer:
                 return sid
 
     def _create(self, request: HttpRequest, transport: Transport) -> EngineSocket:
-        session = ServerSession(self._new_sid(), transport, self.options, self.loop_time())
-        sock = EngineSocket(
+        query = request.query
+        protocol = protocol_revision(query)
+        # JS: a polling transport created with a `j` query is JSONP; `b64` asks for binary
+        # as base64 (v3 clients without XHR2, or forced).
+        j = query.get("j")
+        framing = Framing(
+            protocol,
+            binary=not query.get("b64"),
+            jsonp=jsonp_index(j) if j is not None and transport == "polling" else None,
+        )
+        framing.websocket_base64 = (
+            protocol == 3 and transport == "websocket" and bool(query.get("b64"))
+        )
+        session = ServerSession(
+            self._new_sid(), transport, self.options, self.loop_time(), framing=framing
+        )
+        kind = EngineSocketV3 if protocol == 3 else EngineSocket
+        sock = kind(
             session,
             request,
             loop=self.loop,
@@ -365,8 +388,13 @@ class EngineServer:
     def _payload_response(
         self, request: HttpRequest, answer: AnswerPoll, headers: list[tuple[str, str]]
     ) -> HttpResponse:
-        body = answer.payload.encode()
-        out = [("Content-Type", _TEXT_PLAIN), *headers]
+        payload = answer.payload
+        if isinstance(payload, str):
+            body = payload.encode("utf-8", "surrogatepass")
+            out = [("Content-Type", _TEXT_PLAIN), *headers]
+        else:
+            body = payload
+            out = [("Content-Type", _OCTET_STREAM), *headers]
         options = self.options
         if (
             options.http_compression

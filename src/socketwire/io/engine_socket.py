@@ -37,6 +37,7 @@ from socketwire.engineio.server_session import (
     ServerSession,
     Upgraded,
 )
+from socketwire.engineio.v3 import MESSAGE_BYTE
 from socketwire.io.frames import frame_message
 from socketwire.io.http import (
     BodyTimeoutError,
@@ -48,7 +49,7 @@ from socketwire.io.http import (
     WebSocketTransport,
 )
 
-__all__ = ["EngineSocket", "http_response"]
+__all__ = ["EngineSocket", "EngineSocketV3", "http_response"]
 
 logger = logging.getLogger("socketwire.engine")
 
@@ -148,8 +149,8 @@ class EngineSocket:
 
     @property
     def protocol(self) -> int:
-        """The Engine.IO protocol revision (always 4)."""
-        return 4
+        """The Engine.IO protocol revision: 4, or 3 (a socket.io 2.x client)."""
+        return self._session.protocol
 
     @property
     def ready_state(self) -> str:
@@ -300,10 +301,13 @@ class EngineSocket:
         self._process()
         return _WsHandler(self._ws_message, self._ws_closed, ws)
 
-    def handle_probe(self, ws: WebSocketTransport) -> WebSocketHandler | None:
+    def handle_probe(
+        self, ws: WebSocketTransport, *, base64: bool = False
+    ) -> WebSocketHandler | None:
         """A WebSocket arrived to upgrade this polling session: its handler, or None when
-        the session is closed, already upgraded or upgrading (close ``ws`` then)."""
-        if not self._session.start_probe(self._clock()):
+        the session is closed, already upgraded or upgrading (close ``ws`` then).
+        ``base64``: its query has ``b64`` (a v3 client wants binary as base64 on it)."""
+        if not self._session.start_probe(self._clock(), base64=base64):
             return None
         self._probe_ws = ws
         self._rearm()
@@ -576,6 +580,33 @@ class EngineSocket:
                 disconnected.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await disconnected
+
+
+class EngineSocketV3(EngineSocket):
+    """An Engine.IO v3 session (``allow_eio3``; socket.io-client 2.x).
+
+    The same driver: only a binary message differs, which keeps its type byte in v3.
+    A broadcast's shared messages are swapped for their v3 twins
+    (:meth:`~socketwire.engineio.packets.SharedMessage.eio3`), built once per broadcast.
+    """
+
+    __slots__ = ()
+
+    def send(self, data: str | bytes, *, compress: bool = True) -> None:
+        """Send a message (text or binary); see :meth:`EngineSocket.send`."""
+        if isinstance(data, str):
+            super().send(data, compress=compress)
+        else:
+            super().send_encoded(MESSAGE_BYTE + bytes(data), compress=compress)
+
+    def send_encoded(self, message: str | bytes | SharedMessage, *, compress: bool = True) -> None:
+        """Send a packet encoded for a v4 WebSocket (``4...`` text, raw bytes, or a
+        :class:`SharedMessage`) to this v3 session."""
+        if isinstance(message, SharedMessage):
+            message = message.eio3()
+        elif not isinstance(message, str):
+            message = MESSAGE_BYTE + bytes(message)
+        super().send_encoded(message, compress=compress)
 
 
 class _WsHandler:

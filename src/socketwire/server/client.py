@@ -25,7 +25,7 @@ from socketwire.engineio.packets import SharedMessage
 from socketwire.handlers import spawn
 from socketwire.io.http import HttpRequest
 from socketwire.server.state import Admission, ConnectionState, Expiry
-from socketwire.socketio import Packet, PacketType, ProtocolError
+from socketwire.socketio import Packet, PacketType, ProtocolError, v4
 from socketwire.socketio.base import Decoder
 from socketwire.socketio.tracing import TracingDecoder, TracingEncoder, describe
 
@@ -61,6 +61,10 @@ class EngineSocketLike(Protocol):
     @property
     def transport(self) -> str:
         """``"polling"`` or ``"websocket"``."""
+
+    @property
+    def protocol(self) -> int:
+        """The Engine.IO revision: 4, or 3 (a socket.io 2.x client, Socket.IO v4)."""
 
     @property
     def writable(self) -> bool:
@@ -145,6 +149,11 @@ class Client:
         self._rearm()
         conn.on_message = self._on_data
         conn.on_close = self._on_engine_close
+        #: Socket.IO v4 (a socket.io 2.x client over Engine.IO v3; see socketio.v4).
+        self.legacy = conn.protocol == v4.PROTOCOL
+        if self.legacy:
+            # v4: the client is in the main namespace without asking (JS onconnection)
+            self._admit("/", {})
 
     @property
     def request(self) -> HttpRequest:
@@ -185,14 +194,24 @@ class Client:
             # the hot path: a packet for a connected namespace
             socket.handle_packet(packet)
         elif socket is None and kind is _CONNECT:
-            admission = self.state.admit(packet.nsp)
-            if admission is Admission.CONNECT:
-                auth = packet.data if isinstance(packet.data, dict) else {}
-                spawn(self._connect(packet.nsp, auth))
-            elif admission is Admission.CLOSE:
-                self.close()
+            if self.legacy:
+                # v4: the query rides in the namespace, and is the auth
+                name, query = v4.parse_namespace(packet.nsp)
+                if name in self.nsps:
+                    self.close()
+                else:
+                    self._admit(name, dict(query))
+            else:
+                self._admit(packet.nsp, packet.data if isinstance(packet.data, dict) else {})
         else:
             # JS: "invalid state" (a packet for a namespace not joined, a second CONNECT...)
+            self.close()
+
+    def _admit(self, name: str, auth: dict[str, Any]) -> None:
+        admission = self.state.admit(name)
+        if admission is Admission.CONNECT:
+            spawn(self._connect(name, auth))
+        elif admission is Admission.CLOSE:
             self.close()
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:

@@ -64,7 +64,7 @@ from socketwire.server.handshake import build_handshake
 from socketwire.server.operators import BroadcastOperator
 from socketwire.server.recovery import RECOVERABLE_REASONS
 from socketwire.server.state import PendingAcks
-from socketwire.socketio import Packet, PacketType
+from socketwire.socketio import Packet, PacketType, v4
 from socketwire.socketio.packets import check_event_name
 from socketwire.typed.signature import prepare
 
@@ -295,7 +295,8 @@ class Socket(_Emitting):
                 self.client.write_packet(Packet(PacketType.EVENT, nsp.name, data))
             self.recovered = True
         else:
-            self.id = generate_id()
+            # v4 (socket.io 2.x): the client computes the id from the Engine.IO one
+            self.id = v4.socket_id(nsp.name, client.id) if client.legacy else generate_id()
             if self.server.connection_state_recovery is not None:
                 self.pid = generate_id()
         self.handshake: Handshake = build_handshake(client.request, auth)
@@ -526,7 +527,13 @@ class Socket(_Emitting):
             ", recovered" if self.recovered else "",
         )
         self.join(self.id)
-        data = {"sid": self.id} if self.pid is None else {"sid": self.id, "pid": self.pid}
+        data: dict[str, Any] | None
+        if self.client.legacy:
+            data = None  # v4: a CONNECT has no payload
+        elif self.pid is None:
+            data = {"sid": self.id}
+        else:
+            data = {"sid": self.id, "pid": self.pid}
         # the CONNECT packet and the connection's bookkeeping come before any user code runs
         self._packet(Packet(PacketType.CONNECT, self.nsp.name, data))
         self.client.socket_connected(self)
@@ -539,7 +546,8 @@ class Socket(_Emitting):
         if data is not None:
             logger.info("socket to %s refused (engine %s): %s", self.nsp.name, self.client.id, data)
             self._ended = True
-            self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, data))
+            payload = v4.connect_error_payload(data) if self.client.legacy else data
+            self._packet(Packet(PacketType.CONNECT_ERROR, self.nsp.name, payload))
 
     def handle_packet(self, packet: Packet) -> None:
         """A packet of this socket's namespace arrived (not CONNECT or CONNECT_ERROR)."""

@@ -27,6 +27,7 @@ def check(
     upgrade: bool = False,
     transports: tuple[str, ...] = BOTH,
     session: str | None = None,
+    protocol: int = 4,
 ) -> Refusal | None:
     return check_request(
         method=method,
@@ -35,6 +36,7 @@ def check(
         upgrade=upgrade,
         transports=transports,
         session_transport=session,
+        session_protocol=protocol,
     )
 
 
@@ -107,7 +109,28 @@ CASES: list[tuple[dict[str, str], dict[str, Any], HttpErrorCode | None, dict[str
         {"EIO": "3", "transport": "polling", "sid": "s"},
         {"session": "polling"},
         HttpErrorCode.BAD_REQUEST,
-        {"name": "PROTOCOL_MISMATCH", "protocol": "3", "previousProtocol": 4},
+        {"name": "PROTOCOL_MISMATCH", "protocol": 3, "previousProtocol": 4},
+    ),
+    # a v3 session (allow_eio3) goes on with EIO=3, or with no EIO at all, as in JS
+    (
+        {"EIO": "3", "transport": "polling", "sid": "s"},
+        {"session": "polling", "protocol": 3},
+        None,
+        {},
+    ),
+    ({"transport": "polling", "sid": "s"}, {"session": "polling", "protocol": 3}, None, {}),
+    (
+        {"EIO": "4", "transport": "websocket", "sid": "s"},
+        {"upgrade": True, "session": "polling", "protocol": 3},
+        HttpErrorCode.BAD_REQUEST,
+        {"name": "PROTOCOL_MISMATCH", "protocol": 4, "previousProtocol": 3},
+    ),
+    # WebTransport sessions never start with an HTTP request
+    (
+        {"EIO": "4", "transport": "webtransport"},
+        {"transports": ("polling", "webtransport")},
+        HttpErrorCode.UNKNOWN_TRANSPORT,
+        {"transport": "webtransport"},
     ),
     # checked in JS's order: the transport first, then the origin, then the session
     (
@@ -188,4 +211,6 @@ def test_check_handshake_protocol(query: dict[str, str], refused: bool) -> None:
     else:
         assert refusal is not None
         assert refusal.code is HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION
-        assert refusal.context == {"protocol": query.get("EIO")}
+        # JS reports the revision it computed: anything but EIO=4 is v3
+        assert refusal.context == {"protocol": 3}
+        assert check_handshake_protocol(query, allow_eio3=True) is None

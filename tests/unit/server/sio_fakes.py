@@ -45,6 +45,7 @@ class FakeEngineSocket:
     def __init__(self, parser: Parser | None = None, request: FakeRequest | None = None) -> None:
         self.sid = f"eio{next(_ids)}"
         self.transport = "polling"
+        self.protocol = 4
         self.request = request or FakeRequest()
         self.on_message: Callable[[str | bytes], None] | None = None
         self.on_close: Callable[[str], None] | None = None
