@@ -92,6 +92,8 @@ class Scenario:
             engine["transports"] = tuple(options["transports"])
         if "cookie" in options:
             engine["cookie"] = options["cookie"]
+        if "allowEIO3" in options:
+            engine["allow_eio3"] = bool(options["allowEIO3"])
         recovery = (
             RecoveryOptions(max_disconnection_duration=60, skip_middlewares=True)
             if args.get("recovery")
@@ -190,6 +192,7 @@ class Scenario:
             headers=dict(socket.handshake.headers),
             recovered=socket.recovered,
             transport=str(socket.conn.transport),
+            protocol=socket.conn.protocol,
         )
         known: set[str] = set()
 
@@ -197,6 +200,8 @@ class Scenario:
             async def handle(*args: Any) -> Any:
                 if name == "emit_back" and args:
                     socket.emit(args[0], *args[1:])
+                if name == "join" and args:
+                    socket.join(args[0])
                 return tuple(args)  # the ack, when one was asked for: the same arguments
 
             return handle
@@ -227,7 +232,9 @@ class Scenario:
         if kind == "emit":
             payload = from_json(cmd.get("args") or [])
             if not cmd.get("to"):
-                self.sio.of(cmd.get("nsp") or "/").emit(cmd["event"], *payload)
+                nsp = self.sio.of(cmd.get("nsp") or "/")
+                target = nsp.to(cmd["room"]) if cmd.get("room") else nsp
+                target.emit(cmd["event"], *payload)
             else:
                 for socket in self._targets(cmd):
                     if cmd.get("ref") is None:

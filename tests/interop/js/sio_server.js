@@ -6,7 +6,7 @@
 //     "parser": "json" | "msgpack",   // msgpack: socket.io-msgpack-parser
 //     "recovery": false,              // connectionStateRecovery (skipMiddlewares: true)
 //     "options": {...},               // extra Server options, passed as is (pingInterval,
-//                                     // pingTimeout, transports, cookie, ...)
+//                                     // pingTimeout, transports, cookie, allowEIO3, ...)
 //     "tls": {"key": "<PEM>", "cert": "<PEM>"}   // optional: serve HTTPS with these
 //   }
 // Listens on 127.0.0.1. Every namespace exists (dynamic namespace /^\/.*/), except that:
@@ -23,12 +23,13 @@
 //    "auth": {...}, "query": {"room": <the "room" query parameter or null>},
 //    "query_keys": [...], "headers": {...}, "handshake_transport": "polling"
 //        (of the Engine.IO handshake request: the transport the connection began with)
-//    "recovered": false, "transport": "polling"}
+//    "recovered": false, "transport": "polling", "protocol": 4}   (3: socket.io-client 2.x)
 //   {"event": "message", "nsp": "/", "id": "...", "name": "ev", "args": [...], "acked": bool}
 //        Every event from a client. An acked event is acked with its own arguments, unless
 //        a "drop_acks" command asked to leave the next ones unanswered:
 //   {"event": "dropped_ack", "nsp": "/", "name": "ev", "args": [...]}
-//        Events named "emit_back" make the server emit args[0] with args[1:] to the sender.
+//        Events named "emit_back" make the server emit args[0] with args[1:] to the sender;
+//        events named "join" make the sender join the room args[0] (before the ack).
 //   {"event": "disconnect", "nsp": "/", "id": "...", "reason": "..."}
 //   {"event": "upgrade", "engine": "<engine sid>", "transport": "websocket"}
 //   {"event": "client_ack", "ref": r, "args": [...]} / {"event": "client_ack", "ref": r,
@@ -37,8 +38,9 @@
 //   {"event": "fatal", "message": "..."}
 //
 // Input: one JSON command per line on stdin ("id" is echoed back in an "ack" event):
-//   {"cmd": "emit", "nsp": "/", "event": "ev", "args": [...]}
-//        broadcast to the namespace (stored for connection state recovery)
+//   {"cmd": "emit", "nsp": "/", "event": "ev", "args": [...], "room": "r"}
+//        broadcast to the namespace, or to a room of it (stored for connection state
+//        recovery)
 //   {"cmd": "emit", "nsp": "/", "to": "<socket id>", "event": "ev", "args": [...],
 //    "ref": r, "timeout": ms}       (to one socket; with "ref": ask for an ack)
 //   {"cmd": "disconnect", "nsp": "/", "to": "<socket id>"|null}   ("io server disconnect")
@@ -136,6 +138,7 @@ function onConnection(socket) {
     headers: socket.handshake.headers,
     recovered: socket.recovered,
     transport: socket.conn.transport.name,
+    protocol: socket.conn.protocol,
   });
   socket.onAny((name, ...rest) => {
     const ack = typeof rest[rest.length - 1] === "function" ? rest.pop() : null;
@@ -149,6 +152,9 @@ function onConnection(socket) {
     });
     if (name === "emit_back" && rest.length > 0) {
       socket.emit(rest[0], ...rest.slice(1));
+    }
+    if (name === "join" && rest.length > 0) {
+      socket.join(rest[0]);
     }
     if (ack) {
       if (dropAcks > 0) {
@@ -177,7 +183,8 @@ function run(cmd) {
     case "emit": {
       const payload = fromJson(cmd.args || []);
       if (!cmd.to) {
-        io.of(cmd.nsp || "/").emit(cmd.event, ...payload);
+        const nsp = io.of(cmd.nsp || "/");
+        (cmd.room ? nsp.to(cmd.room) : nsp).emit(cmd.event, ...payload);
         break;
       }
       for (const socket of targets(cmd)) {
