@@ -50,12 +50,17 @@ def playwright_api() -> ModuleType:
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """A headless Chromium, closed on exit."""
+async def chromium(*, quic: bool = False) -> AsyncIterator[Browser]:
+    """A headless Chromium, closed on exit.
+
+    Args:
+        quic: leave QUIC on (WebTransport needs it; the other tests keep it off).
+    """
     api = playwright_api()
+    args = [a for a in LAUNCH_ARGS if not (quic and a == "--disable-quic")]
     async with api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True
+            executable_path=str(CHROMIUM), args=args, headless=True
         )
         try:
             yield browser

@@ -20,7 +20,7 @@ __all__ = [
     "Transport",
 ]
 
-Transport = Literal["polling", "websocket"]
+Transport = Literal["polling", "websocket", "webtransport"]
 #: ``allow_request``: called with the handshake's [`HttpRequest`][socketwire.io.http.HttpRequest]
 #: (typed ``Any`` here: this core does not know the I/O layer); refuse the handshake with
 #: False or ``(False, "message")``.
@@ -28,7 +28,7 @@ AllowRequest = Callable[[Any], Awaitable[bool | tuple[bool, str]]]
 #: A CORS origin callback: given the request's Origin (or None), is it allowed?
 OriginCallback = Callable[[str | None], bool | Awaitable[bool]]
 
-_TRANSPORTS = ("polling", "websocket")
+_TRANSPORTS = ("polling", "websocket", "webtransport")
 _SAME_SITE = ("lax", "strict", "none")
 # RFC 6265 cookie-name token and cookie-value characters, as the `cookie` npm package checks.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -129,7 +129,9 @@ class EngineOptions:
         upgrade_timeout: seconds a WebSocket probe may take to complete the upgrade.
         max_http_buffer_size: the largest POST body and WebSocket message, in bytes
             (larger POST bodies get 413); also advertised as ``maxPayload``.
-        transports: the transports accepted.
+        transports: the transports accepted: ``"polling"``, ``"websocket"``, and
+            ``"webtransport"`` (off by default, as in JS; it needs a WebTransport listener,
+            see :class:`~socketwire.io.webtransport.WebTransportServer`).
         allow_upgrades: offer the polling to WebSocket upgrade.
         allow_request: async ``(request) -> bool | (bool, message)`` deciding handshakes.
         cookie: False (none), True (JS defaults), a [`CookieOptions`][CookieOptions] or a dict of
@@ -208,7 +210,8 @@ class EngineOptions:
         return self._cookie
 
     def upgrades(self, transport: str) -> list[str]:
-        """The upgrades advertised in the handshake over ``transport`` (JS getAvailableUpgrades)."""
-        if transport == "polling" and self.allow_upgrades and "websocket" in self.transports:
-            return ["websocket"]
+        """The upgrades advertised in the handshake over ``transport`` (JS getAvailableUpgrades:
+        polling upgrades to WebSocket and WebTransport, those of them that are on)."""
+        if transport == "polling" and self.allow_upgrades:
+            return [t for t in ("websocket", "webtransport") if t in self.transports]
         return []

@@ -14,6 +14,7 @@ that is not pure, the application's ``allow_request`` callback, stays in the I/O
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "check_handshake_protocol",
     "check_request",
     "protocol_revision",
+    "session_id_of",
 ]
 
 #: The Engine.IO protocol revision this server speaks (the ``EIO`` query parameter).
@@ -128,6 +130,17 @@ def check_request(
     if transport == "websocket" and not upgrade:
         return _refuse(HttpErrorCode.BAD_REQUEST, name="TRANSPORT_HANDSHAKE_ERROR")
     return None
+
+
+def session_id_of(data: str) -> str | None:
+    """The ``sid`` of a WebTransport open packet's data (``{"sid":"..."}``), or None (JS
+    ``parseSessionId``)."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    sid = parsed.get("sid") if isinstance(parsed, dict) else None
+    return sid if isinstance(sid, str) else None
 
 
 def allow_request_refusal(result: bool | tuple[bool, str]) -> Refusal | None:

@@ -18,6 +18,11 @@ session starts no timer itself.
 Outgoing packets are queued in WebSocket form (``str`` or raw ``bytes``): on WebSocket they
 are written as they are, and a poll joins them into one payload. A packet encoded once can
 thus be queued on many sessions ([`ServerSession.send_encoded()`][ServerSession.send_encoded]).
+
+A WebTransport session (``"webtransport"``) is driven as a WebSocket one: its stream
+carries the same messages, each framed by [`socketwire.engineio.stream`][socketwire.engineio.stream],
+which the I/O layer's stream object applies (the ``*WebSocket`` outputs mean "the session's
+message transport").
 """
 
 from __future__ import annotations
@@ -182,6 +187,7 @@ class ServerSession:
         "_post_pending",
         "_probe",
         "_probe_base64",
+        "_probe_transport",
         "_queue",
         "_queue_compress",
         "_queued_bytes",
@@ -229,6 +235,7 @@ class ServerSession:
         self._post_binary = False
         self._probe = _Probe.NONE
         self._probe_base64 = False
+        self._probe_transport: Transport = "websocket"
         self._upgrade_deadline: float | None = None
         self._close_deadline: float | None = None
         self._pong_deadline: float | None = None
@@ -272,9 +279,7 @@ class ServerSession:
     @property
     def writable(self) -> bool:
         """True when a packet sent now leaves at once (WebSocket, or a poll is pending)."""
-        return self.state is ReadyState.OPEN and (
-            self.transport == "websocket" or self._get_pending
-        )
+        return self.state is ReadyState.OPEN and (self.transport != "polling" or self._get_pending)
 
     @property
     def writes_through(self) -> bool:
@@ -287,7 +292,7 @@ class ServerSession:
         """
         return (
             self.state is _OPEN
-            and self.transport == "websocket"
+            and self.transport != "polling"
             and not self._outputs
             and not self._framing.websocket_base64
         )
@@ -570,12 +575,16 @@ class ServerSession:
             reason = CloseReason.TRANSPORT_ERROR if error else CloseReason.TRANSPORT_CLOSE
             self._close(reason, websocket_open=False)
 
-    def start_probe(self, now: float, *, base64: bool = False) -> bool:
-        """A WebSocket with this session's sid was accepted: may it probe an upgrade?
+    def start_probe(
+        self, now: float, *, base64: bool = False, transport: Transport = "websocket"
+    ) -> bool:
+        """A WebSocket (or a WebTransport stream) with this session's sid was accepted: may
+        it probe an upgrade?
 
         Args:
             now: the current time.
             base64: v3: the WebSocket's query has ``b64`` (binary goes to it as base64).
+            transport: the probing transport, ``"websocket"`` or ``"webtransport"``.
 
         Returns:
             True: it is the probe; feed its messages to [`receive_probe()`][receive_probe]. False:
@@ -589,6 +598,7 @@ class ServerSession:
         ):
             return False
         self._probe = _Probe.ATTACHED
+        self._probe_transport = transport
         self._probe_base64 = base64 and self._framing.protocol == 3
         self._upgrade_deadline = now + self._options.upgrade_timeout
         return True
@@ -657,7 +667,7 @@ class ServerSession:
     ) -> None:
         if self.state is not ReadyState.OPEN:
             return
-        if self.transport == "websocket":
+        if self.transport != "polling":
             if self._framing.websocket_base64 and not isinstance(message, str):
                 message, frame = self._framing.to_websocket(message), None
             self._outputs.append(SendWebSocket(message, compress, frame))
@@ -696,7 +706,7 @@ class ServerSession:
     def _complete_upgrade(self) -> None:
         self._probe = _Probe.NONE
         self._upgrade_deadline = None
-        self.transport = "websocket"
+        self.transport = self._probe_transport
         self.upgraded = True
         self._framing.websocket_base64 = self._probe_base64
         if self._get_pending:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from socketwire.engineio.errors import ProtocolError
 from socketwire.engineio.framing import Framing
 from socketwire.engineio.http import (
     HttpAnswer,
@@ -31,12 +32,14 @@ from socketwire.engineio.http import (
 )
 from socketwire.engineio.jsonp import jsonp_index
 from socketwire.engineio.options import EngineOptions, Transport
+from socketwire.engineio.packets import PacketType, decode_packet
 from socketwire.engineio.requests import (
     Refusal,
     allow_request_refusal,
     check_handshake_protocol,
     check_request,
     protocol_revision,
+    session_id_of,
 )
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
 from socketwire.engineio.sids import new_sid
@@ -237,6 +240,43 @@ class EngineServer:
 
         return WebSocketAccept(attach=attach_probe, **accept_kwargs)
 
+    async def handle_webtransport(
+        self, request: HttpRequest, first: str | bytes, stream: WebSocketTransport
+    ) -> WebSocketHandler | None:
+        """Take a WebTransport session's stream, whose first packet is ``first`` (JS
+        ``onWebTransportSession``): an open packet starts a session over it, or, with a
+        ``sid``, probes the upgrade of that polling session. None: refused (close it).
+
+        ``allow_request`` decides new sessions, as for the other transports (JS cannot: it
+        has no request for them).
+        """
+        if "webtransport" not in self.options.transports:
+            return None
+        try:
+            packet = decode_packet(first)
+        except ProtocolError:
+            packet = None
+        if packet is None or packet.type is not PacketType.OPEN or not isinstance(packet.data, str):
+            logger.debug("invalid WebTransport handshake")
+            return None
+        if not packet.data:
+            if self.options.allow_request is not None:
+                refusal = allow_request_refusal(await self.options.allow_request(request))
+                if refusal is not None:
+                    self._refuse(request, refusal, upgrade=True)
+                    return None
+            created = self._create(request, "webtransport")
+            handler = created.handle_websocket(stream)
+            self._connected(created)
+            return handler
+        sid = session_id_of(packet.data)
+        sock = self.clients.get(sid) if sid is not None else None
+        if sock is None:
+            logger.debug("invalid WebTransport handshake (sid %r)", sid)
+            return None
+        # None when closed, already upgraded or upgrading: refused without disturbing it
+        return sock.handle_probe(stream, transport="webtransport")
+
     async def shutdown(self) -> None:
         """Close every session with reason ``"server shutting down"``."""
         for sock in list(self.clients.values()):
@@ -320,7 +360,8 @@ class EngineServer:
 
     def _create(self, request: HttpRequest, transport: Transport) -> EngineSocket:
         query = request.query
-        protocol = protocol_revision(query)
+        # JS: a WebTransport session is always v4
+        protocol = 4 if transport == "webtransport" else protocol_revision(query)
         # JS: a polling transport created with a `j` query is JSONP; `b64` asks for binary
         # as base64 (v3 clients without XHR2, or forced).
         j = query.get("j")

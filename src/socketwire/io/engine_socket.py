@@ -144,7 +144,8 @@ class EngineSocket:
 
     @property
     def transport(self) -> Transport:
-        """``"polling"`` or ``"websocket"`` (after an upgrade, or from the start)."""
+        """``"polling"``, ``"websocket"`` or ``"webtransport"`` (after an upgrade, or from
+        the start)."""
         return self._session.transport
 
     @property
@@ -302,12 +303,13 @@ class EngineSocket:
         return _WsHandler(self._ws_message, self._ws_closed, ws)
 
     def handle_probe(
-        self, ws: WebSocketTransport, *, base64: bool = False
+        self, ws: WebSocketTransport, *, base64: bool = False, transport: Transport = "websocket"
     ) -> WebSocketHandler | None:
-        """A WebSocket arrived to upgrade this polling session: its handler, or None when
-        the session is closed, already upgraded or upgrading (close ``ws`` then).
-        ``base64``: its query has ``b64`` (a v3 client wants binary as base64 on it)."""
-        if not self._session.start_probe(self._clock(), base64=base64):
+        """A WebSocket (or a WebTransport stream: ``transport``) arrived to upgrade this
+        polling session: its handler, or None when the session is closed, already upgraded
+        or upgrading (close ``ws`` then). ``base64``: its query has ``b64`` (a v3 client
+        wants binary as base64 on it)."""
+        if not self._session.start_probe(self._clock(), base64=base64, transport=transport):
             return None
         self._probe_ws = ws
         self._rearm()
@@ -379,7 +381,7 @@ class EngineSocket:
             ws is not None
             and ws.supports_frames
             and not (compress and ws.compressed)
-            and self._session.transport == "websocket"
+            and self._session.transport != "polling"
         )
 
     def _process(self) -> None:
@@ -432,7 +434,7 @@ class EngineSocket:
             elif self._ws is not None:
                 self._ws.close()
         elif isinstance(out, Upgraded):
-            logger.info("engine %s upgraded to websocket", self.sid)
+            logger.info("engine %s upgraded to %s", self.sid, self.transport)
             self._set_ws(self._probe_ws)
             self._probe_ws = None
             if self._paused and self._ws is not None:

@@ -22,6 +22,7 @@ import logging
 import socket
 import ssl as ssl_module
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from socketwire.handlers import spawn
 
@@ -29,6 +30,9 @@ from ._native_http import HttpConnection
 from ._native_ws import NativeWebSocket, WriteBatch, frame_message
 from .handoff import Handoff
 from .http import HttpApp
+
+if TYPE_CHECKING:
+    from .webtransport import WebTransportOptions, WebTransportServer
 
 __all__ = ["NativeServer", "NativeWebSocket", "frame_message", "install_uvloop"]
 
@@ -81,6 +85,10 @@ class NativeServer:
         handoff: a worker's `Handoff`: a request for a session
             another worker owns moves, with its connection, to that worker (not with
             ``ssl``: TLS state cannot move).
+        webtransport: also accept WebTransport sessions (HTTP/3, QUIC) on UDP, on the same
+            port number (the ``webtransport`` extra; the app must have
+            ``handle_webtransport``, as [`socketwire.Server`][socketwire.Server] does, with
+            ``"webtransport"`` among its transports).
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class NativeServer:
         use_uvloop: bool | None = None,
         reuse_port: bool = False,
         handoff: Handoff | None = None,
+        webtransport: WebTransportOptions | None = None,
     ) -> None:
         if handoff is not None and ssl is not None:
             raise ValueError("a connection cannot be handed to another worker under TLS")
@@ -111,6 +120,9 @@ class NativeServer:
         self.use_uvloop = use_uvloop
         self.reuse_port = reuse_port
         self.handoff = handoff
+        self.webtransport = webtransport
+        #: the WebTransport listener, once started
+        self.webtransport_server: WebTransportServer | None = None
         self.connections: set[HttpConnection] = set()
         self.websockets: set[NativeWebSocket] = set()
         #: joins each WebSocket's broadcast frames of one loop iteration into one write
@@ -146,6 +158,21 @@ class NativeServer:
             reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.webtransport is not None:
+            from .webtransport import WebTransportServer
+
+            listener = WebTransportServer(
+                self.app,  # type: ignore[arg-type]  # checked by the listener's first use
+                self.host,
+                self.port,
+                self.webtransport,
+            )
+            try:
+                await listener.start()
+            except BaseException:
+                self._server.close()
+                raise
+            self.webtransport_server = listener
 
     def adopt(self, sock: socket.socket, data: bytes) -> None:
         """Serve a connection another worker accepted, from the bytes it already read
@@ -190,6 +217,8 @@ class NativeServer:
             logger.warning("app.shutdown() did not finish in %.1f s", timeout)
         except Exception:
             logger.exception("app.shutdown() failed")
+        if self.webtransport_server is not None:
+            await self.webtransport_server.close()
         for connection in list(self.connections):
             connection.shutdown()
         for websocket in list(self.websockets):

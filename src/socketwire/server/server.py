@@ -37,7 +37,14 @@ from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
 from socketwire.handlers import LoopGuard, spawn
 from socketwire.io.engine import EngineServer, EngineSocket
-from socketwire.io.http import HttpHandler, HttpRequest, HttpResponse, WebSocketAccept
+from socketwire.io.http import (
+    HttpHandler,
+    HttpRequest,
+    HttpResponse,
+    WebSocketAccept,
+    WebSocketHandler,
+    WebSocketTransport,
+)
 from socketwire.server.client import Client
 from socketwire.server.counters import ServerCounters
 from socketwire.server.namespace import Namespace, ParentNamespace
@@ -263,6 +270,14 @@ class Server:
         """Accept or refuse one WebSocket upgrade request."""
         self._bind()
         return await self.engine.handle_websocket(request)
+
+    async def handle_webtransport(
+        self, request: HttpRequest, first: str | bytes, stream: WebSocketTransport
+    ) -> WebSocketHandler | None:
+        """Take a WebTransport session's stream (see
+        :class:`~socketwire.io.webtransport.WebTransportServer`)."""
+        self._bind()
+        return await self.engine.handle_webtransport(request, first, stream)
 
     async def start(self) -> None:
         """Start the adapters now and wait until each has started.

@@ -41,7 +41,7 @@ def test_path(path: str, normalised: str) -> None:
         {"max_buffered_bytes": 1.5},
         {"compression_threshold": -1},
         {"transports": ()},
-        {"transports": ("polling", "webtransport")},
+        {"transports": ("polling", "flashsocket")},
         {"path": "engine.io"},
         {"initial_packet": 3},
         {"cookie": "yes"},
