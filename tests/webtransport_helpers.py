@@ -24,8 +24,12 @@ class Certificate:
     sha256: bytes
 
 
-def make_certificate(directory: Path) -> Certificate:
-    """A self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, valid 10 days."""
+def make_certificate(directory: Path, *, ca: bool = False) -> Certificate:
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, valid 10 days.
+
+    ``ca``: mark it as a CA (``ssl.SSLContext.get_ca_certs`` lists only those, so a Python
+    client trusts it through ``load_verify_locations``).
+    """
     crypto = pytest.importorskip("cryptography", reason="the webtransport extra (aioquic)")
     assert crypto
     from cryptography import x509
@@ -50,6 +54,7 @@ def make_certificate(directory: Path) -> Certificate:
             ),
             critical=False,
         )
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     certfile, keyfile = directory / "cert.pem", directory / "key.pem"

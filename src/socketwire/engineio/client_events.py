@@ -47,6 +47,8 @@ class TransportName(StrEnum):
 
     POLLING = "polling"
     WEBSOCKET = "websocket"
+    #: a WebTransport session (HTTP/3): driven as a WebSocket, on a stream
+    WEBTRANSPORT = "webtransport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,10 @@ class StopPolling:
 
 @dataclass(frozen=True, slots=True)
 class OpenWebSocket:
-    """Open the WebSocket; report ``websocket_opened``, then messages, then its end."""
+    """Open the WebSocket (or the WebTransport session: ``transport``); report
+    ``websocket_opened``, then messages, then its end."""
+
+    transport: TransportName = TransportName.WEBSOCKET
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,12 @@ class ClientSession:
         self._poll_in_flight = False
         self._post_in_flight = False
         self._ws = _Ws.UNUSED
+        #: what the message transport (``_ws``) is: a WebSocket or a WebTransport session
+        self._stream_transport = (
+            TransportName.WEBTRANSPORT
+            if self._transport is TransportName.WEBTRANSPORT
+            else TransportName.WEBSOCKET
+        )
         self._ws_probe = False  # the WebSocket is an upgrade probe, not the transport yet
         self._probe_pinged = False
         self._ws_busy = False
@@ -307,7 +313,7 @@ class ClientSession:
             self._poll()
         else:
             self._ws = _Ws.CONNECTING
-            self._actions.append(OpenWebSocket())
+            self._actions.append(OpenWebSocket(self._stream_transport))
 
     def send(self, data: str | bytes) -> bool:
         """Queue a message; False (dropped, as engine.io-client does) once closing."""
@@ -508,14 +514,16 @@ class ClientSession:
         self._events.append(Opened(handshake))
         self._reset_ping_timeout(now)
         self._flush()
-        if (
-            self._upgrade
-            and self._transport is TransportName.POLLING
-            and TransportName.WEBSOCKET in handshake.upgrades
-        ):
-            self._ws = _Ws.CONNECTING
-            self._ws_probe = True
-            self._actions.append(OpenWebSocket())
+        if self._upgrade and self._transport is TransportName.POLLING:
+            # engine.io-client favours WebTransport (it probes WebSocket only 200 ms later);
+            # this client probes one: WebTransport when both may be
+            for candidate in (TransportName.WEBTRANSPORT, TransportName.WEBSOCKET):
+                if candidate in handshake.upgrades:
+                    self._stream_transport = candidate
+                    self._ws = _Ws.CONNECTING
+                    self._ws_probe = True
+                    self._actions.append(OpenWebSocket(candidate))
+                    break
 
     def _reset_ping_timeout(self, now: float) -> None:
         assert self._handshake is not None
@@ -604,12 +612,12 @@ class ClientSession:
             return
         self._polling = _Polling.CLOSED
         self._actions.append(StopPolling())
-        self._transport = TransportName.WEBSOCKET
+        self._transport = self._stream_transport
         self._ws_probe = False
         self._upgrading = False
         self._ws_busy = True
         self._actions.append(SendWebSocket((_UPGRADE,)))
-        self._events.append(Upgraded(TransportName.WEBSOCKET))
+        self._events.append(Upgraded(self._stream_transport))
         self._maybe_finish_close()
 
     def _probe_failed(self, description: str) -> None:
@@ -618,7 +626,7 @@ class ClientSession:
         self._ws = _Ws.CLOSED
         self._ws_probe = False
         self._probe_pinged = False
-        self._events.append(UpgradeFailed(TransportName.WEBSOCKET, description))
+        self._events.append(UpgradeFailed(self._stream_transport, description))
         if self._upgrading:
             # engine.io-client stays paused here until the ping timeout; resume instead.
             self._upgrading = False

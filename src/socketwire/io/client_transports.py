@@ -359,7 +359,7 @@ class EngineClient(EngineEmitter):
             if self._polling is not None:
                 self._polling.stop()
         elif isinstance(action, OpenWebSocket):
-            self._websocket = self._open_websocket()
+            self._websocket = self._open_websocket(action.transport)
         elif isinstance(action, SendWebSocket):
             assert self._websocket is not None
             self._websocket.send(action.messages)
@@ -451,7 +451,10 @@ class EngineClient(EngineEmitter):
         session, endpoint = self._require()
         secure = endpoint.secure
         polling = transport is TransportName.POLLING
-        scheme = ("https" if secure else "http") if polling else ("wss" if secure else "ws")
+        if transport is TransportName.WEBTRANSPORT:
+            scheme = "https"  # always: WebTransport is HTTP/3, over TLS
+        else:
+            scheme = ("https" if secure else "http") if polling else ("wss" if secure else "ws")
         extra = endpoint.per_transport.get(transport, {}).get("query", {})
         params = {**endpoint.query, **extra, **session.query(transport)}
         # Cache busting, as engine.io-client: polling unless turned off, WebSocket if asked.
@@ -481,10 +484,16 @@ class EngineClient(EngineEmitter):
             self._channels.append(self._polling)
         return self._polling
 
-    def _open_websocket(self) -> WebSocketLike:
+    def _open_websocket(self, transport: TransportName) -> WebSocketLike:
         session, endpoint = self._require()
-        channel = self._websocket_factory(
-            url=self._url(TransportName.WEBSOCKET),
+        factory = self._websocket_factory
+        if transport is TransportName.WEBTRANSPORT:
+            # the webtransport extra (aioquic), imported only by sessions that use it
+            from socketwire.io.client_webtransport import WebTransportChannel
+
+            factory = WebTransportChannel
+        channel = factory(
+            url=self._url(transport),
             listener=_Listener(self._feed),
             headers=self._headers(TransportName.WEBSOCKET),
             ssl=endpoint.ssl,
