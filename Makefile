@@ -133,7 +133,7 @@ lock: $(STAMPS)/tools  ## re-resolve the lock files, keeping locked versions whe
 	$(COMPILE) pyproject.toml $(REQ)/min-tools.in $(ALL_EXTRAS) --resolution lowest-direct \
 		-o $(REQ)/min.txt $(LOCK_FLAGS)
 	$(COMPILE) pyproject.toml bench/requirements-peers.in --extra uvloop --extra redis --extra metrics \
-		--extra pydantic \
+		--extra pydantic --extra webtransport \
 		-o bench/requirements-peers.txt $(LOCK_FLAGS)
 
 lock-upgrade:  ## upgrade every locked version to the newest the ranges allow

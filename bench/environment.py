@@ -81,6 +81,10 @@ def skip_reason(scenario: Scenario, contender: Contender, settings: Settings) ->
         return "does not apply to the raw WebSocket floor"
     if contender.only and not scenario.key.startswith(contender.only):
         return f"runs only {', '.join(contender.only)}"
+    if scenario.transport == "webtransport":
+        missing = _python_ok(settings.python, "import aioquic")
+        if missing:
+            return f"no WebTransport: {missing} (the webtransport extra: bench/setup.sh)"
     if scenario.nodes > 1:
         if not contender.cluster:
             return f"bench/servers/{contender.script} has no --redis (cluster) support"

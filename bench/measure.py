@@ -15,9 +15,20 @@ from typing import IO, Any
 from procstat import core_busy_seconds, cpu_seconds, rss_kib, tree_cpu_seconds
 from scenarios import Contender, Mode, Protocol, Scenario
 
-__all__ = ["LOADGEN", "RunError", "Settings", "generator_config", "measure"]
+__all__ = [
+    "LOADGEN",
+    "LOADGEN_PY",
+    "RunError",
+    "Settings",
+    "generator_command",
+    "generator_config",
+    "measure",
+    "server_extra_args",
+]
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.js"
+#: The Python generator (socketwire's client): the one that speaks WebTransport.
+LOADGEN_PY = Path(__file__).resolve().parent / "loadgen_py.py"
 #: Seconds to let the server settle before reading its RSS (S3).
 SETTLE_S = 0.5
 
@@ -131,6 +142,35 @@ def generator_config(
     }
 
 
+def _certificate(logs: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and key for the WebTransport scenario, in ``logs``."""
+    certfile, keyfile = logs / "webtransport-cert.pem", logs / "webtransport-key.pem"
+    if not certfile.exists():
+        # on the harness's Python (the bench venv has socketwire and its webtransport extra)
+        from socketwire.io.webtransport import write_self_signed_certificate
+
+        logs.mkdir(parents=True, exist_ok=True)
+        write_self_signed_certificate(certfile, keyfile, ca=True)
+    return certfile, keyfile
+
+
+def server_extra_args(scenario: Scenario, settings: Settings) -> list[str]:
+    """What the server needs beyond its usual options (WebTransport: its certificate)."""
+    if scenario.transport != "webtransport":
+        return []
+    certfile, keyfile = _certificate(settings.logs)
+    return ["--webtransport-cert", str(certfile), "--webtransport-key", str(keyfile)]
+
+
+def generator_command(scenario: Scenario, settings: Settings, config: dict[str, Any]) -> list[str]:
+    """The generator's command line (its configuration as JSON, last)."""
+    if scenario.generator == "python":
+        if scenario.transport == "webtransport":
+            config = {**config, "ca": str(_certificate(settings.logs)[0])}
+        return [settings.python, str(LOADGEN_PY), json.dumps(config)]
+    return ["node", str(LOADGEN), json.dumps(config)]
+
+
 def measure(
     scenario: Scenario, contender: Contender, settings: Settings, log: Path
 ) -> dict[str, Any]:
@@ -151,6 +191,7 @@ def measure(
         try:
             for port in ports:
                 command = [*pin_server, *contender.command(settings.python, port)]
+                command += server_extra_args(scenario, settings)
                 if scenario.nodes > 1 and settings.redis_url:
                     command += ["--redis", settings.redis_url]
                 servers.append(
@@ -164,7 +205,7 @@ def measure(
                     _wait_ready_line(log, proc, 60)
             config = generator_config(scenario, contender, settings, ports)
             generator = subprocess.Popen(
-                [*pin_generator, "node", str(LOADGEN), json.dumps(config)],
+                [*pin_generator, *generator_command(scenario, settings, config)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,

@@ -129,6 +129,8 @@ class Scenario:
             several workers run nothing else.
         baselines: the contenders its ratios are against.
         note: said under its table.
+        generator: ``node`` (loadgen.js) or ``python`` (loadgen_py.py: socketwire's own
+            client, the one generator that speaks WebTransport here).
     """
 
     key: str
@@ -148,6 +150,7 @@ class Scenario:
     contenders: tuple[str, ...] = ()
     baselines: tuple[str, ...] = BASELINES
     note: str | None = None
+    generator: str = "node"
 
 
 _ECHO_METRICS = (
@@ -373,5 +376,36 @@ SCENARIOS: tuple[Scenario, ...] = (
         contenders=_S7,
         baselines=_S7_BASELINES,
         note=_WORKERS_NOTE,
+    ),
+    # S1 over WebTransport against S1 over WebSocket, both from the same Python generator
+    # (socketwire's client): only socketwire serves WebTransport (Node socket.io needs the
+    # native @fails-components/webtransport; python-socketio has none), so these two rows
+    # compare the transports, not the servers.
+    Scenario(
+        "S1-WT",
+        "echo with ack over WebTransport, 1 client (Python generator)",
+        Mode.ECHO,
+        clients=1,
+        quick_clients=1,
+        metrics=_ECHO_METRICS,
+        ratio_metrics=(),
+        floor=None,
+        transport="webtransport",
+        generator="python",
+        contenders=("socketwire",),
+        baselines=(),
+    ),
+    Scenario(
+        "S1-WS-py",
+        "echo with ack over WebSocket, 1 client (Python generator, S1-WT's reference)",
+        Mode.ECHO,
+        clients=1,
+        quick_clients=1,
+        metrics=_ECHO_METRICS,
+        ratio_metrics=(),
+        floor=None,
+        generator="python",
+        contenders=("socketwire",),
+        baselines=(),
     ),
 )

@@ -57,6 +57,12 @@ def parse_args(description: str) -> argparse.Namespace:
         action="store_true",
         help="socketwire servers: typed handlers whose payloads pydantic validates",
     )
+    parser.add_argument(
+        "--webtransport-cert",
+        metavar="PEM",
+        help="also serve WebTransport (S1-WT; socketwire's native server only), this certificate",
+    )
+    parser.add_argument("--webtransport-key", metavar="PEM", help="its private key")
     return parser.parse_args()
 
 

@@ -17,7 +17,11 @@ from socketwire.io.native import NativeServer
 
 
 def make_server(
-    redis: str | None = None, metrics: bool = False, *, validated: bool = False
+    redis: str | None = None,
+    metrics: bool = False,
+    *,
+    validated: bool = False,
+    webtransport: bool = False,
 ) -> socketwire.Server:
     """The benchmark application: ``echo`` with ack, ``broadcast`` to everyone.
 
@@ -27,8 +31,11 @@ def make_server(
         metrics: enable ``socketwire.metrics`` (every connection counts what it does).
         validated: typed handlers (``data: Payload``), validated with pydantic, instead of
             untyped ones; the same answers.
+        webtransport: accept WebTransport sessions too (S1-WT).
     """
     options: dict[str, Any] = {}
+    if webtransport:
+        options["transports"] = ("polling", "websocket", "webtransport")
     if redis:
         from socketwire.adapters.redis import create_adapter
 
@@ -82,8 +89,20 @@ def serve_workers(args: argparse.Namespace) -> None:
 async def main(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT."""
     raise_nofile()
-    sio = make_server(args.redis, args.metrics, validated=args.validated)
-    server = NativeServer(sio, args.host, args.port, backlog=4096)
+    webtransport = None
+    if args.webtransport_cert:
+        from socketwire.io.webtransport import WebTransportOptions
+
+        webtransport = WebTransportOptions(
+            args.webtransport_cert, args.webtransport_key, max_payload=10_000_000
+        )
+    sio = make_server(
+        args.redis,
+        args.metrics,
+        validated=args.validated,
+        webtransport=webtransport is not None,
+    )
+    server = NativeServer(sio, args.host, args.port, backlog=4096, webtransport=webtransport)
     await server.start()
     if args.redis:
         # A cluster node subscribes before its first client (see docs/topics/clusters.md).

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,8 @@ def test_the_metrics_variant_runs_s1_and_s2_only() -> None:
     assert "--metrics" in metrics.command("python3", 1)
     single = _settings(None)
     runs = {s.key for s in SCENARIOS if skip_reason(s, metrics, single) is None}
-    assert runs == {s.key for s in SCENARIOS if s.key.startswith(("S1", "S2"))}
+    # (S1-WT and S1-WS-py compare transports on the plain socketwire server only)
+    assert runs == {s.key for s in SCENARIOS if s.key.startswith(("S1", "S2")) and not s.contenders}
     assert runs >= {"S1-1", "S1-50", "S2"}
 
 
@@ -395,3 +397,76 @@ async def test_the_socketwire_server_answers_alike_typed_or_not(validated: bool)
         assert wrong["error"]["code"] == "REQUEST_VALIDATION_ERROR"
     else:
         assert wrong == 5
+
+
+# -- S1 over WebTransport against WebSocket (the Python generator) ---------------------------
+
+
+def _wt_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        python=sys.executable,
+        quick=False,
+        repeats=1,
+        warmup_s=1.0,
+        duration_s=2.0,
+        scale=1.0,
+        client="lite",
+        pin=None,
+        redis_url=None,
+        logs=tmp_path,
+    )
+
+
+def test_webtransport_pair_runs_socketwire_only_with_the_python_generator(tmp_path: Path) -> None:
+    settings = _wt_settings(tmp_path)
+    pair = {s.key: s for s in SCENARIOS if s.key in ("S1-WT", "S1-WS-py")}
+    assert set(pair) == {"S1-WT", "S1-WS-py"}
+    assert [pair["S1-WT"].transport, pair["S1-WS-py"].transport] == ["webtransport", "websocket"]
+    for scenario in pair.values():
+        assert scenario.generator == "python"
+        assert not scenario.quick
+        for contender in CONTENDERS:
+            reason = skip_reason(scenario, contender, settings)
+            if contender.key == "socketwire":
+                assert reason is None
+            else:
+                assert reason is not None
+                assert "compares socketwire only" in reason
+    # the other scenarios keep the Node generator and every contender
+    s1 = next(s for s in SCENARIOS if s.key == "S1-1")
+    assert (s1.generator, s1.contenders) == ("node", ())
+
+
+def test_webtransport_run_gives_the_server_a_certificate_and_the_generator_its_trust(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("aioquic", reason="the webtransport extra")
+    from measure import LOADGEN, LOADGEN_PY, generator_command, generator_config, server_extra_args
+
+    settings = _wt_settings(tmp_path)
+    wt = next(s for s in SCENARIOS if s.key == "S1-WT")
+    socketwire = next(c for c in CONTENDERS if c.key == "socketwire")
+    extra = server_extra_args(wt, settings)
+    assert extra[0::2] == ["--webtransport-cert", "--webtransport-key"]
+    assert all(Path(p).is_file() for p in extra[1::2])
+    config = generator_config(wt, socketwire, settings, [1234])
+    assert (config["transport"], config["clients"], config["mode"]) == ("webtransport", 1, "echo")
+    command = generator_command(wt, settings, config)
+    assert command[:2] == [sys.executable, str(LOADGEN_PY)]
+    sent = json.loads(command[2])
+    assert sent["ca"] == extra[1]  # the generator trusts the very certificate the server has
+    ws = next(s for s in SCENARIOS if s.key == "S1-WS-py")
+    assert server_extra_args(ws, settings) == []
+    assert "ca" not in json.loads(generator_command(ws, settings, config)[2])
+    s1 = next(s for s in SCENARIOS if s.key == "S1-1")
+    assert generator_command(s1, settings, config)[:2] == ["node", str(LOADGEN)]
+
+
+def test_python_generator_percentiles_and_payloads_match_loadgen_js() -> None:
+    from loadgen_py import payload_of, percentile
+
+    assert percentile([], 50) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 3.0  # loadgen.js: floor(p/100 * n)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
+    assert payload_of({"kind": "text", "bytes": 3}) == "xxx"
+    assert payload_of({"kind": "binary", "bytes": 2}) == b"aa"
