@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import hashlib
+import ipaddress
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -42,7 +46,13 @@ from socketwire.engineio.errors import ProtocolError
 from socketwire.engineio.stream import StreamDecoder, encode_stream_packet
 from socketwire.io.http import WebSocketHandler, WebSocketTransport
 
-__all__ = ["WebTransportApp", "WebTransportOptions", "WebTransportRequest", "WebTransportServer"]
+__all__ = [
+    "WebTransportApp",
+    "WebTransportOptions",
+    "WebTransportRequest",
+    "WebTransportServer",
+    "write_self_signed_certificate",
+]
 
 logger = logging.getLogger("socketwire.webtransport")
 
@@ -492,3 +502,64 @@ class _StreamTransport:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """End the WebTransport session."""
         self._session.close()
+
+
+def write_self_signed_certificate(
+    certfile: str | Path,
+    keyfile: str | Path,
+    *,
+    hosts: Sequence[str] = ("localhost", "127.0.0.1"),
+    days: int = 10,
+    ca: bool = False,
+) -> bytes:
+    """Write a self-signed ECDSA P-256 certificate and its key (PEM), for development.
+
+    Browsers take such a certificate without a CA through the WebTransport option
+    ``serverCertificateHashes`` when it is valid at most 14 days (hence the default of 10).
+
+    Args:
+        certfile: where to write the certificate.
+        keyfile: where to write its private key (unencrypted).
+        hosts: the names and IP addresses it is for.
+        days: how long it is valid.
+        ca: mark it as a CA, so that a Python ``ssl`` context trusts it through
+            ``load_verify_locations`` (which reads only CA certificates for WebTransport).
+
+    Returns:
+        The SHA-256 of the certificate (DER): the value for ``serverCertificateHashes``.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts else "localhost")])
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    Path(certfile).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    Path(keyfile).write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
