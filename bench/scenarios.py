@@ -381,31 +381,32 @@ SCENARIOS: tuple[Scenario, ...] = (
     # (socketwire's client): only socketwire serves WebTransport (Node socket.io needs the
     # native @fails-components/webtransport; python-socketio has none), so these two rows
     # compare the transports, not the servers.
-    Scenario(
-        "S1-WT",
-        "echo with ack over WebTransport, 1 client (Python generator)",
-        Mode.ECHO,
-        clients=1,
-        quick_clients=1,
-        metrics=_ECHO_METRICS,
-        ratio_metrics=(),
-        floor=None,
-        transport="webtransport",
-        generator="python",
-        contenders=("socketwire",),
-        baselines=(),
-    ),
-    Scenario(
-        "S1-WS-py",
-        "echo with ack over WebSocket, 1 client (Python generator, S1-WT's reference)",
-        Mode.ECHO,
-        clients=1,
-        quick_clients=1,
-        metrics=_ECHO_METRICS,
-        ratio_metrics=(),
-        floor=None,
-        generator="python",
-        contenders=("socketwire",),
-        baselines=(),
+    *(
+        Scenario(
+            key,
+            title,
+            Mode.ECHO,
+            clients=1,
+            quick_clients=1,
+            metrics=_ECHO_METRICS,
+            ratio_metrics=(),
+            floor=None,
+            transport=transport,
+            generator="python",
+            contenders=("socketwire",),
+            baselines=(),
+        )
+        for key, title, transport in (
+            (
+                "S1-WT",
+                "echo with ack over WebTransport, 1 client (Python generator)",
+                "webtransport",
+            ),
+            (
+                "S1-WS-py",
+                "echo with ack over WebSocket, 1 client (Python generator, S1-WT's reference)",
+                "websocket",
+            ),
+        )
     ),
 )

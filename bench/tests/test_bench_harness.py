@@ -193,7 +193,7 @@ def test_the_chart_is_drawn(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _settings(redis_url: str | None) -> Settings:
+def _settings(redis_url: str | None, logs: Path = Path("unused")) -> Settings:
     return Settings(
         python=sys.executable,
         quick=True,
@@ -204,7 +204,7 @@ def _settings(redis_url: str | None) -> Settings:
         client="lite",
         pin=None,
         redis_url=redis_url,
-        logs=Path("unused"),
+        logs=logs,
     )
 
 
@@ -402,23 +402,8 @@ async def test_the_socketwire_server_answers_alike_typed_or_not(validated: bool)
 # -- S1 over WebTransport against WebSocket (the Python generator) ---------------------------
 
 
-def _wt_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        python=sys.executable,
-        quick=False,
-        repeats=1,
-        warmup_s=1.0,
-        duration_s=2.0,
-        scale=1.0,
-        client="lite",
-        pin=None,
-        redis_url=None,
-        logs=tmp_path,
-    )
-
-
 def test_webtransport_pair_runs_socketwire_only_with_the_python_generator(tmp_path: Path) -> None:
-    settings = _wt_settings(tmp_path)
+    settings = _settings(None, tmp_path)
     pair = {s.key: s for s in SCENARIOS if s.key in ("S1-WT", "S1-WS-py")}
     assert set(pair) == {"S1-WT", "S1-WS-py"}
     assert [pair["S1-WT"].transport, pair["S1-WS-py"].transport] == ["webtransport", "websocket"]
@@ -443,7 +428,7 @@ def test_webtransport_run_gives_the_server_a_certificate_and_the_generator_its_t
     pytest.importorskip("aioquic", reason="the webtransport extra")
     from measure import LOADGEN, LOADGEN_PY, generator_command, generator_config, server_extra_args
 
-    settings = _wt_settings(tmp_path)
+    settings = _settings(None, tmp_path)
     wt = next(s for s in SCENARIOS if s.key == "S1-WT")
     socketwire = next(c for c in CONTENDERS if c.key == "socketwire")
     extra = server_extra_args(wt, settings)

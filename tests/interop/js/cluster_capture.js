@@ -58,39 +58,12 @@ const readline = require("readline");
 const { Server } = require("socket.io");
 const { io: connectClient } = require("socket.io-client");
 const { createClient } = require("redis");
+const { toJson, fromJson } = require("./values");
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
-function toJson(value) {
-  if (value === undefined) return null;
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
-  }
-  if (value instanceof Set) return [...value].map(toJson);
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value && typeof value === "object") {
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = toJson(v);
-    return res;
-  }
-  return value;
-}
-
-function fromJson(value) {
-  if (Array.isArray(value)) return value.map(fromJson);
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(value.$bin, "base64");
-    const res = {};
-    for (const [k, v] of Object.entries(value)) res[k] = fromJson(v);
-    return res;
-  }
-  return value;
-}
 
 process.on("uncaughtException", (e) => out({ event: "fatal", message: String(e && e.stack) }));
 process.on("unhandledRejection", (e) => out({ event: "fatal", message: String(e && e.stack) }));

@@ -46,38 +46,12 @@
 
 const readline = require("readline");
 const { Manager } = require("socket.io-client");
+const { toJson, fromJson } = require("./values");
 
 function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
-function toJson(value) {
-  if (value === undefined) return null;
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
-  }
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value && typeof value === "object") {
-    const out = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJson(v);
-    return out;
-  }
-  return value;
-}
-
-function fromJson(value) {
-  if (Array.isArray(value)) return value.map(fromJson);
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(value.$bin, "base64");
-    const out = {};
-    for (const [k, v] of Object.entries(value)) out[k] = fromJson(v);
-    return out;
-  }
-  return value;
-}
 
 let args;
 try {

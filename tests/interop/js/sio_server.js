@@ -56,38 +56,12 @@ const http = require("http");
 const https = require("https");
 const readline = require("readline");
 const { Server } = require("socket.io");
+const { toJson, fromJson } = require("./values");
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
-function toJson(value) {
-  if (value === undefined) return null;
-  if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
-  if (value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
-  }
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value && typeof value === "object") {
-    const result = {};
-    for (const [k, v] of Object.entries(value)) result[k] = toJson(v);
-    return result;
-  }
-  return value;
-}
-
-function fromJson(value) {
-  if (Array.isArray(value)) return value.map(fromJson);
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "$bin") return Buffer.from(value.$bin, "base64");
-    const result = {};
-    for (const [k, v] of Object.entries(value)) result[k] = fromJson(v);
-    return result;
-  }
-  return value;
-}
 
 let args;
 try {
