@@ -1,10 +1,10 @@
 """How one session's packets are framed: the protocol revision and what the client takes.
 
-A :class:`~socketwire.engineio.server_session.ServerSession` queues every packet in
-WebSocket form and asks its :class:`Framing` to turn the queue into a polling answer, and a
+A [`ServerSession`][socketwire.engineio.server_session.ServerSession] queues every packet in
+WebSocket form and asks its [`Framing`][Framing] to turn the queue into a polling answer, and a
 POST body or a WebSocket message into packets. The v4 framing is JS ``engine.io-parser`` 5;
-the v3 one (``allow_eio3``) is :mod:`socketwire.engineio.v3`, with JSONP
-(:mod:`socketwire.engineio.jsonp`) on either.
+the v3 one (``allow_eio3``) is [`socketwire.engineio.v3`][socketwire.engineio.v3], with JSONP
+([`socketwire.engineio.jsonp`][socketwire.engineio.jsonp]) on either.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class EngineOptions:
             (larger POST bodies get 413); also advertised as ``maxPayload``.
         transports: the transports accepted: ``"polling"``, ``"websocket"``, and
             ``"webtransport"`` (off by default, as in JS; it needs a WebTransport listener,
-            see :class:`~socketwire.io.webtransport.WebTransportServer`).
+            see [`WebTransportServer`][socketwire.io.webtransport.WebTransportServer]).
         allow_upgrades: offer the polling to WebSocket upgrade.
         allow_request: async ``(request) -> bool | (bool, message)`` deciding handshakes.
         cookie: False (none), True (JS defaults), a [`CookieOptions`][CookieOptions] or a dict of

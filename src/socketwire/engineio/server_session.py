@@ -20,9 +20,9 @@ are written as they are, and a poll joins them into one payload. A packet encode
 thus be queued on many sessions ([`ServerSession.send_encoded()`][ServerSession.send_encoded]).
 
 A WebTransport session (``"webtransport"``) is driven as a WebSocket one: its stream
-carries the same messages, each framed by [`socketwire.engineio.stream`][socketwire.engineio.stream],
-which the I/O layer's stream object applies (the ``*WebSocket`` outputs mean "the session's
-message transport").
+carries the same messages, each framed by
+[`socketwire.engineio.stream`][socketwire.engineio.stream], which the I/O layer's stream
+object applies (the ``*WebSocket`` outputs mean "the session's message transport").
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ What differs from v4 on the wire (see the protocol's v3 branch, "Encoding"):
 
 Every packet here is in "WebSocket form": text ``"4..."`` or bytes starting with the type
 byte, as a session queues them. Decoding is strict where JS is lenient (a length like
-``"0x1A"``, base64 with stray characters): the decoders raise :class:`ProtocolError`, which
-the session turns into a close with reason "parse error".
+``"0x1A"``, base64 with stray characters): the decoders raise
+[`ProtocolError`][ProtocolError], which the session turns into a close with reason
+"parse error".
 """
 
 from __future__ import annotations

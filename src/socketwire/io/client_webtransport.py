@@ -1,12 +1,12 @@
 """The WebTransport transport of the Engine.IO client, on aioquic (the ``webtransport``
 extra), as engine.io-client 6.6's ``WT``.
 
-One :class:`WebTransportChannel` per session: a QUIC connection, an extended CONNECT
+One [`WebTransportChannel`][WebTransportChannel] per session: a QUIC connection, an extended CONNECT
 (``:protocol webtransport``) to the Engine.IO path, then one bidirectional stream whose
 first packet is the open packet, ``0`` (a new session) or ``0{"sid":"..."}`` (an upgrade
 probe); after it the stream carries the session's packets, framed as
-:mod:`socketwire.engineio.stream` says. To the session's driver it is a WebSocket
-(:class:`~socketwire.io.client_websocket.WebSocketLike`).
+[`socketwire.engineio.stream`][socketwire.engineio.stream] says. To the session's driver
+it is a WebSocket ([`WebSocketLike`][socketwire.io.client_websocket.WebSocketLike]).
 
 TLS: the ``ssl`` context's verification carries over: None or a default context verify
 against the system's CAs; the CA certificates a context loaded (``load_verify_locations``;

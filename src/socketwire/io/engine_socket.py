@@ -589,13 +589,13 @@ class EngineSocketV3(EngineSocket):
 
     The same driver: only a binary message differs, which keeps its type byte in v3.
     A broadcast's shared messages are swapped for their v3 twins
-    (:meth:`~socketwire.engineio.packets.SharedMessage.eio3`), built once per broadcast.
+    ([`eio3()`][socketwire.engineio.packets.SharedMessage.eio3]), built once per broadcast.
     """
 
     __slots__ = ()
 
     def send(self, data: str | bytes, *, compress: bool = True) -> None:
-        """Send a message (text or binary); see :meth:`EngineSocket.send`."""
+        """Send a message (text or binary); see [`EngineSocket.send()`][EngineSocket.send]."""
         if isinstance(data, str):
             super().send(data, compress=compress)
         else:
@@ -603,7 +603,7 @@ class EngineSocketV3(EngineSocket):
 
     def send_encoded(self, message: str | bytes | SharedMessage, *, compress: bool = True) -> None:
         """Send a packet encoded for a v4 WebSocket (``4...`` text, raw bytes, or a
-        :class:`SharedMessage`) to this v3 session."""
+        [`SharedMessage`][SharedMessage]) to this v3 session."""
         if isinstance(message, SharedMessage):
             message = message.eio3()
         elif not isinstance(message, str):

@@ -5,12 +5,14 @@ a WebTransport session: the client opens ``https://host:port/<path>?EIO=4&transp
 webtransport`` (an extended CONNECT, ``:protocol webtransport``), then one bidirectional
 stream, and writes an open packet on it: ``0`` starts a new session, ``0{"sid":"..."}``
 probes an upgrade of a polling session. Every Engine.IO packet then travels on that stream,
-framed as :mod:`socketwire.engineio.stream` says. The server reads that one stream only.
+framed as [`socketwire.engineio.stream`][socketwire.engineio.stream] says. The server
+reads that one stream only.
 
-:class:`WebTransportServer` accepts the sessions and hands each stream, as a
-:class:`~socketwire.io.http.WebSocketTransport`, to an app with a ``handle_webtransport``
-method (:class:`socketwire.Server`, or its :class:`~socketwire.io.engine.EngineServer`),
-which drives it exactly as a WebSocket. Usually :class:`~socketwire.io.native.NativeServer`
+[`WebTransportServer`][WebTransportServer] accepts the sessions and hands each stream, as
+a [`WebSocketTransport`][socketwire.io.http.WebSocketTransport], to an app with a
+``handle_webtransport`` method ([`socketwire.Server`][socketwire.Server], or its
+[`EngineServer`][socketwire.io.engine.EngineServer]), which drives it exactly as a
+WebSocket. Usually [`NativeServer`][socketwire.io.native.NativeServer]
 starts one on its own port number (``webtransport=WebTransportOptions(...)``); any app
 served elsewhere (ASGI) can run one beside it.
 
@@ -66,8 +68,8 @@ _LINGER_STEP = 0.02
 
 
 class WebTransportApp(Protocol):
-    """What the listener serves: :class:`socketwire.Server` and
-    :class:`~socketwire.io.engine.EngineServer` are such apps."""
+    """What the listener serves: [`socketwire.Server`][socketwire.Server] and
+    [`EngineServer`][socketwire.io.engine.EngineServer] are such apps."""
 
     def owns(self, path: str) -> bool:
         """True when this app answers ``path``."""
@@ -103,7 +105,7 @@ class WebTransportOptions:
 @dataclass(frozen=True, slots=True)
 class WebTransportRequest:
     """The extended CONNECT that opened a WebTransport session, as an
-    :class:`~socketwire.io.http.HttpRequest` (engine.io has no request for these sessions;
+    [`HttpRequest`][socketwire.io.http.HttpRequest] (engine.io has no request for these sessions;
     socketwire keeps the CONNECT's headers, query and the peer's address)."""
 
     raw_path: str
@@ -142,7 +144,7 @@ class WebTransportServer:
     Args:
         app: what serves the sessions (``owns`` and ``handle_webtransport``).
         host: the address to bind.
-        port: the UDP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        port: the UDP port; 0 picks a free one (see ``port`` after [`start()`][start]).
         options: the certificate, its key and the limits.
     """
 
@@ -157,7 +159,7 @@ class WebTransportServer:
         self._connections: set[_H3Protocol] = set()
 
     async def start(self) -> None:
-        """Bind the UDP socket and start accepting; :attr:`port` then holds the port."""
+        """Bind the UDP socket and start accepting; ``port`` then holds the port."""
         configuration = QuicConfiguration(
             alpn_protocols=H3_ALPN,
             is_client=False,
@@ -463,8 +465,9 @@ class _Session:
 
 
 class _StreamTransport:
-    """A session's Engine.IO stream as a :class:`~socketwire.io.http.WebSocketTransport`:
-    the engine drives it as a WebSocket, and each message is framed for the stream."""
+    """A session's Engine.IO stream as a
+    [`WebSocketTransport`][socketwire.io.http.WebSocketTransport]: the engine drives it as a
+    WebSocket, and each message is framed for the stream."""
 
     __slots__ = ("_session", "_written")
 
@@ -484,7 +487,7 @@ class _StreamTransport:
         self._write(encode_stream_packet(data))
 
     def send_frame(self, frame: bytes) -> None:
-        """Never called: :attr:`supports_frames` is False."""
+        """Never called: [`supports_frames`][supports_frames] is False."""
         raise NotImplementedError("a WebTransport stream takes no WebSocket frames")
 
     def _write(self, data: bytes) -> None:

@@ -275,7 +275,7 @@ class Server:
         self, request: HttpRequest, first: str | bytes, stream: WebSocketTransport
     ) -> WebSocketHandler | None:
         """Take a WebTransport session's stream (see
-        :class:`~socketwire.io.webtransport.WebTransportServer`)."""
+        [`WebTransportServer`][socketwire.io.webtransport.WebTransportServer])."""
         self._bind()
         return await self.engine.handle_webtransport(request, first, stream)
 

@@ -6,15 +6,16 @@ What differs (socket.io-protocol, "Difference between v5 and v4"):
 - The client is connected to the main namespace implicitly, as soon as its Engine.IO
   session opens: it sends no CONNECT for ``/`` (the server connects it itself).
 - A CONNECT carries no payload; the client puts its query in the namespace instead
-  (``0/chat?token=abc,``), which the server reads as the auth (:func:`parse_namespace`).
+  (``0/chat?token=abc,``), which the server reads as the auth
+  ([`parse_namespace()`][parse_namespace]).
 - The server's CONNECT has no payload either (``40/chat,``), and a socket's id is the
   Engine.IO id (``#``-prefixed with the namespace outside ``/``), which the client computes
-  on its side (:func:`socket_id`).
+  on its side ([`socket_id()`][socket_id]).
 - A CONNECT_ERROR (v4's ERROR) from a middleware carries its ``data``, or else its message,
-  not an object (:func:`connect_error_payload`).
+  not an object ([`connect_error_payload()`][connect_error_payload]).
 
 Packets are otherwise encoded alike, so both revisions share one parser and one encoded
-broadcast; only Engine.IO framing differs (see :mod:`socketwire.engineio.v3`).
+broadcast; only Engine.IO framing differs (see [`socketwire.engineio.v3`][socketwire.engineio.v3]).
 """
 
 from __future__ import annotations
