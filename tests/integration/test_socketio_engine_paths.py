@@ -416,7 +416,7 @@ async def test_engine_counts_events_and_close_reasons(serve_sio: Any) -> None:
         (1, "Session ID unknown", {"sid": "nope"}),
         (0, "Transport unknown", {"transport": "carrier-pigeon"}),
         (2, "Bad handshake method", {"method": "POST"}),
-        (5, "Unsupported protocol version", {"protocol": "3"}),
+        (5, "Unsupported protocol version", {"protocol": 3}),
         (4, "go away", {"message": "go away"}),
         (
             3,
