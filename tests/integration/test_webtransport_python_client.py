@@ -211,3 +211,38 @@ async def test_unknown_path_is_refused(running: Running) -> None:
     with pytest.raises(ConnectionError):
         async for _ in raw_session(running, "/elsewhere/"):
             pass
+
+
+async def test_a_full_event_queue_pauses_the_stream_and_loses_nothing(tmp_path: Path) -> None:
+    # The server's bound on events waiting for a socket's handler pauses the WebTransport
+    # stream as it does a WebSocket; once the handler catches up, every event arrives, in order.
+    certificate = make_certificate(tmp_path, ca=True)
+    sio = Server(transports=["webtransport"], serve_client=False, max_pending_events=2)
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("n")
+        async def n(value: int) -> None:
+            await release.wait()
+            seen.append(value)
+
+    options = WebTransportOptions(str(certificate.certfile), str(certificate.keyfile))
+    server = NativeServer(sio, "127.0.0.1", 0, webtransport=options)
+    await server.start()
+    try:
+        trust = ssl.create_default_context(cafile=str(certificate.certfile))
+        client = AsyncClient(transports=["webtransport"], ssl=trust, reconnection=False)
+        await client.connect(f"http://127.0.0.1:{server.port}")
+        for value in range(20):
+            client.emit("n", value)
+        [conn] = list(sio.engine.clients.values())
+        await wait_until(lambda: conn.reading_paused, "the stream to pause")
+        release.set()
+        await wait_until(lambda: len(seen) == 20, "every event")
+        assert seen == list(range(20))
+        await client.disconnect()
+        await assert_no_leaks(sio)
+    finally:
+        await server.close()

@@ -354,6 +354,11 @@ class _Session:
         self._transport: _StreamTransport | None = None
         self._opening: asyncio.Task[None] | None = None
         self._pending: list[str | bytes] = []
+        #: messages read while the app paused reading, and their size (bounded: see _hold)
+        self._paused = False
+        self._held: list[str | bytes] = []
+        self._held_bytes = 0
+        self._hold_limit = max(2 * options.max_payload, 1 << 20)
         self._ended = False
         self._timer = asyncio.get_running_loop().call_later(
             options.handshake_timeout, self._handshake_timed_out
@@ -382,7 +387,9 @@ class _Session:
             self.ended(_NORMAL)
 
     def _message(self, message: str | bytes) -> None:
-        if self._handler is not None:
+        if self._paused:
+            self._hold(message)
+        elif self._handler is not None:
             self._handler.on_message(message)
         elif self._opening is None:
             self._timer.cancel()
@@ -410,7 +417,29 @@ class _Session:
         self._handler = handler
         pending, self._pending = self._pending, []
         for message in pending:
-            handler.on_message(message)
+            self._message(message)
+
+    def _hold(self, message: str | bytes) -> None:
+        # QUIC keeps reading while the app has paused (aioquic opens the flow-control window
+        # as it hands data over): what arrives waits here, within a bound, as on WebSocket
+        # the OS buffer would.
+        self._held.append(message)
+        self._held_bytes += len(message)
+        if self._held_bytes > self._hold_limit:
+            logger.debug("WebTransport stream %s: too much read while paused", self.stream_id)
+            self.close(error=True)
+
+    def pause(self) -> None:
+        """The app stops reading: messages wait until [`resume()`][resume]."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Deliver what waited, in order, then read on (unless paused again meanwhile)."""
+        self._paused = False
+        while self._held and not self._paused and not self._ended:
+            message = self._held.pop(0)
+            self._held_bytes -= len(message)
+            self._message(message)
 
     def _handshake_timed_out(self) -> None:
         if self._handler is None and self._opening is None:
@@ -505,6 +534,14 @@ class _StreamTransport:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """End the WebTransport session."""
         self._session.close()
+
+    def pause_reading(self) -> None:
+        """Stop delivering messages (the app's backpressure); they wait, bounded."""
+        self._session.pause()
+
+    def resume_reading(self) -> None:
+        """Deliver what waited, then read on."""
+        self._session.resume()
 
 
 def write_self_signed_certificate(
