@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from socketwire.io.forwarding import forwarding_summary
 from socketwire.io.http import HttpApp
 from socketwire.static import ClientBundle
 
@@ -237,6 +238,9 @@ async def _serve(app: HttpApp, host: str, port: int, what: str) -> int:
                 loop.remove_signal_handler(sig)
         print("socketwire: shutting down", flush=True)
         await server.close()
+    summary = forwarding_summary(app)
+    if summary is not None:
+        print(f"socketwire: {summary}", flush=True)
     print("socketwire: stopped", flush=True)
     return 0
 

@@ -60,6 +60,7 @@ from socketwire.adapters.cluster_answers import (
 )
 from socketwire.adapters.cluster_base import is_recoverable
 from socketwire.adapters.memory import MemoryAdapter, reaches_rooms
+from socketwire.adapters.redis_forwarding import RedisAdapterFactory
 from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
@@ -140,7 +141,7 @@ def create_adapter(
             publish_on_specific_response_channel=publish_on_specific_response_channel,
         )
 
-    return factory
+    return RedisAdapterFactory(factory, link)
 
 
 def create_sharded_adapter(
@@ -176,7 +177,7 @@ def create_sharded_adapter(
             subscription_mode=subscription_mode,
         )
 
-    return factory
+    return RedisAdapterFactory(factory, link, PresenceKind.SHARDNUMSUB)
 
 
 def adapter_from_url(url: str, *, streams: bool = False, sharded: bool = False) -> AdapterFactory:

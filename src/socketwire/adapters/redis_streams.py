@@ -31,6 +31,7 @@ from socketwire.adapters.base import AdapterFactory, AdapterNamespace
 from socketwire.adapters.cluster import InFlight, logger, options_from_wire
 from socketwire.adapters.cluster_base import ClusterAdapter, is_volatile
 from socketwire.adapters.memory import reaches_rooms
+from socketwire.adapters.redis_forwarding import RedisAdapterFactory
 from socketwire.adapters.redis_link import BACKOFF_MAX, PresenceKind, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
@@ -91,7 +92,7 @@ def create_streams_adapter(
             requests_timeout=requests_timeout,
         )
 
-    return factory
+    return RedisAdapterFactory(factory, link)
 
 
 class StreamReader:

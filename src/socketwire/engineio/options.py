@@ -147,6 +147,10 @@ class EngineOptions:
             it is closed with reason "transport buffer full".
         allow_eio3: also serve Engine.IO v3 clients (socket.io-client 2.x), as JS
             ``allowEIO3`` (off by default, as in JS).
+        forward_timeout: in a cluster that forwards requests (see
+            `socketwire.io.forwarding`), seconds to wait for the node owning a session
+            to answer a request forwarded to it (a long-poll GET waits ``ping_interval +
+            ping_timeout`` more); then the client gets "Session ID unknown".
     """
 
     path: str = "/engine.io/"
@@ -166,10 +170,11 @@ class EngineOptions:
     max_buffered_bytes: int = 16 * 1024 * 1024
     add_trailing_slash: bool = True
     allow_eio3: bool = False
+    forward_timeout: float = 5.0
     _cookie: CookieOptions | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
+        for name in ("ping_interval", "ping_timeout", "upgrade_timeout", "forward_timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")

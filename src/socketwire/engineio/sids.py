@@ -12,9 +12,11 @@ the worker's index on that node (one character of the alphabet below)
 ```
 
 A process reads the owner of any request's session from its ``sid`` parameter alone
-(`worker_of()`, `node_of()`). A single server without workers uses 20 random
-characters, as before; an id it did not make names some owner, who answers "Session ID
-unknown" as any server would.
+(`worker_of()`, `node_of()`, and both at once, the owner's id, `owner_of()`): a
+worker hands the request to a sibling (`socketwire.io.handoff`), a node forwards it
+to another node through the cluster (`socketwire.io.forwarding`). A single server in
+no cluster uses 20 random characters, as before; an id it did not make names some owner,
+who answers "Session ID unknown" as any server would.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ __all__ = [
     "ALPHABET",
     "MAX_WORKERS",
     "NODE_TAG_LENGTH",
+    "OWNER_LENGTH",
     "SID_LENGTH",
+    "is_owner",
     "new_node_tag",
     "new_sid",
     "node_of",
+    "owner_of",
     "owner_prefix",
     "worker_of",
 ]
@@ -39,6 +44,8 @@ __all__ = [
 ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 SID_LENGTH: Final = 20
 NODE_TAG_LENGTH: Final = 4
+#: An owner's id: its worker's character and its node's tag (`owner_prefix()`).
+OWNER_LENGTH: Final = 1 + NODE_TAG_LENGTH
 #: One character numbers the workers of a node.
 MAX_WORKERS: Final = len(ALPHABET)
 _INDEX: Final = {char: i for i, char in enumerate(ALPHABET)}
@@ -82,3 +89,17 @@ def node_of(sid: str) -> str | None:
     if len(sid) != SID_LENGTH:
         return None
     return sid[1 : 1 + NODE_TAG_LENGTH]
+
+
+def owner_of(sid: str) -> str | None:
+    """The id of the process that made ``sid`` (its first `OWNER_LENGTH` characters, as
+    `owner_prefix()` made them), or None when ``sid`` cannot be one of ours."""
+    if len(sid) != SID_LENGTH:
+        return None
+    owner = sid[:OWNER_LENGTH]
+    return owner if is_owner(owner) else None
+
+
+def is_owner(text: str) -> bool:
+    """Whether ``text`` is an owner's id (what `owner_prefix()` returns)."""
+    return len(text) == OWNER_LENGTH and all(char in _INDEX for char in text)

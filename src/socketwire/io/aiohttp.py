@@ -23,7 +23,6 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Final
-from urllib.parse import parse_qsl
 
 from aiohttp import WebSocketError, WSMsgType, web
 from aiohttp.typedefs import Handler
@@ -36,6 +35,8 @@ from .http import (
     HttpApp,
     HttpResponse,
     WebSocketAccept,
+    first_values,
+    join_headers,
 )
 from .queued_ws import QueuedWebSocket, deliver, run_websocket
 
@@ -49,12 +50,7 @@ _SERVER_ERROR: Final = b"Internal Server Error"
 
 
 def _headers(raw: Mapping[str, str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in raw.items():
-        key = name.lower()
-        previous = headers.get(key)
-        headers[key] = value if previous is None else f"{previous}, {value}"
-    return headers
+    return join_headers((name.lower(), value) for name, value in raw.items())
 
 
 class _AiohttpRequest:
@@ -90,10 +86,7 @@ class _AiohttpRequest:
     def query(self) -> Mapping[str, str]:
         """Query parameters, first value of each."""
         if self._query is None:
-            query: dict[str, str] = {}
-            for key, value in parse_qsl(self._request.query_string, keep_blank_values=True):
-                query.setdefault(key, value)
-            self._query = query
+            self._query = first_values(self._request.query_string)
         return self._query
 
     async def read_body(self, limit: int) -> bytes:

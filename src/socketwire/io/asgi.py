@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Final
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from .bodies import declared_too_large, read_limited
 from .http import (
@@ -29,6 +29,8 @@ from .http import (
     HttpApp,
     HttpResponse,
     WebSocketAccept,
+    first_values,
+    join_headers,
 )
 from .queued_ws import QueuedWebSocket, deliver, run_websocket
 from .types import ASGIApp as ASGI3App
@@ -54,13 +56,10 @@ WS_COMPRESSION_ADVICE: Final = (
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        previous = headers.get(name)
-        headers[name] = value if previous is None else f"{previous}, {value}"
-    return headers
+    return join_headers(
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in scope.get("headers", ())
+    )
 
 
 class _AsgiRequest:
@@ -103,10 +102,7 @@ class _AsgiRequest:
     def query(self) -> Mapping[str, str]:
         """Query parameters, first value of each."""
         if self._query is None:
-            query: dict[str, str] = {}
-            for key, value in parse_qsl(self._query_string, keep_blank_values=True):
-                query.setdefault(key, value)
-            self._query = query
+            self._query = first_values(self._query_string)
         return self._query
 
     async def read_body(self, limit: int) -> bytes:

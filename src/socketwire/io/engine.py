@@ -6,6 +6,11 @@ decisions of the JS ``engine.io`` 6 server's ``verify`` and ``handshake``), crea
 routes each request to its session's [`EngineSocket`][socketwire.io.engine_socket.EngineSocket],
 which drives the session's sans-I/O core.
 
+In a cluster whose adapter carries them, requests for sessions other nodes own are forwarded
+to their owner ([`forward_through()`][EngineServer.forward_through], see
+[`socketwire.io.forwarding`][socketwire.io.forwarding]): only a request whose session is not
+here pays for the check.
+
 Backpressure: the bytes queued for one client are bounded by
 ``EngineOptions.max_buffered_bytes`` (16 MiB by default); a client over it is closed with
 reason "transport buffer full" (see [`socketwire.io.engine_socket`][socketwire.io.engine_socket]).
@@ -42,8 +47,9 @@ from socketwire.engineio.requests import (
     session_id_of,
 )
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
-from socketwire.engineio.sids import new_sid
+from socketwire.engineio.sids import new_node_tag, new_sid, owner_prefix
 from socketwire.io.engine_socket import EngineSocket, EngineSocketV3, http_response
+from socketwire.io.forwarding import Forwarder, NodeChannel
 from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
@@ -127,6 +133,9 @@ class EngineServer:
         #: What every new session id starts with: the owner it names when the server runs
         #: in several processes (see `socketwire.engineio.sids`); "" on its own.
         self.sid_prefix = ""
+        #: Forwards requests for other nodes' sessions (see
+        #: [`forward_through()`][forward_through]); None outside such a cluster.
+        self.forwarder: Forwarder | None = None
         self._on_connection: list[ConnectionCallback] = []
         self._on_close: list[CloseCallback] = []
         self._on_connection_error: list[ConnectionErrorCallback] = []
@@ -151,6 +160,24 @@ class EngineServer:
         """
         self._on_connection_error.append(callback)
         return callback
+
+    def forward_through(self, channel: NodeChannel) -> None:
+        """Forward requests for sessions other nodes own through ``channel``, and answer
+        theirs (see [`socketwire.io.forwarding`][socketwire.io.forwarding]).
+
+        From now on the session ids name this node: `sid_prefix` is set to a new node
+        tag (worker 0) unless already set. Call [`start()`][start] before serving, or the
+        first request starts listening.
+        """
+        if not self.sid_prefix:
+            self.sid_prefix = owner_prefix(0, new_node_tag())
+        self.forwarder = Forwarder(channel, self)
+
+    async def start(self) -> None:
+        """Listen for the requests other nodes forward here (nothing outside a cluster
+        that forwards); raises when the cluster's broker cannot be reached."""
+        if self.forwarder is not None:
+            await self.forwarder.start()
 
     @property
     def per_message_deflate(self) -> bool:
@@ -187,7 +214,16 @@ class EngineServer:
         sock, refusal = self._check(request, upgrade=False)
         if refusal is None and sock is None:
             refusal = await self._check_handshake(request)
+            if refusal is None and self.forwarder is not None and not self.forwarder.listening:
+                # Listen before the first session id goes out: it names this node.
+                await self.forwarder.ready()
         if refusal is not None:
+            if refusal.code is HttpErrorCode.UNKNOWN_SID and self.forwarder is not None:
+                owner = self.forwarder.remote_owner(request.query["sid"])
+                if owner is not None:
+                    forwarded = await self.forwarder.forward_http(owner, request, headers)
+                    if forwarded is not None:
+                        return forwarded
             return http_response(self._refuse(request, refusal, upgrade=False), headers)
         if sock is None:
             return await self._handshake_polling(request, headers)
@@ -205,7 +241,15 @@ class EngineServer:
         known, refusal = self._check(request, upgrade=True)
         if refusal is None and known is None:
             refusal = await self._check_handshake(request)
+            if refusal is None and self.forwarder is not None and not self.forwarder.listening:
+                await self.forwarder.ready()
         if refusal is not None:
+            if refusal.code is HttpErrorCode.UNKNOWN_SID and self.forwarder is not None:
+                owner = self.forwarder.remote_owner(request.query["sid"])
+                if owner is not None:
+                    forwarded = await self.forwarder.forward_upgrade(owner, request)
+                    if forwarded is not None:
+                        return forwarded
             return http_response(self._refuse(request, refusal, upgrade=True), [])
         accept_kwargs: dict[str, Any] = {
             "max_message_size": self.options.max_http_buffer_size,
@@ -281,6 +325,8 @@ class EngineServer:
         """Close every session with reason ``"server shutting down"``."""
         for sock in list(self.clients.values()):
             sock.handle_shutdown()
+        if self.forwarder is not None:
+            await self.forwarder.close()
 
     # -- internals ----------------------------------------------------------------------
 

@@ -28,9 +28,10 @@ else: plumbing completes the handshake, builds a WebSocketTransport ``ws`` and c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 __all__ = [
     "BodyTimeoutError",
@@ -43,7 +44,28 @@ __all__ = [
     "WebSocketAccept",
     "WebSocketHandler",
     "WebSocketTransport",
+    "first_values",
+    "join_headers",
 ]
+
+
+def first_values(query_string: str) -> dict[str, str]:
+    """The parameters of ``query_string`` (percent-decoded), the first value of each, as
+    [`HttpRequest.query`][HttpRequest.query] holds them."""
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        query.setdefault(key, value)
+    return query
+
+
+def join_headers(lines: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header lines ``(lower-case name, value)`` as [`HttpRequest.headers`][HttpRequest.headers]
+    holds them: a repeated header's values joined by ``", "``."""
+    headers: dict[str, str] = {}
+    for name, value in lines:
+        previous = headers.get(name)
+        headers[name] = value if previous is None else f"{previous}, {value}"
+    return headers
 
 
 class BodyTooLargeError(Exception):

@@ -37,6 +37,7 @@ from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
 from socketwire.handlers import LoopGuard, spawn
 from socketwire.io.engine import EngineServer, EngineSocket
+from socketwire.io.forwarding import NodeChannelSource
 from socketwire.io.http import (
     HttpHandler,
     HttpRequest,
@@ -219,6 +220,9 @@ class Server:
             # JS-style `cors={"origin": ..., "credentials": ...}`
             engine_options["cors"] = CorsOptions(**cors)
         self.engine = EngineServer(EngineOptions(path=path, **engine_options))
+        if isinstance(adapter, NodeChannelSource):
+            # A cluster whose adapter carries them: no sticky sessions needed.
+            self.engine.forward_through(adapter.node_channel())
         self.engine.on_connection(self._on_engine_connection)
         #: The main namespace ("/").
         self.sockets: Namespace = self.of("/")
@@ -289,6 +293,7 @@ class Server:
         self._bind(start_adapters=False)
         for nsp in list(self._nsps.values()):
             await nsp.adapter.init()
+        await self.engine.start()
 
     async def shutdown(self) -> None:
         """Disconnect every socket ("server shutting down"), close the adapters and the

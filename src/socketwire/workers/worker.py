@@ -23,6 +23,7 @@ from socketwire.adapters.defaults import set_process_default_adapter
 from socketwire.adapters.workers import HubLink, workers_adapter
 from socketwire.engineio.sids import owner_prefix
 from socketwire.io.engine import EngineServer
+from socketwire.io.forwarding import forwarding_summary
 from socketwire.io.handoff import Handoff, HandoffReceiver
 from socketwire.io.http import HttpApp
 from socketwire.io.native import NativeServer
@@ -126,4 +127,7 @@ async def serve(app: HttpApp, config: WorkerConfig, link: HubLink, host: str, po
         f"other workers, took {stats.received} over",
         flush=True,
     )
+    summary = forwarding_summary(app)
+    if summary is not None:
+        print(f"socketwire: worker {config.index} {summary}", flush=True)
     return 0

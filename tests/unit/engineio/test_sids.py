@@ -8,9 +8,11 @@ from socketwire.engineio.sids import (
     ALPHABET,
     MAX_WORKERS,
     SID_LENGTH,
+    is_owner,
     new_node_tag,
     new_sid,
     node_of,
+    owner_of,
     owner_prefix,
     worker_of,
 )
@@ -44,3 +46,20 @@ def test_an_id_of_another_length_has_no_owner(sid: str) -> None:
 def test_owner_prefix_refuses_what_a_sid_cannot_carry(worker: int, node: str) -> None:
     with pytest.raises(ValueError, match=r"worker|node tag"):
         owner_prefix(worker, node)
+
+
+def test_owner_of_is_the_prefix_a_sid_starts_with() -> None:
+    prefix = owner_prefix(3, new_node_tag())
+    sid = new_sid(prefix)
+    assert owner_of(sid) == prefix
+    assert is_owner(prefix)
+
+
+@pytest.mark.parametrize("sid", ["", "short", "x" * 21, "AAAA+" + "x" * 15, "ab/cd" + "y" * 15])
+def test_an_id_no_node_makes_has_no_owner(sid: str) -> None:
+    assert owner_of(sid) is None
+
+
+@pytest.mark.parametrize("text", ["", "AAAA", "AAAAAA", "AA AA", "AAAA+", "AAAA\n"])
+def test_is_owner_refuses_what_owner_prefix_cannot_make(text: str) -> None:
+    assert not is_owner(text)
