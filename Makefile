@@ -97,7 +97,7 @@ client-dist: $(STAMPS)/client-dist
 npm: $(STAMPS)/npm
 assets: $(STAMPS)/assets  ## copy the browser client bundle from npm into the package
 
-system-deps:  ## the Debian packages the tests need (node, redis-server, postgresql, chromium)
+system-deps:  ## the Debian packages the tests need (node, redis-server, postgresql, chromium, nginx)
 	bash scripts/system-deps.sh
 
 # -- checks ------------------------------------------------------------------------------

@@ -4,13 +4,15 @@
 #   by the tests themselves on a free port), postgresql (PostgreSQL adapter tests: they run
 #   initdb and pg_ctl in a temporary directory, as the package's own `postgres` user when
 #   run as root), chromium (browser tests, headless), openssl (the client's TLS tests make
-#   a certificate authority with it).
+#   a certificate authority with it), nginx (the round-robin load balancer of the multi-node
+#   tests, started on a free port from a config in a temporary directory).
 # A package's own service is never started: the tests start what they need and stop it by PID.
 set -euo pipefail
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0

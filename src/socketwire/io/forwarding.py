@@ -196,7 +196,8 @@ class ForwardStats:
         return (
             f"forwarded {self.forwarded} request(s) and {self.tunnels} WebSocket(s) to "
             f"other nodes, served {self.served} request(s) and {self.served_tunnels} "
-            f"WebSocket(s) for them"
+            f"WebSocket(s) for them; {self.unreachable + self.timeouts} request(s) found "
+            f"their node gone or silent"
         )
 
 
