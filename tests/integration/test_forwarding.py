@@ -483,6 +483,9 @@ async def test_an_opener_that_ignores_flow_control_gets_the_tunnel_closed(
             finally:
                 await redis.aclose()
             assert await ws.recv_until_close() == 1009
+            # the opener reads again (it had paused for the owner): the closing handshake
+            # completes and it ends the connection
+            await ws.wait_eof()
         assert await owner.harness.wait_closed(record) == "transport error"
 
 

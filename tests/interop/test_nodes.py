@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from conftest import NodeDriver, NodeFactory, RawWebSocket, http_request
+from conftest import NodeDriver, NodeFactory, RawWebSocket, http_request, wait_until
 from integration._processes import Running, serve_process
 from integration.nginx_proxy import NGINX, NginxProxy, round_robin
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
@@ -77,7 +77,7 @@ MODES: dict[str, tuple[list[str], bool]] = {
     "upgrade": (["polling", "websocket"], True),
     "websocket": (["websocket"], False),
 }
-CLIENTS = 6
+CLIENTS = 4
 #: At most this many, waiting for sessions on both nodes (and a relayed upgrade).
 MAX_CLIENTS = 24
 SUMMARY = re.compile(
@@ -100,24 +100,39 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(tmp_path: Path, redis: RedisServer, node: NodeFactory) -> AsyncIterator[Cluster]:
+async def cluster(
+    tmp_path: Path, redis: RedisServer, node: NodeFactory, workers: int = 1
+) -> AsyncIterator[Cluster]:
+    """The cluster; the first node with ``workers`` worker processes."""
     if NGINX is None:
         pytest.skip("nginx is not installed (run `make system-deps`)")
     (tmp_path / "app.py").write_text(APP)
     env = {"SW_REDIS": redis.url}
     node_server = await node("cluster_capture.js", {"redis": redis.url, "adapter": "classic"})
     await node_server.expect("ready")
+    options = ("--workers", str(workers)) if workers > 1 else ()
     async with (
-        serve_process("app:sio", cwd=tmp_path, env=env) as first,
+        serve_process("app:sio", *options, cwd=tmp_path, env=env) as first,
         serve_process("app:sio", cwd=tmp_path, env=env) as second,
     ):
+        if workers > 1:
+            await wait_until(
+                lambda: "".join(first.stdout).count(") serving") >= workers, "the workers"
+            )
         with round_robin([first.port, second.port], tmp_path / "nginx") as proxy:
             yield Cluster([first, second], proxy, node_server)
 
 
 def pids_of(nodes: list[Running]) -> set[int]:
-    """The socketwire nodes' pids."""
-    return {running.proc.pid for running in nodes}
+    """The pids of the processes serving (a node's, or its workers')."""
+    pids: set[int] = set()
+    for running in nodes:
+        workers = re.findall(r"\(pid (\d+)\) serving", "".join(running.stdout))
+        if workers:
+            pids.update(int(pid) for pid in workers)
+        else:
+            pids.add(running.proc.pid)
+    return pids
 
 
 async def ack(driver: Any, ev: str, *args: Any, ref: int = 1) -> Any:
@@ -198,8 +213,9 @@ async def stop_and_summarise(sw: Cluster) -> list[tuple[int, ...]]:
     for running in sw.nodes:
         if running.proc.returncode is None:
             assert await running.stop(signal.SIGTERM) == 0
-            [line] = SUMMARY.findall("".join(running.stdout))
-            found.append(tuple(int(n) for n in line))
+            lines = SUMMARY.findall("".join(running.stdout))
+            assert lines, running.stdout
+            found += [tuple(int(n) for n in line) for line in lines]
     return found
 
 
@@ -315,3 +331,29 @@ async def test_a_killed_nodes_sessions_are_unknown_through_the_other(
             await driver.stop()
         [summary] = await stop_and_summarise(sw)
     assert summary[4] >= 3  # the requests above, at least, found the owner gone
+
+
+async def test_a_node_with_workers_and_a_node_without(
+    node: NodeFactory,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Several machines each running ``--workers N``: on one machine a request is handed to
+    the owning worker with its connection, across machines it is forwarded to it (polling,
+    then an upgrade)."""
+    async with cluster(tmp_path, redis_server, node, workers=2) as sw:
+        await connect_clients(node, sw, "upgrade")
+        drivers, pids = sw.drivers, sw.pids
+        assert len(set(pids)) == 3  # both workers of the first node, and the second node
+        for i, driver in enumerate(drivers):
+            assert await ack(driver, "join", "all", ref=10 + i) == pids[i]
+        assert await ack(drivers[0], "shout", "all", "everyone", ref=2) == pids[0]
+        for driver in drivers:
+            event = await driver.expect("ev", name="a", ev="shout")
+            assert event["args"] == ["everyone", pids[0]]
+        for driver in drivers:
+            await driver.stop()
+        summaries = await stop_and_summarise(sw)
+    assert len(summaries) == 3
+    assert sum(s[0] for s in summaries) > 0
+    assert sum(s[1] for s in summaries) > 0

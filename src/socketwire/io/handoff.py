@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from socketwire.engineio.sids import worker_of
+from socketwire.engineio.sids import node_of, worker_of
 
 __all__ = [
     "CHUNK",
@@ -89,22 +89,29 @@ class Handoff:
     Args:
         index: This worker's index.
         paths: The Unix socket path of every worker's receiver, by index.
+        node: This machine's node tag: a session of another node is not handed to a
+            worker here (its request goes to the engine, which forwards it to that node
+            when the cluster can: see `socketwire.io.forwarding`). None: every sid
+            names a worker here.
     """
 
-    def __init__(self, index: int, paths: Sequence[str]) -> None:
+    def __init__(self, index: int, paths: Sequence[str], node: str | None = None) -> None:
         self.index = index
         self.paths = list(paths)
+        self.node = node
         self.stats = HandoffStats()
         self._peers: dict[int, socket.socket] = {}
 
     def owner(self, request_line: bytes) -> int | None:
         """The index of the other worker that owns the session ``request_line`` names, or
-        None (no session, this worker's, or no such worker)."""
+        None (no session, this worker's, another node's, or no such worker)."""
         sid = request_sid(request_line)
         if sid is None:
             return None
         worker = worker_of(sid)
         if worker is None or worker == self.index or worker >= len(self.paths):
+            return None
+        if self.node is not None and node_of(sid) != self.node:
             return None
         return worker
 

@@ -393,4 +393,9 @@ class TunnelRelay:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._reading_paused and self._ws is not None:
+            # Read again, so that the closing handshake completes (what arrives now is
+            # dropped).
+            self._reading_paused = False
+            self._ws.resume_reading()
         self._host.forget_relay(self.rid)

@@ -91,7 +91,8 @@ async def serve(app: HttpApp, config: WorkerConfig, link: HubLink, host: str, po
     engine = getattr(app, "engine", None)
     if isinstance(engine, EngineServer):
         engine.sid_prefix = owner_prefix(config.index, config.node)
-    handoff = Handoff(config.index, [config.handoff_path(i) for i in range(config.count)])
+    paths = [config.handoff_path(i) for i in range(config.count)]
+    handoff = Handoff(config.index, paths, node=config.node)
     server = NativeServer(app, host=host, port=port, reuse_port=True, handoff=handoff)
     receiver = HandoffReceiver(config.handoff_path(config.index), server.adopt)
     stop = asyncio.Event()

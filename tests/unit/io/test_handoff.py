@@ -39,6 +39,13 @@ def test_owner_is_another_worker_only() -> None:
     assert handoff.owner(b"GET /s/?EIO=4 HTTP/1.1") is None
 
 
+def test_another_nodes_session_is_not_handed_to_a_worker_here() -> None:
+    handoff = Handoff(0, ["/a", "/b"], node="here")
+    assert handoff.owner(f"GET /s/?sid={new_sid(owner_prefix(1, 'here'))} HTTP/1.1".encode()) == 1
+    other = new_sid(owner_prefix(1, "else"))
+    assert handoff.owner(f"GET /s/?sid={other} HTTP/1.1".encode()) is None
+
+
 @pytest.mark.parametrize("size", [10, CHUNK - 1, CHUNK, 3 * CHUNK + 7])
 async def test_a_connection_and_its_bytes_move(tmp_path: Path, size: int) -> None:
     adopted: asyncio.Queue[tuple[socket.socket, bytes]] = asyncio.Queue()
