@@ -26,6 +26,7 @@ from conftest import (
     RawWebSocket,
     build_request,
     raw_connection,
+    read_response,
     start_asgi,
     start_native,
     wait_until,
@@ -290,6 +291,26 @@ async def test_a_second_upgrade_is_refused_as_the_owner_refuses_it(
             assert response.status == 101
             assert await ws.recv_until_close() == 1000
     assert owner.stats.served_tunnels == 2
+
+
+async def test_a_handshake_the_openers_plumbing_refuses_frees_the_owners_probe(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    async with nodes(redis_server.url, forward_timeout=0.3) as (owner, opener):
+        sid, _, _ = await owner.harness.handshake()
+        # No Sec-WebSocket-Key: the owner accepts the upgrade, then the opener's plumbing
+        # refuses the handshake and never opens the WebSocket.
+        target = owner.harness.target("websocket", sid)
+        headers = {"Upgrade": "websocket", "Connection": "Upgrade"}
+        async with raw_connection(opener.harness.port) as (reader, writer):
+            writer.write(build_request("GET", target, opener.harness.port, headers))
+            response = await read_response(reader)
+        assert response.status == 400
+        # The owner's probe is released once the opener gives up: a real upgrade works.
+        await wait_until(lambda: not owner.engine.forwarder._tunnels, "the tunnel freed")
+        async with await upgrade_through(opener, owner, sid) as ws:
+            ws.send_frame(0x1, b"4after")
+            assert await ws.recv_frame() == (0x1, b"4after")
 
 
 async def test_the_owners_application_pausing_holds_the_clients_messages(

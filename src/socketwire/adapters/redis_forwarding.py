@@ -4,7 +4,7 @@ A [`RedisNodeChannel`][RedisNodeChannel] is the
 [`NodeChannel`][socketwire.io.forwarding.NodeChannel] the Redis adapters give the Engine.IO
 server (see [`socketwire.io.forwarding`][socketwire.io.forwarding]): each node subscribes to
 ``<prefix>#<node id>#`` (prefix ``engine.io``, as ``@socket.io/cluster-engine``'s
-``RedisEngine``) on the server's shared [`RedisLink`][socketwire.adapters.redis_link.RedisLink],
+``RedisEngine``) on the server's shared `RedisLink`,
 and a node reaches another by publishing on that one's channel, in order with everything
 else the link publishes. The sharded adapter's channel uses sharded pub/sub (SPUBLISH,
 SSUBSCRIBE), the others plain pub/sub.
@@ -117,7 +117,7 @@ class RedisNodeChannel:
 
 class RedisAdapterFactory:
     """What the Redis adapters' ``create_*`` functions return: the
-    [`AdapterFactory`][socketwire.adapters.base.AdapterFactory] of a server's adapters, which
+    ``AdapterFactory`` of a server's adapters, which
     also gives its Engine.IO server the channel to forward requests through (a
     [`NodeChannelSource`][socketwire.io.forwarding.NodeChannelSource]).
 

@@ -95,7 +95,9 @@ class Server:
         cleanup_empty_child_namespaces: Remove a dynamic child namespace when its last
             socket leaves.
         adapter: Builds the adapter of each namespace (default: the in-memory one; in a
-            worker of ``socketwire serve --workers N``, the one linking the workers).
+            worker of ``socketwire serve --workers N``, the one linking the workers). With
+            a Redis adapter, requests for sessions other nodes own are forwarded to them
+            (no sticky sessions needed; see the clusters topic, "Deploying").
         max_namespaces_per_client: A connection connected or connecting to more namespaces
             than this at once is closed (a bound JS does not have).
         concurrent_events: Run each incoming event's handlers in a task of its own instead
@@ -284,11 +286,13 @@ class Server:
         return await self.engine.handle_webtransport(request, first, stream)
 
     async def start(self) -> None:
-        """Start the adapters now and wait until each has started.
+        """Start the adapters now and wait until each has started (and, with a Redis
+        adapter, listen for the requests other nodes forward here).
 
         Optional on a single node: a server starts lazily on its first request. A cluster
         node calls it once its plumbing listens, so that it subscribes (and answers the
-        cluster's requests and server-side emits) before its first client.
+        cluster's requests, server-side emits and forwarded requests) before its first
+        client.
         """
         self._bind(start_adapters=False)
         for nsp in list(self._nsps.values()):
