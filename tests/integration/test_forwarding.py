@@ -39,6 +39,7 @@ from socketwire.engineio import EngineOptions
 from socketwire.engineio.forwarding import (
     Forward,
     ForwardType,
+    HttpRequestMessage,
     TunnelData,
     TunnelFlow,
     decode_forward,
@@ -475,6 +476,46 @@ async def test_requests_over_the_bound_are_refused(
     assert opener.stats.refused == 1
     record.sock.send("done")
     assert (await held).body == b"4done"
+
+
+async def test_an_owner_over_the_bound_answers_unknown_at_once(
+    redis_server: RedisServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(forwarding, "MAX_PENDING", 1)
+    opener = owner_prefix(0, new_node_tag())  # played by the test, on redis-py
+    listener = Redis.from_url(redis_server.url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(f"engine.io#{opener}#")
+    try:
+        async with nodes(redis_server.url) as (owner, _):
+            sid, _, _ = await owner.harness.handshake()
+            record = await owner.harness.wait_session(sid)
+            poll = HttpRequestMessage("GET", owner.harness.target(sid=sid), ())
+            for rid in (1, 2):
+                message = Forward(ForwardType.REQUEST, opener, owner.me, rid, poll)
+                await listener.publish(f"engine.io#{owner.me}#", encode_forward(message))
+                if rid == 1:
+                    await owner.harness.wait_poll_pending(record)
+            answers: list[Forward] = []
+
+            async def answer() -> Forward:
+                async with asyncio.timeout(WAIT):
+                    while True:
+                        got = await pubsub.get_message(True, timeout=0.5)
+                        if got is not None:
+                            return decode_forward(got["data"], max_size=1 << 20)
+
+            answers.append(await answer())
+            record.sock.send("later")
+            answers.append(await answer())
+            assert [(a.request_id, a.body.status) for a in answers] == [(2, 400), (1, 200)]  # type: ignore[union-attr]
+            assert json.loads(answers[0].body.body) == UNKNOWN  # type: ignore[union-attr]
+            assert answers[1].body.body == b"4later"  # type: ignore[union-attr]
+            assert owner.stats.refused == 1
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
 
 
 async def test_an_opener_that_ignores_flow_control_gets_the_tunnel_closed(

@@ -463,10 +463,20 @@ class Forwarder:
 
     def _room(self) -> bool:
         if len(self._waiting) + len(self._relays) >= MAX_PENDING:
-            self.stats.refused += 1
-            logger.warning("%d forwarded requests under way: refusing more", MAX_PENDING)
+            self._refuse()
             return False
         return True
+
+    def _refuse(self) -> None:
+        self.stats.refused += 1
+        refused = self.stats.refused
+        # One warning for the first, then one per thousand: clients choose how many.
+        if refused == 1 or refused % 1000 == 0:
+            logger.warning(
+                "%d forwarded requests under way (the bound): %d refused so far",
+                MAX_PENDING,
+                refused,
+            )
 
     def _expect(self, owner: str) -> tuple[int, _Waiting]:
         rid = next(self._ids)
@@ -578,6 +588,18 @@ class Forwarder:
             return
         remote.bind(handler)
 
+    def _answer_unknown(self, sender: str, rid: int, *, upgrade: bool) -> None:
+        """Answer a request from ``sender`` at once as for an unknown session."""
+        refusal = upgrade_error_answer if upgrade else error_answer
+        response = http_response(refusal(HttpErrorCode.UNKNOWN_SID), [])
+        headers = tuple(response.headers)
+        if upgrade:
+            answer = UpgradeAnswer(False, response.status, headers, response.body)
+            self._send(sender, ForwardType.UPGRADE_RESPONSE, rid, answer, None)
+        else:
+            body = HttpAnswerMessage(response.status, headers, response.body)
+            self._send(sender, ForwardType.RESPONSE, rid, body, None)
+
     def _mine(self, request: RelayedRequest) -> bool:
         sid = request.query.get("sid")
         return sid is not None and owner_of(sid) == self.me and self.engine.owns(request.path)
@@ -665,8 +687,9 @@ class Forwarder:
             if self._closed:
                 return
             if len(self._served) + len(self._tunnels) >= MAX_PENDING:
-                self.stats.refused += 1
-                return  # the opener's watchdog or timeout answers its client
+                self._refuse()
+                self._answer_unknown(sender, rid, upgrade=kind is ForwardType.UPGRADE)
+                return
             request = RelayedRequest(body, asyncio.get_running_loop())
             self._served[(sender, rid)] = request
             serve = self._serve_request if kind is ForwardType.REQUEST else self._serve_upgrade

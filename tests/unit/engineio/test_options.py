@@ -36,6 +36,7 @@ def test_path(path: str, normalised: str) -> None:
         {"ping_interval": 0},
         {"ping_timeout": -1},
         {"upgrade_timeout": float("inf")},
+        {"forward_timeout": 0},
         {"max_http_buffer_size": 0},
         {"max_http_buffer_size": True},
         {"max_buffered_bytes": 1.5},
