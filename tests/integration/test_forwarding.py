@@ -40,6 +40,7 @@ from socketwire.engineio.forwarding import (
     Forward,
     ForwardType,
     HttpRequestMessage,
+    TunnelClose,
     TunnelData,
     TunnelFlow,
     decode_forward,
@@ -513,6 +514,30 @@ async def test_an_owner_over_the_bound_answers_unknown_at_once(
             assert json.loads(answers[0].body.body) == UNKNOWN  # type: ignore[union-attr]
             assert answers[1].body.body == b"4later"  # type: ignore[union-attr]
             assert owner.stats.refused == 1
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
+
+
+async def test_a_message_for_a_tunnel_the_owner_does_not_have_closes_it(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    """A worker restarted under the same id does not know its predecessor's tunnels: the
+    opener is told to close them when their clients speak."""
+    opener = owner_prefix(0, new_node_tag())  # played by the test, on redis-py
+    listener = Redis.from_url(redis_server.url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(f"engine.io#{opener}#")
+    try:
+        async with nodes(redis_server.url) as (owner, _):
+            stray = Forward(ForwardType.CLIENT_MESSAGE, opener, owner.me, 41, TunnelData("3"))
+            await listener.publish(f"engine.io#{owner.me}#", encode_forward(stray))
+            async with asyncio.timeout(WAIT):
+                while (got := await pubsub.get_message(True, timeout=0.5)) is None:
+                    pass
+            answer = decode_forward(got["data"], max_size=1 << 20)
+            assert (answer.type, answer.request_id) == (ForwardType.SERVER_CLOSE, 41)
+            assert answer.body == TunnelClose(1011)
     finally:
         await pubsub.aclose()
         await listener.aclose()

@@ -14,9 +14,10 @@ it as if it had received it (`socketwire.engineio.forwarding` has the messages):
   `socketwire.io.tunnels`).
 - **A session whose owner is gone** gets the JS answer for an unknown session ("Session ID
   unknown", code 1): at once when nobody listens on the owner's channel (a publish that
-  reaches no one), within `CHECK_INTERVAL` to two of them for a request or tunnel already
-  under way, and after ``forward_timeout`` seconds (a long-poll: ``ping_interval +
-  ping_timeout`` more) when a listener never answers. Nothing waits without a bound.
+  reaches no one); for a request or tunnel already under way, within one to two
+  `CHECK_INTERVAL` (each node checks that the nodes it waits for still listen); and after
+  ``forward_timeout`` seconds (a long-poll: ``ping_interval + ping_timeout`` more) when a
+  listener never answers. Nothing waits without a bound.
 
 The channel is the cluster adapter's (`NodeChannel`; the Redis adapters give one:
 `socketwire.adapters.redis_forwarding`). Bounds: at most `MAX_PENDING` requests
@@ -34,6 +35,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -304,7 +306,9 @@ class Forwarder:
         self.max_message = (
             options.max_buffered_bytes + options.max_http_buffer_size + _MESSAGE_MARGIN
         )
-        self._ids = itertools.count(1)
+        # From a random start: a worker restarted under the same id does not reuse the
+        # numbers its predecessor's requests and tunnels still hold on other nodes.
+        self._ids = itertools.count(secrets.randbelow(2**40) + 1)
         self._waiting: dict[int, _Waiting] = {}
         self._relays: dict[int, TunnelRelay] = {}
         self._served: dict[tuple[str, int], RelayedRequest] = {}
@@ -708,6 +712,10 @@ class Forwarder:
         elif kind is ForwardType.CLIENT_MESSAGE or kind is ForwardType.CLIENT_CLOSE:
             remote = self._tunnels.get((sender, rid))
             if remote is None:
+                if kind is ForwardType.CLIENT_MESSAGE:
+                    # No such tunnel (its session ended, or a restarted worker took over this
+                    # node id): the opener should close the client's WebSocket.
+                    self.send(sender, ForwardType.SERVER_CLOSE, rid, TunnelClose(1011))
                 return
             if isinstance(body, TunnelData):
                 remote.client_message(body.data)
