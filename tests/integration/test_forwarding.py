@@ -39,6 +39,7 @@ from socketwire.engineio import EngineOptions
 from socketwire.engineio.forwarding import (
     Forward,
     ForwardType,
+    HttpAnswerMessage,
     HttpRequestMessage,
     TunnelClose,
     TunnelData,
@@ -161,6 +162,38 @@ async def capture(url: str) -> AsyncIterator[Capture]:
         yield recorder
     finally:
         await recorder.close()
+
+
+class FakeNode:
+    """A node played by the test on redis-py: it listens on its channel and publishes what
+    the test wants, and never answers by itself."""
+
+    def __init__(self, url: str) -> None:
+        self.me = owner_prefix(0, new_node_tag())
+        self.redis = Redis.from_url(url)
+        self.pubsub = self.redis.pubsub()
+
+    async def send(self, to: str, message: Forward) -> None:
+        """Publish ``message`` on node ``to``'s channel."""
+        await self.redis.publish(f"engine.io#{to}#", encode_forward(message))
+
+    async def receive(self) -> Forward:
+        """The next message on this node's channel (within WAIT)."""
+        async with asyncio.timeout(WAIT):
+            while (got := await self.pubsub.get_message(True, timeout=0.5)) is None:
+                pass
+        return decode_forward(got["data"], max_size=1 << 26)
+
+
+@contextlib.asynccontextmanager
+async def fake_node(url: str) -> AsyncIterator[FakeNode]:
+    node = FakeNode(url)
+    await node.pubsub.subscribe(f"engine.io#{node.me}#")
+    try:
+        yield node
+    finally:
+        await node.pubsub.aclose()
+        await node.redis.aclose()
 
 
 async def upgrade_through(opener: Node, owner: Node, sid: str) -> RawWebSocket:
@@ -341,9 +374,8 @@ async def test_the_owners_application_pausing_holds_the_clients_messages(
 # -- owners that are gone or silent ----------------------------------------------------------
 
 
-async def test_a_session_whose_owner_is_gone_is_unknown_at_once(pair: tuple[Node, Node]) -> None:
-    _, opener = pair
-    sid = new_sid(owner_prefix(0, new_node_tag()))  # a node nobody runs
+async def assert_unknown_everywhere(opener: Node, sid: str) -> None:
+    """A poll, a POST and an upgrade for ``sid`` through ``opener``: "Session ID unknown"."""
     polled = await opener.harness.poll(sid)
     assert (polled.status, polled.json()) == (400, UNKNOWN)
     posted = await opener.harness.post(sid, "4x")
@@ -353,6 +385,11 @@ async def test_a_session_whose_owner_is_gone_is_unknown_at_once(pair: tuple[Node
     )
     await ws.close()
     assert (response.status, response.body) == (400, b"Session ID unknown")
+
+
+async def test_a_session_whose_owner_is_gone_is_unknown_at_once(pair: tuple[Node, Node]) -> None:
+    _, opener = pair
+    await assert_unknown_everywhere(opener, new_sid(owner_prefix(0, new_node_tag())))
     assert opener.stats.unreachable == 3
     assert opener.stats.timeouts == 0
 
@@ -360,34 +397,13 @@ async def test_a_session_whose_owner_is_gone_is_unknown_at_once(pair: tuple[Node
 async def test_an_owner_that_never_answers_gives_unknown_after_the_timeout(
     redis_server: RedisServer,  # noqa: F811
 ) -> None:
-    silent = owner_prefix(0, new_node_tag())
     options = {"forward_timeout": 0.3, "ping_interval": 0.2, "ping_timeout": 0.2}
-    listener = Redis.from_url(redis_server.url)
-    pubsub = listener.pubsub()
-    await pubsub.subscribe(f"engine.io#{silent}#")  # receives, never answers
-    try:
-        async with nodes(redis_server.url, **options) as (_, opener):
-            sid = new_sid(silent)
-            polled = await opener.harness.poll(sid)
-            assert (polled.status, polled.json()) == (400, UNKNOWN)
-            posted = await opener.harness.post(sid, "4x")
-            assert (posted.status, posted.json()) == (400, UNKNOWN)
-            ws, response = await RawWebSocket.connect(
-                opener.harness.port, opener.harness.target("websocket", sid)
-            )
-            await ws.close()
-            assert (response.status, response.body) == (400, b"Session ID unknown")
-            assert opener.stats.timeouts == 3
-            received: list[ForwardType] = []
-            async with asyncio.timeout(WAIT):
-                while len(received) < 3:
-                    message = await pubsub.get_message(True, timeout=0.5)
-                    if message is not None:
-                        received.append(decode_forward(message["data"], max_size=1 << 20).type)
-            assert received == [ForwardType.REQUEST, ForwardType.REQUEST, ForwardType.UPGRADE]
-    finally:
-        await pubsub.aclose()
-        await listener.aclose()
+    async with fake_node(redis_server.url) as silent, nodes(redis_server.url, **options) as both:
+        opener = both[1]
+        await assert_unknown_everywhere(opener, new_sid(silent.me))
+        assert opener.stats.timeouts == 3
+        received = [(await silent.receive()).type for _ in range(3)]
+        assert received == [ForwardType.REQUEST, ForwardType.REQUEST, ForwardType.UPGRADE]
 
 
 async def test_a_long_poll_ends_when_its_owner_goes(pair: tuple[Node, Node]) -> None:
@@ -484,39 +500,22 @@ async def test_an_owner_over_the_bound_answers_unknown_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(forwarding, "MAX_PENDING", 1)
-    opener = owner_prefix(0, new_node_tag())  # played by the test, on redis-py
-    listener = Redis.from_url(redis_server.url)
-    pubsub = listener.pubsub()
-    await pubsub.subscribe(f"engine.io#{opener}#")
-    try:
-        async with nodes(redis_server.url) as (owner, _):
-            sid, _, _ = await owner.harness.handshake()
-            record = await owner.harness.wait_session(sid)
-            poll = HttpRequestMessage("GET", owner.harness.target(sid=sid), ())
-            for rid in (1, 2):
-                message = Forward(ForwardType.REQUEST, opener, owner.me, rid, poll)
-                await listener.publish(f"engine.io#{owner.me}#", encode_forward(message))
-                if rid == 1:
-                    await owner.harness.wait_poll_pending(record)
-            answers: list[Forward] = []
-
-            async def answer() -> Forward:
-                async with asyncio.timeout(WAIT):
-                    while True:
-                        got = await pubsub.get_message(True, timeout=0.5)
-                        if got is not None:
-                            return decode_forward(got["data"], max_size=1 << 20)
-
-            answers.append(await answer())
-            record.sock.send("later")
-            answers.append(await answer())
-            assert [(a.request_id, a.body.status) for a in answers] == [(2, 400), (1, 200)]  # type: ignore[union-attr]
-            assert json.loads(answers[0].body.body) == UNKNOWN  # type: ignore[union-attr]
-            assert answers[1].body.body == b"4later"  # type: ignore[union-attr]
-            assert owner.stats.refused == 1
-    finally:
-        await pubsub.aclose()
-        await listener.aclose()
+    async with fake_node(redis_server.url) as opener, nodes(redis_server.url) as (owner, _):
+        sid, _, _ = await owner.harness.handshake()
+        record = await owner.harness.wait_session(sid)
+        poll = HttpRequestMessage("GET", owner.harness.target(sid=sid), ())
+        await opener.send(owner.me, Forward(ForwardType.REQUEST, opener.me, owner.me, 1, poll))
+        await owner.harness.wait_poll_pending(record)
+        await opener.send(owner.me, Forward(ForwardType.REQUEST, opener.me, owner.me, 2, poll))
+        refused = await opener.receive()
+        record.sock.send("later")
+        answered = await opener.receive()
+        assert (refused.request_id, answered.request_id) == (2, 1)
+        assert isinstance(refused.body, HttpAnswerMessage)
+        assert isinstance(answered.body, HttpAnswerMessage)
+        assert (refused.body.status, json.loads(refused.body.body)) == (400, UNKNOWN)
+        assert (answered.body.status, answered.body.body) == (200, b"4later")
+        assert owner.stats.refused == 1
 
 
 async def test_a_message_for_a_tunnel_the_owner_does_not_have_closes_it(
@@ -524,23 +523,12 @@ async def test_a_message_for_a_tunnel_the_owner_does_not_have_closes_it(
 ) -> None:
     """A worker restarted under the same id does not know its predecessor's tunnels: the
     opener is told to close them when their clients speak."""
-    opener = owner_prefix(0, new_node_tag())  # played by the test, on redis-py
-    listener = Redis.from_url(redis_server.url)
-    pubsub = listener.pubsub()
-    await pubsub.subscribe(f"engine.io#{opener}#")
-    try:
-        async with nodes(redis_server.url) as (owner, _):
-            stray = Forward(ForwardType.CLIENT_MESSAGE, opener, owner.me, 41, TunnelData("3"))
-            await listener.publish(f"engine.io#{owner.me}#", encode_forward(stray))
-            async with asyncio.timeout(WAIT):
-                while (got := await pubsub.get_message(True, timeout=0.5)) is None:
-                    pass
-            answer = decode_forward(got["data"], max_size=1 << 20)
-            assert (answer.type, answer.request_id) == (ForwardType.SERVER_CLOSE, 41)
-            assert answer.body == TunnelClose(1011)
-    finally:
-        await pubsub.aclose()
-        await listener.aclose()
+    async with fake_node(redis_server.url) as opener, nodes(redis_server.url) as (owner, _):
+        stray = Forward(ForwardType.CLIENT_MESSAGE, opener.me, owner.me, 41, TunnelData("3"))
+        await opener.send(owner.me, stray)
+        answer = await opener.receive()
+        assert (answer.type, answer.request_id) == (ForwardType.SERVER_CLOSE, 41)
+        assert answer.body == TunnelClose(1011)
 
 
 async def test_an_opener_that_ignores_flow_control_gets_the_tunnel_closed(
