@@ -50,6 +50,7 @@ from socketwire.engineio.forwarding import (
 from socketwire.engineio.sids import new_node_tag, new_sid, owner_prefix
 from socketwire.io import forwarding
 from socketwire.io.engine import EngineServer
+from socketwire.io.node_channel import ForwardStats
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,7 @@ class Node:
         return self.engine.sid_prefix
 
     @property
-    def stats(self) -> forwarding.ForwardStats:
+    def stats(self) -> ForwardStats:
         forwarder = self.engine.forwarder
         assert forwarder is not None
         return forwarder.stats

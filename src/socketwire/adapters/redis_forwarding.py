@@ -1,7 +1,7 @@
 """The Redis adapters' channel between nodes, for requests forwarded to a session's owner.
 
 A [`RedisNodeChannel`][RedisNodeChannel] is the
-[`NodeChannel`][socketwire.io.forwarding.NodeChannel] the Redis adapters give the Engine.IO
+[`NodeChannel`][socketwire.io.node_channel.NodeChannel] the Redis adapters give the Engine.IO
 server (see [`socketwire.io.forwarding`][socketwire.io.forwarding]): each node subscribes to
 ``<prefix>#<node id>#`` (prefix ``engine.io``, as ``@socket.io/cluster-engine``'s
 ``RedisEngine``) on the server's shared `RedisLink`,
@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from socketwire.adapters.base import Adapter, AdapterNamespace
 from socketwire.adapters.cluster import ClusterUnavailableError
 from socketwire.adapters.redis_link import LinkState, PresenceKind, RedisLink
-from socketwire.io.forwarding import NodeChannel
+from socketwire.io.node_channel import NodeChannel
 
 __all__ = ["DEFAULT_CHANNEL_PREFIX", "RedisAdapterFactory", "RedisNodeChannel"]
 
@@ -119,7 +119,7 @@ class RedisAdapterFactory:
     """What the Redis adapters' ``create_*`` functions return: the
     ``AdapterFactory`` of a server's adapters, which
     also gives its Engine.IO server the channel to forward requests through (a
-    [`NodeChannelSource`][socketwire.io.forwarding.NodeChannelSource]).
+    [`NodeChannelSource`][socketwire.io.node_channel.NodeChannelSource]).
 
     Args:
         build: Builds the adapter of a namespace.

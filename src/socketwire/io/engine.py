@@ -49,7 +49,7 @@ from socketwire.engineio.requests import (
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
 from socketwire.engineio.sids import new_node_tag, new_sid, owner_prefix
 from socketwire.io.engine_socket import EngineSocket, EngineSocketV3, http_response
-from socketwire.io.forwarding import Forwarder, NodeChannel
+from socketwire.io.forwarding import Forwarder
 from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
@@ -57,6 +57,7 @@ from socketwire.io.http import (
     WebSocketHandler,
     WebSocketTransport,
 )
+from socketwire.io.node_channel import NodeChannel
 
 __all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket"]
 

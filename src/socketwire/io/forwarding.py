@@ -19,10 +19,11 @@ it as if it had received it (`socketwire.engineio.forwarding` has the messages):
   ``forward_timeout`` seconds (a long-poll: ``ping_interval + ping_timeout`` more) when a
   listener never answers. Nothing waits without a bound.
 
-The channel is the cluster adapter's (`NodeChannel`; the Redis adapters give one:
-`socketwire.adapters.redis_forwarding`). Bounds: at most `MAX_PENDING` requests
-and tunnels each way; a message over ``max_buffered_bytes + max_http_buffer_size`` (plus
-64 KiB) is neither sent nor accepted; a malformed message is dropped and counted.
+The channel is the cluster adapter's (`socketwire.io.node_channel.NodeChannel`; the
+Redis adapters give one: `socketwire.adapters.redis_forwarding`). Bounds: at most
+`MAX_PENDING` requests and tunnels each way; a message over ``max_buffered_bytes +
+max_http_buffer_size`` (plus 64 KiB) is neither sent nor accepted; a malformed message is
+dropped and counted.
 
 The one difference a client can see: a POST whose client goes away before its body arrived
 is not forwarded (the owner does not close the session then, as it would for a local POST;
@@ -37,10 +38,9 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
-from urllib.parse import unquote
+from typing import Final
 
 from socketwire.engineio.forwarding import (
     Forward,
@@ -57,7 +57,6 @@ from socketwire.engineio.forwarding import (
     encode_forward,
 )
 from socketwire.engineio.http import HttpErrorCode, error_answer, upgrade_error_answer
-from socketwire.engineio.options import EngineOptions
 from socketwire.engineio.sids import owner_of
 from socketwire.handlers import spawn
 from socketwire.io.engine_socket import http_response
@@ -68,22 +67,18 @@ from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
     WebSocketAccept,
-    first_values,
-    join_headers,
+)
+from socketwire.io.node_channel import (
+    ForwardingEngine,
+    ForwardStats,
+    NodeChannel,
+    RelayedRequest,
+    Sent,
+    describe,
 )
 from socketwire.io.tunnels import RemoteWebSocket, TunnelRelay
 
-__all__ = [
-    "CHECK_INTERVAL",
-    "MAX_PENDING",
-    "ForwardStats",
-    "Forwarder",
-    "ForwardingEngine",
-    "NodeChannel",
-    "NodeChannelSource",
-    "RelayedRequest",
-    "forwarding_summary",
-]
+__all__ = ["CHECK_INTERVAL", "MAX_PENDING", "Forwarder", "forwarding_summary"]
 
 logger = logging.getLogger("socketwire.forwarding")
 
@@ -97,173 +92,7 @@ CHECK_INTERVAL: Final = 1.0
 RETRY_AFTER: Final = 1.0
 #: Seconds [`Forwarder.close()`][Forwarder.close] waits for its last messages to be sent.
 CLOSE_DRAIN: Final = 1.0
-#: Headers that concern one connection only (RFC 9110 section 7.6.1), and the body length
-#: (the body travels whole): not forwarded.
-_HOP_BY_HOP: Final = frozenset(
-    {
-        "connection",
-        "content-length",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 _MESSAGE_MARGIN: Final = 64 * 1024
-
-#: ``done(receivers)`` after a publish: how many nodes got it (0: nobody listens), or None
-#: when it could not be sent.
-Sent = Callable[[int | None], None]
-
-
-class NodeChannel(Protocol):
-    """How the Engine.IO servers of a cluster reach one another: one channel per node.
-
-    A cluster adapter that can carry forwarded requests offers one
-    ([`NodeChannelSource`][NodeChannelSource]).
-    """
-
-    async def subscribe(self, node: str, receive: Callable[[bytes], None]) -> None:
-        """Listen on the channel of ``node`` (this node's id); every message goes to
-        ``receive``. Raises when the broker cannot be reached."""
-
-    def publish(self, node: str, data: bytes, done: Sent) -> None:
-        """Send ``data`` on node ``node``'s channel, in order with every earlier publish;
-        ``done`` gets how many received it, or None when it cannot be sent. Never raises."""
-
-    async def listeners(self, node: str) -> int | None:
-        """How many listen on node ``node``'s channel now (None: cannot be known now)."""
-
-    async def close(self) -> None:
-        """Stop listening and let go of the broker connection."""
-
-
-@runtime_checkable
-class NodeChannelSource(Protocol):
-    """An adapter factory whose adapters' broker can carry forwarded requests."""
-
-    def node_channel(self) -> NodeChannel:
-        """A channel for this server's Engine.IO server (one per server)."""
-
-
-class ForwardingEngine(Protocol):
-    """What the forwarder needs of its Engine.IO server."""
-
-    @property
-    def sid_prefix(self) -> str:
-        """This node's id: what its session ids start with."""
-
-    @property
-    def options(self) -> EngineOptions:
-        """The server's options (the limits and timeouts)."""
-
-    def owns(self, path: str) -> bool:
-        """Whether the server answers ``path``."""
-
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        """Answer a polling request."""
-
-    async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
-        """Accept or refuse an upgrade."""
-
-
-@dataclass
-class ForwardStats:
-    """What one node's forwarder did (read them; it updates them).
-
-    Attributes:
-        forwarded: Polling requests sent to their owner.
-        tunnels: WebSocket upgrades accepted by their owner (tunnels opened here).
-        served: Polling requests answered for other nodes.
-        served_tunnels: Tunnels other nodes opened to sessions here.
-        unreachable: Requests whose owner was gone (nobody listened, or it left).
-        timeouts: Requests whose owner did not answer in time.
-        refused: Requests refused because `MAX_PENDING` were under way.
-        malformed: Messages dropped as malformed, too large, or not for this node.
-    """
-
-    forwarded: int = 0
-    tunnels: int = 0
-    served: int = 0
-    served_tunnels: int = 0
-    unreachable: int = 0
-    timeouts: int = 0
-    refused: int = 0
-    malformed: int = 0
-
-    def summary(self) -> str:
-        """One line for the logs."""
-        return (
-            f"forwarded {self.forwarded} request(s) and {self.tunnels} WebSocket(s) to "
-            f"other nodes, served {self.served} request(s) and {self.served_tunnels} "
-            f"WebSocket(s) for them; {self.unreachable + self.timeouts} request(s) found "
-            f"their node gone or silent"
-        )
-
-
-class RelayedRequest:
-    """A request another node forwarded, as this node's Engine.IO server sees it
-    (an [`HttpRequest`][socketwire.io.http.HttpRequest], with ``disconnected_future``)."""
-
-    __slots__ = (
-        "_body",
-        "_gone",
-        "_query",
-        "_query_string",
-        "headers",
-        "method",
-        "path",
-        "raw_path",
-        "remote_addr",
-        "secure",
-    )
-
-    def __init__(self, message: HttpRequestMessage, loop: asyncio.AbstractEventLoop) -> None:
-        self.method = message.method
-        self.raw_path = message.target
-        path, _, query = message.target.partition("?")
-        path = path.partition("#")[0]
-        self.path = unquote(path) if "%" in path else path
-        self._query_string = query.partition("#")[0]
-        self._query: dict[str, str] | None = None
-        self.headers: Mapping[str, str] = join_headers(message.headers)
-        self.remote_addr = message.remote
-        self.secure = message.secure
-        self._body = message.body
-        self._gone: asyncio.Future[None] = loop.create_future()
-
-    @property
-    def query(self) -> Mapping[str, str]:
-        """Query parameters, first value of each."""
-        if self._query is None:
-            self._query = first_values(self._query_string)
-        return self._query
-
-    async def read_body(self, limit: int) -> bytes:
-        """The body that came with the request (see ``HttpRequest.read_body``)."""
-        if len(self._body) > limit:
-            raise BodyTooLargeError
-        return self._body
-
-    async def wait_disconnected(self) -> None:
-        """Return when the opener says the client left (or the opener is gone)."""
-        await asyncio.shield(self._gone)
-
-    def disconnected_future(self) -> asyncio.Future[None]:
-        """Done when the client left; never cancel it."""
-        return self._gone
-
-    @property
-    def aborted(self) -> bool:
-        """Whether the client left."""
-        return self._gone.done()
-
-    def abort(self) -> None:
-        """The client left (or its node is gone)."""
-        if not self._gone.done():
-            self._gone.set_result(None)
 
 
 def forwarding_summary(app: object) -> str | None:
@@ -419,7 +248,7 @@ class Forwarder:
                 return HttpResponse(400, headers)
         rid, waiting = self._expect(owner)
         self.stats.forwarded += 1
-        self._send(owner, ForwardType.REQUEST, rid, _describe(request, body), waiting)
+        self._send(owner, ForwardType.REQUEST, rid, describe(request, body), waiting)
         options = self.engine.options
         bound = options.forward_timeout
         if request.method == "GET":
@@ -448,7 +277,7 @@ class Forwarder:
             window=max(options.max_http_buffer_size, 64 * 1024),
         )
         self._relays[rid] = relay
-        self._send(owner, ForwardType.UPGRADE, rid, _describe(request, b""), waiting)
+        self._send(owner, ForwardType.UPGRADE, rid, describe(request, b""), waiting)
         answer = await self._answer(waiting, rid, options.forward_timeout, None)
         if not isinstance(answer, UpgradeAnswer):
             self._relays.pop(rid, None)
@@ -791,12 +620,3 @@ def _disconnection(request: HttpRequest) -> tuple[asyncio.Future[None], bool]:
         return watch(), False
     waiter: Awaitable[None] = request.wait_disconnected()
     return asyncio.ensure_future(waiter), True
-
-
-def _describe(request: HttpRequest, body: bytes) -> HttpRequestMessage:
-    headers = tuple(
-        (name, value) for name, value in request.headers.items() if name not in _HOP_BY_HOP
-    )
-    return HttpRequestMessage(
-        request.method, request.raw_path, headers, body, request.remote_addr, request.secure
-    )

@@ -37,7 +37,6 @@ from socketwire.adapters.types import RecoveryOptions
 from socketwire.engineio.options import CorsOptions, EngineOptions
 from socketwire.handlers import LoopGuard, spawn
 from socketwire.io.engine import EngineServer, EngineSocket
-from socketwire.io.forwarding import NodeChannelSource
 from socketwire.io.http import (
     HttpHandler,
     HttpRequest,
@@ -46,6 +45,7 @@ from socketwire.io.http import (
     WebSocketHandler,
     WebSocketTransport,
 )
+from socketwire.io.node_channel import NodeChannelSource
 from socketwire.server.client import Client
 from socketwire.server.counters import ServerCounters
 from socketwire.server.namespace import Namespace, ParentNamespace
