@@ -10,7 +10,7 @@ from /proc is the server's alone. This process plays every client:
 - readers of a 256 KB broadcast sent twice a second to the "big" room, and slow consumers
   that join that room and never read (the server must close them: "transport buffer full");
 - attacks, each on a timer: an event flood at a slow handler ("event queue full"), a flood
-  of empty continuation frames (1009), a handshake flood of polling sessions never used
+  of empty continuation frames (1008), a handshake flood of polling sessions never used
   (gone by the heartbeat), a binary packet whose attachment never comes ("parse error").
 
 At the end every client leaves, and the server must be back to zero sessions, sockets and

@@ -21,9 +21,8 @@ from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request as WsRequest
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
-from ._native_ws import NativeWebSocket
+from ._native_ws import NativeServerProtocol, NativeWebSocket
 from .http import (
     BodyTimeoutError,
     BodyTooLargeError,
@@ -637,7 +636,7 @@ class HttpConnection(asyncio.Protocol):
         if self.lost or transport is None:
             return
         extensions = [ServerPerMessageDeflateFactory()] if accept.compression else None
-        protocol = ServerProtocol(
+        protocol = NativeServerProtocol(
             state=State.OPEN, extensions=extensions, max_size=accept.max_message_size
         )
         ws_request = WsRequest(request.raw_path, Headers(request.headers))

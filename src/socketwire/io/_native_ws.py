@@ -9,8 +9,11 @@ transport and the application's handler.
 A fragmented message is gathered into one buffer, bounded in bytes by the protocol's
 ``max_size`` and in fragments by [`MAX_FRAGMENTS`][MAX_FRAGMENTS] and
 [`MIN_FRAGMENT_AVERAGE`][MIN_FRAGMENT_AVERAGE]: a message of more (or smaller) fragments fails
-the connection with 1009, so that empty or tiny continuation frames cannot grow memory or cost
-unbounded work per message.
+the connection with 1008, as the ``ws`` library does past its ``maxFragments``, so that empty
+or tiny continuation frames cannot grow memory or cost unbounded work per message.
+
+A connection that breaks the protocol is failed as JS engine.io's ``ws`` fails it: a close
+frame with the code and an empty reason (see [`NativeServerProtocol`][NativeServerProtocol]).
 
 Two shortcuts keep the common case cheap, with no difference on the wire (see
 ``docs/topics/performance.md``). Without extensions, complete unfragmented text and binary
@@ -28,7 +31,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Final, cast
 
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -48,6 +51,7 @@ __all__ = [
     "FREE_FRAGMENTS",
     "MAX_FRAGMENTS",
     "MIN_FRAGMENT_AVERAGE",
+    "NativeServerProtocol",
     "NativeWebSocket",
     "WriteBatch",
     "frame_message",
@@ -72,6 +76,22 @@ _CONT: Final = Opcode.CONT
 _JOIN_LIMIT: Final = 16 * 1024
 #: Corked frames are handed to the transport in slices of about this many bytes.
 _WRITE_SLICE: Final = 256 * 1024
+
+
+class NativeServerProtocol(ServerProtocol):
+    """websockets' sans-I/O server protocol, failing a connection as the ``ws`` library does.
+
+    On a protocol violation (an unmasked or reserved frame, invalid UTF-8, a message over the
+    size limit...) ``ws`` closes with the code alone (``websocket.close(err[kStatusCode])``),
+    so JS engine.io's clients see an empty reason; websockets would send its error text. The
+    text goes to the ``socketwire.native`` log at DEBUG instead.
+    """
+
+    def fail(self, code: CloseCode | int, reason: str = "") -> None:
+        """Fail the connection (RFC 6455 section 7.1.7) with ``code`` and no reason."""
+        if reason:
+            logger.debug("failing a WebSocket connection with %d: %s", code, reason)
+        super().fail(code)
 
 
 class WriteBatch:
@@ -235,9 +255,9 @@ class NativeWebSocket(asyncio.Protocol):
                 if count > MAX_FRAGMENTS or (
                     count > FREE_FRAGMENTS and len(fragments) < count * MIN_FRAGMENT_AVERAGE
                 ):
-                    # RFC 6455 section 7.4.1: 1009, a message too big to process.
+                    # ws answers more than maxFragments with 1008 (a policy violation).
                     self._fragments = bytearray()
-                    self._protocol.fail(1009, "too many fragments")
+                    self._protocol.fail(CloseCode.POLICY_VIOLATION, "too many fragments")
                     self._flush()
                     return
                 if frame.fin:
@@ -523,7 +543,7 @@ class NativeWebSocket(asyncio.Protocol):
                 message = bytes(data).decode()
             except UnicodeDecodeError:
                 # RFC 6455 section 8.1: invalid UTF-8 in a text message fails the connection.
-                self._protocol.fail(1007, "invalid UTF-8")
+                self._protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
                 self._flush()
                 return
         else:

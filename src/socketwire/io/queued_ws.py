@@ -161,7 +161,8 @@ def deliver(
     """Hand one received message to ``handler``.
 
     Messages arriving after a close was queued are dropped; one longer than ``max_size``
-    closes the connection with 1009 (RFC 6455 section 7.4.1) instead of being delivered;
+    closes the connection with 1009 (RFC 6455 section 7.4.1) and an empty reason, as JS
+    engine.io's ``ws`` does, instead of being delivered;
     one arriving while reading is paused waits for
     [`QueuedWebSocket.resume_reading()`][QueuedWebSocket.resume_reading]. The read loop must
     call [`QueuedWebSocket.wait_readable()`][QueuedWebSocket.wait_readable] before each read.
@@ -169,7 +170,7 @@ def deliver(
     if transport.closing:
         return
     if max_size is not None and _payload_size(data, max_size) > max_size:
-        transport.close(1009, "message too big")
+        transport.close(1009)
         return
     transport.hand_over(handler, data)
 

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from socketwire.io._native_ws import (
     FREE_FRAGMENTS,
     MAX_FRAGMENTS,
     MIN_FRAGMENT_AVERAGE,
+    NativeServerProtocol,
     NativeWebSocket,
     WriteBatch,
     frame_message,
@@ -99,7 +99,7 @@ def connect(
     *, shortcut: bool, batch: WriteBatch | None = None
 ) -> tuple[NativeWebSocket, FakeTransport, Recorder]:
     transport = FakeTransport()
-    protocol = ServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
+    protocol = NativeServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
     ws = NativeWebSocket(transport, protocol, lambda _ws: None, batch)  # type: ignore[arg-type]
     if not shortcut:
         ws._fast = False  # the reference: every byte through the protocol
@@ -194,7 +194,7 @@ async def test_sent_frames_match_the_protocol(size: int) -> None:
     data = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
     ws.send_text(text)
     ws.send_bytes(data)
-    reference = ServerProtocol(state=State.OPEN)
+    reference = NativeServerProtocol(state=State.OPEN)
     reference.send_text(text.encode())
     reference.send_binary(data)
     assert bytes(transport.out) == b"".join(reference.data_to_send())
@@ -323,13 +323,14 @@ async def test_fragments_per_message_are_bounded(count: int, size: int, delivere
         assert not transport.closed
     else:
         assert handler.messages == []
-        # a close frame with 1009 (RFC 6455 7.4.1), and nothing gathered is kept
-        assert bytes(transport.out)[:4] == b"\x88\x14\x03\xf1"
+        # a close frame with 1008 and no reason (ws past maxFragments), and nothing
+        # gathered is kept
+        assert bytes(transport.out)[:4] == b"\x88\x02\x03\xf0"
         assert ws._fragments == bytearray()
 
 
 async def test_fragment_count_cap_holds_for_large_fragments() -> None:
-    protocol = ServerProtocol(state=State.OPEN, max_size=None)
+    protocol = NativeServerProtocol(state=State.OPEN, max_size=None)
     transport = FakeTransport()
     ws = NativeWebSocket(transport, protocol, lambda _ws: None)  # type: ignore[arg-type]
     handler = Recorder(ws)
@@ -338,7 +339,7 @@ async def test_fragment_count_cap_holds_for_large_fragments() -> None:
     assert handler.messages == [("a" * 100) * MAX_FRAGMENTS]
     ws.data_received(fragmented(MAX_FRAGMENTS + 1, 100))
     assert len(handler.messages) == 1
-    assert bytes(transport.out)[2:4] == (1009).to_bytes(2, "big")
+    assert bytes(transport.out)[:4] == b"\x88\x02" + (1008).to_bytes(2, "big")
 
 
 class SlowTransport(FakeTransport):
@@ -380,7 +381,7 @@ class SlowTransport(FakeTransport):
 
 def slow_connection(high: int) -> tuple[NativeWebSocket, SlowTransport]:
     transport = SlowTransport(high)
-    protocol = ServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
+    protocol = NativeServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
     ws = NativeWebSocket(transport, protocol, lambda _ws: None, WriteBatch())  # type: ignore[arg-type]
     transport.protocol = ws
     ws.start(Recorder(ws), b"")
