@@ -41,6 +41,7 @@ from socketwire.engineio.reasons import CloseReason
 
 __all__ = [
     "CLOSE_TIMEOUT",
+    "UPGRADE_CHECK_INTERVAL",
     "AnswerPoll",
     "CloseWebSocket",
     "Closed",
@@ -57,6 +58,9 @@ __all__ = [
 #: Seconds a polling session closed by the server waits for the poll that carries its
 #: close packet (JS ``Polling.closeTimeout``).
 CLOSE_TIMEOUT = 30.0
+#: Seconds between the noops that end a pending poll while an upgrade waits for its ``5``
+#: (JS ``Socket._maybeUpgrade``: ``setInterval(check, 100)`` from the ``2probe`` on).
+UPGRADE_CHECK_INTERVAL = 0.1
 
 _PING = encode_packet(Packet(PacketType.PING))
 _PONG = "3"
@@ -82,7 +86,8 @@ class _Probe(Enum):
     NONE = 0
     #: A WebSocket with this sid is attached; ``2probe`` not yet received.
     ATTACHED = 1
-    #: ``3probe`` sent; waiting for ``5``.
+    #: ``3probe`` sent; waiting for ``5``. Every
+    #: [`UPGRADE_CHECK_INTERVAL`][UPGRADE_CHECK_INTERVAL] a pending poll gets a noop.
     PROBED = 2
 
 
@@ -180,6 +185,7 @@ class ServerSession:
         "_framing",
         "_get_pending",
         "_next_ping",
+        "_noop_deadline",
         "_options",
         "_outputs",
         "_pong_deadline",
@@ -237,6 +243,8 @@ class ServerSession:
         self._probe_base64 = False
         self._probe_transport: Transport = "websocket"
         self._upgrade_deadline: float | None = None
+        #: while probed: when a pending poll next gets a noop (JS's upgrade check)
+        self._noop_deadline: float | None = None
         self._close_deadline: float | None = None
         self._pong_deadline: float | None = None
         self._refreshed = False
@@ -317,7 +325,7 @@ class ServerSession:
         # Called after every input by the I/O layer: no allocation on this path.
         best = self._next_ping
         pong = None if self._reading_paused else self._pong_deadline
-        for deadline in (pong, self._upgrade_deadline, self._close_deadline):
+        for deadline in (pong, self._upgrade_deadline, self._noop_deadline, self._close_deadline):
             if deadline is not None and (best is None or deadline < best):
                 best = deadline
         return best
@@ -337,6 +345,13 @@ class ServerSession:
             return
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self._end_probe()
+        noop = self._noop_deadline
+        if noop is not None and now >= noop:
+            # JS's check: a writable poll gets a noop, so that the client can pause polling
+            # and send "5"; and again every interval while the upgrade waits.
+            self._noop_deadline = now + UPGRADE_CHECK_INTERVAL
+            if self._get_pending:
+                self._answer([_NOOP])
         if self._next_ping is not None and now >= self._next_ping:
             # engine.io 6: the server pings, then waits ping_timeout for the pong. While
             # closing, the ping is not sent but the deadline is armed (JS sendPacket drops
@@ -447,10 +462,7 @@ class ServerSession:
             self._close(CloseReason.FORCED_CLOSE)
         elif self._queue:
             self._flush_poll()
-        elif self._probe is _Probe.PROBED:
-            # JS writes a noop to a writable poll while probing (every 100 ms) so that the
-            # client can pause polling and complete the upgrade.
-            self._answer([_NOOP])
+        # While probed, an empty poll waits for the next upgrade check (handle_timeout).
         return None
 
     def poll_aborted(self) -> None:
@@ -615,8 +627,8 @@ class ServerSession:
         if packet.type is PacketType.PING and packet.data == "probe":
             self._outputs.append(SendProbe(_PONG_PROBE))
             self._probe = _Probe.PROBED
-            if self._get_pending and not self._queue:
-                self._answer([_NOOP])
+            # The first noop comes one interval later, not now (JS starts its interval).
+            self._noop_deadline = now + UPGRADE_CHECK_INTERVAL
         elif packet.type is PacketType.UPGRADE:
             self._complete_upgrade()
         else:
@@ -626,7 +638,7 @@ class ServerSession:
         """The probing WebSocket ended before the upgrade completed."""
         if self._probe is not _Probe.NONE:
             self._probe = _Probe.NONE
-            self._upgrade_deadline = None
+            self._upgrade_deadline = self._noop_deadline = None
 
     # -- internals ----------------------------------------------------------------------
 
@@ -700,12 +712,12 @@ class ServerSession:
     def _end_probe(self) -> None:
         if self._probe is not _Probe.NONE:
             self._probe = _Probe.NONE
-            self._upgrade_deadline = None
+            self._upgrade_deadline = self._noop_deadline = None
             self._outputs.append(CloseWebSocket(probe=True))
 
     def _complete_upgrade(self) -> None:
         self._probe = _Probe.NONE
-        self._upgrade_deadline = None
+        self._upgrade_deadline = self._noop_deadline = None
         self.transport = self._probe_transport
         self.upgraded = True
         self._framing.websocket_base64 = self._probe_base64
@@ -726,7 +738,7 @@ class ServerSession:
             return
         self.state = ReadyState.CLOSED
         self._next_ping = self._pong_deadline = None
-        self._upgrade_deadline = self._close_deadline = None
+        self._upgrade_deadline = self._noop_deadline = self._close_deadline = None
         if self._probe is not _Probe.NONE:
             self._probe = _Probe.NONE
             self._outputs.append(CloseWebSocket(probe=True))

@@ -11,6 +11,7 @@ from socketwire.engineio import CloseReason, EngineOptions
 from socketwire.engineio.http import HttpAnswer
 from socketwire.engineio.server_session import (
     CLOSE_TIMEOUT,
+    UPGRADE_CHECK_INTERVAL,
     AnswerPoll,
     Closed,
     CloseWebSocket,
@@ -382,10 +383,11 @@ def test_upgrade() -> None:
     assert session.upgrading
     assert session.next_deadline() == pytest.approx(0.3)  # the ping comes before 1.1
     session.receive_probe("2probe", 0.15)
-    assert session.take_outputs() == [SendProbe("3probe"), AnswerPoll("6")]
-    assert session.receive_get(0.16) is None  # while probing, an empty poll gets a noop
+    # the pending poll gets its noop from the upgrade check, 100 ms later (JS setInterval)
+    assert session.take_outputs() == [SendProbe("3probe")]
+    session.handle_timeout(0.25)
     assert session.take_outputs() == [AnswerPoll("6")]
-    session.send_message("queued")
+    session.send_message("queued")  # the client paused polling: it waits for the upgrade
     assert session.take_outputs() == []
     session.receive_probe("5", 0.2)
     assert session.take_outputs() == [Upgraded(), SendWebSocket("4queued")]
@@ -400,8 +402,8 @@ def test_upgrade() -> None:
 
 
 def test_poll_pending_at_upgrade_gets_a_close_packet() -> None:
-    # While probed, polls are answered at once; a poll can only be pending at "5" when the
-    # client skipped "2probe", which JS accepts.
+    # A conforming client pauses polling before "5"; one that skipped "2probe" (JS accepts
+    # it) or did not wait for its poll's noop may still have a poll pending.
     session = polling_session()
     assert session.start_probe(0.1)
     assert session.receive_get(0.12) is None
@@ -410,6 +412,57 @@ def test_poll_pending_at_upgrade_gets_a_close_packet() -> None:
     assert session.take_outputs() == [AnswerPoll("1"), Upgraded()]
     assert session.state is ReadyState.OPEN
     assert session.transport == "websocket"
+
+
+def test_upgrade_check_sends_a_noop_every_interval_while_a_poll_is_pending() -> None:
+    session = polling_session(ping_interval=5.0, ping_timeout=5.0)
+    assert session.receive_get(0.0) is None
+    assert session.start_probe(0.0)
+    assert session.next_deadline() == pytest.approx(1.0)  # the upgrade timeout
+    session.receive_probe("2probe", 0.01)
+    assert session.take_outputs() == [SendProbe("3probe")]  # no noop yet
+    first = session.next_deadline()
+    assert first == pytest.approx(0.01 + UPGRADE_CHECK_INTERVAL)
+    session.handle_timeout(first - 0.001)  # a timer firing early does nothing
+    assert session.take_outputs() == []
+    session.handle_timeout(first)
+    assert session.take_outputs() == [AnswerPoll("6")]
+    # no poll pending at the next check: nothing, and the check goes on
+    second = session.next_deadline()
+    assert second == pytest.approx(first + UPGRADE_CHECK_INTERVAL)
+    session.handle_timeout(second)
+    assert session.take_outputs() == []
+    assert session.receive_get(second + 0.01) is None  # the client polls again: it waits
+    assert session.take_outputs() == []
+    third = session.next_deadline()
+    assert third == pytest.approx(second + UPGRADE_CHECK_INTERVAL)
+    session.handle_timeout(third)
+    assert session.take_outputs() == [AnswerPoll("6")]
+    # the upgrade completes: no more checks
+    session.receive_probe("5", third + 0.01)
+    assert session.take_outputs() == [Upgraded()]
+    assert session.next_deadline() == pytest.approx(5.0)  # the ping
+
+
+@pytest.mark.parametrize("end", ["probe closed", "bad packet", "upgrade timeout", "close"])
+def test_upgrade_check_stops_with_the_probe(end: str) -> None:
+    session = polling_session(ping_interval=5.0, ping_timeout=5.0)
+    assert session.receive_get(0.0) is None
+    assert session.start_probe(0.0)
+    session.receive_probe("2probe", 0.0)
+    session.take_outputs()
+    if end == "probe closed":
+        session.probe_closed()
+    elif end == "bad packet":
+        session.receive_probe("4x", 0.05)
+    elif end == "upgrade timeout":
+        session.handle_timeout(1.0)  # also past the first check: the probe ends first
+    else:
+        session.close(0.05)  # orderly: the pending poll gets the close packet
+    outputs = session.take_outputs()
+    assert AnswerPoll("6") not in outputs
+    deadline = session.next_deadline()
+    assert deadline is None or deadline >= 5.0
 
 
 def test_probed_poll_with_queued_packets_gets_the_packets() -> None:
