@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from conftest import NodeDriver, from_js, to_js
+from socketwire import Ack
 from socketwire.client import (
     AckTimeoutError,
     AsyncClient,
@@ -52,6 +53,7 @@ __all__ = [
     "test_auth_callable_is_called_on_each_attempt",
     "test_connect_error_carries_the_middleware_data",
     "test_emit_after_a_frozen_loop_is_buffered",
+    "test_handler_with_an_ack_answers_later_or_never",
     "test_managers_are_shared_unless_forced_new",
     "test_namespaces_events_binary_and_acks",
     "test_no_reconnection_after_client_disconnect",
@@ -350,6 +352,35 @@ async def test_namespaces_events_binary_and_acks(
     await client.disconnect()
     reasons = {(await server.d.expect("disconnect"))["reason"] for _ in range(2)}
     assert reasons == {"client namespace disconnect"}
+
+
+@pytest.mark.parametrize("mode", ["polling", "websocket"])
+async def test_handler_with_an_ack_answers_later_or_never(
+    sio_server: ServerFactory, clients: list[AsyncClient], mode: str
+) -> None:
+    server = await sio_server()
+    client = await connect(clients, server, **options(mode))
+    handled: list[str] = []
+
+    @client.on("question")
+    async def question(how: str, ack: Ack) -> str:
+        handled.append(how)
+        if how == "task":
+            asyncio.get_running_loop().call_later(0.01, ack, "from a task")
+        elif how == "thread":
+            threading.Thread(target=ack, args=("from a thread",)).start()
+        elif how == "now":
+            ack("now")
+        return "a return value is not the ack"  # and "never" is never answered
+
+    await server.command("emit", to=client.id, event="question", args=["never"], ref=1, timeout=300)
+    for ref, how in enumerate(["task", "thread", "now"], start=2):
+        await server.command("emit", to=client.id, event="question", args=[how], ref=ref)
+    # the later questions were handled while "never" waited for its answer
+    for ref, answer in enumerate(["from a task", "from a thread", "now"], start=2):
+        assert (await server.d.expect("client_ack", ref=ref))["args"] == [answer]
+    assert (await server.d.expect("client_ack", ref=1))["error"] == "operation has timed out"
+    assert handled == ["never", "task", "thread", "now"]
 
 
 @pytest.mark.parametrize("mode", list(MODES))

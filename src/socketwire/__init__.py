@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         TransportError,
     )
     from socketwire.errors import (
+        AckAlreadySentError,
         AckError,
         AckTimeoutError,
         ConnectionRefusedError,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         PayloadError,
         SocketwireError,
     )
+    from socketwire.handlers import Ack
     from socketwire.io.asgi import ASGIApp
     from socketwire.io.wsgi import WSGIApp
     from socketwire.server import (
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASGIApp",
+    "Ack",
+    "AckAlreadySentError",
     "AckError",
     "AckTimeoutError",
     "AsyncClient",
@@ -73,6 +77,8 @@ __all__ = [
 #: Where each public name lives.
 _LAZY: dict[str, str] = {
     "ASGIApp": "socketwire.io.asgi",
+    "Ack": "socketwire.handlers",
+    "AckAlreadySentError": "socketwire.errors",
     "AckError": "socketwire.errors",
     "AckTimeoutError": "socketwire.errors",
     "AsyncClient": "socketwire.client",

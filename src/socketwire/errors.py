@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 __all__ = [
+    "AckAlreadySentError",
     "AckError",
     "AckTimeoutError",
     "ConnectionRefusedError",
@@ -63,6 +64,10 @@ class AckTimeoutError(AckError, builtins.TimeoutError):
     JS passes ``new Error("operation has timed out")`` with ``err.responses`` set to the
     callback; this error carries the same (`responses`) and the ids that timed out.
     """
+
+
+class AckAlreadySentError(SocketwireError, RuntimeError):
+    """An [`Ack`][socketwire.Ack] handle was called again: an event has one acknowledgement."""
 
 
 class DisconnectedError(SocketwireError):

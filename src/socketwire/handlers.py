@@ -1,4 +1,7 @@
-"""How application callables are run: coroutines on the loop, plain functions in a thread."""
+"""How application callables are run: coroutines on the loop, plain functions in a thread;
+and how an event's handlers answer its acknowledgement (their return value, or an
+[`Ack`][Ack] handle they declare).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,24 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import FunctionType
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["LoopGuard", "ack_args", "ack_value", "call_handler", "fire", "is_async", "spawn"]
+from socketwire.errors import AckAlreadySentError, PayloadError
+
+__all__ = [
+    "Ack",
+    "LoopGuard",
+    "TakesAck",
+    "ack_args",
+    "ack_value",
+    "call_handler",
+    "fire",
+    "is_async",
+    "run_event_handlers",
+    "spawn",
+]
 
 logger = logging.getLogger("socketwire.server")
 
@@ -31,7 +47,7 @@ def _done(task: asyncio.Task[Any]) -> None:
         logger.error("background task failed", exc_info=task.exception())
 
 
-async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
+async def call_handler(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call an application handler and return its result.
 
     A coroutine function is awaited on the event loop. A plain function runs in a worker
@@ -39,8 +55,8 @@ async def call_handler(fn: Callable[..., Any], *args: Any) -> Any:
     returns an awaitable, that is awaited too.
     """
     if is_async(fn):
-        return await fn(*args)
-    result = await asyncio.to_thread(fn, *args)
+        return await fn(*args, **kwargs)
+    result = await asyncio.to_thread(fn, *args, **kwargs)
     if inspect.isawaitable(result):
         return await result
     return result
@@ -126,3 +142,217 @@ def ack_value(args: list[Any]) -> Any:
     if len(args) == 1:
         return args[0]
     return tuple(args)
+
+
+# -- acknowledgements --------------------------------------------------------------------
+
+
+class _Claim:
+    """What every handle of one event shares: how to answer, and whether it was."""
+
+    __slots__ = ("answer", "lock", "sent")
+
+    def __init__(self, answer: Callable[[list[Any]], None] | None) -> None:
+        self.answer = answer
+        self.sent = False
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.sent:
+                return False
+            self.sent = True
+            return True
+
+
+class Ack:
+    """The acknowledgement of one event, for a handler that declares it.
+
+    A handler with a parameter annotated ``Ack`` gets this handle instead of answering with
+    its return value (JS listeners get the ack callback the same way):
+
+    ```python
+    @socket.on("job")
+    async def job(spec: dict, ack: socketwire.Ack) -> None:
+        queue.put((spec, ack))  # a worker calls ack(result) later, from any thread
+    ```
+
+    Call it once, with the acknowledgement's arguments: ``ack()`` sends none, ``ack(None)``
+    one null (JS ``cb(null)``), ``ack(a, b)`` two. It may be called from any task or thread,
+    after the handler has returned, or never (the peer's own timeout then decides). Calling
+    it when the peer did not ask for an acknowledgement ([`requested`][requested] False), or
+    once the connection is gone, sends nothing. A typed handler's handle serialises what it
+    sends as its return value would be (models become dicts).
+
+    Raises:
+        AckAlreadySentError: on a second call (an event has one acknowledgement).
+    """
+
+    __slots__ = ("_claim", "_convert")
+
+    def __init__(self, answer: Callable[[list[Any]], None] | None) -> None:
+        """Made by the dispatcher: ``answer(args)`` sends the ACK packet (from any thread);
+        None when the peer did not ask for one."""
+        self._claim = _Claim(answer)
+        self._convert: Callable[[Any], Any] | None = None
+
+    @property
+    def requested(self) -> bool:
+        """True when the peer asked for an acknowledgement (the event has an ack id)."""
+        return self._claim.answer is not None
+
+    @property
+    def sent(self) -> bool:
+        """True once the handle was called (or the return value answered for it)."""
+        return self._claim.sent
+
+    def __call__(self, *args: Any) -> None:
+        """Send the acknowledgement with ``args`` (once)."""
+        convert = self._convert
+        values = list(args) if convert is None else [convert(value) for value in args]
+        claim = self._claim
+        if not claim.take():
+            raise AckAlreadySentError("this event's acknowledgement was already sent")
+        if claim.answer is not None:
+            claim.answer(values)
+
+    def converting(self, convert: Callable[[Any], Any]) -> Ack:
+        """The same acknowledgement (one answer between them), whose arguments go through
+        ``convert`` first (what a typed handler's handle does)."""
+        view = object.__new__(Ack)
+        view._claim = self._claim
+        view._convert = convert
+        return view
+
+    def settle(self, args: list[Any]) -> None:
+        """Send ``args`` unless the handle was already called (the dispatcher answering with
+        a return value, or the error acknowledgement; never raises)."""
+        claim = self._claim
+        if claim.take() and claim.answer is not None:
+            claim.answer(args)
+
+    def __repr__(self) -> str:
+        state = "sent" if self.sent else "pending" if self.requested else "not requested"
+        return f"<Ack {state}>"
+
+
+class TakesAck:
+    """A handler with an [`Ack`][Ack] parameter, as a registry stores it (built where the
+    handler's signature is read: [`socketwire.typed.signature`][socketwire.typed.signature]).
+
+    It compares equal to the handler (so ``off(event, handler)`` removes it). Called as a
+    plain handler, it gets a handle that sends nothing. A wrapper that does more around such
+    a handler (a typed handler's validation) subclasses it and overrides [`call()`][call]:
+    [`run_event_handlers()`][run_event_handlers] recognises it by its class.
+
+    Attributes:
+        fn: The application's handler.
+        name: The name of its ``Ack`` parameter (passed by keyword).
+        context: Passed before the event's arguments (the socket, for ``@sio.event``).
+    """
+
+    __slots__ = ("context", "fn", "name")
+    #: what is_async() reads: __call__ and call() are awaited on the loop
+    is_coroutine_handler = True
+
+    def __init__(self, fn: Callable[..., Any], name: str, context: tuple[Any, ...] = ()) -> None:
+        self.fn = fn
+        self.name = name
+        self.context = context
+
+    def call(self, ack: Ack, args: Sequence[Any]) -> Awaitable[Any]:
+        """Call the handler with the event's ``args`` and ``ack``, as
+        [`call_handler()`][call_handler] does."""
+        return call_handler(self.fn, *self.context, *args, **{self.name: ack})
+
+    def bind(self, *context: Any) -> TakesAck:
+        """The same handler with ``context`` passed before the event's arguments."""
+        return TakesAck(self.fn, self.name, context)
+
+    async def __call__(self, *args: Any) -> Any:
+        return await self.call(Ack(None), args)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TakesAck):
+            return bool(self.fn == other.fn) and self.context == other.context
+        return not self.context and bool(self.fn == other)
+
+    def __hash__(self) -> int:
+        return hash(self.fn)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.fn!r} ({self.name})>"
+
+
+#: The first handler answered through its Ack: no return value to send.
+_BY_HANDLE: Final = object()
+
+Rejected = Callable[[PayloadError, bool], Awaitable[None]]
+
+
+async def run_event_handlers(
+    handlers: Sequence[Callable[..., Any]],
+    args: Sequence[Any],
+    answer: Callable[[list[Any]], None] | None,
+    failed: Callable[[], None],
+    rejected: Rejected,
+    fit: Callable[[int, Sequence[Any]], Sequence[Any]] | None = None,
+) -> None:
+    """Call an event's ``handlers`` in order, then answer its acknowledgement (the one
+    dispatcher of the server's sockets, the client's and so the test client's).
+
+    The acknowledgement is the first handler's: its return value (see
+    [`ack_args()`][ack_args]), or, when it declares an [`Ack`][Ack] (a
+    [`TakesAck`][TakesAck]), whatever it sends through the handle, whenever it does. Every
+    handler that declares one gets the same handle (JS passes one callback to every
+    listener), so the event is answered once.
+
+    Args:
+        handlers: The handlers, as the registry stores them.
+        args: The event's arguments.
+        answer: Sends an ACK packet with the given arguments; it may be called later, from
+            any thread, and must drop the packet once the connection is gone. None when
+            the peer asked for no acknowledgement.
+        failed: Called inside the ``except`` block when a handler raises (to log it): the
+            handlers after it are not called and nothing is answered, as a JS listener
+            that throws.
+        rejected: Awaited when a typed handler refused the arguments, or its return value
+            (a ``PayloadError``), after the error acknowledgement was sent (the second
+            argument: True when the peer asked for one); the handlers after it are not
+            called.
+        fit: ``fit(index, args)``: the arguments the handler at ``index`` gets (the
+            client's JavaScript arity rule); all of them when None.
+    """
+    ack: Ack | None = None
+    first: Any = None
+    for index, handler in enumerate(handlers):
+        try:
+            values = args if fit is None else fit(index, args)
+            if isinstance(handler, TakesAck):
+                if ack is None:
+                    ack = Ack(answer)
+                await handler.call(ack, values)
+                result: Any = _BY_HANDLE
+            elif is_async(handler):
+                result = await handler(*values)
+            else:
+                result = await call_handler(handler, *values)
+        except PayloadError as exc:
+            if not exc.rejected:
+                failed()
+                return
+            if answer is not None:
+                (answer if ack is None else ack.settle)([exc.to_ack()])
+            await rejected(exc, answer is not None)
+            return
+        except Exception:
+            failed()
+            return
+        if index == 0:
+            first = result
+    if answer is None or first is _BY_HANDLE:
+        return
+    if ack is None:
+        answer(ack_args(first))
+    else:
+        ack.settle(ack_args(first))

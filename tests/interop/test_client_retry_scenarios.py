@@ -8,13 +8,14 @@ the scenario and assert on the order of the packets instead.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from _sio_helpers import Running, serve_fixture
 
 from conftest import NodeDriver, NodeFactory
-from socketwire import Server, Socket
+from socketwire import Ack, Server, Socket
 
 pytestmark = pytest.mark.interop
 assert serve_fixture  # the fixture, imported for pytest to find
@@ -66,3 +67,43 @@ async def test_emit_in_the_connect_handler_is_sent_once(
     assert [p["type"] for p in received] == ["open", "message", "message"], received
     assert received[1]["data"].startswith('0{"sid":'), received
     assert received[2]["data"] == "30[null]"
+
+
+def withholding_server() -> Server:
+    """The official test server's ``ack``: ``() => socket.emit("ack", ...)``, never calling
+    the callback it is given."""
+    sio = Server()
+
+    @sio.on("connection")
+    def on_connection(socket: Socket) -> None:
+        @socket.on("ack")
+        async def ack(ack: Ack) -> None:
+            socket.emit("ack")  # and no answer: the handle is dropped unused
+
+    return sio
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_unacknowledged_packet_is_retried_then_fails(
+    kind: str, serve: Any, node: NodeFactory
+) -> None:
+    """ "should fail when the server does not acknowledge the packet": with retries 3 the
+    client sends the packet four times (a new ack id each time), gets the server's four
+    events, then gives up. Node's server is told to drop four acks of an event that also
+    makes it emit "ack" back (its scenario server's ``emit_back``)."""
+    if kind == "node":
+        server = await node("sio_server.js", {})
+        listening = await server.expect("listening")
+        await server.command("drop_acks", count=4)
+        url = f"http://127.0.0.1:{listening['port']}"
+        event, args = "emit_back", ["ack"]
+    else:
+        url = await start(kind, withholding_server(), serve, node)
+        event, args = "ack", []
+    client = await run(node, url, "unacknowledged", event=event, args=args, back="ack")
+    settled = await client.expect("settled")
+    assert settled["error"] == "operation has timed out"
+    assert settled["count"] == 4
+    done = await client.expect("done")
+    packet = json.dumps([event, *args], separators=(",", ":"))
+    assert done["sent"] == ["0", *(f"2{i}{packet}" for i in range(4)), "1"]

@@ -7,10 +7,13 @@ handler of either kind never holds up the event loop and its heartbeats. A handl
 many of the event's arguments as it declares
 ([`socketwire.client.arity`][socketwire.client.arity]), typed or not: the cut comes first.
 
-A namespace socket's registry is *typed*: a handler whose annotations are enforced (see
-``socketwire.typed.signature``) is wrapped when registered, and event arguments that do not
-validate never reach it: the server gets the error acknowledgement when it asked for one,
-and the event is logged at INFO.
+A namespace socket's registry is *typed*: a handler's signature is read when it is
+registered (see ``socketwire.typed.signature``), so a handler whose annotations are enforced
+is wrapped, and event arguments that do not validate never reach it (the server gets the
+error acknowledgement when it asked for one), and a handler that declares an
+[`Ack`][socketwire.Ack] gets its handle (a parameter that takes no event argument). The
+socket runs an event's handlers with ``socketwire.handlers.run_event_handlers()``, as the
+server does.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from socketwire.client.arity import fit_arguments
-from socketwire.errors import PayloadError
-from socketwire.handlers import call_handler
+from socketwire.handlers import TakesAck, call_handler
 from socketwire.socketio import RESERVED_EVENTS
 from socketwire.typed.payloads import outgoing_default
 from socketwire.typed.signature import prepare
 
-__all__ = ["Handler", "HasListeners", "Listeners", "logger"]
+__all__ = ["Handler", "HasListeners", "Listeners", "fit", "logger"]
 
 logger = logging.getLogger("socketwire.client")
 
@@ -45,6 +47,14 @@ class Handler:
     call: Callable[..., Any]
     original: Callable[..., Any]
     once: bool = False
+
+
+def fit(handler: Handler, args: Sequence[Any]) -> tuple[Any, ...]:
+    """The event's ``args`` cut to what ``handler`` declares (its ``Ack``, filled by keyword,
+    takes none of them)."""
+    call = handler.call
+    keyword = call.name if isinstance(call, TakesAck) else None
+    return fit_arguments(handler.original, args, keyword=keyword)
 
 
 class Listeners:
@@ -122,31 +132,17 @@ class Listeners:
 
             self.enqueue(job)
 
-    async def call_all(
-        self, handlers: list[Handler], event: str, args: tuple[Any, ...]
-    ) -> list[Any]:
+    async def call_all(self, handlers: list[Handler], event: str, args: tuple[Any, ...]) -> None:
         """Call ``handlers`` one after the other, each with as many of ``args`` as it
-        declares; return their results (a failure is logged and stops the chain, as an
-        exception thrown by a JS listener would)."""
-        results = []
+        declares (a failure is logged and stops the chain, as an exception thrown by a JS
+        listener would). The handlers of a socket's events go through
+        ``socketwire.handlers.run_event_handlers()`` instead, for their acknowledgement."""
         for handler in handlers:
             try:
-                fitted = fit_arguments(handler.original, args)
-                results.append(await call_handler(handler.call, *fitted))
-            except PayloadError as exc:
-                if not exc.rejected:
-                    logger.exception("%r handler on %s failed", event, self._owner)
-                elif exc.code == PayloadError.REQUEST:
-                    logger.info("invalid arguments received on %s: %s", self._owner, exc)
-                    results.append(exc.to_ack())  # the acknowledgement, if one was asked for
-                else:
-                    logger.error("%r handler on %s returned: %s", event, self._owner, exc)
-                    results.append(exc.to_ack())
-                break
+                await call_handler(handler.call, *fit(handler, args))
             except Exception:
                 logger.exception("%r handler on %s failed", event, self._owner)
                 break
-        return results
 
     def enqueue(self, job: Callable[[], Awaitable[object]]) -> None:
         """Run ``job`` after the jobs already queued."""

@@ -12,8 +12,10 @@ Handlers
     in JavaScript ([`socketwire.client.arity`][socketwire.client.arity]). When the server asked
     for an
     acknowledgement, the first handler's return value is the ack: ``None`` sends no
-    argument, a ``tuple`` sends its items as separate arguments, anything else is sent as
-    one argument (as the server API).
+    argument, a ``tuple`` sends its items as separate arguments (``(None,)`` one null),
+    anything else is sent as one argument; or a handler declares a parameter annotated
+    [`Ack`][socketwire.Ack] and answers through it, when and where it likes (as the server
+    API).
 
 Reserved events
     ``connect()``; ``connect_error(error)``: a
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from socketwire.client.ack_timers import AckTimers
 from socketwire.client.arity import fit_arguments
-from socketwire.client.dispatch import HasListeners, Listeners, logger
+from socketwire.client.dispatch import HasListeners, Listeners, fit, logger
 from socketwire.client.errors import ConnectError
 from socketwire.client.state import (
     Connected,
@@ -51,7 +53,8 @@ from socketwire.client.state import (
     EventSent,
     SocketCore,
 )
-from socketwire.handlers import ack_args, ack_value, call_handler, fire
+from socketwire.errors import PayloadError
+from socketwire.handlers import ack_value, call_handler, fire, run_event_handlers
 from socketwire.socketio import PacketType
 
 if TYPE_CHECKING:
@@ -513,10 +516,32 @@ class ClientSocket(HasListeners, _Emitting):
         handlers = self._listeners.take(name)
         if not handlers:
             return
-        results = await self._listeners.call_all(handlers, name, tuple(args))
-        if event.ack_id is not None and results and self._core.connected:
-            self._core.send_ack(event.ack_id, ack_args(results[0]))
-            self._flush()
+        ack_id = event.ack_id
+        await run_event_handlers(
+            [handler.call for handler in handlers],
+            args,
+            None if ack_id is None else functools.partial(self._answer, ack_id),
+            lambda: logger.exception("%r handler on %s failed", name, self.nsp),
+            self._rejected,
+            lambda index, values: fit(handlers[index], values),
+        )
+
+    def _answer(self, ack_id: int, args: list[Any]) -> None:
+        # From the dispatcher, or from an Ack handle in any task or thread, at any time.
+        def send() -> None:
+            if self._core.connected:
+                self._core.send_ack(ack_id, args)
+                self._flush()
+
+        self._call_on_loop(send)
+
+    async def _rejected(self, exc: PayloadError, answered: bool) -> None:
+        # A typed handler refused the server's arguments, or its own acknowledgement; the
+        # server got the error acknowledgement if it asked for one.
+        if exc.code == PayloadError.REQUEST:
+            logger.info("invalid arguments received on %s: %s", self.nsp, exc)
+        else:
+            logger.error("a handler on %s returned: %s", self.nsp, exc)
 
     def _bind_loop(self) -> None:
         if self._loop is None:

@@ -5,7 +5,10 @@ Handlers
     the event's arguments. A coroutine function is awaited; a plain function runs in a worker
     thread. When the client asked for an acknowledgement, the handler's return value is sent
     as the ack: ``None`` sends no argument, a ``tuple`` sends its items as separate
-    arguments, anything else is sent as one argument.
+    arguments (``(None,)`` sends one null), anything else is sent as one argument. A handler
+    with a parameter annotated [`Ack`][socketwire.Ack] gets the acknowledgement as a handle
+    instead, to call once, later, from anywhere, or never; its return value is then not an
+    ack.
 
     Events of one socket are handled in order: the next handler starts when the previous one
     has returned (the ``connection`` handlers run first). Acknowledgements from the client
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import logging
 import secrets
@@ -53,11 +57,10 @@ from socketwire.adapters.types import EncodedPacket, Handshake, Session
 from socketwire.errors import AckTimeoutError, DisconnectedError, PayloadError
 from socketwire.handlers import (
     LoopGuard,
-    ack_args,
     ack_value,
     call_handler,
     fire,
-    is_async,
+    run_event_handlers,
     spawn,
 )
 from socketwire.server.handshake import build_handshake
@@ -347,22 +350,37 @@ class Socket(_Emitting):
             return "ok"
         ```
 
+        A handler that declares a parameter annotated [`Ack`][socketwire.Ack] (by keyword,
+        so anywhere but ``*args``) receives the acknowledgement as a handle and answers
+        through it, when it likes, from any task or thread, or never; its return value is
+        then not an ack. Handlers of one event share the acknowledgement: it is the first
+        handler's, and is sent once.
+
+        ```python
+        @socket.on("render")
+        async def render(page: str, ack: socketwire.Ack) -> None:
+            jobs.put_nowait((page, ack))  # a worker calls ack(url) when it is done
+        ```
+
         The reserved events ``disconnecting`` and ``disconnect`` (with the reason) and
         ``error`` (with the exception) are registered the same way.
 
-        A handler whose annotations are enforced (see
-        [`socketwire.typed.signature`][socketwire.typed.signature]) is wrapped here, once:
-        its arguments are validated and converted before it runs.
+        The handler's signature is read here, once (see
+        [`socketwire.typed.signature`][socketwire.typed.signature]): a handler whose
+        annotations are enforced is wrapped so that its arguments are validated and
+        converted before it runs, and one that declares an ``Ack`` gets its handle.
 
         Raises:
-            TypeError: an annotation pydantic cannot validate.
+            TypeError: an annotation pydantic cannot validate, an ``Ack`` parameter that
+                cannot be passed by keyword, or two of them.
         """
 
-        handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
+        reserved = event in _RESERVED_HANDLERS
+        handlers = self._reserved if reserved else self._handlers
 
         def register(fn: H) -> H:
             stored: Callable[..., Any] = fn
-            if event not in _RESERVED_HANDLERS:
+            if not reserved:
                 server = self.server
                 stored = prepare(
                     fn,
@@ -635,35 +653,31 @@ class Socket(_Emitting):
         handlers = self._handlers.get(event)
         if not handlers:
             return
-        results = []
-        for handler in list(handlers):
-            try:
-                if is_async(handler):
-                    results.append(await handler(*args))
-                else:
-                    results.append(await call_handler(handler, *args))
-            except PayloadError as exc:
-                if not exc.rejected:
-                    self._failed("handler of %r on %s failed", event, self)
-                    return
-                await self._reject(exc, ack_id)
-                return
-            except Exception:
-                self._failed("handler of %r on %s failed", event, self)
-                return
-        if ack_id is not None and self.connected:
-            self._packet(Packet(_ACK, self.nsp.name, ack_args(results[0]), ack_id))
+        await run_event_handlers(
+            list(handlers),
+            args,
+            None if ack_id is None else functools.partial(self._answer, ack_id),
+            lambda: self._failed("handler of %r on %s failed", event, self),
+            self._reject,
+        )
 
-    async def _reject(self, exc: PayloadError, ack_id: int | None) -> None:
+    def _answer(self, ack_id: int, args: list[Any]) -> None:
+        # From the dispatcher, or from an Ack handle in any task or thread, at any time.
+        self._guard.call(self._send_ack, ack_id, args)
+
+    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+        if self.connected:
+            self._packet(Packet(_ACK, self.nsp.name, args, ack_id))
+
+    async def _reject(self, exc: PayloadError, answered: bool) -> None:
         # A typed handler's wrapper refused the event's arguments (the handler did not run)
-        # or the acknowledgement the handler returned.
+        # or the acknowledgement the handler returned; the dispatcher sent the error
+        # acknowledgement if the client asked for one.
         if exc.code == PayloadError.REQUEST:
             logger.info("socket %s sent invalid arguments: %s", self.id, exc)
         else:
             logger.error("handler on %s returned an invalid acknowledgement: %s", self, exc)
-        if ack_id is not None and self.connected:
-            self._packet(Packet(_ACK, self.nsp.name, [exc.to_ack()], ack_id))
-        elif exc.code == PayloadError.REQUEST:
+        if not answered and exc.code == PayloadError.REQUEST:
             await self._emit_reserved("error", exc)
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:

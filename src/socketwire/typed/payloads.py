@@ -17,10 +17,11 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from socketwire.errors import PayloadError
+from socketwire.handlers import Ack, TakesAck, call_handler
 from socketwire.typed.signature import (
     EMPTY,
     HandlerSignature,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PayloadChecker",
     "TypedHandler",
+    "TypedTakesAck",
     "available",
     "checker_for",
     "outgoing_default",
@@ -266,8 +268,13 @@ class PayloadChecker:
             raise PayloadError(code, event, issues, rejected=rejected)
         return values
 
-    def wrap(self, fn: Callable[..., Any], signature: HandlerSignature, event: str) -> TypedHandler:
+    def wrap(
+        self, fn: Callable[..., Any], signature: HandlerSignature, event: str
+    ) -> TypedHandler | TypedTakesAck:
         """``fn`` behind this checker, for ``event``."""
+        ack = signature.ack
+        if ack is not None:
+            return TypedTakesAck(fn, ack.name, self, event)
         kind = _AsyncTyped if signature.is_async else _SyncTyped
         return kind(fn, self, event, ())
 
@@ -332,6 +339,41 @@ class _SyncTyped(TypedHandler):
         checker = self._checker
         values = checker.arguments(self.event, args)
         return checker.ack(self.event, self.fn(*self._context, *values))
+
+
+class TypedTakesAck(TakesAck):
+    """A typed handler with an [`Ack`][socketwire.Ack] parameter: its arguments are validated
+    before it runs, and what it sends through the handle is serialised as a return value
+    would be (its return value is not the ack).
+
+    Attributes:
+        event: The event it handles.
+    """
+
+    __slots__ = ("_checker", "event")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        checker: PayloadChecker,
+        event: str,
+        context: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(fn, name, context)
+        self._checker = checker
+        self.event = event
+
+    def call(self, ack: Ack, args: Sequence[Any]) -> Awaitable[Any]:
+        """Validate ``args`` (raising ``PayloadError``), then call the handler with them and
+        a handle that serialises what it sends."""
+        values = self._checker.arguments(self.event, args)
+        handle = ack.converting(to_wire)
+        return call_handler(self.fn, *self.context, *values, **{self.name: handle})
+
+    def bind(self, *context: Any) -> TypedTakesAck:
+        """The same handler with ``context`` passed before the event's arguments."""
+        return TypedTakesAck(self.fn, self.name, self._checker, self.event, context)
 
 
 _SCALARS: Final = frozenset({str, int, float, bool, type(None), bytes, bytearray, memoryview})

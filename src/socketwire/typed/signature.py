@@ -11,19 +11,23 @@ and decide how the handler is called:
   costs nothing more per event;
 - through a validating wrapper otherwise (pydantic models, dataclasses, TypedDicts,
   ``bytes``, ``Literal``, ``Annotated`` constraints, ``datetime``...), which converts the
-  event's arguments before the handler runs and serialises its return value (the ack).
+  event's arguments before the handler runs and serialises its return value (the ack);
+- with its acknowledgement handle, when a parameter is annotated
+  [`Ack`][socketwire.Ack]: a [`TakesAck`][socketwire.handlers.TakesAck] (validating too,
+  when its annotations are enforced), whose return value is then not the ack.
 
 String annotations (``from __future__ import annotations``) are resolved with
 ``typing.get_type_hints()`` at registration; a name that cannot be resolved there (a type
 imported only under ``TYPE_CHECKING``, a class local to a function) leaves its parameter
-unchecked, with a warning in the log.
+unchecked, with a warning in the log (an unresolvable ``Ack``, ``x.Ack``, counts as the
+handle by its name).
 
 The parameters of a handler have roles ([`Role`][Role]): a *context* argument the registry
 passes itself (the socket, for ``@sio.event`` handlers), the event's *arguments*, the *rest*
-(``*args``) and *options* (keyword-only parameters with defaults, ``**kwargs``) that the wire
-never fills. A new role (a parameter the dispatcher fills from something else than the
-event's arguments) is added here, in ``_role()``, and consumed by the caller that
-[`plan_handler()`][plan_handler] builds.
+(``*args``), the *ack* handle, and *options* (keyword-only parameters with defaults,
+``**kwargs``) that the wire never fills. A new role (a parameter the dispatcher fills from
+something else than the event's arguments) is added here, in ``_role()``, and consumed by
+the caller that [`plan_handler()`][plan_handler] builds.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ import enum
 import functools
 import inspect
 import logging
+import re
 import types
 import typing
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from socketwire.handlers import is_async
+from socketwire.handlers import Ack, TakesAck, is_async
 
 __all__ = [
     "EMPTY",
@@ -83,6 +88,8 @@ class Role(enum.Enum):
     REST = "rest"
     #: never filled from the wire (keyword-only with a default, ``**kwargs``)
     OPTION = "option"
+    #: the event's acknowledgement handle (annotated [`Ack`][socketwire.Ack]), by keyword
+    ACK = "ack"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,7 +116,8 @@ class HandlerSignature:
     Attributes:
         name: The handler's ``__name__`` (``@sio.event`` uses it as the event name).
         parameters: Every parameter, in order.
-        returns: The return annotation (the ack), or ``EMPTY``.
+        returns: The return annotation (the ack, unless the handler takes an
+            [`Ack`][socketwire.Ack]), or ``EMPTY``.
         doc: The first paragraph of its docstring, or None.
         is_async: True for a coroutine function (awaited on the loop).
     """
@@ -130,6 +138,11 @@ class HandlerSignature:
         """The ``*args`` parameter, if any."""
         return next((p for p in self.parameters if p.role is Role.REST), None)
 
+    @property
+    def ack(self) -> Parameter | None:
+        """The [`Ack`][socketwire.Ack] parameter, if any (its return value is then no ack)."""
+        return next((p for p in self.parameters if p.role is Role.ACK), None)
+
     def enforces(self, mode: Validation) -> bool:
         """True when, under ``mode``, some annotation is worth checking at run time."""
         if mode is Validation.OFF:
@@ -137,7 +150,8 @@ class HandlerSignature:
         annotations = [
             p.annotation for p in self.parameters if p.role in (Role.ARGUMENT, Role.REST)
         ]
-        annotations.append(self.returns)
+        if self.ack is None:
+            annotations.append(self.returns)
         if mode is Validation.STRICT:
             return any(a is not EMPTY and a is not Any and a is not object for a in annotations)
         return any(a is not EMPTY and not is_json_native(a) for a in annotations)
@@ -149,6 +163,17 @@ _NATIVE_TYPES: Final = frozenset({str, int, float, bool, type(None), None, list,
 _NATIVE_NAMES: Final = frozenset(
     {"str", "int", "float", "bool", "None", "list", "dict", "object", "Any", "typing.Any"}
 )
+#: A string annotation that names the handle (``Ack``, ``socketwire.Ack``, ``sw.Ack``).
+_ACK_NAME: Final = re.compile(r"(?:[A-Za-z_]\w*\.)*Ack")
+
+
+def _may_take_ack(annotations: Mapping[str, Any]) -> bool:
+    """Cheap: could one of these (raw) annotations be [`Ack`][socketwire.Ack]?"""
+    return any(
+        value is Ack or (isinstance(value, str) and "Ack" in value)
+        for key, value in annotations.items()
+        if key != "return"
+    )
 
 
 def is_json_native(annotation: Any) -> bool:
@@ -200,6 +225,9 @@ def _annotations(target: Callable[..., Any]) -> dict[str, Any]:
                 _Holder({name: value}), globalns=namespace, include_extras=True
             )
         except Exception as exc:
+            if isinstance(value, str) and _ACK_NAME.fullmatch(value.strip()):
+                resolved[name] = Ack  # the handle, imported where the module cannot see
+                continue
             logger.warning(
                 "the annotation %r of %s(%s) cannot be resolved (%s): it is not enforced",
                 value,
@@ -220,6 +248,13 @@ class _Holder:
 
 
 def _role(parameter: inspect.Parameter, annotation: Any, context_left: int) -> Role:
+    if annotation is Ack:
+        if parameter.kind not in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        ):
+            raise TypeError(f"the Ack parameter {parameter.name!r} must take a keyword")
+        return Role.ACK
     if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
         return Role.REST
     if parameter.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD):
@@ -267,7 +302,10 @@ def read_signature(fn: Callable[..., Any], *, context: int = 0) -> HandlerSignat
             skip -= 1
             continue
         annotation = hints.get(parameter.name, EMPTY)
-        role = _role(parameter, annotation, context_left)
+        try:
+            role = _role(parameter, annotation, context_left)
+        except TypeError as exc:
+            raise TypeError(f"{_describe(fn)}: {exc}") from None
         if role is Role.CONTEXT:
             context_left -= 1
         required = parameter.default is inspect.Parameter.empty and role in (
@@ -277,6 +315,7 @@ def read_signature(fn: Callable[..., Any], *, context: int = 0) -> HandlerSignat
         if (
             parameter.kind is inspect.Parameter.KEYWORD_ONLY
             and parameter.default is inspect.Parameter.empty
+            and role is not Role.ACK
         ):
             raise TypeError(
                 f"{_describe(fn)}: the keyword-only parameter {parameter.name!r} has no "
@@ -285,6 +324,14 @@ def read_signature(fn: Callable[..., Any], *, context: int = 0) -> HandlerSignat
         parameters.append(Parameter(parameter.name, role, annotation, required))
     if context_left > 0 and not any(p.role is Role.REST for p in parameters):
         raise TypeError(f"{_describe(fn)}: expected a first parameter for the socket")
+    acks = [p.name for p in parameters if p.role is Role.ACK]
+    if len(acks) > 1:
+        raise TypeError(f"{_describe(fn)}: one parameter may be an Ack, not {', '.join(acks)}")
+    if acks:
+        after = parameters[[p.name for p in parameters].index(acks[0]) + 1 :]
+        if any(p.role is Role.ARGUMENT for p in after):
+            # a positional argument after it would be filled by the event before it
+            raise TypeError(f"{_describe(fn)}: the Ack parameter must follow the arguments")
     doc = inspect.getdoc(target)
     return HandlerSignature(
         getattr(target, "__name__", type(fn).__name__),
@@ -309,7 +356,9 @@ class HandlerPlan:
         signature: What it declares.
         call: What the registry calls with ``(*context, *event_arguments)``: ``fn`` itself
             when nothing is enforced, else a validating wrapper (a
-            [`TypedHandler`][socketwire.typed.payloads.TypedHandler]).
+            [`TypedHandler`][socketwire.typed.payloads.TypedHandler]); for a handler with an
+            [`Ack`][socketwire.Ack], a [`TakesAck`][socketwire.handlers.TakesAck] (the
+            dispatcher passes the handle), validating too when something is enforced.
     """
 
     fn: Callable[..., Any]
@@ -320,7 +369,7 @@ class HandlerPlan:
         """The callable a registry stores for one socket: ``call`` with ``context`` first."""
         if not context:
             return self.call
-        if isinstance(self.call, PreparedHandler):
+        if isinstance(self.call, PreparedHandler | TakesAck):
             return self.call.bind(*context)
         bound = _Bound(self.call, *context)
         bound.is_coroutine_handler = self.signature.is_async
@@ -391,9 +440,12 @@ def plan_handler(
             checker = payloads.checker_for(signature, mode, check_outgoing=check_outgoing)
         if code is not None:
             _plans[code] = (key, signature, checker)
-    if checker is None:
-        return HandlerPlan(fn, signature, fn)
-    return HandlerPlan(fn, signature, checker.wrap(fn, signature, event))
+    if checker is not None:
+        return HandlerPlan(fn, signature, checker.wrap(fn, signature, event))
+    ack = signature.ack
+    if ack is not None:
+        return HandlerPlan(fn, signature, TakesAck(fn, ack.name))
+    return HandlerPlan(fn, signature, fn)
 
 
 def prepare(
@@ -404,20 +456,28 @@ def prepare(
     check_outgoing: bool = False,
 ) -> Callable[..., Any]:
     """The callable a registry stores for ``fn`` (``socket.on(event, fn)``): ``fn`` itself
-    unless its annotations are enforced. Cheap for handlers without annotations."""
+    unless its annotations are enforced or it takes an [`Ack`][socketwire.Ack]. Cheap for
+    handlers without annotations.
+
+    Raises:
+        TypeError: see [`plan_handler()`][plan_handler]; also an ``Ack`` parameter that cannot
+            be passed by keyword, or two of them.
+    """
     annotations: dict[str, Any] | None
     if type(fn) is types.FunctionType:
         # the usual handler: no unwrapping, and most have no annotations
         annotations = fn.__annotations__
-        if not annotations or mode is Validation.OFF:
+        if not annotations:
             return fn
-    elif mode is Validation.OFF or isinstance(fn, PreparedHandler | _Bound):
+    elif isinstance(fn, PreparedHandler | _Bound | TakesAck):
         return fn
     else:
         target, _ = _unwrap(fn)
         annotations = getattr(target, "__annotations__", None)
         if not annotations:
             return fn
+    if mode is Validation.OFF and not _may_take_ack(annotations):
+        return fn
     if mode is Validation.AUTO and all(
         (value in _NATIVE_NAMES if isinstance(value, str) else is_json_native(value))
         for value in annotations.values()
