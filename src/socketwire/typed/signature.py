@@ -13,7 +13,7 @@ and decide how the handler is called:
   ``bytes``, ``Literal``, ``Annotated`` constraints, ``datetime``...), which converts the
   event's arguments before the handler runs and serialises its return value (the ack);
 - with its acknowledgement handle, when a parameter is annotated
-  [`Ack`][socketwire.Ack]: a [`TakesAck`][socketwire.handlers.TakesAck] (validating too,
+  [`Ack`][socketwire.Ack]: a ``socketwire.handlers.TakesAck`` (validating too,
   when its annotations are enforced), whose return value is then not the ack.
 
 String annotations (``from __future__ import annotations``) are resolved with
@@ -357,7 +357,7 @@ class HandlerPlan:
         call: What the registry calls with ``(*context, *event_arguments)``: ``fn`` itself
             when nothing is enforced, else a validating wrapper (a
             [`TypedHandler`][socketwire.typed.payloads.TypedHandler]); for a handler with an
-            [`Ack`][socketwire.Ack], a [`TakesAck`][socketwire.handlers.TakesAck] (the
+            [`Ack`][socketwire.Ack], a ``socketwire.handlers.TakesAck`` (the
             dispatcher passes the handle), validating too when something is enforced.
     """
 
