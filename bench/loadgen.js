@@ -7,7 +7,8 @@
 //           client: "lite" | "sio" | "raw", transport: "websocket" | "polling",
 //           clients, payload: { kind: "text" | "binary", bytes }, warmup_s, duration_s,
 //           depth (broadcast rounds in flight), warm_clients (idle), concurrency (connects in
-//           flight), timeout_s }
+//           flight), timeout_s, keep_alive (polling: false for a new TCP connection per
+//           request; default true) }
 //
 // Events printed (one JSON object a line):
 //   {"event":"connected", ...}          every client joined the main namespace (echo, broadcast)
@@ -23,10 +24,16 @@
 // least work a correct client can do (so the generator is not the bottleneck): it checks the
 // first acknowledgement and the first broadcast of every client in full, then only the packet
 // type. "sio" is the official socket.io-client. Both can poll ("lite" then long-polls over
-// keep-alive HTTP). "raw" is for the raw WebSocket floor: the same bytes as "lite" sends, no
-// Engine.IO or Socket.IO handshake; it checks the size of the first echo.
+// keep-alive HTTP, or with `keep_alive: false` over a new TCP connection per request). "raw"
+// is for the raw WebSocket floor: the same bytes as "lite" sends, no Engine.IO or Socket.IO
+// handshake; it checks the size of the first echo.
+//
+// Results: echo gives round trips, p50/p99 latency (send to acknowledgement); polling adds
+// tcp_connects (TCP connections opened in the window) and open_fds (the generator's file
+// descriptors at its end).
 "use strict";
 
+const fs = require("node:fs");
 const http = require("node:http");
 const WebSocket = require("ws");
 const readline = require("node:readline");
@@ -194,27 +201,40 @@ class LiteClient {
   }
 }
 
-// --- the lite polling client: Engine.IO 4 long-polling over keep-alive HTTP -------------
+// --- the lite polling client: Engine.IO 4 long-polling over HTTP ------------------------
 //
-// What a browser does: one long-poll GET outstanding, POSTs beside it, on kept-alive
-// connections. (The official client in Node opens a new TCP connection per request, which
-// makes the generator, not the server, the bottleneck of S4.)
+// What a browser does: one long-poll GET outstanding, one POST at most beside it (what is
+// sent meanwhile waits and leaves in the next POST, packets joined by the record separator,
+// as the official client does: Engine.IO servers refuse overlapping POSTs), on kept-alive
+// connections: one socket for the GETs, one for the POSTs. Without keep-alive every request
+// opens a new TCP connection (as the official client in Node does, which makes it, not the
+// server, the bottleneck of S4) and asks the server to close it after its response
+// (`Connection: close`), so the server's side holds the TIME_WAIT, not our ports.
+
+// TCP connections the polling clients opened (reset when the window opens).
+let tcpConnects = 0;
 
 class LitePollingClient {
-  constructor(base) {
+  constructor(base, keepAlive) {
     const url = new URL(base);
     this.host = url.hostname;
     this.port = Number(url.port);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    this.keepAlive = keepAlive;
+    this.agent = new http.Agent({ keepAlive, maxSockets: 2 });
     this.path = "/socket.io/?EIO=4&transport=polling";
     this.nextId = 0;
     this.pendingAck = null;
     this.onEvent = null;
     this.verified = false;
     this.closing = false;
+    this.outbox = []; // packets waiting for the POST in flight to end
+    this.posting = false;
   }
 
   request(method, body) {
+    const headers = {};
+    if (body !== undefined) headers["content-type"] = "text/plain;charset=UTF-8";
+    if (!this.keepAlive) headers.connection = "close";
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -223,9 +243,10 @@ class LitePollingClient {
           method,
           path: this.sid ? `${this.path}&sid=${this.sid}` : this.path,
           agent: this.agent,
-          headers: body === undefined ? {} : { "content-type": "text/plain;charset=UTF-8" },
+          headers,
         },
         (res) => {
+          if (!req.reusedSocket) tcpConnects++;
           const chunks = [];
           res.on("data", (chunk) => chunks.push(chunk));
           res.on("end", () => {
@@ -241,7 +262,21 @@ class LitePollingClient {
   }
 
   post(text) {
-    this.request("POST", text).catch((err) => this.closing || fail(err));
+    this.outbox.push(text);
+    if (!this.posting) this.flush();
+  }
+
+  flush() {
+    const body = this.outbox.join("\x1e");
+    this.outbox = [];
+    this.posting = true;
+    this.request("POST", body).then(
+      () => {
+        this.posting = false;
+        if (this.outbox.length && !this.closing) this.flush();
+      },
+      (err) => this.closing || fail(err),
+    );
   }
 
   async connect(timeoutMs) {
@@ -371,7 +406,7 @@ function makeClient(i) {
   if (config.client === "sio") return new SioClient(base, config.transport);
   if (config.transport === "polling") {
     if (config.client === "raw") fail("the raw floor cannot poll");
-    return new LitePollingClient(base);
+    return new LitePollingClient(base, config.keep_alive !== false);
   }
   return new LiteClient(base, config.client === "raw");
 }
@@ -458,11 +493,13 @@ async function echo(clients, payload) {
     measuring = true;
     count = 0;
     latencies = [];
+    tcpConnects = 0;
   });
   measuring = false;
   stopped = true;
+  const connects = tcpConnects;
   const sorted = Float64Array.from(latencies).sort();
-  return {
+  const result = {
     round_trips: count,
     elapsed_s: elapsed,
     round_trips_per_s: count / elapsed,
@@ -471,6 +508,11 @@ async function echo(clients, payload) {
     payload_bytes: payloadBytes,
     mb_per_s: (count * payloadBytes) / elapsed / 1e6,
   };
+  if (config.transport === "polling" && config.client !== "sio") {
+    result.tcp_connects = connects;
+    result.open_fds = fs.readdirSync("/proc/self/fd").length;
+  }
+  return result;
 }
 
 async function broadcast(clients, payload) {

@@ -24,6 +24,7 @@ __all__ = [
     "generator_config",
     "measure",
     "server_extra_args",
+    "window_metrics",
 ]
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.js"
@@ -139,6 +140,7 @@ def generator_config(
         "warm_clients": min(20, clients // 10),
         "concurrency": 100,
         "timeout_s": 60,
+        "keep_alive": scenario.keep_alive,
     }
 
 
@@ -273,7 +275,7 @@ def _drive(
         )
 
     result: dict[str, Any] = {}
-    rss = {}
+    rss: dict[str, int] = {}
     while True:
         try:
             line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -325,13 +327,31 @@ def _drive(
     if redis_pid:
         # Redis' own CPU, apart: the server CPU (and its cost per delivery) is the nodes' sum.
         run |= {"redis_cpu_util": (r1 - r0) / wall, "redis_cpu_ms": (r1 - r0) * 1000}
+    return run | window_metrics(scenario, result, cpu_ms, rss)
+
+
+def window_metrics(
+    scenario: Scenario, result: dict[str, Any], cpu_ms: float, rss: dict[str, int]
+) -> dict[str, Any]:
+    """The scenario's metrics from the generator's result and the server's CPU in the window.
+
+    Args:
+        scenario: what was run.
+        result: the generator's ``result`` (or ``idle``) line.
+        cpu_ms: the server's CPU milliseconds over the window (every node, every process).
+        rss: the server's RSS in KiB ``before`` and ``after`` the connects (S3).
+
+    Raises:
+        RunError: nothing completed in the window.
+    """
     done = result.get("round_trips", result.get("deliveries", result.get("connects")))
     if not done:
         raise RunError("nothing completed in the measured window (a stalled server?)")
+    run: dict[str, Any]
     if scenario.mode is Mode.ECHO:
         trips = result["round_trips"]
         megabytes = trips * result["payload_bytes"] / 1e6
-        run |= {
+        run = {
             "round_trips_per_s": result["round_trips_per_s"],
             "p50_ms": result["p50_ms"],
             "p99_ms": result["p99_ms"],
@@ -339,15 +359,19 @@ def _drive(
             "cpu_ms_per_1k": cpu_ms / (trips / 1000) if trips else None,
             "cpu_ms_per_mb": cpu_ms / megabytes if megabytes else None,
         }
+        if "tcp_connects" in result:
+            # polling: how many TCP connections each round trip opened (0 with keep-alive, about
+            # 2 without: its POST, and the GET that received its acknowledgement)
+            run["tcp_connects_per_round_trip"] = result["tcp_connects"] / trips
     elif scenario.mode is Mode.BROADCAST:
         deliveries = result["deliveries"]
-        run |= {
+        run = {
             "deliveries_per_s": result["deliveries_per_s"],
             "cpu_ms_per_1k": cpu_ms / (deliveries / 1000) if deliveries else None,
         }
     else:
         connects = result["connects"]
-        run |= {
+        run = {
             "rss_kib_per_conn": (rss["after"] - rss["before"]) / connects,
             "connects_per_s": result["connects_per_s"],
             "cpu_ms_per_1k": cpu_ms / (connects / 1000),

@@ -76,6 +76,7 @@ def summarize_contender(scenario: Scenario, entry: dict[str, Any]) -> None:
         "server_core_others",
         "generator_core_others",
         "redis_cpu_util",
+        "tcp_connects_per_round_trip",
     )
     for util in utils:
         if all(run.get(util) is not None for run in runs):
@@ -153,6 +154,9 @@ def _notes(entry: dict[str, Any], floor: str | None, is_raw: bool) -> str:
     redis = summary.get("redis_cpu_util")
     if redis:
         notes.append(f"Redis CPU {redis['median']:.0%}")
+    connects = summary.get("tcp_connects_per_round_trip")
+    if connects:
+        notes.append(f"{connects['median']:.2f} TCP connections / round trip")
     others = [summary.get(key) for key in ("server_core_others", "generator_core_others")]
     if others[0] and others[1]:
         notes.append(f"others {others[0]['median']:.0%} / {others[1]['median']:.0%}")

@@ -31,7 +31,7 @@ from redisproc import RedisProcess, find_redis_server
 from report import add_ratios, draw_chart, render_markdown, summarize_contender
 from scenarios import CONTENDERS, SCENARIOS, Contender, Scenario
 
-__all__ = ["main"]
+__all__ = ["main", "setup_line"]
 
 BENCH = Path(__file__).resolve().parent
 
@@ -75,6 +75,17 @@ def _headline(scenario: Scenario, run: dict[str, Any]) -> str:
     if run["server_core_others"] is not None:
         parts.append(f"others on the server's core {run['server_core_others']:.0%}")
     return ", ".join(parts)
+
+
+def setup_line(scenario: Scenario, clients: int) -> str:
+    """What a scenario's table says it ran: clients, payload, transport, nodes."""
+    return (
+        f"{clients:,} client(s), {scenario.payload_bytes:,} B "
+        f"{scenario.payload_kind} payload, {scenario.transport}"
+        + ("" if scenario.keep_alive else ", no keep-alive")
+        + (f", {scenario.nodes} server nodes" if scenario.nodes > 1 else "")
+        + "."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,12 +203,7 @@ def _run(
         scenario_record: dict[str, Any] = {
             "key": scenario.key,
             "title": scenario.title,
-            "setup": (
-                f"{config['clients']:,} client(s), {scenario.payload_bytes:,} B "
-                f"{scenario.payload_kind} payload, {scenario.transport}"
-                + (f", {scenario.nodes} server nodes" if scenario.nodes > 1 else "")
-                + "."
-            ),
+            "setup": setup_line(scenario, config["clients"]),
             "contenders": {},
         }
         for contender in contenders:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = [
@@ -118,6 +118,8 @@ class Scenario:
         payload_kind: ``text`` or ``binary``.
         payload_bytes: size of each payload.
         transport: ``websocket`` or ``polling``.
+        keep_alive: polling over kept-alive HTTP connections (False: a new TCP connection
+            for every request, ``Connection: close``).
         metrics: what it reports, the first being its headline.
         ratio_metrics: keys of the metrics given as ratios against the baselines.
         floor: what the raw WebSocket floor measures here (None: the floor does not apply).
@@ -144,6 +146,7 @@ class Scenario:
     payload_kind: str = "text"
     payload_bytes: int = 32
     transport: str = "websocket"
+    keep_alive: bool = True
     nodes: int = 1
     quick: bool = False
     depth: int = 4
@@ -163,6 +166,8 @@ _FANOUT_METRICS = (
     Metric("deliveries_per_s", "deliveries/s", Better.HIGHER, "deliveries/s"),
     Metric("cpu_ms_per_1k", "server CPU ms / 1k deliveries", Better.LOWER, "CPU/delivery", 2),
 )
+_FANOUT_RATIOS = ("deliveries_per_s", "cpu_ms_per_1k")
+_ECHO_RATIOS = ("round_trips_per_s", "cpu_ms_per_1k")
 _RAW_ECHO = "raw echo: the same bytes a Socket.IO client sends, returned verbatim"
 
 CONTENDERS: tuple[Contender, ...] = (
@@ -262,6 +267,19 @@ _WORKERS_NOTE = (
 _S7 = ("socketwire-workers", "socketwire", "node-cluster")
 _S7_BASELINES = ("node-cluster", "socketwire")
 
+# S4, and S4-50 and S4-50-nka below are the same with 50 clients, with and without keep-alive.
+_S4 = Scenario(
+    "S4",
+    "polling echo with ack, 1 client",
+    Mode.ECHO,
+    clients=1,
+    quick_clients=1,
+    metrics=_ECHO_METRICS,
+    ratio_metrics=_ECHO_RATIOS,
+    floor=None,
+    transport="polling",
+)
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "S1-1",
@@ -270,7 +288,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         clients=1,
         quick_clients=1,
         metrics=_ECHO_METRICS,
-        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
+        ratio_metrics=_ECHO_RATIOS,
         floor=_RAW_ECHO,
     ),
     Scenario(
@@ -280,7 +298,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         clients=50,
         quick_clients=50,
         metrics=_ECHO_METRICS,
-        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
+        ratio_metrics=_ECHO_RATIOS,
         floor=_RAW_ECHO,
         quick=True,
     ),
@@ -291,7 +309,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         clients=1000,
         quick_clients=200,
         metrics=_FANOUT_METRICS,
-        ratio_metrics=("deliveries_per_s", "cpu_ms_per_1k"),
+        ratio_metrics=_FANOUT_RATIOS,
         floor="raw fan-out: the frame a Socket.IO server would send, sent verbatim to all",
         quick=True,
     ),
@@ -310,16 +328,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         floor="bare WebSocket connections (no Engine.IO handshake, no ping timer)",
         quick=True,
     ),
-    Scenario(
-        "S4",
-        "polling echo with ack, 1 client",
-        Mode.ECHO,
-        clients=1,
-        quick_clients=1,
-        metrics=_ECHO_METRICS,
-        ratio_metrics=("round_trips_per_s", "cpu_ms_per_1k"),
-        floor=None,
-        transport="polling",
+    _S4,
+    replace(
+        _S4, key="S4-50", title="polling echo with ack, 50 clients", clients=50, quick_clients=50
+    ),
+    replace(
+        _S4,
+        key="S4-50-nka",
+        title="polling echo with ack, 50 clients, no keep-alive",
+        clients=50,
+        quick_clients=50,
+        # the headline: what a new TCP connection for every request costs the server
+        metrics=(_ECHO_METRICS[3], *_ECHO_METRICS[:3]),
+        keep_alive=False,
+        note=(
+            "Every HTTP request opens a new TCP connection and asks the server to close it "
+            "after its response (`Connection: close`): about 2 connections per round trip."
+        ),
     ),
     Scenario(
         "S5",
@@ -345,7 +370,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         clients=1000,
         quick_clients=200,
         metrics=_FANOUT_METRICS,
-        ratio_metrics=("deliveries_per_s", "cpu_ms_per_1k"),
+        ratio_metrics=_FANOUT_RATIOS,
         floor=None,
         nodes=2,
     ),

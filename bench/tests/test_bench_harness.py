@@ -457,3 +457,99 @@ def test_python_generator_percentiles_and_payloads_match_loadgen_js() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
     assert payload_of({"kind": "text", "bytes": 3}) == "xxx"
     assert payload_of({"kind": "binary", "bytes": 2}) == b"aa"
+
+
+# -- S4 with 50 clients, with and without keep-alive -----------------------------------------
+
+
+def _scenario(key: str) -> Any:
+    return next(s for s in SCENARIOS if s.key == key)
+
+
+def test_polling_with_50_clients_is_s4_with_and_without_keep_alive() -> None:
+    from measure import generator_config
+
+    s4 = _scenario("S4")
+    settings = _settings(None)
+    socketwire = next(c for c in CONTENDERS if c.key == "socketwire")
+    for key, keep_alive in (("S4-50", True), ("S4-50-nka", False)):
+        scenario = _scenario(key)
+        assert (scenario.transport, scenario.mode, scenario.clients) == ("polling", s4.mode, 50)
+        assert scenario.keep_alive is keep_alive
+        assert scenario.ratio_metrics == s4.ratio_metrics
+        assert {m.key for m in scenario.metrics} == {m.key for m in s4.metrics}
+        assert not scenario.quick, "--quick stays as it is"
+        # the raw floor cannot poll; every Socket.IO server of S4 runs it
+        runs = {c.key for c in CONTENDERS if skip_reason(scenario, c, settings) is None}
+        assert runs == {c.key for c in CONTENDERS if skip_reason(s4, c, settings) is None}
+        assert "raw" not in runs
+        config = generator_config(scenario, socketwire, settings, [1])
+        assert (config["clients"], config["keep_alive"]) == (50, keep_alive)
+    assert generator_config(s4, socketwire, settings, [1])["keep_alive"] is True
+    # the row: server CPU per 1,000 round trips without keep-alive is the headline
+    assert _scenario("S4-50-nka").metrics[0].key == "cpu_ms_per_1k"
+
+
+def test_the_setup_line_says_when_polling_has_no_keep_alive() -> None:
+    from run import setup_line
+
+    assert setup_line(_scenario("S4-50"), 50) == "50 client(s), 32 B text payload, polling."
+    assert setup_line(_scenario("S4-50-nka"), 50) == (
+        "50 client(s), 32 B text payload, polling, no keep-alive."
+    )
+    assert setup_line(_scenario("S6"), 1000).endswith("websocket, 2 server nodes.")
+
+
+def test_polling_counts_the_tcp_connections_of_each_round_trip() -> None:
+    from measure import window_metrics
+
+    result = {
+        "round_trips": 4000,
+        "round_trips_per_s": 800.0,
+        "p50_ms": 5.0,
+        "p99_ms": 20.0,
+        "payload_bytes": 32,
+        "mb_per_s": 0.0256,
+        "tcp_connects": 8040,
+    }
+    run = window_metrics(_scenario("S4-50-nka"), result, cpu_ms=2000.0, rss={})
+    assert run["cpu_ms_per_1k"] == pytest.approx(500.0)
+    assert run["tcp_connects_per_round_trip"] == pytest.approx(2.01)
+    assert run["p99_ms"] == 20.0
+    # WebSocket echo: no count of connections
+    without = {k: v for k, v in result.items() if k != "tcp_connects"}
+    assert "tcp_connects_per_round_trip" not in window_metrics(
+        _scenario("S1-50"), without, cpu_ms=2000.0, rss={}
+    )
+
+
+def test_a_window_without_a_completed_unit_is_an_error() -> None:
+    from measure import RunError, window_metrics
+
+    with pytest.raises(RunError, match="nothing completed"):
+        window_metrics(_scenario("S2"), {"deliveries": 0, "deliveries_per_s": 0.0}, 1.0, {})
+
+
+def _polling_entry(cpu: float, connects: float) -> dict[str, Any]:
+    run = _run(900, cpu) | {"tcp_connects_per_round_trip": connects}
+    entry: dict[str, Any] = {"status": "ok", "runs": [run]}
+    summarize_contender(_scenario("S4-50-nka"), entry)
+    return entry
+
+
+def test_the_no_keep_alive_table_leads_with_cpu_and_notes_the_connections() -> None:
+    scenario = _scenario("S4-50-nka")
+    contenders = {"socketwire": _polling_entry(400.0, 2.01), "node": _polling_entry(1000.0, 2.0)}
+    add_ratios(scenario, contenders)
+    assert contenders["socketwire"]["ratios"]["node"]["cpu_ms_per_1k"] == pytest.approx(2.5)
+    record = _record()
+    record["scenarios"] = [
+        {"key": scenario.key, "title": scenario.title, "setup": "50.", "contenders": contenders}
+    ]
+    lines = render_markdown(record).splitlines()
+    header = next(line for line in lines if line.startswith("| server"))
+    assert header.startswith("| server | server CPU ms / 1k rt | round trips/s |")
+    row = next(line for line in lines if line.startswith("| socketwire (native)"))
+    assert row.startswith("| socketwire (native) | 400.0 | 900 |")
+    assert "2.01 TCP connections / round trip" in row
+    assert "1.00× / 2.50×" in row
