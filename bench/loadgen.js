@@ -30,7 +30,10 @@
 //
 // Results: echo gives round trips, p50/p99 latency (send to acknowledgement); polling adds
 // tcp_connects (TCP connections opened in the window) and open_fds (the generator's file
-// descriptors at its end).
+// descriptors at its end). Broadcast gives deliveries and p50/p99 delivery latency: from the
+// moment client 0 sends the `broadcast` event of a round to each client's receipt of that
+// round's `bcast` (one process, one clock; a client receives the rounds in order, so its k-th
+// `bcast` belongs to the k-th round), over the deliveries received in the window.
 "use strict";
 
 const fs = require("node:fs");
@@ -524,20 +527,34 @@ async function broadcast(clients, payload) {
   let measuring = false;
   let stopped = false;
   let lastDelivery = now();
+  // When each round was sent (microseconds), by round number; and the delivery latencies
+  // received in the window, in a buffer that doubles when full.
+  const sentAt = [];
+  let latencies = new Float64Array(1 << 16);
   const controller = clients[0];
   // Keep at most `depth` rounds of deliveries outstanding: a closed loop, so no contender is
   // buried under a queue it cannot drain.
   function trigger() {
     while (!stopped && sent * n - delivered < depth * n) {
+      sentAt.push(now());
       sent++;
       controller.broadcast(payload);
     }
   }
   for (const c of clients) {
+    let received = 0; // this client's rounds so far: the next one is round `received`
     c.onEvent = () => {
       delivered++;
       lastDelivery = now();
-      if (measuring) windowCount++;
+      const round = received++;
+      if (measuring) {
+        if (windowCount === latencies.length) {
+          const grown = new Float64Array(latencies.length * 2);
+          grown.set(latencies);
+          latencies = grown;
+        }
+        latencies[windowCount++] = lastDelivery - sentAt[round];
+      }
       trigger();
     };
   }
@@ -552,11 +569,14 @@ async function broadcast(clients, payload) {
   measuring = false;
   stopped = true;
   clearInterval(watchdog);
+  const sorted = latencies.subarray(0, windowCount).sort();
   return {
     deliveries: windowCount,
     elapsed_s: elapsed,
     deliveries_per_s: windowCount / elapsed,
     rounds_per_s: windowCount / n / elapsed,
+    p50_ms: percentile(sorted, 50) / 1e3,
+    p99_ms: percentile(sorted, 99) / 1e3,
   };
 }
 

@@ -368,6 +368,9 @@ def window_metrics(
         run = {
             "deliveries_per_s": result["deliveries_per_s"],
             "cpu_ms_per_1k": cpu_ms / (deliveries / 1000) if deliveries else None,
+            # from client 0's `broadcast` event to each client's receipt of the round
+            "delivery_p50_ms": result.get("p50_ms"),
+            "delivery_p99_ms": result.get("p99_ms"),
         }
     else:
         connects = result["connects"]

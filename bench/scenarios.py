@@ -165,8 +165,11 @@ _ECHO_METRICS = (
 _FANOUT_METRICS = (
     Metric("deliveries_per_s", "deliveries/s", Better.HIGHER, "deliveries/s"),
     Metric("cpu_ms_per_1k", "server CPU ms / 1k deliveries", Better.LOWER, "CPU/delivery", 2),
+    # From client 0's `broadcast` event to each client's receipt of that round's `bcast`.
+    Metric("delivery_p50_ms", "delivery p50 ms", Better.LOWER, "delivery p50", 2),
+    Metric("delivery_p99_ms", "delivery p99 ms", Better.LOWER, "delivery p99", 2),
 )
-_FANOUT_RATIOS = ("deliveries_per_s", "cpu_ms_per_1k")
+_FANOUT_RATIOS = ("deliveries_per_s", "cpu_ms_per_1k", "delivery_p99_ms")
 _ECHO_RATIOS = ("round_trips_per_s", "cpu_ms_per_1k")
 _RAW_ECHO = "raw echo: the same bytes a Socket.IO client sends, returned verbatim"
 
@@ -264,6 +267,12 @@ _WORKERS_NOTE = (
     "is the CPU each operation costs, the price of the hop between workers, not how "
     "throughput scales with workers."
 )
+_FANOUT_NOTE = (
+    "Delivery latency: from the moment client 0 sends a round's `broadcast` event to each "
+    "client's receipt of that round's `bcast` (one generator process, one clock), over the "
+    "deliveries of the window; with up to 4 rounds outstanding, it includes the wait behind "
+    "the earlier ones."
+)
 _S7 = ("socketwire-workers", "socketwire", "node-cluster")
 _S7_BASELINES = ("node-cluster", "socketwire")
 
@@ -312,6 +321,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ratio_metrics=_FANOUT_RATIOS,
         floor="raw fan-out: the frame a Socket.IO server would send, sent verbatim to all",
         quick=True,
+        note=_FANOUT_NOTE,
     ),
     Scenario(
         "S3",
@@ -373,6 +383,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ratio_metrics=_FANOUT_RATIOS,
         floor=None,
         nodes=2,
+        note=_FANOUT_NOTE,
     ),
     Scenario(
         "S7-echo",
@@ -394,13 +405,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         Mode.BROADCAST,
         clients=1000,
         quick_clients=200,
-        metrics=(_FANOUT_METRICS[1], _FANOUT_METRICS[0]),
+        metrics=(_FANOUT_METRICS[1], _FANOUT_METRICS[0], *_FANOUT_METRICS[2:]),
         ratio_metrics=("cpu_ms_per_1k",),
         floor=None,
         quick=True,
         contenders=_S7,
         baselines=_S7_BASELINES,
-        note=_WORKERS_NOTE,
+        note=f"{_WORKERS_NOTE} {_FANOUT_NOTE}",
     ),
     # S1 over WebTransport against S1 over WebSocket, both from the same Python generator
     # (socketwire's client): only socketwire serves WebTransport (Node socket.io needs the

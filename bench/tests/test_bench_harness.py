@@ -553,3 +553,93 @@ def test_the_no_keep_alive_table_leads_with_cpu_and_notes_the_connections() -> N
     assert row.startswith("| socketwire (native) | 400.0 | 900 |")
     assert "2.01 TCP connections / round trip" in row
     assert "1.00× / 2.50×" in row
+
+
+# -- delivery latency in the fan-out scenarios ----------------------------------------------
+
+
+def test_fan_out_reports_delivery_latency_from_the_generator() -> None:
+    from measure import window_metrics
+
+    result = {
+        "deliveries": 50_000,
+        "deliveries_per_s": 10_000.0,
+        "rounds_per_s": 50.0,
+        "p50_ms": 3.5,
+        "p99_ms": 12.25,
+    }
+    run = window_metrics(_scenario("S2"), result, cpu_ms=250.0, rss={})
+    assert run == {
+        "deliveries_per_s": 10_000.0,
+        "cpu_ms_per_1k": pytest.approx(5.0),
+        "delivery_p50_ms": 3.5,
+        "delivery_p99_ms": 12.25,
+    }
+    for key in ("S2", "S6", "S7-fanout"):
+        metrics = {m.key for m in _scenario(key).metrics}
+        assert {"delivery_p50_ms", "delivery_p99_ms"} <= metrics, key
+        assert "delivery latency" in (_scenario(key).note or "").lower(), key
+    # p99 beside throughput and CPU as ratios against the baselines (S7 compares CPU only)
+    assert "delivery_p99_ms" in _scenario("S2").ratio_metrics
+    assert "delivery_p99_ms" in _scenario("S6").ratio_metrics
+    assert _scenario("S7-fanout").ratio_metrics == ("cpu_ms_per_1k",)
+
+
+def _fanout_entry(rate: float, cpu: float, p99: float) -> dict[str, Any]:
+    run = {
+        "deliveries_per_s": rate,
+        "cpu_ms_per_1k": cpu,
+        "delivery_p50_ms": p99 / 4,
+        "delivery_p99_ms": p99,
+        "server_cpu_util": 0.9,
+        "generator_cpu_util": 0.5,
+        "server_core_others": 0.0,
+        "generator_core_others": 0.0,
+    }
+    entry: dict[str, Any] = {"status": "ok", "runs": [run]}
+    summarize_contender(_scenario("S2"), entry)
+    return entry
+
+
+def test_fan_out_table_shows_delivery_latency_and_its_p99_ratio() -> None:
+    s2 = _scenario("S2")
+    contenders = {
+        "socketwire": _fanout_entry(90_000, 4.0, 10.0),
+        "node": _fanout_entry(60_000, 8.0, 25.0),
+    }
+    add_ratios(s2, contenders)
+    # a latency is a cost: baseline / value
+    assert contenders["socketwire"]["ratios"]["node"] == {
+        "deliveries_per_s": pytest.approx(1.5),
+        "cpu_ms_per_1k": pytest.approx(2.0),
+        "delivery_p99_ms": pytest.approx(2.5),
+    }
+    record = _record()
+    record["scenarios"] = [
+        {"key": "S2", "title": s2.title, "setup": "1,000.", "contenders": contenders}
+    ]
+    markdown = render_markdown(record)
+    assert "delivery p99 ms" in markdown.split("Ratio columns:")[1].splitlines()[0]
+    lines = markdown.splitlines()
+    header = next(line for line in lines if line.startswith("| server"))
+    assert "| delivery p50 ms | delivery p99 ms |" in header
+    row = next(line for line in lines if line.startswith("| socketwire (native)"))
+    assert row.startswith("| socketwire (native) | 90,000 | 4.00 | 2.50 | 10.00 |")
+    assert "1.50× / 2.00× / 2.50×" in row
+
+
+def test_the_chart_has_a_delivery_p99_group(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from report import draw_chart
+
+    s2 = _scenario("S2")
+    contenders = {
+        "socketwire": _fanout_entry(90_000, 4.0, 10.0),
+        "node": _fanout_entry(60_000, 8.0, 25.0),
+    }
+    add_ratios(s2, contenders)
+    record = _record()
+    record["scenarios"].append(
+        {"key": "S2", "title": s2.title, "setup": "1,000.", "contenders": contenders}
+    )
+    assert draw_chart(record, tmp_path / "chart.png")
