@@ -14,6 +14,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SERVE_VENV := .venv-serve
 MIN_VENV   := .venv-min
+NEWEST_VENV := .venv-newest
+# The newest installed Python from 3.14 down to 3.12, on PATH or in pyenv (the unit tests run
+# on it too); a pyenv shim of a version not selected fails, hence the trial run.
+NEWEST_PYTHON ?= $(shell for v in 3.14 3.13 3.12; do \
+	for p in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
+	$$p -c "import sys; print(sys.executable)" 2>/dev/null && exit; done; done)
 STAMPS := .stamps
 JS     := tests/interop/js
 CLIENT := client-dist
@@ -34,7 +40,7 @@ SYNC    := $(UV) pip sync --quiet --require-hashes
 EDITABLE = $(UV) pip install --quiet --no-deps --build-constraint $(REQ)/build.txt -e .
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test lint typecheck pytest test-min install install-serve system-deps \
+.PHONY: help serve test lint typecheck pytest test-min test-newest install install-serve system-deps \
 	npm client-dist assets docs dist lock lock-upgrade clean bench bench-setup bench-quick soak
 
 help:  ## list the targets
@@ -44,7 +50,7 @@ help:  ## list the targets
 serve: install-serve assets  ## run the demo chat at http://HOST:PORT/ (runtime deps only)
 	$(SERVE_VENV)/bin/socketwire serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
 
-test: lint typecheck docs test-min pytest  ## every check: lint, types, docs, min versions, pytest
+test: lint typecheck docs test-min test-newest pytest  ## every check: lint, types, docs, min versions, newest Python, pytest
 
 # -- installs ----------------------------------------------------------------------------
 
@@ -72,6 +78,12 @@ $(STAMPS)/venv-min: $(STAMPS)/tools $(REQ)/min.txt $(REQ)/build.txt pyproject.to
 	@test -x $(MIN_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(MIN_VENV)
 	VIRTUAL_ENV=$(MIN_VENV) $(SYNC) $(REQ)/min.txt
 	VIRTUAL_ENV=$(MIN_VENV) $(EDITABLE)
+	@touch $@
+
+$(STAMPS)/venv-newest: $(STAMPS)/tools $(REQ)/dev.txt $(REQ)/build.txt pyproject.toml
+	@test -x $(NEWEST_VENV)/bin/python || $(UV) venv --quiet --python $(NEWEST_PYTHON) $(NEWEST_VENV)
+	VIRTUAL_ENV=$(NEWEST_VENV) $(SYNC) $(REQ)/dev.txt
+	VIRTUAL_ENV=$(NEWEST_VENV) $(EDITABLE)
 	@touch $@
 
 install: $(STAMPS)/venv  ## the development environment in .venv (locked versions)
@@ -118,6 +130,16 @@ pytest: $(STAMPS)/venv $(STAMPS)/npm $(STAMPS)/assets system-deps  ## every test
 
 test-min: $(STAMPS)/venv-min  ## unit tests on the lowest declared dependency versions
 	$(MIN_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+
+# Python 3.12+ runs the server's event handlers in eager tasks and changed asyncio.gather:
+# the unit tests run there too, when such a Python is installed.
+ifneq ($(NEWEST_PYTHON),)
+test-newest: $(STAMPS)/venv-newest  ## unit tests on the newest installed Python (3.12 or later)
+	$(NEWEST_VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+else
+test-newest:
+	@echo "make: no python3.12 or later on PATH: the unit tests ran on $(PYTHON) only" >&2
+endif
 
 dist: $(STAMPS)/tools $(STAMPS)/assets  ## the wheel and sdist in dist/, with the browser client
 	rm -rf dist

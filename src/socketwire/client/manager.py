@@ -184,7 +184,12 @@ class Manager(ReconnectionSettings, HasListeners):
     async def aclose(self) -> None:
         """Wait until the Engine.IO connections closed so far are released."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            tasks = list(self._tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # Their done callbacks (which discard them) may not have run yet: on Python 3.12+
+            # gathering tasks already done returns without yielding, so waiting for the
+            # callbacks would spin for ever.
+            self._tasks.difference_update(tasks)
 
     def close(self) -> None:
         """Close the connection and stop reconnecting (JS ``_close``), whatever its sockets
