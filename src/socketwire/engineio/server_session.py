@@ -8,8 +8,10 @@ passing of time) into one [`ServerSession`][ServerSession], and after each call 
 - [`SendWebSocket`][SendWebSocket] / [`SendProbe`][SendProbe]: write a message to the session's
   WebSocket, or to the WebSocket probing an upgrade.
 - [`CloseWebSocket`][CloseWebSocket]: close the session's WebSocket (or the probe).
-- [`MessageReceived`][MessageReceived], [`Upgraded`][Upgraded], [`Closed`][Closed]: tell the
-  application.
+- [`MessageReceived`][MessageReceived], [`Upgrading`][Upgrading], [`Upgraded`][Upgraded],
+  [`Closed`][Closed]: tell the application.
+- An [`Observation`][Observation]: only from a session being observed (see
+  [`socketwire.engineio.observed`][socketwire.engineio.observed]); tell its listeners.
 
 Then it must (re)arm one timer for [`ServerSession.next_deadline()`][ServerSession.next_deadline]
 and call [`ServerSession.handle_timeout()`][ServerSession.handle_timeout] when it passes. The
@@ -46,12 +48,14 @@ __all__ = [
     "CloseWebSocket",
     "Closed",
     "MessageReceived",
+    "Observation",
     "Output",
     "ReadyState",
     "SendProbe",
     "SendWebSocket",
     "ServerSession",
     "Upgraded",
+    "Upgrading",
     "max_payload_packets",
 ]
 
@@ -140,6 +144,12 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class Upgrading:
+    """The probing WebSocket sent ``2probe`` and got ``3probe``: the client is moving to it
+    (JS socket ``upgrading`` event)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Upgraded:
     """The session now runs on the probing WebSocket, which becomes its WebSocket."""
 
@@ -151,8 +161,23 @@ class Closed:
     reason: CloseReason
 
 
+class Observation:
+    """The base of the outputs only an observed session produces (its packets, flushes and
+    heartbeats: see [`socketwire.engineio.observed`][socketwire.engineio.observed])."""
+
+    __slots__ = ()
+
+
 Output = (
-    AnswerPoll | SendWebSocket | SendProbe | CloseWebSocket | MessageReceived | Upgraded | Closed
+    AnswerPoll
+    | SendWebSocket
+    | SendProbe
+    | CloseWebSocket
+    | MessageReceived
+    | Upgrading
+    | Upgraded
+    | Closed
+    | Observation
 )
 
 
@@ -454,11 +479,7 @@ class ServerSession:
             return bad_request_empty()
         self._get_pending = True
         if self.state is ReadyState.CLOSING:
-            tail: list[str | bytes] = [*self._queue, _CLOSE] if self._queue else [_NOOP, _CLOSE]
-            # only control packets: compress stays allowed (JS never compresses so little)
-            compress = not self._queue_compress or any(self._queue_compress)
-            self._clear_queue()
-            self._answer(tail, compress)
+            self._flush_poll(closing=True)
             self._close(CloseReason.FORCED_CLOSE)
         elif self._queue:
             self._flush_poll()
@@ -626,6 +647,7 @@ class ServerSession:
             return
         if packet.type is PacketType.PING and packet.data == "probe":
             self._outputs.append(SendProbe(_PONG_PROBE))
+            self._outputs.append(Upgrading())
             self._probe = _Probe.PROBED
             # The first noop comes one interval later, not now (JS starts its interval).
             self._noop_deadline = now + UPGRADE_CHECK_INTERVAL
@@ -693,12 +715,19 @@ class ServerSession:
         elif bounded and self._queued_bytes > self._options.max_buffered_bytes:
             self._close(CloseReason.BUFFER_FULL)
 
-    def _flush_poll(self) -> None:
+    def _flush_poll(self, *, closing: bool = False) -> None:
+        """Answer the pending poll with what is queued (``closing``: and a close packet)."""
         queue = self._queue
-        # JS Polling.send: the response may be compressed if any of its packets may.
-        compress = any(self._queue_compress)
+        if closing:
+            tail = [*queue, _CLOSE] if queue else [_NOOP, _CLOSE]
+            # only control packets: compress stays allowed (JS never compresses so little)
+            compress = not self._queue_compress or any(self._queue_compress)
+        else:
+            tail = queue
+            # JS Polling.send: the response may be compressed if any of its packets may.
+            compress = any(self._queue_compress)
         self._clear_queue()
-        self._answer(queue, compress)
+        self._answer(tail, compress)
 
     def _clear_queue(self) -> None:
         self._queue = []

@@ -1,4 +1,5 @@
-"""Listeners of an Engine.IO client connection's events (engine.io-client's emitter).
+"""Listeners of an Engine.IO connection's events (engine.io-client's emitter, and the
+server's engine sockets).
 
 engine.io-client calls its listeners synchronously, as the event happens; so does
 [`EngineEmitter`][EngineEmitter]: a plain listener runs inline on the event loop (it must not
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["ENGINE_EVENTS", "EngineEmitter"]
@@ -45,10 +46,24 @@ _tasks: set[asyncio.Task[Any]] = set()
 
 
 class EngineEmitter:
-    """``on``/``once``/``off`` and synchronous delivery of engine events."""
+    """``on``/``once``/``off`` and synchronous delivery of engine events.
 
-    def __init__(self) -> None:
+    Args:
+        events: The events listeners may be added to (the client's by default).
+        aliases: Other names of some of them (JS spellings), mapped to theirs.
+        log: Where a listener's failure is logged.
+    """
+
+    def __init__(
+        self,
+        events: frozenset[str] = ENGINE_EVENTS,
+        aliases: Mapping[str, str] | None = None,
+        log: logging.Logger = logger,
+    ) -> None:
         self._listeners: dict[str, list[tuple[Callable[..., Any], bool]]] = {}
+        self._events = events
+        self._aliases = aliases or {}
+        self._log = log
 
     def on(self, event: str, listener: Callable[..., Any]) -> None:
         """Call ``listener`` on every ``event`` (see [`ENGINE_EVENTS`][ENGINE_EVENTS]).
@@ -64,6 +79,7 @@ class EngineEmitter:
 
     def off(self, event: str, listener: Callable[..., Any] | None = None) -> None:
         """Remove ``listener`` from ``event`` (every listener of ``event`` when None)."""
+        event = self._aliases.get(event, event)
         if listener is None:
             self._listeners.pop(event, None)
             return
@@ -75,6 +91,7 @@ class EngineEmitter:
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
         """The listeners of ``event``, in order."""
+        event = self._aliases.get(event, event)
         return [fn for fn, _ in self._listeners.get(event, ())]
 
     def wants_verbose(self) -> bool:
@@ -91,16 +108,21 @@ class EngineEmitter:
             try:
                 result = fn(*args)
             except Exception:
-                logger.exception("engine %r listener %r failed", event, fn)
+                self._log.exception("engine %r listener %r failed", event, fn)
                 continue
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 _tasks.add(task)
                 task.add_done_callback(_done)
 
+    def has(self, event: str) -> bool:
+        """Some listener waits for ``event``."""
+        return bool(self._listeners.get(event))
+
     def _add(self, event: str, listener: Callable[..., Any], *, once: bool) -> None:
-        if event not in ENGINE_EVENTS:
-            raise ValueError(f"unknown engine event {event!r}: one of {sorted(ENGINE_EVENTS)}")
+        event = self._aliases.get(event, event)
+        if event not in self._events:
+            raise ValueError(f"unknown engine event {event!r}: one of {sorted(self._events)}")
         self._listeners.setdefault(event, []).append((listener, once))
 
 

@@ -6,6 +6,14 @@ with the loop's clock as ``now``, acts on the core's outputs in order, and keeps
 ``loop.call_at`` timer on the core's next deadline: an idle session owns no task.
 [`EngineServer`][socketwire.io.engine.EngineServer] routes requests to it.
 
+Events: besides the ``on_message``, ``on_close`` and ``on_upgrade`` callbacks (one each,
+which the Socket.IO server uses), any number of listeners may follow JS engine.io's socket
+events with [`EngineSocket.on()`][EngineSocket.on] (see [`SOCKET_EVENTS`][SOCKET_EVENTS]). The
+per-packet ones (``packet``, ``packet_create``, ``flush``, ``drain``, ``heartbeat``) cost
+nothing until the first listener of one of them is added: the session is then observed
+([`socketwire.engineio.observed`][socketwire.engineio.observed]) and its packets stop taking
+the WebSocket shortcuts.
+
 Backpressure: the bytes queued for one client (waiting for a poll, or written to its
 WebSocket and not yet taken by the OS) are bounded by ``EngineOptions.max_buffered_bytes``;
 a client over it is closed with reason "transport buffer full". The other way, the
@@ -21,9 +29,17 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar, overload
 
 from socketwire.engineio.http import HttpAnswer
+from socketwire.engineio.observed import (
+    Drained,
+    Flushed,
+    Heartbeat,
+    PacketCreated,
+    PacketReceived,
+    observe,
+)
 from socketwire.engineio.options import Transport
 from socketwire.engineio.packets import SharedMessage
 from socketwire.engineio.reasons import CloseReason
@@ -32,12 +48,15 @@ from socketwire.engineio.server_session import (
     Closed,
     CloseWebSocket,
     MessageReceived,
+    Observation,
     SendProbe,
     SendWebSocket,
     ServerSession,
     Upgraded,
+    Upgrading,
 )
 from socketwire.engineio.v3 import MESSAGE_BYTE
+from socketwire.io.client_emitter import EngineEmitter
 from socketwire.io.frames import frame_message
 from socketwire.io.http import (
     BodyTimeoutError,
@@ -49,9 +68,29 @@ from socketwire.io.http import (
     WebSocketTransport,
 )
 
-__all__ = ["EngineSocket", "EngineSocketV3", "http_response"]
+__all__ = ["OBSERVED_EVENTS", "SOCKET_EVENTS", "EngineSocket", "EngineSocketV3", "http_response"]
 
 logger = logging.getLogger("socketwire.engine")
+
+#: The events of [`EngineSocket.on()`][EngineSocket.on], with JS engine.io's names in snake
+#: case (``packetCreate`` is accepted too) and arguments:
+SOCKET_EVENTS: Final = frozenset(
+    {
+        "upgrading",  # (transport name) the probe answered: the client moves to it
+        "upgrade",  # (transport name) the session moved to the WebSocket
+        "packet",  # (packet: engineio Packet) every packet received while open
+        "packet_create",  # (packet) every packet queued for the client (message, ping)
+        "flush",  # (packets: list of Packet) handed to the transport now
+        "drain",  # () what was flushed is written
+        "heartbeat",  # () the client answered a ping
+        "close",  # (reason) the session ended
+    }
+)
+#: The events that make the session report every packet (see the module docstring).
+OBSERVED_EVENTS: Final = frozenset({"packet", "packet_create", "flush", "drain", "heartbeat"})
+_ALIASES: Final = {"packetCreate": "packet_create"}
+
+L = TypeVar("L", bound=Callable[..., Any])
 
 # Close codes that mean the connection failed on a protocol error (RFC 6455 section 7.4.1):
 # invalid frame, unacceptable or inconsistent data, policy, message too big, internal error.
@@ -70,6 +109,7 @@ class EngineSocket:
     __slots__ = (
         "_clock",
         "_closed",
+        "_events",
         "_forget",
         "_held",
         "_loop",
@@ -79,6 +119,7 @@ class EngineSocket:
         "_probe_ws",
         "_processing",
         "_readable",
+        "_server_events",
         "_session",
         "_timer",
         "_timer_at",
@@ -99,6 +140,7 @@ class EngineSocket:
         max_buffered_bytes: int,
         forget: Callable[[EngineSocket], None],
         closed: Callable[[EngineSocket, str], None],
+        server_events: EngineEmitter | None = None,
     ) -> None:
         """Wrap a new session (the server does this; applications never do).
 
@@ -109,6 +151,8 @@ class EngineSocket:
             max_buffered_bytes: Close the session when its WebSocket holds more unsent.
             forget: Called when the session closes, before ``on_close``.
             closed: Called with the reason when the session closes, after ``on_close``.
+            server_events: The server's listeners of ``flush`` and ``drain`` (called with
+                this socket first), if any.
         """
         self._session = session
         self._loop = loop
@@ -134,6 +178,9 @@ class EngineSocket:
         self._held: deque[str | bytes] | None = None
         #: done when reading resumes (or the session ends): POSTs wait for it
         self._readable: asyncio.Future[None] | None = None
+        #: this socket's event listeners (made by the first one)
+        self._events: EngineEmitter | None = None
+        self._server_events = server_events
 
     # -- public -------------------------------------------------------------------------
 
@@ -239,6 +286,92 @@ class EngineSocket:
         """Close the session (reason ``"forced close"``); queued packets are sent first."""
         self._session.close(self._clock())
         self._process()
+
+    # -- events -------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[L], L]: ...
+    @overload
+    def on(self, event: str, listener: L) -> L: ...
+
+    def on(self, event: str, listener: L | None = None) -> L | Callable[[L], L]:
+        """Call ``listener`` on every ``event`` (JS engine.io socket events, see
+        [`SOCKET_EVENTS`][SOCKET_EVENTS] for their names and arguments); without
+        ``listener``, a decorator.
+
+        Listeners run inline on the event loop, as JS calls them: a plain one must not block,
+        a coroutine function runs as a task; one that raises is logged. Listening to a
+        per-packet event ([`OBSERVED_EVENTS`][OBSERVED_EVENTS]) makes every packet of this
+        session take the reporting path from now on.
+
+        ```python
+        sock.on("heartbeat", lambda: print("pong from", sock.sid))
+        ```
+
+        Raises:
+            ValueError: not one of [`SOCKET_EVENTS`][SOCKET_EVENTS].
+        """
+
+        def register(fn: L) -> L:
+            self._listeners().on(event, fn)
+            self._maybe_observe(event)
+            return fn
+
+        return register if listener is None else register(listener)
+
+    def once(self, event: str, listener: Callable[..., Any]) -> None:
+        """Like [`on()`][on], for the next ``event`` only."""
+        self._listeners().once(event, listener)
+        self._maybe_observe(event)
+
+    def off(self, event: str, listener: Callable[..., Any] | None = None) -> None:
+        """Remove ``listener`` from ``event`` (every listener of ``event`` when None).
+
+        The session stays observed: it does not go back to the shortcuts.
+        """
+        if self._events is not None:
+            self._events.off(event, listener)
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The listeners of ``event``, in order."""
+        return self._events.listeners(event) if self._events is not None else []
+
+    def observe(self) -> None:
+        """Report every packet from now on, as if a per-packet event had a listener (the
+        server does this for its own ``flush`` and ``drain`` listeners)."""
+        observe(self._session)
+
+    def _listeners(self) -> EngineEmitter:
+        events = self._events
+        if events is None:
+            events = self._events = EngineEmitter(SOCKET_EVENTS, _ALIASES, log=logger)
+        return events
+
+    def _maybe_observe(self, event: str) -> None:
+        if _ALIASES.get(event, event) in OBSERVED_EVENTS:
+            observe(self._session)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        events = self._events
+        if events is not None:
+            events.emit(event, *args)
+
+    def _report(self, out: Observation) -> None:
+        """Tell the listeners what an observed session reported."""
+        if isinstance(out, PacketReceived):
+            self._emit("packet", out.packet)
+        elif isinstance(out, PacketCreated):
+            self._emit("packet_create", out.packet)
+        elif isinstance(out, Flushed):
+            self._emit("flush", list(out.packets))
+            if self._server_events is not None:
+                self._server_events.emit("flush", self, list(out.packets))
+        elif isinstance(out, Drained):
+            self._emit("drain")
+            if self._server_events is not None:
+                self._server_events.emit("drain", self)
+        elif isinstance(out, Heartbeat):
+            self._emit("heartbeat")
 
     @property
     def reading_paused(self) -> bool:
@@ -441,6 +574,11 @@ class EngineSocket:
                 self._ws.pause_reading()
             if self.on_upgrade is not None:
                 _call(self.on_upgrade)
+            self._emit("upgrade", "websocket")
+        elif isinstance(out, Upgrading):
+            self._emit("upgrading", "websocket")
+        elif isinstance(out, Observation):
+            self._report(out)
         elif isinstance(out, Closed):
             self._held = None
             if self._paused:
@@ -457,6 +595,7 @@ class EngineSocket:
             self._forget(self)
             if self.on_close is not None:
                 _call(self.on_close, out.reason.value)
+            self._emit("close", out.reason.value)
             self._closed(self, out.reason.value)
 
     @staticmethod

@@ -22,6 +22,7 @@ from socketwire.engineio.server_session import (
     SendWebSocket,
     ServerSession,
     Upgraded,
+    Upgrading,
     max_payload_packets,
 )
 
@@ -384,7 +385,7 @@ def test_upgrade() -> None:
     assert session.next_deadline() == pytest.approx(0.3)  # the ping comes before 1.1
     session.receive_probe("2probe", 0.15)
     # the pending poll gets its noop from the upgrade check, 100 ms later (JS setInterval)
-    assert session.take_outputs() == [SendProbe("3probe")]
+    assert session.take_outputs() == [SendProbe("3probe"), Upgrading()]
     session.handle_timeout(0.25)
     assert session.take_outputs() == [AnswerPoll("6")]
     session.send_message("queued")  # the client paused polling: it waits for the upgrade
@@ -420,7 +421,7 @@ def test_upgrade_check_sends_a_noop_every_interval_while_a_poll_is_pending() -> 
     assert session.start_probe(0.0)
     assert session.next_deadline() == pytest.approx(1.0)  # the upgrade timeout
     session.receive_probe("2probe", 0.01)
-    assert session.take_outputs() == [SendProbe("3probe")]  # no noop yet
+    assert session.take_outputs() == [SendProbe("3probe"), Upgrading()]  # no noop yet
     first = session.next_deadline()
     assert first == pytest.approx(0.01 + UPGRADE_CHECK_INTERVAL)
     session.handle_timeout(first - 0.001)  # a timer firing early does nothing

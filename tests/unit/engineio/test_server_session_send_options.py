@@ -9,6 +9,7 @@ from socketwire.engineio.server_session import (
     SendWebSocket,
     ServerSession,
     Upgraded,
+    Upgrading,
 )
 
 OPTS = EngineOptions(ping_interval=10.0, ping_timeout=5.0, upgrade_timeout=5.0)
@@ -75,7 +76,7 @@ def test_upgrade_flushes_the_queue_with_each_packet_flag() -> None:
     session = polling()
     assert session.start_probe(1.0)
     session.receive_probe("2probe", 1.0)
-    assert session.take_outputs() == [SendProbe("3probe")]
+    assert session.take_outputs() == [SendProbe("3probe"), Upgrading()]
     session.send_message("a", compress=False)
     session.send_message("b")
     session.receive_probe("5", 1.0)

@@ -7,6 +7,15 @@ from __future__ import annotations
 from socketwire.engineio import CloseReason, EngineOptions
 from socketwire.engineio.framing import Framing
 from socketwire.engineio.http import HttpAnswer
+from socketwire.engineio.observed import (
+    Drained,
+    Flushed,
+    Heartbeat,
+    PacketCreated,
+    PacketReceived,
+    observe,
+)
+from socketwire.engineio.packets import Packet, PacketType
 from socketwire.engineio.server_session import (
     AnswerPoll,
     Closed,
@@ -15,6 +24,7 @@ from socketwire.engineio.server_session import (
     SendWebSocket,
     ServerSession,
     Upgraded,
+    Upgrading,
 )
 
 OPTS = EngineOptions(ping_interval=0.3, ping_timeout=0.2, upgrade_timeout=1.0, allow_eio3=True)
@@ -139,8 +149,27 @@ def test_upgrade_to_websocket() -> None:
     session.send_message(b"\x01")
     assert session.start_probe(0.1)
     session.receive_probe("2probe", 0.1)
-    assert session.take_outputs() == [SendProbe("3probe")]
+    assert session.take_outputs() == [SendProbe("3probe"), Upgrading()]
     session.receive_probe("5", 0.2)
     assert session.take_outputs() == [Upgraded(), SendWebSocket(b"\x04\x01")]
     assert session.transport == "websocket"
     assert session.protocol == 3
+
+
+def test_an_observed_v3_session_reports_the_clients_ping_and_binary_without_its_type_byte() -> None:
+    session = ws()
+    observe(session)
+    session.send_message(b"\x01\x02")
+    session.receive_websocket("2", 0.1)  # v3: the client pings, the server answers
+    assert session.take_outputs() == [
+        PacketCreated(Packet(PacketType.MESSAGE, b"\x01\x02")),
+        Flushed((Packet(PacketType.MESSAGE, b"\x01\x02"),)),
+        SendWebSocket(b"\x04\x01\x02"),
+        Drained(),
+        PacketReceived(Packet(PacketType.PING)),
+        PacketCreated(Packet(PacketType.PONG)),
+        Flushed((Packet(PacketType.PONG),)),
+        SendWebSocket("3"),
+        Drained(),
+        Heartbeat(),
+    ]
