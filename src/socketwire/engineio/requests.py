@@ -10,6 +10,10 @@ that is not pure, the application's ``allow_request`` callback, stays in the I/O
 2. for a handshake (no ``sid``), ``allow_request``, its result read by
    [`allow_request_refusal()`][allow_request_refusal];
 3. for a handshake, [`check_handshake_protocol()`][check_handshake_protocol].
+
+The refusals of the I/O layer's own steps are built here too: a failed ``engine.use``
+middleware (before step 1, [`middleware_refusal()`][middleware_refusal]) and a failed session
+id generator (after step 3, [`id_generation_refusal()`][id_generation_refusal]).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ __all__ = [
     "allow_request_refusal",
     "check_handshake_protocol",
     "check_request",
+    "id_generation_refusal",
+    "middleware_refusal",
     "protocol_revision",
     "session_id_of",
 ]
@@ -165,3 +171,14 @@ def check_handshake_protocol(
     if protocol == 3 and not allow_eio3:
         return _refuse(HttpErrorCode.UNSUPPORTED_PROTOCOL_VERSION, protocol=protocol)
     return None
+
+
+def middleware_refusal() -> Refusal:
+    """An ``engine.use`` middleware failed: JS ``BAD_REQUEST`` with ``MIDDLEWARE_FAILURE``."""
+    return _refuse(HttpErrorCode.BAD_REQUEST, name="MIDDLEWARE_FAILURE")
+
+
+def id_generation_refusal(error: BaseException) -> Refusal:
+    """The session id generator failed (raised, or returned an unusable id): JS
+    ``BAD_REQUEST`` with ``ID_GENERATION_ERROR`` and the error."""
+    return _refuse(HttpErrorCode.BAD_REQUEST, name="ID_GENERATION_ERROR", error=error)

@@ -77,10 +77,13 @@ class _AsgiRequest:
         "path",
         "raw_path",
         "remote_addr",
+        "scope",
         "secure",
     )
 
     def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
+        #: the ASGI scope (what ASGI middlewares around the app left in it, too)
+        self.scope = scope
         self._receive = receive
         self._body_timeout = body_timeout
         self._disconnected = False

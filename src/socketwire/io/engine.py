@@ -11,6 +11,12 @@ to their owner ([`forward_through()`][EngineServer.forward_through], see
 [`socketwire.io.forwarding`][socketwire.io.forwarding]): only a request whose session is not
 here pays for the check.
 
+Hooks, as JS engine.io's (see the server guide): [`EngineServer.on()`][EngineServer.on] for the
+``headers`` and ``initial_headers`` events (change the headers of every Engine.IO response),
+``flush`` and ``drain``; [`EngineServer.use()`][EngineServer.use] for HTTP middlewares
+([`socketwire.io.engine_middlewares`][socketwire.io.engine_middlewares]);
+[`EngineServer.generate_id`][EngineServer.generate_id] for custom session ids.
+
 Backpressure: the bytes queued for one client are bounded by
 ``EngineOptions.max_buffered_bytes`` (16 MiB by default); a client over it is closed with
 reason "transport buffer full" (see [`socketwire.io.engine_socket`][socketwire.io.engine_socket]).
@@ -20,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from socketwire.engineio.errors import ProtocolError
 from socketwire.engineio.framing import Framing
@@ -43,11 +51,15 @@ from socketwire.engineio.requests import (
     allow_request_refusal,
     check_handshake_protocol,
     check_request,
+    id_generation_refusal,
+    middleware_refusal,
     protocol_revision,
     session_id_of,
 )
 from socketwire.engineio.server_session import AnswerPoll, ServerSession
 from socketwire.engineio.sids import new_node_tag, new_sid, owner_prefix
+from socketwire.io.client_emitter import EngineEmitter
+from socketwire.io.engine_middlewares import Middleware, MiddlewareError, Middlewares
 from socketwire.io.engine_socket import EngineSocket, EngineSocketV3, http_response
 from socketwire.io.forwarding import Forwarder
 from socketwire.io.http import (
@@ -59,7 +71,15 @@ from socketwire.io.http import (
 )
 from socketwire.io.node_channel import NodeChannel
 
-__all__ = ["ConnectionErrorEvent", "EngineServer", "EngineSocket"]
+__all__ = [
+    "SERVER_EVENTS",
+    "ConnectionErrorEvent",
+    "EngineServer",
+    "EngineSocket",
+    "GenerateId",
+    "HeadersListener",
+    "ResponseHeaders",
+]
 
 logger = logging.getLogger("socketwire.engine")
 
@@ -67,9 +87,33 @@ ConnectionCallback = Callable[["EngineSocket"], None]
 CloseCallback = Callable[["EngineSocket", str], None]
 ConnectionErrorCallback = Callable[["ConnectionErrorEvent"], None]
 Fallback = Callable[[HttpRequest], Awaitable[HttpResponse]]
+#: The headers a ``headers`` listener may change: name to value, a list for a header sent
+#: several times (``Set-Cookie``), as JS's headers object.
+ResponseHeaders = dict[str, str | list[str]]
+#: ``listener(headers, request)``, called inline before the response is written.
+HeadersListener = Callable[[ResponseHeaders, HttpRequest], None]
+#: ``generate_id(request) -> str`` (or an awaitable of it): JS ``engine.generateId``.
+GenerateId = Callable[[HttpRequest], str | Awaitable[str]]
+
+#: The events of [`EngineServer.on()`][EngineServer.on], with JS engine.io's names:
+SERVER_EVENTS = frozenset(
+    {
+        "connection",  # (socket) a new session
+        "connection_error",  # (error: ConnectionErrorEvent) a refused request
+        "headers",  # (headers: ResponseHeaders, request) every Engine.IO response
+        "initial_headers",  # (headers, request) the handshake's response, before "headers"
+        "flush",  # (socket, packets) as the socket's "flush"
+        "drain",  # (socket) as the socket's "drain"
+    }
+)
+_EMITTED = frozenset({"headers", "initial_headers", "flush", "drain"})
+
+L = TypeVar("L", bound=Callable[..., Any])
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 _OCTET_STREAM = "application/octet-stream"
+#: What a session id from ``generate_id`` may hold: it travels in query strings and cookies.
+_VALID_ID = re.compile(r"[A-Za-z0-9_.~:\-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +185,15 @@ class EngineServer:
         self._on_close: list[CloseCallback] = []
         self._on_connection_error: list[ConnectionErrorCallback] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: ``headers``, ``initial_headers``, ``flush`` and ``drain`` listeners
+        self._events = EngineEmitter(_EMITTED, log=logger)
+        self._middlewares = Middlewares(self.options.max_http_buffer_size)
+        #: Makes the id of each new session (JS ``engine.generateId``), from the handshake
+        #: request; None: 20 random characters. It may be async. It must return 1 to 128
+        #: characters among ``A-Z a-z 0-9 _ . ~ : -``, unused, starting with `sid_prefix`
+        #: when there is one; otherwise, or if it raises, the handshake is refused (400,
+        #: ``connection_error`` with ``{"name": "ID_GENERATION_ERROR"}``), as JS does.
+        self.generate_id: GenerateId | None = None
 
     # -- application hooks --------------------------------------------------------------
 
@@ -180,6 +233,87 @@ class EngineServer:
         if self.forwarder is not None:
             await self.forwarder.start()
 
+    @overload
+    def on(self, event: str) -> Callable[[L], L]: ...
+    @overload
+    def on(self, event: str, listener: L) -> L: ...
+
+    def on(self, event: str, listener: L | None = None) -> L | Callable[[L], L]:
+        """Call ``listener`` on every ``event`` (JS engine.io's server events; see
+        [`SERVER_EVENTS`][SERVER_EVENTS] for names and arguments); without ``listener``, a
+        decorator.
+
+        ``headers`` and ``initial_headers`` listeners change the response headers in place,
+        before they are written: the handshake's (``initial_headers`` first), every
+        polling response carrying packets or answering a POST, and the 101 of every
+        WebSocket upgrade. They must be plain functions.
+
+        ```python
+        @sio.engine.on("initial_headers")
+        def set_cookie(headers: ResponseHeaders, request: HttpRequest) -> None:
+            headers["Set-Cookie"] = ["team=blue; Path=/; HttpOnly"]
+        ```
+
+        ``flush`` and ``drain`` make every session report its packets (the cost of the
+        per-packet events, see [`EngineSocket.on()`][socketwire.io.engine_socket.EngineSocket.on]).
+
+        Raises:
+            ValueError: not one of [`SERVER_EVENTS`][SERVER_EVENTS].
+        """
+
+        def register(fn: L) -> L:
+            if event == "connection":
+                self._on_connection.append(fn)
+            elif event == "connection_error":
+                self._on_connection_error.append(fn)
+            else:
+                self._events.on(event, fn)
+                if event in ("flush", "drain"):
+                    for sock in self.clients.values():
+                        sock.observe()
+            return fn
+
+        return register if listener is None else register(listener)
+
+    def off(self, event: str, listener: Callable[..., Any] | None = None) -> None:
+        """Remove ``listener`` from ``event`` (every listener of ``event`` when None)."""
+        callbacks: list[Any] | None = (
+            self._on_connection
+            if event == "connection"
+            else self._on_connection_error
+            if event == "connection_error"
+            else None
+        )
+        if callbacks is None:
+            self._events.off(event, listener)
+        elif listener is None:
+            callbacks.clear()
+        elif listener in callbacks:
+            callbacks.remove(listener)
+
+    def use(self, middleware: Middleware, /, **options: Any) -> None:
+        """Add an HTTP middleware for Engine.IO requests (JS ``engine.use``).
+
+        It runs on every request the server owns (handshake, polls, POSTs, WebSocket
+        upgrades), in the order added, after the CORS preflight and before the request is
+        checked. Either a socketwire middleware, ``middleware(request, response)``, or an
+        ASGI middleware (a class, or a factory of one argument, the app to wrap, called
+        with ``options``): see
+        [`socketwire.io.engine_middlewares`][socketwire.io.engine_middlewares].
+
+        ```python
+        def security_headers(request: EngineRequest, response: MiddlewareResponse) -> None:
+            response.set_header("X-Content-Type-Options", "nosniff")
+
+        sio.engine.use(security_headers)
+        sio.engine.use(SessionMiddleware, secret_key="...")  # starlette's
+        ```
+
+        Raises:
+            TypeError: ``options`` for a socketwire middleware.
+        """
+        self._middlewares.add(middleware, options)
+
     @property
     def per_message_deflate(self) -> bool:
         """True when WebSocket compression is wanted (``options.per_message_deflate``)."""
@@ -212,6 +346,15 @@ class EngineServer:
         headers = await self.cors_headers(request) if options.cors is not None else []
         if options.cors is not None and request.method == "OPTIONS":
             return HttpResponse(204, headers)
+        if self._middlewares:
+            answer = await self._through_middlewares(request, headers, upgrade=False)
+            assert isinstance(answer, HttpResponse)
+            return answer
+        return await self._serve_http(request, headers)
+
+    async def _serve_http(
+        self, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse:
         sock, refusal = self._check(request, upgrade=False)
         if refusal is None and sock is None:
             refusal = await self._check_handshake(request)
@@ -231,7 +374,12 @@ class EngineServer:
         if request.method == "GET":
             return await self._poll(sock, request, headers)
         if request.method == "POST":
-            return await sock.handle_post(request, headers, options.max_http_buffer_size)
+            response = await sock.handle_post(request, headers, self.options.max_http_buffer_size)
+            if response.status == 200 and self._events.has("headers"):
+                # http_response: Content-Type first, then ``headers``, then the POST's own.
+                own = [response.headers[0], *response.headers[1 + len(headers) :]]
+                response.headers = self._emit_headers(request, headers, own, initial=False)
+            return response
         return HttpResponse(500, headers)
 
     async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
@@ -239,6 +387,13 @@ class EngineServer:
         if not self.owns(request.path):
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
         headers = await self.cors_headers(request)
+        if self._middlewares:
+            return await self._through_middlewares(request, headers, upgrade=True)
+        return await self._serve_websocket(request, headers)
+
+    async def _serve_websocket(
+        self, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse | WebSocketAccept:
         known, refusal = self._check(request, upgrade=True)
         if refusal is None and known is None:
             refusal = await self._check_handshake(request)
@@ -252,25 +407,34 @@ class EngineServer:
                     if forwarded is not None:
                         return forwarded
             return http_response(self._refuse(request, refusal, upgrade=True), [])
+        query = request.query
+        sid = query.get("sid")
+        new_id: str | None = None
+        if sid is None and query.get("transport") == "websocket":
+            new_id, refusal = await self._session_id(request)
+            if refusal is not None:
+                return http_response(self._refuse(request, refusal, upgrade=True), [])
+        if self._events.has("headers") or self._events.has("initial_headers"):
+            headers = self._emit_headers(request, [], headers, initial=sid is None)
         accept_kwargs: dict[str, Any] = {
             "max_message_size": self.options.max_http_buffer_size,
             "compression": self.options.per_message_deflate,
             "headers": headers,
         }
-        query = request.query
-        sid = query.get("sid")
         if query.get("transport") != "websocket":
             # JS onWebSocket: a transport that does not handle upgrades closes at once.
             return WebSocketAccept(attach=_close_at_once, **accept_kwargs)
-        if sid is None:
+        if new_id is not None:
+            session_id = new_id
 
             def attach_new(ws: WebSocketTransport) -> WebSocketHandler:
-                sock = self._create(request, "websocket")
+                sock = self._create(request, "websocket", session_id)
                 handler = sock.handle_websocket(ws)
                 self._connected(sock)
                 return handler
 
             return WebSocketAccept(attach=attach_new, **accept_kwargs)
+        assert sid is not None
 
         base64 = bool(query.get("b64"))
 
@@ -310,7 +474,11 @@ class EngineServer:
                 if refusal is not None:
                     self._refuse(request, refusal, upgrade=True)
                     return None
-            created = self._create(request, "webtransport")
+            new_id, refusal = await self._session_id(request)
+            if refusal is not None:
+                self._refuse(request, refusal, upgrade=True)
+                return None
+            created = self._create(request, "webtransport", new_id)
             handler = created.handle_websocket(stream)
             self._connected(created)
             return handler
@@ -405,7 +573,7 @@ class EngineServer:
             if sid not in self.clients:
                 return sid
 
-    def _create(self, request: HttpRequest, transport: Transport) -> EngineSocket:
+    def _create(self, request: HttpRequest, transport: Transport, sid: str) -> EngineSocket:
         query = request.query
         # JS: a WebTransport session is always v4
         protocol = 4 if transport == "webtransport" else protocol_revision(query)
@@ -420,9 +588,7 @@ class EngineServer:
         framing.websocket_base64 = (
             protocol == 3 and transport == "websocket" and bool(query.get("b64"))
         )
-        session = ServerSession(
-            self._new_sid(), transport, self.options, self.loop_time(), framing=framing
-        )
+        session = ServerSession(sid, transport, self.options, self.loop_time(), framing=framing)
         kind = EngineSocketV3 if protocol == 3 else EngineSocket
         sock = kind(
             session,
@@ -431,9 +597,85 @@ class EngineServer:
             max_buffered_bytes=self.options.max_buffered_bytes,
             forget=self._forget,
             closed=self._closed,
+            server_events=self._events,
         )
+        if self._events.has("flush") or self._events.has("drain"):
+            sock.observe()
         self.clients[session.sid] = sock
         return sock
+
+    # -- hooks: middlewares, session ids, response headers -------------------------------
+
+    async def _through_middlewares(
+        self, request: HttpRequest, headers: list[tuple[str, str]], *, upgrade: bool
+    ) -> HttpResponse | WebSocketAccept:
+        """Run the ``use()`` middlewares, then serve ``request`` (JS ``_applyMiddlewares``
+        before ``verify``); a failing middleware refuses it (``MIDDLEWARE_FAILURE``)."""
+
+        async def serve(
+            seen: HttpRequest, out: list[tuple[str, str]]
+        ) -> HttpResponse | WebSocketAccept:
+            if upgrade:
+                return await self._serve_websocket(seen, out)
+            return await self._serve_http(seen, out)
+
+        try:
+            return await self._middlewares.run(request, headers, serve, upgrade=upgrade)
+        except MiddlewareError as exc:
+            answer = self._refuse(request, middleware_refusal(), upgrade=upgrade)
+            return http_response(answer, [] if upgrade else exc.headers)
+
+    async def _session_id(self, request: HttpRequest) -> tuple[str, Refusal | None]:
+        """The id of a new session: ``generate_id``'s, checked, or a random one."""
+        generate = self.generate_id
+        if generate is None:
+            return self._new_sid(), None
+        try:
+            sid = generate(request)
+            if inspect.isawaitable(sid):
+                sid = await sid
+            if not isinstance(sid, str) or _VALID_ID.fullmatch(sid) is None:
+                raise ValueError(f"not a valid session id: {sid!r}")
+            if sid in self.clients:
+                raise ValueError(f"session id {sid!r} is in use")
+            if not sid.startswith(self.sid_prefix):
+                raise ValueError(f"session id {sid!r} must start with {self.sid_prefix!r}")
+        except Exception as exc:
+            logger.warning("generate_id failed: %r", exc)
+            return "", id_generation_refusal(exc)
+        return sid, None
+
+    def _emit_headers(
+        self,
+        request: HttpRequest,
+        shared: list[tuple[str, str]],
+        own: list[tuple[str, str]],
+        *,
+        initial: bool,
+    ) -> list[tuple[str, str]]:
+        """Let the ``initial_headers`` (``initial``) and ``headers`` listeners change
+        ``own`` (JS: the transport's headers object); the response gets ``shared`` (CORS,
+        middlewares) but the names the listeners left in ``own``, then ``own``."""
+        table: ResponseHeaders = {}
+        for name, value in own:
+            previous = table.get(name)
+            if previous is None:
+                table[name] = value
+            elif isinstance(previous, str):
+                table[name] = [previous, value]
+            else:
+                previous.append(value)
+        if initial:
+            self._events.emit("initial_headers", table, request)
+        self._events.emit("headers", table, request)
+        names = {name.lower() for name in table}
+        out = [(name, value) for name, value in shared if name.lower() not in names]
+        for name, values in table.items():
+            if isinstance(values, str):
+                out.append((name, values))
+            else:
+                out.extend((name, str(item)) for item in values)
+        return out
 
     def _connected(self, sock: EngineSocket) -> None:
         if logger.isEnabledFor(logging.INFO):
@@ -451,17 +693,17 @@ class EngineServer:
     async def _handshake_polling(
         self, request: HttpRequest, headers: list[tuple[str, str]]
     ) -> HttpResponse:
-        sock = self._create(request, "polling")
+        sid, refusal = await self._session_id(request)
+        if refusal is not None:
+            return http_response(self._refuse(request, refusal, upgrade=False), headers)
+        sock = self._create(request, "polling", sid)
         # the open packet is answered at once
         answer = await sock.handle_get(request)
         if not isinstance(answer, AnswerPoll):
             return http_response(error_answer(HttpErrorCode.BAD_REQUEST), headers)
-        cookie = self.options.cookie_options
-        if cookie is not None:
-            headers = [*headers, ("Set-Cookie", cookie.serialize(sock.sid))]
         # JS emits "connection" after the handshake is written: sends queue for next poll.
         self._connected(sock)
-        return self._payload_response(request, answer, headers)
+        return self._payload_response(request, answer, headers, handshake=sock.sid)
 
     async def _poll(
         self, sock: EngineSocket, request: HttpRequest, headers: list[tuple[str, str]]
@@ -474,16 +716,26 @@ class EngineServer:
         return http_response(answer, headers)
 
     def _payload_response(
-        self, request: HttpRequest, answer: AnswerPoll, headers: list[tuple[str, str]]
+        self,
+        request: HttpRequest,
+        answer: AnswerPoll,
+        headers: list[tuple[str, str]],
+        *,
+        handshake: str | None = None,
     ) -> HttpResponse:
+        """A poll's 200 with ``answer``'s payload (``handshake``: the new session's id, for
+        the cookie and the ``initial_headers`` listeners)."""
         payload = answer.payload
         if isinstance(payload, str):
             body = payload.encode("utf-8", "surrogatepass")
-            out = [("Content-Type", _TEXT_PLAIN), *headers]
+            own = [("Content-Type", _TEXT_PLAIN)]
         else:
             body = payload
-            out = [("Content-Type", _OCTET_STREAM), *headers]
+            own = [("Content-Type", _OCTET_STREAM)]
         options = self.options
+        cookie = options.cookie_options
+        if handshake is not None and cookie is not None:
+            own.append(("Set-Cookie", cookie.serialize(handshake)))
         if (
             options.http_compression
             and answer.compress
@@ -492,12 +744,17 @@ class EngineServer:
             encoding = negotiate_encoding(request.headers.get("accept-encoding"))
             if encoding is not None:
                 body = compress(body, encoding)
-                out.append(("Content-Encoding", encoding))
+                own.append(("Content-Encoding", encoding))
         user_agent = request.headers.get("user-agent", "")
         if ";MSIE" in user_agent or "Trident/" in user_agent:
-            out.append(("X-XSS-Protection", "0"))
-        out.append(("cache-control", "no-store"))
-        return HttpResponse(200, out, body)
+            own.append(("X-XSS-Protection", "0"))
+        own.append(("cache-control", "no-store"))
+        events = self._events
+        if events.has("headers") or (handshake is not None and events.has("initial_headers")):
+            return HttpResponse(
+                200, self._emit_headers(request, headers, own, initial=handshake is not None), body
+            )
+        return HttpResponse(200, [own[0], *headers, *own[1:]], body)
 
     def _forget(self, sock: EngineSocket) -> None:
         if self.clients.get(sock.sid) is sock:

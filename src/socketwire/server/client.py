@@ -89,6 +89,13 @@ class EngineSocketLike(Protocol):
     def resume_reading(self) -> None:
         """Deliver the client's messages again (those that waited first)."""
 
+    def on(self, event: str, listener: Callable[..., Any]) -> Any:
+        """Call ``listener`` on every ``event`` of the connection (JS engine.io socket
+        events: see [`EngineSocket.on()`][socketwire.io.engine_socket.EngineSocket.on])."""
+
+    def off(self, event: str, listener: Callable[..., Any] | None = None) -> None:
+        """Remove ``listener`` from ``event`` (every listener of ``event`` when None)."""
+
 
 class Client:
     """The Socket.IO side of one Engine.IO connection: the asyncio driver of its
