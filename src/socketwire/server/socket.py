@@ -72,6 +72,7 @@ from socketwire.socketio.packets import check_event_name
 from socketwire.typed.signature import prepare
 
 if TYPE_CHECKING:
+    from socketwire.io.http import HttpRequest
     from socketwire.server.client import Client, EngineSocketLike
     from socketwire.server.namespace import Namespace
     from socketwire.typed.contract import DeclaredEvent
@@ -137,6 +138,10 @@ class _Emitting:
 
     def send(self, *args: Any) -> None:
         """Send a ``message`` event."""
+        self.emit("message", *args)
+
+    def write(self, *args: Any) -> None:
+        """Alias of [`send()`][send] (JS ``socket.write``)."""
         self.emit("message", *args)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
@@ -270,6 +275,8 @@ class Socket(_Emitting):
         self._reserved: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
+        #: events with a handler registered by once() (usually none)
+        self._once_events: set[str] = set()
         # What an adapter calls per recipient of a broadcast (LocalSocket.deliver): the
         # connection's writer itself while no outgoing listener needs notifying, so that
         # the fan-out loop costs one call per recipient.
@@ -318,6 +325,17 @@ class Socket(_Emitting):
     def conn(self) -> EngineSocketLike:
         """The underlying Engine.IO connection."""
         return self.client.conn
+
+    @property
+    def request(self) -> HttpRequest:
+        """The request that opened the Engine.IO connection (JS ``socket.request``).
+
+        Its ``headers``, ``query``, ``remote_addr``... as the plumbing read them; with
+        Engine.IO middlewares (``sio.engine.use``), the request they saw, with what they
+        left in its ``state`` and ``scope`` (see
+        [`EngineRequest`][socketwire.io.engine_middlewares.EngineRequest]).
+        """
+        return self.client.request
 
     @property
     def rooms(self) -> set[str]:
@@ -393,13 +411,49 @@ class Socket(_Emitting):
 
         return register if handler is None else register(handler)
 
+    @overload
+    def once(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def once(self, event: str, handler: H) -> H: ...
+
+    def once(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Like [`on()`][on], for the next ``event`` only (JS ``socket.once``): the handler
+        is removed as that event is dispatched, before it runs."""
+
+        def register(fn: H) -> H:
+            handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
+            self.on(event, fn)
+            stored = handlers[event].pop()
+            handlers[event].append(_Once(stored, fn))
+            self._once_events.add(event)
+            return fn
+
+        return register if handler is None else register(handler)
+
     def off(self, event: str, handler: Callable[..., Any] | None = None) -> None:
         """Remove ``handler`` from ``event`` (all handlers of ``event`` when None)."""
         handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
         if handler is None:
             handlers.pop(event, None)
-        elif handler in handlers.get(event, ()):
-            handlers[event].remove(handler)
+            return
+        entries = handlers.get(event, [])
+        for i, entry in enumerate(entries):
+            if entry == handler or (isinstance(entry, _Once) and entry.original == handler):
+                del entries[i]
+                return
+
+    def _take_once(self, handlers: dict[str, list[Callable[..., Any]]], event: str) -> None:
+        """``event`` is being dispatched: forget its ``once`` handlers (the caller holds a
+        copy of the list)."""
+        entries = handlers.get(event)
+        if entries:
+            entries[:] = [entry for entry in entries if not isinstance(entry, _Once)]
+        if not any(
+            isinstance(entry, _Once)
+            for table in (self._handlers, self._reserved)
+            for entry in table.get(event, ())
+        ):
+            self._once_events.discard(event)
 
     def on_any(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
@@ -412,6 +466,15 @@ class Socket(_Emitting):
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
         """Remove a catch-all listener (all of them when None)."""
         _remove(self._any, listener)
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        """The catch-all listeners (JS ``socket.listenersAny()``), in order; a copy."""
+        return list(self._any)
+
+    def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
+        """The outgoing catch-all listeners (JS ``socket.listenersAnyOutgoing()``), in
+        order; a copy."""
+        return list(self._any_outgoing)
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every event sent to this client.
@@ -653,8 +716,13 @@ class Socket(_Emitting):
         handlers = self._handlers.get(event)
         if not handlers:
             return
+        current = list(handlers)
+        if self._once_events and event in self._once_events:
+            self._take_once(self._handlers, event)
+            # the dispatcher sees what on() stored (a handler taking an Ack is recognised)
+            current = [entry.call if isinstance(entry, _Once) else entry for entry in current]
         await run_event_handlers(
-            list(handlers),
+            current,
             args,
             None if ack_id is None else functools.partial(self._answer, ack_id),
             lambda: self._failed("handler of %r on %s failed", event, self),
@@ -681,9 +749,12 @@ class Socket(_Emitting):
             await self._emit_reserved("error", exc)
 
     async def _emit_reserved(self, event: str, *args: Any) -> None:
-        for handler in list(self._reserved.get(event, ())):
+        current = list(self._reserved.get(event, ()))
+        if self._once_events and event in self._once_events:
+            self._take_once(self._reserved, event)
+        for handler in current:
             try:
-                await call_handler(handler, *args)
+                await call_handler(handler.call if isinstance(handler, _Once) else handler, *args)
             except Exception:
                 self._failed("%r handler on %s failed", event, self)
 
@@ -785,6 +856,21 @@ class Socket(_Emitting):
         else:
             self._packet(Packet(PacketType.DISCONNECT, self.nsp.name))
             self.handle_close("server namespace disconnect")
+
+
+class _Once:
+    """A handler registered with [`Socket.once()`][Socket.once]: the dispatch removes it from
+    its event's handlers as the event fires, and calls what [`Socket.on()`][Socket.on]
+    stored (``call``)."""
+
+    __slots__ = ("call", "original")
+
+    def __init__(self, call: Callable[..., Any], original: Callable[..., Any]) -> None:
+        self.call = call
+        self.original = original
+
+    def __call__(self, *args: Any) -> Any:
+        return self.call(*args)
 
 
 def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:

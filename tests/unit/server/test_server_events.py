@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sio_fakes import Signal, connect
 
-from socketwire import AckTimeoutError, DisconnectedError, Server, Socket
+from socketwire import Ack, AckTimeoutError, DisconnectedError, Server, Socket
 from socketwire.socketio import MsgpackParser, Packet, PacketType
 
 
@@ -285,3 +285,93 @@ async def test_send_and_off() -> None:
     sock.emit("marker", ack=5)
     await sock.wait_type(PacketType.ACK)
     assert got == []
+
+
+async def test_once_handlers_run_for_the_next_event_only() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    calls: list[tuple[str, Any]] = []
+    both = Signal()
+
+    async def once_async(value: Any) -> str:
+        calls.append(("once", value))
+        return "first"
+
+    def plain(value: Any) -> None:
+        calls.append(("on", value))
+
+    socket.once("ev", once_async)
+    socket.on("ev", plain)
+
+    @socket.once("other")
+    def once_plain(value: Any) -> None:
+        calls.append(("other", value))
+
+    socket.on("ev", both)
+    sock.emit("ev", 1, ack=1)
+    ack = await sock.wait_type(PacketType.ACK)
+    assert ack.data == ["first"]  # the first handler's result is the ack
+    sock.emit("ev", 2, ack=2)
+    ack = await sock.wait_for(lambda p: p.type == PacketType.ACK and p.id == 2)
+    assert ack.data == []  # the once handler is gone: plain returns None
+    await both.wait(2)
+    assert calls == [("once", 1), ("on", 1), ("on", 2)]
+    # off() finds a once handler by the function registered
+    socket.off("other", once_plain)
+    sock.emit("other", 3)
+    sock.emit("ev", 4)
+    await both.wait(3)
+    assert ("other", 3) not in calls
+
+
+async def test_a_once_handler_answers_through_its_ack_handle() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    handles: asyncio.Queue[Ack] = asyncio.Queue()
+
+    def later(value: int, ack: Ack) -> str:
+        handles.put_nowait(ack)
+        return "not the ack"
+
+    socket.once("ask", later)
+    sock.emit("ask", 1, ack=7)
+    handle = await asyncio.wait_for(handles.get(), 5)
+    handle("answered", 1)
+    ack = await sock.wait_type(PacketType.ACK)
+    assert (ack.id, ack.data) == (7, ["answered", 1])
+
+
+async def test_once_for_a_reserved_event() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    reasons = Signal()
+    socket.once("disconnect", reasons)
+    sock.emit("x")
+    sock.drop("transport close")
+    assert (await reasons.wait())[0] == ("transport close",)
+
+
+async def test_listeners_any_write_and_request() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+
+    def first(*args: Any) -> None:
+        pass
+
+    def second(*args: Any) -> None:
+        pass
+
+    socket.on_any(first)
+    socket.prepend_any(second)
+    socket.on_any_outgoing(first)
+    listeners = socket.listeners_any()
+    assert listeners == [second, first]
+    listeners.clear()  # a copy
+    assert socket.listeners_any() == [second, first]
+    assert socket.listeners_any_outgoing() == [first]
+    socket.off_any_outgoing()
+    assert socket.listeners_any_outgoing() == []
+    socket.write("hello", 1)
+    assert (await sock.wait_event("message")).data == ["message", "hello", 1]
+    assert socket.request is socket.conn.request
+    assert socket.request.query["EIO"] == "4"
