@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import IO
 
-__all__ = ["REDIS_SERVER", "RedisServer", "RedisServerError", "find_redis_server"]
+__all__ = [
+    "HOST",
+    "REDIS_SERVER",
+    "RedisServer",
+    "RedisServerError",
+    "find_redis_server",
+    "free_port",
+]
 
 HOST = "127.0.0.1"
 #: Bound on waiting for the server to answer PING, or to exit.
@@ -44,7 +51,8 @@ def find_redis_server() -> str | None:
 REDIS_SERVER = find_redis_server()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -66,12 +74,25 @@ class RedisServer:
     Args:
         binary: The redis-server executable.
         port: The port to listen on (a free one is picked when None).
+        extra_args: More command-line options (cluster mode, replication, sentinel mode).
+        cwd: The directory it runs in (where cluster and sentinel write their config, and a
+            replica its copy of the master's data); when None, a temporary one for each run,
+            removed once the process exited: nothing is written into the test's directory.
     """
 
-    def __init__(self, binary: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
         self.binary = binary
+        self.extra_args = list(extra_args or [])
+        self.cwd = cwd
+        self._run_dir: str | None = None
         self._fixed_port = port is not None
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._logfile: IO[bytes] | None = None
         self._log = b""
@@ -108,20 +129,31 @@ class RedisServer:
                 self._fixed_port = True  # restarts keep this port
                 return
             if attempt + 1 < attempts:
-                self.port = _free_port()
+                self.port = free_port()
         raise RedisServerError(
             f"redis-server did not start on port {self.port}:\n"
             + self._log.decode(errors="replace")[-2000:]
         )
 
+    def argv(self) -> list[str]:
+        """The command line (a subclass may start another kind of process)."""
+        argv = [self.binary, *self.extra_args, "--port", str(self.port), "--bind", HOST]
+        argv += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        return [*argv, "--daemonize", "no"]
+
     def _try_start(self) -> bool:
-        argv = [self.binary, "--port", str(self.port), "--bind", HOST, "--save", ""]
-        argv += ["--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no"]
+        argv = self.argv()
         # A file, not a pipe: nobody reads the log while the server runs, and a full pipe
         # would block the server.
         self._logfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _reap()
+        if self.cwd is None:
+            self._run_dir = tempfile.mkdtemp(prefix="socketwire-redis-")
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=self._logfile, stderr=subprocess.STDOUT
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._logfile,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd or self._run_dir,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -148,6 +180,9 @@ class RedisServer:
             self._log += self._logfile.read()
             self._logfile.close()
             self._logfile = None
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
 
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM to its PID), killing it if it lingers."""
