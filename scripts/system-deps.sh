@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when they are missing:
 #   node/npm (interop with the official JS packages), redis-server (cluster tests, started
-#   by the tests themselves on a free port), postgresql (PostgreSQL adapter tests: they run
+#   by the tests themselves on a free port; also in Redis Cluster mode), redis-sentinel (the
+#   Sentinel failover tests), postgresql (PostgreSQL adapter tests: they run
 #   initdb and pg_ctl in a temporary directory, as the package's own `postgres` user when
 #   run as root), chromium (browser tests, headless), openssl (the client's TLS tests make
 #   a certificate authority with it), nginx (the round-robin load balancer of the multi-node
@@ -11,6 +12,7 @@ set -euo pipefail
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)

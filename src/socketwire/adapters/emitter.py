@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from socketwire.adapters.base import RESERVED_NAMESPACE_EVENTS, room_set
 from socketwire.adapters.cluster import ClusterUnavailableError
+from socketwire.adapters.redis_link import RedisClient, client_from_url, close_client
 from socketwire.adapters.wire import EMITTER_UID, EmitterCodec, WireFlags, WireOptions
 from socketwire.adapters.wire.classic import (
     ClassicBroadcast,
@@ -120,16 +120,20 @@ class Emitter(EmitterOperator):
     """Publishes into the cluster of the classic Redis adapter, in namespace ``nsp``.
 
     Args:
-        redis: A redis-py asyncio client, or a URL (the emitter then owns the client:
-            [`aclose()`][aclose] closes it).
+        redis: A redis-py asyncio client (``Redis``, a Sentinel-managed master, or a
+            ``RedisCluster``), or a URL (see
+            [`client_from_url()`][socketwire.adapters.redis_link.client_from_url]; the
+            emitter then owns the client: [`aclose()`][aclose] closes it).
         key: The channel prefix (Node option ``key``).
         nsp: The namespace (see [`of()`][of]).
     """
 
-    def __init__(self, redis: Redis | str, *, key: str = DEFAULT_PREFIX, nsp: str = "/") -> None:
+    def __init__(
+        self, redis: RedisClient | str, *, key: str = DEFAULT_PREFIX, nsp: str = "/"
+    ) -> None:
         super().__init__(self)
         self._owns = isinstance(redis, str)
-        self.redis: Redis = Redis.from_url(redis) if isinstance(redis, str) else redis
+        self.redis: RedisClient = client_from_url(redis) if isinstance(redis, str) else redis
         self.key = key
         self.nsp = nsp
         self.channels = ClassicChannels.of(nsp, key)
@@ -155,10 +159,10 @@ class Emitter(EmitterOperator):
     async def aclose(self) -> None:
         """Close the Redis client if the emitter created it."""
         if self._owns:
-            await self.redis.aclose()
+            await close_client(self.redis)
 
 
-async def _publish(redis: Redis, channel: str, payload: bytes) -> None:
+async def _publish(redis: RedisClient, channel: str, payload: bytes) -> None:
     try:
         await redis.publish(channel, payload)
     except (RedisError, OSError) as exc:

@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from socketwire.adapters.base import (
@@ -61,7 +60,7 @@ from socketwire.adapters.cluster_answers import (
 from socketwire.adapters.cluster_base import is_recoverable
 from socketwire.adapters.memory import MemoryAdapter, reaches_rooms
 from socketwire.adapters.redis_forwarding import RedisAdapterFactory
-from socketwire.adapters.redis_link import PresenceKind, RedisLink, link_for
+from socketwire.adapters.redis_link import PresenceKind, RedisClient, RedisLink, link_for
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
 from socketwire.adapters.wire import ClassicCodec, StreamsCodec, WireError, WireOptions, WireSession
@@ -110,7 +109,7 @@ _OFFSET = re.compile(r"[A-Za-z0-9_-]{6}~[0-9]+")
 
 
 def create_adapter(
-    redis: Redis | str,
+    redis: RedisClient | str,
     *,
     key: str = DEFAULT_PREFIX,
     requests_timeout: float = 5.0,
@@ -121,7 +120,9 @@ def create_adapter(
     """The classic Redis adapter for ``Server(adapter=...)`` (Node ``createAdapter``).
 
     Args:
-        redis: A redis-py asyncio client (``decode_responses=False``) or a URL.
+        redis: A redis-py asyncio client (``decode_responses=False``): ``Redis``, a
+            Sentinel-managed master (``Sentinel.master_for()``) or a ``RedisCluster``; or
+            a URL (see [`client_from_url()`][socketwire.adapters.redis_link.client_from_url]).
         key: The channel prefix (Node option ``key``).
         requests_timeout: Seconds to wait for every server's answer to a request.
         publish_timeout: Seconds to wait, once Redis is back after an outage, for the other
@@ -145,7 +146,7 @@ def create_adapter(
 
 
 def create_sharded_adapter(
-    redis: Redis | str,
+    redis: RedisClient | str,
     *,
     key: str = DEFAULT_PREFIX,
     requests_timeout: float = 5.0,

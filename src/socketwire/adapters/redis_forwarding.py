@@ -11,7 +11,9 @@ SSUBSCRIBE), the others plain pub/sub.
 
 Redis says how many received a publish: 0 means the owner is gone, so its sessions are
 answered at once as unknown. ``PUBSUB NUMSUB`` (or ``SHARDNUMSUB``) of a channel tells
-whether a node still listens.
+whether a node still listens. Over a Redis Cluster, a plain PUBLISH reports only the
+subscribers of the node that took it, so there (classic and streams adapters) a gone owner
+is found by the forward timeout instead; the sharded adapter's SPUBLISH still tells at once.
 """
 
 from __future__ import annotations
@@ -79,8 +81,16 @@ class RedisNodeChannel:
         async def command(redis: Any) -> Any:
             return await redis.execute_command(command_name, channel, data)
 
+        # Over a Redis Cluster, a node's PUBLISH counts only its own subscribers: 0 does not
+        # mean the owner is gone (a silent owner is then found by the forward timeout).
+        # SPUBLISH goes to the channel's shard, where every subscriber of it is.
+        partial = self.link.cluster and self.kind is not PresenceKind.SHARDNUMSUB
+
         def on_result(result: Any) -> None:
-            done(result if isinstance(result, int) else None)
+            if not isinstance(result, int):
+                done(None)
+            else:
+                done(max(result, 1) if partial else result)
 
         def on_error(_error: BaseException) -> None:
             done(None)

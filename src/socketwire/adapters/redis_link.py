@@ -26,6 +26,15 @@ Node's):
   lost.
 - A command Redis refuses (an error reply, not a connectivity problem) is dropped, logged
   as an error and counted (``stats.dropped``), and its ``on_error`` callback is told.
+
+Deployments: one Redis server, a Sentinel-managed master (a ``Redis`` client from redis-py's
+``Sentinel.master_for()``: after a failover the link reconnects to the new master, as after
+any lost connection), or a Redis Cluster (redis-py's ``RedisCluster``, redis-py 8 or later:
+classic pub/sub goes through one node, sharded pub/sub to each channel's shard, and servers
+are counted on every primary, as Node's adapters count them). A cluster node's PUBLISH
+reports only its own subscribers, so over a cluster the link does not republish a publish
+that reached fewer servers than it knows (see above); the outbox still holds what waits for
+an unreachable cluster. [`client_from_url()`][client_from_url] reads the three from URLs.
 """
 
 from __future__ import annotations
@@ -39,8 +48,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlparse
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -53,7 +64,10 @@ __all__ = [
     "LinkStats",
     "MessageHandler",
     "PresenceKind",
+    "RedisClient",
     "RedisLink",
+    "client_from_url",
+    "close_client",
     "link_for",
 ]
 
@@ -61,7 +75,9 @@ logger = logging.getLogger("socketwire.adapters.redis")
 
 #: ``(channel, data)`` of one message.
 MessageHandler = Callable[[str, bytes], None]
-Command = Callable[[Redis], Awaitable[Any]]
+#: What the adapters take: one server (or a Sentinel-managed master), or a Redis Cluster.
+RedisClient = Redis | RedisCluster
+Command = Callable[[Any], Awaitable[Any]]
 
 _BACKOFF_MIN = 0.05
 #: The longest wait between two attempts to reach Redis: the link is back (and resubscribed)
@@ -133,7 +149,8 @@ class RedisLink:
     """A shared connection to Redis: subscriptions in, an ordered outbox out.
 
     Args:
-        redis: A redis-py asyncio client with ``decode_responses=False``. The link closes it
+        redis: A redis-py asyncio client with ``decode_responses=False``: ``Redis`` (one
+            server, or ``Sentinel.master_for()``) or ``RedisCluster``. The link closes it
             when the last user releases the link, if ``owns_client``.
         publish_timeout: Seconds to wait, once Redis is back, for the other servers to
             resubscribe before publishing what waited.
@@ -143,12 +160,16 @@ class RedisLink:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         publish_timeout: float = 5.0,
         max_queued: int = 10_000,
         owns_client: bool = True,
     ) -> None:
+        #: True over a Redis Cluster.
+        self.cluster = isinstance(redis, RedisCluster)
+        if self.cluster and not hasattr(redis, "pubsub"):
+            raise TypeError("a Redis Cluster needs redis-py 8 or later (async cluster pub/sub)")
         self.redis = redis
         self.publish_timeout = publish_timeout
         self.max_queued = max_queued
@@ -200,7 +221,8 @@ class RedisLink:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            # Whatever a task ended with, the connections below must be closed.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
         self._fail_queued(ClusterUnavailableError("the Redis link is closed"), log=False)
@@ -210,8 +232,7 @@ class RedisLink:
         with contextlib.suppress(RedisError, OSError):
             await close_pubsub()
         if self._owns_client:
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.aclose()
+            await close_client(self.redis)
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -299,9 +320,12 @@ class RedisLink:
         self._presence[key] = count
 
     async def _raw_count(self, kind: PresenceKind | None, channel: str) -> int:
+        # Over a cluster: the sum over the primaries (redis-py adds them up), as Node does.
+        where: dict[str, Any] = {"target_nodes": RedisCluster.PRIMARIES} if self.cluster else {}
+        execute: Callable[..., Awaitable[Any]] = self.redis.execute_command
         if kind is None:
-            return int(await self.redis.execute_command("PUBSUB NUMPAT"))  # type: ignore[no-untyped-call]
-        reply = await self.redis.execute_command(f"PUBSUB {kind.value}", channel)  # type: ignore[no-untyped-call]
+            return int(await execute("PUBSUB NUMPAT", **where))
+        reply = await execute(f"PUBSUB {kind.value}", channel, **where)
         # [channel, count]; redis-py parses NUMSUB into pairs, not SHARDNUMSUB
         value = reply[0][1] if isinstance(reply[0], list | tuple) else reply[1]
         return int(value)
@@ -356,6 +380,8 @@ class RedisLink:
                 raise ClusterUnavailableError(
                     f"cannot send {what}: {len(outbox)} messages already wait for Redis"
                 )
+        if self.cluster:
+            expect = None  # a node counts only its own subscribers (module docstring)
         outbox.append(_Outgoing(what, command, volatile, expect, on_result, on_error))
         if len(outbox) > self.stats.queued_max:
             self.stats.queued_max = len(outbox)
@@ -469,7 +495,7 @@ class RedisLink:
                 # Under the lock: reading may reconnect (and resubscribe), which must not
                 # interleave with a (un)subscribe on the same connection.
                 async with self._sub_lock:
-                    message = await self._pubsub.get_message(timeout=_READ_SLICE)
+                    message = await self._next_message()
             except (*_TRANSIENT, RedisError) as exc:
                 # RedisError too: a reply error while reconnecting; the reader never stops.
                 self._sub_ok = False
@@ -486,6 +512,28 @@ class RedisLink:
             self._maybe_up()
             if message is not None:
                 self._dispatch(message)
+
+    async def _next_message(self) -> dict[str, Any] | None:
+        """The next message, waiting at most ``_READ_SLICE``."""
+        pubsub = self._pubsub
+        if not self.cluster:
+            message: dict[str, Any] | None = await pubsub.get_message(timeout=_READ_SLICE)
+            return message
+        # A cluster reads classic pub/sub on one connection, and sharded messages on each
+        # shard's own connection; neither exists before its first subscription.
+        classic = bool(self._handlers or self._patterns)
+        if not self._shard:
+            if not classic:
+                await asyncio.sleep(_READ_SLICE)
+                return None
+            message = await pubsub.get_message(timeout=_READ_SLICE)
+            return message
+        if classic:
+            message = await pubsub.get_message(timeout=0.0)
+            if message is not None:
+                return message
+        get_sharded: Callable[..., Awaitable[dict[str, Any] | None]] = pubsub.get_sharded_message
+        return await get_sharded(timeout=_READ_SLICE)
 
     async def _reset_pubsub(self) -> None:
         # Drop a half-open connection: the next read reconnects and resubscribes everything.
@@ -560,13 +608,66 @@ def _text(value: object) -> str:
 
 
 def link_for(
-    redis: Redis | str, *, publish_timeout: float = 5.0, max_queued: int = 10_000
+    redis: RedisClient | str, *, publish_timeout: float = 5.0, max_queued: int = 10_000
 ) -> RedisLink:
-    """A `RedisLink` on ``redis`` (a client, or a ``redis://`` URL)."""
+    """A `RedisLink` on ``redis`` (a client, or a URL: see `client_from_url()`)."""
     if isinstance(redis, str):
         return RedisLink(
-            Redis.from_url(redis), publish_timeout=publish_timeout, max_queued=max_queued
+            client_from_url(redis), publish_timeout=publish_timeout, max_queued=max_queued
         )
     return RedisLink(
         redis, publish_timeout=publish_timeout, max_queued=max_queued, owns_client=False
     )
+
+
+async def close_client(redis: RedisClient) -> None:
+    """Close ``redis`` and, for a Sentinel-managed master, its connections to the Sentinels
+    (best effort: closing never fails)."""
+    pool = getattr(redis, "connection_pool", None)
+    sentinels = getattr(getattr(pool, "sentinel_manager", None), "sentinels", ())
+    for client in (redis, *sentinels):
+        with contextlib.suppress(RedisError, OSError):
+            await client.aclose()
+
+
+def client_from_url(url: str) -> RedisClient:
+    """A redis-py asyncio client for ``url``.
+
+    - ``redis://``, ``rediss://``, ``unix://``: one server (``Redis.from_url``);
+    - ``redis+cluster://host:port`` (``rediss+cluster://``): a Redis Cluster reached through
+      that node (``RedisCluster.from_url``, redis-py 8 or later);
+    - ``redis+sentinel://[user:password@]host1:port1,host2:port2/db/service_name``: the
+      master Sentinel names ``service_name`` (python-socketio's format; ``mymaster`` when
+      absent), through redis-py's ``Sentinel``; the credentials and ``db`` are the master's.
+
+    Raises:
+        ValueError: another scheme, or a Sentinel URL without hosts.
+    """
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return RedisCluster.from_url(url.replace("+cluster", "", 1))
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        hosts = parsed.netloc.rpartition("@")[2]
+        sentinels = []
+        for host_port in filter(None, hosts.split(",")):
+            host, _, port = host_port.rpartition(":")
+            sentinels.append((host, int(port or 26379)))
+        if not sentinels:
+            raise ValueError(f"no Sentinel host in {url!r}")
+        kwargs: dict[str, Any] = {}
+        if parsed.username:
+            kwargs["username"] = unquote(parsed.username)
+        if parsed.password:
+            kwargs["password"] = unquote(parsed.password)
+        if scheme == "rediss+sentinel":
+            kwargs["ssl"] = True
+        parts = parsed.path.split("/")
+        if len(parts) >= 2 and parts[1]:
+            kwargs["db"] = int(parts[1])
+        service = parts[2] if len(parts) >= 3 and parts[2] else "mymaster"
+        master: Redis = Sentinel(sentinels, **kwargs).master_for(service)
+        return master
+    if scheme in ("redis", "rediss", "unix"):
+        return Redis.from_url(url)
+    raise ValueError(f"not a Redis URL: {url!r} (redis://, redis+cluster://, redis+sentinel://)")

@@ -17,8 +17,7 @@ from socketwire.adapters.cluster_base import is_volatile
 from socketwire.adapters.redis_link import PresenceKind, RedisLink
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from socketwire.adapters.redis_link import RedisClient
     from socketwire.adapters.wire.cluster import ClusterMessage
 
 __all__ = ["RedisMember"]
@@ -63,7 +62,7 @@ class RedisMember:
         self,
         channel: str,
         message: ClusterMessage,
-        command: Callable[[Redis], Awaitable[Any]],
+        command: Callable[[RedisClient], Awaitable[Any]],
         *,
         expect: bool,
         on_result: Callable[[str], None] | None,

@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -32,7 +31,13 @@ from socketwire.adapters.cluster import InFlight, logger, options_from_wire
 from socketwire.adapters.cluster_base import ClusterAdapter, is_volatile
 from socketwire.adapters.memory import reaches_rooms
 from socketwire.adapters.redis_forwarding import RedisAdapterFactory
-from socketwire.adapters.redis_link import BACKOFF_MAX, PresenceKind, RedisLink, link_for
+from socketwire.adapters.redis_link import (
+    BACKOFF_MAX,
+    PresenceKind,
+    RedisClient,
+    RedisLink,
+    link_for,
+)
 from socketwire.adapters.redis_member import RedisMember
 from socketwire.adapters.types import Session
 from socketwire.adapters.wire import StreamsCodec, WireError, WireSession, is_ephemeral
@@ -55,7 +60,7 @@ _MAX_XRANGE_CALLS = 100
 
 
 def create_streams_adapter(
-    redis: Redis | str,
+    redis: RedisClient | str,
     *,
     stream_name: str = DEFAULT_PREFIX,
     stream_count: int = 1,
@@ -100,7 +105,7 @@ class StreamReader:
     entries added after it started; resumes after a failure from the last entry read."""
 
     def __init__(
-        self, redis: Redis, name: str, codec: StreamsCodec, count: int, block: float
+        self, redis: RedisClient, name: str, codec: StreamsCodec, count: int, block: float
     ) -> None:
         self.redis = redis
         self.name = name
@@ -248,7 +253,7 @@ class RedisStreamsAdapter(RedisMember, ClusterAdapter):
         fields: dict[Any, Any] = dict(self.codec.encode_entry(message))
         name, max_len = self.stream, self.max_len
 
-        async def command(redis: Redis) -> Any:
+        async def command(redis: RedisClient) -> Any:
             return await redis.xadd(name, fields, maxlen=max_len, approximate=True)
 
         def done(result: Any) -> None:
