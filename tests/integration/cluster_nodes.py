@@ -26,6 +26,7 @@ __all__ = [
     "WAIT",
     "Inbox",
     "PyNode",
+    "Ticker",
     "adapter_factory",
     "broker_url",
     "drop_transport",
@@ -184,6 +185,41 @@ class PyNode:
             await self.sio.shutdown()
         async with _bounded("the HTTP server to close"):
             await self.http.close()
+
+
+class Ticker:
+    """Broadcasts ``tick`` 1, 2, 3, ... from ``node``, for outage tests: whatever happens to
+    Redis meanwhile, every client must get every tick, in order."""
+
+    def __init__(self, node: PyNode) -> None:
+        self.node = node
+        #: The last tick sent.
+        self.index = 0
+
+    def tick(self) -> None:
+        """Broadcast the next tick."""
+        self.index += 1
+        self.node.sio.emit("tick", self.index)
+
+    async def ticks(self, count: int, every: float = 0.005) -> None:
+        """Broadcast ``count`` ticks, ``every`` seconds apart."""
+        for _ in range(count):
+            self.tick()
+            await asyncio.sleep(every)
+
+    async def ticks_until(self, check: Callable[[], bool], what: str, bound: float) -> None:
+        """Broadcast a tick every few milliseconds until ``check()`` (at most ``bound`` s)."""
+        deadline = time.monotonic() + bound
+        while not check():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {bound} s waiting for {what}")
+            self.tick()
+            await asyncio.sleep(0.005)
+
+    async def all_arrived(self, inbox: Inbox, where: str) -> None:
+        """Wait until ``inbox`` has every tick sent so far; check they came once, in order."""
+        await inbox.wait(lambda: len(inbox.of("tick")) >= self.index, f"the ticks {where}")
+        assert [args[0] for args in inbox.of("tick")] == list(range(1, self.index + 1))
 
 
 @contextlib.asynccontextmanager

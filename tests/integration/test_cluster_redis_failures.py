@@ -12,16 +12,14 @@ no message accepted within the bound is lost.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from integration.cluster_nodes import WAIT, PyNode, eventually, start_node
+from integration.cluster_nodes import WAIT, PyNode, Ticker, eventually, start_node
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
 from integration.redis_server import RedisServer
 from socketwire.adapters.base import AdapterFactory
@@ -124,39 +122,23 @@ async def test_redis_restarted_during_a_stream_of_broadcasts(
     _kind, a, b = pair
     await a.client("a1")
     await b.client("b1")
-    index = 0
-
-    def emit() -> None:
-        nonlocal index
-        index += 1
-        a.sio.emit("tick", index)
-
-    for _ in range(30):
-        emit()
-        await asyncio.sleep(0.005)
+    ticker = Ticker(a)
+    await ticker.ticks(30)
     redis_server.kill()
-    deadline = time.monotonic() + WAIT
-    while a.adapter().link.state is not LinkState.DOWN and time.monotonic() < deadline:
-        emit()
-        await asyncio.sleep(0.005)
-    for _ in range(20):
-        emit()
-        await asyncio.sleep(0.01)
+    link = a.adapter().link
+    await ticker.ticks_until(lambda: link.state is LinkState.DOWN, "the link to go down", WAIT)
+    await ticker.ticks(20, every=0.01)
     # While Redis is down, A's own client already has every tick.
     local = a.inboxes["a1"]
-    await local.wait(lambda: len(local.of("tick")) == index, "every tick on A's own client")
-    during = index
+    await local.wait(lambda: len(local.of("tick")) == ticker.index, "every tick on A's own client")
+    during = ticker.index
     await redis_server.astart()
     await _wait_state(a, LinkState.UP)
     await _wait_state(b, LinkState.UP)
-    for _ in range(30):
-        emit()
-        await asyncio.sleep(0.005)
+    await ticker.ticks(30)
 
-    inbox = b.inboxes["b1"]
-    await inbox.wait(lambda: len(inbox.of("tick")) >= index, f"the {index} ticks on B")
-    assert [args[0] for args in inbox.of("tick")] == list(range(1, index + 1))
-    assert [args[0] for args in local.of("tick")] == list(range(1, index + 1))
+    await ticker.all_arrived(b.inboxes["b1"], "on B")
+    await ticker.all_arrived(local, "on A")
     stats = a.adapter().link.stats
     assert stats.dropped == stats.dropped_volatile == stats.rejected == 0
     assert stats.disconnects >= 1

@@ -5,8 +5,6 @@ promotes the replica)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +15,7 @@ from redis.asyncio.sentinel import Sentinel
 from conftest import wait_until
 from integration.cluster_nodes import (
     PyNode,
+    Ticker,
     adapter_factory,
     drop_transport,
     eventually,
@@ -218,44 +217,27 @@ async def test_a_sentinel_failover_during_a_stream_of_broadcasts(
     try:
         await a.client("a1")
         await b.client("b1")
-        index = 0
-
-        def emit() -> None:
-            nonlocal index
-            index += 1
-            a.sio.emit("tick", index)
-
-        for _ in range(30):
-            emit()
-            await asyncio.sleep(0.005)
+        ticker = Ticker(a)
+        await ticker.ticks(30)
         # Redis replicates asynchronously: a crash loses what the replica has not received
         # yet (the streams adapter's last entries). Kill the master once it is in sync.
         await wait_until(lambda: _in_sync(sentinel_setup), "the replica to catch up")
         old_master = sentinel_setup.master.port
         sentinel_setup.master.kill()
-        deadline = time.monotonic() + 20
         link = a.adapter().link
-        while link.state is not LinkState.DOWN and time.monotonic() < deadline:
-            emit()
-            await asyncio.sleep(0.005)
-        assert link.state is LinkState.DOWN
-        while sentinel_setup.master_port() == old_master and time.monotonic() < deadline:
-            emit()
-            await asyncio.sleep(0.01)
+        await ticker.ticks_until(lambda: link.state is LinkState.DOWN, "the link to go down", 20)
+        await ticker.ticks_until(
+            lambda: sentinel_setup.master_port() != old_master, "Sentinel's failover", 20
+        )
         assert sentinel_setup.master_port() == sentinel_setup.replica.port, "no failover"
         for node in (a, b):
             await wait_until(
                 lambda node=node: node.adapter().link.state is LinkState.UP,
                 "the link to come back after the failover",
             )
-        for _ in range(30):
-            emit()
-            await asyncio.sleep(0.005)
-        inbox = b.inboxes["b1"]
-        await inbox.wait(lambda: len(inbox.of("tick")) >= index, f"the {index} ticks on B")
-        assert [args[0] for args in inbox.of("tick")] == list(range(1, index + 1))
-        local = a.inboxes["a1"]
-        assert [args[0] for args in local.of("tick")] == list(range(1, index + 1))
+        await ticker.ticks(30)
+        await ticker.all_arrived(b.inboxes["b1"], "on B")
+        await ticker.all_arrived(a.inboxes["a1"], "on A")
         stats = link.stats
         assert stats.dropped == stats.dropped_volatile == stats.rejected == 0
         assert stats.disconnects >= 1
