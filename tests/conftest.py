@@ -714,9 +714,10 @@ class NodeDriver:
                 return i
         return None
 
-    async def expect(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Wait (up to WAIT) for, and consume, the first event ``event`` whose fields match."""
-        deadline = time.monotonic() + WAIT
+    async def expect(self, event: str, within: float = WAIT, **fields: Any) -> dict[str, Any]:
+        """Wait (up to ``within`` seconds) for, and consume, the first event ``event`` whose
+        fields match."""
+        deadline = time.monotonic() + within
         while True:
             index = self._find(event, fields)
             if index is not None:
@@ -727,7 +728,7 @@ class NodeDriver:
                     pytest.fail(f"{self.name}: driver problem: {item}\n{self.describe()}")
             remaining = deadline - time.monotonic()
             if self._eof or remaining <= 0:
-                why = "driver exited" if self._eof else f"timed out after {WAIT} s"
+                why = "driver exited" if self._eof else f"timed out after {within} s"
                 pytest.fail(f"{self.name}: {why} waiting for {event} {fields}\n{self.describe()}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):

@@ -29,6 +29,7 @@ __all__ = [
     "Ticker",
     "adapter_factory",
     "broker_url",
+    "connect_client",
     "drop_transport",
     "eventually",
     "room_channels_ready",
@@ -143,34 +144,9 @@ class PyNode:
     ) -> str:
         """Connect a client that joins ``rooms``; return its socket id. ``auth`` adds to
         the CONNECT payload (``pid`` and ``offset``, to recover a session)."""
-        options.setdefault("reconnection", False)
-        client = AsyncClient(transports=["websocket"], **options)
-        inbox = Inbox()
-        sock = client.socket(nsp)
-
-        async def on_any(event: str, *args: Any) -> None:
-            inbox.add(event, list(args))
-
-        async def on_ask(*_args: Any) -> str:
-            return f"ack-{name}"
-
-        async def on_disconnect(reason: str, *_details: Any) -> None:
-            inbox.disconnects.append(reason)
-            inbox.add("<disconnect>", [reason])
-
-        sock.on_any(on_any)
-        sock.on("ask", on_ask)
-        sock.on("disconnect", on_disconnect)
-        await client.connect(
-            self.url,
-            namespaces=[nsp],
-            auth={"rooms": rooms or [], "data": data or {}, **(auth or {})},
-            wait_timeout=WAIT,
-        )
+        client, inbox, sid = await connect_client(self.url, name, rooms, data, nsp, auth, **options)
         self.clients[name] = client
         self.inboxes[name] = inbox
-        sid = sock.id
-        assert sid is not None
         self.ids[name] = sid
         return sid
 
@@ -185,6 +161,47 @@ class PyNode:
             await self.sio.shutdown()
         async with _bounded("the HTTP server to close"):
             await self.http.close()
+
+
+async def connect_client(
+    url: str,
+    name: str,
+    rooms: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+    nsp: str = "/",
+    auth: dict[str, Any] | None = None,
+    **options: Any,
+) -> tuple[AsyncClient, Inbox, str]:
+    """A client of the server at ``url`` that records what it receives in its inbox and
+    answers ``ask`` with ``"ack-<name>"``; its auth carries ``name``, ``rooms`` and ``data``.
+    Returns the client, its inbox and its socket id."""
+    options.setdefault("reconnection", False)
+    client = AsyncClient(transports=["websocket"], **options)
+    inbox = Inbox()
+    sock = client.socket(nsp)
+
+    async def on_any(event: str, *args: Any) -> None:
+        inbox.add(event, list(args))
+
+    async def on_ask(*_args: Any) -> str:
+        return f"ack-{name}"
+
+    async def on_disconnect(reason: str, *_details: Any) -> None:
+        inbox.disconnects.append(reason)
+        inbox.add("<disconnect>", [reason])
+
+    sock.on_any(on_any)
+    sock.on("ask", on_ask)
+    sock.on("disconnect", on_disconnect)
+    await client.connect(
+        url,
+        namespaces=[nsp],
+        auth={"name": name, "rooms": rooms or [], "data": data or {}, **(auth or {})},
+        wait_timeout=WAIT,
+    )
+    sid = sock.id
+    assert sid is not None
+    return client, inbox, sid
 
 
 class Ticker:
