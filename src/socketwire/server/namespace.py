@@ -270,6 +270,10 @@ class Namespace:
         """Send a ``message`` event."""
         self.emit("message", *args)
 
+    def write(self, *args: Any) -> None:
+        """Alias of [`send()`][send] (JS ``namespace.write``)."""
+        self.emit("message", *args)
+
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to every socket and collect the acknowledgements; see
         [`BroadcastOperator.emit_with_ack()`][BroadcastOperator.emit_with_ack]."""

@@ -653,6 +653,10 @@ class Server:
         """Send a ``message`` event to every socket of the main namespace."""
         self.sockets.send(*args)
 
+    def write(self, *args: Any) -> None:
+        """Alias of [`send()`][send] (JS ``io.write``)."""
+        self.sockets.send(*args)
+
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` to every socket of the main namespace and collect their acks."""
         return await self.sockets.emit_with_ack(event, *args)

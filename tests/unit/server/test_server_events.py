@@ -373,5 +373,9 @@ async def test_listeners_any_write_and_request() -> None:
     assert socket.listeners_any_outgoing() == []
     socket.write("hello", 1)
     assert (await sock.wait_event("message")).data == ["message", "hello", 1]
+    sio.write("to all")  # io.write and namespace.write, as JS
+    sio.of("/").write("to the namespace")
+    assert (await sock.wait_for(lambda p: p.data == ["message", "to all"])).type is PacketType.EVENT
+    assert (await sock.wait_for(lambda p: p.data == ["message", "to the namespace"])).data
     assert socket.request is socket.conn.request
     assert socket.request.query["EIO"] == "4"
