@@ -74,6 +74,8 @@ async def test_engine_socket_events(serve: Any, node: Any, kind: str, mode: str)
     await driver.command("emit", name="a", ev="chat", args=[1])
     socket.emit("news", "x")
     await driver.expect("ev", name="a", ev="news")
+    socket.conn.write('2["raw","written"]')  # JS socket.write: an Engine.IO message
+    await driver.expect("ev", name="a", ev="raw")
 
     def names() -> list[str]:
         return [name for name, _ in events]
@@ -108,6 +110,8 @@ async def test_engine_socket_events(serve: Any, node: Any, kind: str, mode: str)
         assert ("upgrade", ("websocket",)) in events
     else:
         assert "upgrade" not in names()
+    assert socks[0].upgraded is (mode == "upgrade")
+    assert not socks[0].upgrading
     assert events[-1] == ("close", ("transport close",))
     # listeners can be removed
     socks[0].off("packet")

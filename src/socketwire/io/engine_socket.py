@@ -206,6 +206,17 @@ class EngineSocket:
         return self._session.state.value
 
     @property
+    def upgrading(self) -> bool:
+        """True while a transport upgrade is under way (JS ``socket.upgrading``)."""
+        return self._session.upgrading
+
+    @property
+    def upgraded(self) -> bool:
+        """True once the session moved from polling to another transport (JS
+        ``socket.upgraded``)."""
+        return self._session.upgraded
+
+    @property
     def writable(self) -> bool:
         """True when a packet sent now leaves at once (JS ``transport.writable``).
 
@@ -281,6 +292,10 @@ class EngineSocket:
         else:
             self._session.send_encoded(message, compress=compress)
         self._process()
+
+    def write(self, data: str | bytes, *, compress: bool = True) -> None:
+        """Alias of [`send()`][send] (JS ``socket.write``)."""
+        self.send(data, compress=compress)
 
     def close(self) -> None:
         """Close the session (reason ``"forced close"``); queued packets are sent first."""
