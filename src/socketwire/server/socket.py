@@ -57,6 +57,7 @@ from socketwire.adapters.types import EncodedPacket, Handshake, Session
 from socketwire.errors import AckTimeoutError, DisconnectedError, PayloadError
 from socketwire.handlers import (
     LoopGuard,
+    TakesAck,
     ack_value,
     call_handler,
     fire,
@@ -69,7 +70,7 @@ from socketwire.server.recovery import RECOVERABLE_REASONS
 from socketwire.server.state import PendingAcks
 from socketwire.socketio import Packet, PacketType, v4
 from socketwire.socketio.packets import check_event_name
-from socketwire.typed.signature import prepare
+from socketwire.typed.signature import PreparedHandler, prepare
 
 if TYPE_CHECKING:
     from socketwire.io.http import HttpRequest
@@ -441,6 +442,12 @@ class Socket(_Emitting):
             if entry == handler or (isinstance(entry, _Once) and entry.original == handler):
                 del entries[i]
                 return
+
+    def listeners(self, event: str) -> list[Callable[..., Any]]:
+        """The handlers of ``event`` as they were registered (JS ``socket.listeners``), in
+        order; a copy."""
+        handlers = self._reserved if event in _RESERVED_HANDLERS else self._handlers
+        return [_registered(entry) for entry in handlers.get(event, ())]
 
     def _take_once(self, handlers: dict[str, list[Callable[..., Any]]], event: str) -> None:
         """``event`` is being dispatched: forget its ``once`` handlers (the caller holds a
@@ -871,6 +878,16 @@ class _Once:
 
     def __call__(self, *args: Any) -> Any:
         return self.call(*args)
+
+
+def _registered(entry: Callable[..., Any]) -> Callable[..., Any]:
+    """The application's handler behind what [`Socket.on()`][Socket.on] stored."""
+    if isinstance(entry, _Once):
+        return entry.original
+    if isinstance(entry, TakesAck | PreparedHandler):
+        fn: Callable[..., Any] = getattr(entry, "fn", entry)
+        return fn
+    return entry
 
 
 def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:

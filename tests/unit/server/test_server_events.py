@@ -316,6 +316,16 @@ async def test_once_handlers_run_for_the_next_event_only() -> None:
     assert ack.data == []  # the once handler is gone: plain returns None
     await both.wait(2)
     assert calls == [("once", 1), ("on", 1), ("on", 2)]
+
+    # listeners() gives the functions as registered (a once handler, a typed one)
+    def typed(value: int, ack: Ack) -> None:
+        pass
+
+    socket.on("ev", typed)
+    # (identity: a stored wrapper compares equal to its function)
+    assert [id(fn) for fn in socket.listeners("ev")] == [id(plain), id(both), id(typed)]
+    assert [id(fn) for fn in socket.listeners("other")] == [id(once_plain)]
+    socket.off("ev", typed)
     # off() finds a once handler by the function registered
     socket.off("other", once_plain)
     sock.emit("other", 3)
