@@ -15,6 +15,7 @@ await emitter.aclose()
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,11 +33,12 @@ from socketwire.adapters.wire.classic import (
     RemoteLeaveRequest,
     ServerSideEmitRequest,
 )
+from socketwire.adapters.wire.emitter import EmitterMessage
 from socketwire.adapters.wire.naming import DEFAULT_PREFIX, ClassicChannels
 from socketwire.socketio import Packet, PacketType
 from socketwire.socketio.packets import check_event_name
 
-__all__ = ["Emitter", "EmitterOperator"]
+__all__ = ["BaseEmitter", "Emitter", "EmitterOperator"]
 
 _CODEC = EmitterCodec()
 
@@ -59,7 +61,7 @@ class EmitterOperator:
     Immutable: ``to()``, ``except_()``, ``volatile``... return new operators.
     """
 
-    def __init__(self, emitter: Emitter, target: _Target = _Target()) -> None:
+    def __init__(self, emitter: BaseEmitter, target: _Target = _Target()) -> None:
         self._emitter = emitter
         self._target = target
 
@@ -91,32 +93,70 @@ class EmitterOperator:
 
         Raises:
             ValueError: ``event`` is reserved.
-            ClusterUnavailableError: Redis could not be reached; nothing was sent.
+            ClusterUnavailableError: the broker could not be reached; nothing was sent.
         """
         check_event_name(event)
         emitter = self._emitter
         packet = Packet(PacketType.EVENT, emitter.nsp, [event, *args])
-        opts = self._target.options(flags=True)
-        payload = _CODEC.encode(ClassicBroadcast(EMITTER_UID, packet, opts))
-        await _publish(emitter.redis, emitter.channels.broadcast_channel(opts.rooms), payload)
+        await emitter.publish_broadcast(packet, self._target.options(flags=True))
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets join ``room``."""
-        request = RemoteJoinRequest(None, self._target.options(flags=False), _rooms(room))
-        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
+        await self._emitter.publish_sockets_join(self._target.options(flags=False), _rooms(room))
 
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make the targeted sockets leave ``room``."""
-        request = RemoteLeaveRequest(None, self._target.options(flags=False), _rooms(room))
-        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
+        await self._emitter.publish_sockets_leave(self._target.options(flags=False), _rooms(room))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the targeted sockets (``close``: their whole connection)."""
-        request = RemoteDisconnectRequest(None, self._target.options(flags=False), close)
-        await _publish(self._emitter.redis, self._emitter.channels.request, _CODEC.encode(request))
+        await self._emitter.publish_disconnect_sockets(self._target.options(flags=False), close)
 
 
-class Emitter(EmitterOperator):
+class BaseEmitter(EmitterOperator, ABC):
+    """What every emitter does, whatever its broker: the operators above, on namespace
+    ``nsp``, and server-side emits. A broker's emitter says how each message is published
+    (the ``publish_*`` methods, called by the operators)."""
+
+    nsp: str
+
+    def __init__(self, nsp: str) -> None:
+        super().__init__(self)
+        self.nsp = nsp
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every server's namespace handlers (no acknowledgements).
+
+        Raises:
+            ValueError: ``event`` is reserved.
+            ClusterUnavailableError: the broker could not be reached; nothing was sent.
+        """
+        if event in RESERVED_NAMESPACE_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        await self.publish_server_side_emit([event, *args])
+
+    @abstractmethod
+    async def publish_broadcast(self, packet: Packet, opts: WireOptions) -> None:
+        """Publish a broadcast of ``packet`` to the sockets ``opts`` targets."""
+
+    @abstractmethod
+    async def publish_sockets_join(self, opts: WireOptions, rooms: tuple[str, ...]) -> None:
+        """Publish a request: the sockets ``opts`` targets join ``rooms``."""
+
+    @abstractmethod
+    async def publish_sockets_leave(self, opts: WireOptions, rooms: tuple[str, ...]) -> None:
+        """Publish a request: the sockets ``opts`` targets leave ``rooms``."""
+
+    @abstractmethod
+    async def publish_disconnect_sockets(self, opts: WireOptions, close: bool) -> None:
+        """Publish a request: the sockets ``opts`` targets disconnect."""
+
+    @abstractmethod
+    async def publish_server_side_emit(self, packet: list[Any]) -> None:
+        """Publish a server-side event (``[event, *args]``) without acknowledgements."""
+
+
+class Emitter(BaseEmitter):
     """Publishes into the cluster of the classic Redis adapter, in namespace ``nsp``.
 
     Args:
@@ -131,11 +171,10 @@ class Emitter(EmitterOperator):
     def __init__(
         self, redis: RedisClient | str, *, key: str = DEFAULT_PREFIX, nsp: str = "/"
     ) -> None:
-        super().__init__(self)
+        super().__init__(nsp)
         self._owns = isinstance(redis, str)
         self.redis: RedisClient = client_from_url(redis) if isinstance(redis, str) else redis
         self.key = key
-        self.nsp = nsp
         self.channels = ClassicChannels.of(nsp, key)
 
     def of(self, nsp: str) -> Emitter:
@@ -145,16 +184,29 @@ class Emitter(EmitterOperator):
         emitter = Emitter(self.redis, key=self.key, nsp=nsp)
         return emitter
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every server's namespace handlers (no acknowledgements).
+    async def publish_broadcast(self, packet: Packet, opts: WireOptions) -> None:
+        """Publish a classic broadcast on the rooms' channel."""
+        payload = _CODEC.encode(ClassicBroadcast(EMITTER_UID, packet, opts))
+        await _publish(self.redis, self.channels.broadcast_channel(opts.rooms), payload)
 
-        Raises:
-            ValueError: ``event`` is reserved.
-        """
-        if event in RESERVED_NAMESPACE_EVENTS:
-            raise ValueError(f'"{event}" is a reserved event name')
-        request = ServerSideEmitRequest(EMITTER_UID, [event, *args])
-        await _publish(self.redis, self.channels.request, _CODEC.encode(request))
+    async def publish_sockets_join(self, opts: WireOptions, rooms: tuple[str, ...]) -> None:
+        """Publish a classic join request."""
+        await self._request(RemoteJoinRequest(None, opts, rooms))
+
+    async def publish_sockets_leave(self, opts: WireOptions, rooms: tuple[str, ...]) -> None:
+        """Publish a classic leave request."""
+        await self._request(RemoteLeaveRequest(None, opts, rooms))
+
+    async def publish_disconnect_sockets(self, opts: WireOptions, close: bool) -> None:
+        """Publish a classic disconnect request."""
+        await self._request(RemoteDisconnectRequest(None, opts, close))
+
+    async def publish_server_side_emit(self, packet: list[Any]) -> None:
+        """Publish a classic server-side emit request."""
+        await self._request(ServerSideEmitRequest(EMITTER_UID, packet))
+
+    async def _request(self, message: EmitterMessage) -> None:
+        await _publish(self.redis, self.channels.request, _CODEC.encode(message))
 
     async def aclose(self) -> None:
         """Close the Redis client if the emitter created it."""

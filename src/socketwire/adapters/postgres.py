@@ -47,7 +47,7 @@ from socketwire.adapters.wire.postgres import (
 if TYPE_CHECKING:
     from socketwire.adapters.base import AdapterNamespace
 
-__all__ = ["PostgresAdapter", "PostgresClient", "PostgresStats", "create_adapter"]
+__all__ = ["PostgresAdapter", "PostgresClient", "PostgresStats", "create_adapter", "notify"]
 
 logger = logging.getLogger("socketwire.adapters.postgres")
 
@@ -151,6 +151,19 @@ class PostgresStats:
     missing: int = 0
     dropped: int = 0
     cleanups: int = 0
+
+
+async def notify(pool: Any, channel: str, what: Attachment | str, table_name: str) -> bool:
+    """Send one encoded message on ``channel`` through ``pool`` (an ``asyncpg.Pool``): a
+    notification, or a row of ``table_name`` and the notification pointing at it. Returns
+    True when it went through the table. Raises what asyncpg raises."""
+    if isinstance(what, str):
+        await pool.execute("SELECT pg_notify($1, $2)", channel, what)
+        return False
+    insert = f"INSERT INTO {table_name} (payload) VALUES ($1) RETURNING id"
+    row_id = await pool.fetchval(insert, what.row)
+    await pool.execute("SELECT pg_notify($1, $2)", channel, what.header(row_id))
+    return True
 
 
 @dataclass(eq=False)
@@ -479,14 +492,10 @@ class PostgresClient:
             self._outbox.popleft()
 
     async def _send_one(self, item: _Outgoing) -> None:
-        if isinstance(item.what, str):
-            await self.pool.execute("SELECT pg_notify($1, $2)", item.channel, item.what)
+        if await notify(self.pool, item.channel, item.what, self.table_name):
+            self.stats.attached += 1
+        else:
             self.stats.notified += 1
-            return
-        insert = f"INSERT INTO {self.table_name} (payload) VALUES ($1) RETURNING id"
-        row_id = await self.pool.fetchval(insert, item.what.row)
-        await self.pool.execute("SELECT pg_notify($1, $2)", item.channel, item.what.header(row_id))
-        self.stats.attached += 1
 
     def _give_up(self, item: _Outgoing, exc: BaseException) -> None:
         self.stats.dropped += 1
