@@ -25,7 +25,15 @@ from conftest import WAIT, NodeDriver, NodeFactory
 from integration.cluster_nodes import PyNode, adapter_factory, eventually, start_node
 from socketwire.adapters.base import AdapterFactory
 
-__all__ = ["Capture", "Cluster", "Mixed", "b64", "start_mixed", "wait_for_redis"]
+__all__ = [
+    "Capture",
+    "Cluster",
+    "Mixed",
+    "b64",
+    "emitter_moves_sockets",
+    "start_mixed",
+    "wait_for_redis",
+]
 
 T = TypeVar("T")
 
@@ -194,3 +202,20 @@ async def start_mixed(
 def b64(data: bytes) -> dict[str, str]:
     """Binary in the Node driver's JSON."""
     return {"$bin": base64.b64encode(data).decode()}
+
+
+async def emitter_moves_sockets(emitter: Any, py: PyNode, room: str, count: int) -> None:
+    """``emitter`` (any socketwire emitter) makes the ``count`` sockets of ``room``, on every
+    server, join room ``"er"``, then leave it; ``py`` sees both through fetch_sockets."""
+    await emitter.in_(room).sockets_join("er")
+
+    async def all_in_er() -> bool:
+        return len(await py.sio.in_("er").fetch_sockets()) == count
+
+    await eventually(all_in_er, "the emitter's sockets_join")
+    await emitter.in_("er").sockets_leave("er")
+
+    async def none_in_er() -> bool:
+        return not await py.sio.in_("er").fetch_sockets()
+
+    await eventually(none_in_er, "the emitter's sockets_leave")

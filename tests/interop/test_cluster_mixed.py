@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cluster_harness import Mixed, b64, start_mixed
+from cluster_harness import Mixed, b64, emitter_moves_sockets, start_mixed
 from redis.asyncio import Redis
 
 from conftest import NodeFactory
@@ -257,18 +257,7 @@ async def _emitters(mixed: Mixed, redis_server: RedisServer) -> None:  # noqa: F
         await emitter.server_side_emit("py-sse", "e")
         assert (await mixed.node.expect("server_sse", nsp="/"))["args"] == ["e"]
         await eventually(lambda: _value(("py-sse", ["e"]) in py.server_events), "emitter sse")
-        await emitter.in_("r").sockets_join("er")
-
-        async def both_in_er() -> bool:
-            return len(await py.sio.in_("er").fetch_sockets()) == 2
-
-        await eventually(both_in_er, "the emitter's sockets_join")
-        await emitter.in_("er").sockets_leave("er")
-
-        async def none_in_er() -> bool:
-            return not await py.sio.in_("er").fetch_sockets()
-
-        await eventually(none_in_er, "the emitter's sockets_leave")
+        await emitter_moves_sockets(emitter, py, "r", 2)
         # Node's @socket.io/redis-emitter into the socketwire server
         await mixed.node.command("emitter_emit", nsp="/", rooms=["r"], ev="from-node-emitter")
         assert await py.inboxes["p1"].get("from-node-emitter") == [[]]

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from cluster_harness import b64, start_mixed
+from cluster_harness import b64, emitter_moves_sockets, start_mixed
 
 from conftest import NodeFactory
 from integration.cluster_nodes import eventually
@@ -24,6 +24,7 @@ from integration.postgres_fixtures import (  # noqa: F401  (fixtures)
     postgres_server,
 )
 from socketwire.adapters.postgres import create_adapter
+from socketwire.adapters.postgres_emitter import PostgresEmitter
 from socketwire.adapters.wire.postgres import NOTIFY_LIMIT, Notification
 
 pytestmark = pytest.mark.interop
@@ -261,3 +262,60 @@ async def test_old_attachments_are_cleaned_up(
 
 async def _value(value: Any) -> Any:
     return value
+
+
+async def test_the_postgres_emitter_into_a_mixed_cluster(
+    postgres_db: str,  # noqa: F811
+    node: NodeFactory,
+    pg: Any,
+) -> None:
+    """socketwire's PostgresEmitter, a process with no server, into a socketwire server and a
+    Node server (@socket.io/postgres-adapter 0.5.0): small, big and binary broadcasts (the
+    last two through the attachment table), rooms and exceptions, server-side emits,
+    sockets_join/leave, disconnect_sockets, another namespace; the servers do not count it."""
+    emitter = PostgresEmitter(postgres_db)
+    async with start_mixed("postgres", postgres_db, node) as mixed:
+        py = mixed.py
+        pid = await py.client("p1", ["r"])
+        await mixed.node_client("n1", ["r"])
+        await mixed.node_client("n2", ["other"])
+        try:
+            rows = await _rows(pg)
+            big = "é" * 5000
+            await emitter.emit("small", 1)
+            await emitter.to("r").emit("big", big)
+            await emitter.to(["r", "other"]).except_("other").emit("bin", b"\x00\xff")
+            await emitter.compress(False).emit("marker")
+            for name in ("n1", "n2"):
+                assert await mixed.node_got(name, "small") == [1]
+                await mixed.node_got(name, "marker")
+            assert await mixed.node_got("n1", "big") == [big]
+            assert await mixed.node_got("n1", "bin") == [b64(b"\x00\xff")]
+            assert await py.inboxes["p1"].get("small") == [[1]]
+            assert await py.inboxes["p1"].get("big") == [[big]]
+            assert await py.inboxes["p1"].get("bin") == [[b"\x00\xff"]]
+            await py.inboxes["p1"].get("marker")
+            assert not mixed.node.seen("client_ev", name="n2", ev="big")
+            assert not mixed.node.seen("client_ev", name="n2", ev="bin")
+            assert await _rows(pg) == rows + 2  # the big and the binary one
+            # server-side emits reach both servers' handlers
+            await emitter.server_side_emit("py-sse", b"\x07")
+            assert (await mixed.node.expect("server_sse", nsp="/"))["args"] == [b64(b"\x07")]
+            await eventually(
+                lambda: _value(("py-sse", [b"\x07"]) in py.server_events), "the emitter's sse"
+            )
+            with pytest.raises(ValueError, match="reserved"):
+                await emitter.server_side_emit("connection")
+            # remote control
+            await emitter_moves_sockets(emitter, py, "r", 2)
+            # the emitter is no server: each server still counts two
+            assert await py.sio.of("/").adapter.server_count() == 2
+            # another namespace, on the same pool
+            await emitter.of("admin").emit("nowhere")
+            await emitter.in_(pid).disconnect_sockets()
+            await py.inboxes["p1"].get("<disconnect>")
+            await emitter.to("other").disconnect_sockets(close=True)
+            await mixed.node.expect("client_disconnect", name="n2")
+            assert not py.inboxes["p1"].of("nowhere")
+        finally:
+            await emitter.aclose()
