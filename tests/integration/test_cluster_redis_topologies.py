@@ -5,6 +5,7 @@ promotes the replica)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from redis.asyncio import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-from conftest import wait_until
+from conftest import http_request, start_native, wait_until
 from integration.cluster_nodes import (
     PyNode,
     Ticker,
@@ -31,6 +32,7 @@ from integration.redis_topologies import (
     SentinelSetup,
     command,
 )
+from socketwire import Server
 from socketwire.adapters.emitter import Emitter
 from socketwire.adapters.redis_link import LinkState, client_from_url
 
@@ -172,6 +174,36 @@ async def test_the_emitter_on_a_cluster_client(redis_cluster: RedisClusterSetup)
         await cluster.aclose()
         await a.close()
         await b.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_requests_are_forwarded_to_the_owner_across_the_cluster(
+    kind: str, redis_cluster: RedisClusterSetup
+) -> None:
+    """No sticky sessions over a Redis Cluster: a session opened on one server is served
+    through the other (its requests forwarded to the owner on the cluster's channels)."""
+    url = "redis+cluster://" + redis_cluster.url.removeprefix("redis://")
+    servers = [Server(adapter=adapter_factory(kind, url)) for _ in range(2)]
+    stops = []
+    try:
+        ports = []
+        for sio in servers:
+            await sio.start()
+            port, stop = await start_native(sio)
+            ports.append(port)
+            stops.append(stop)
+        target = "/socket.io/?EIO=4&transport=polling"
+        opened = await http_request(ports[0], "GET", target)
+        sid = json.loads(opened.body[1:])["sid"]
+        with_sid = f"{target}&sid={sid}"
+        assert (await http_request(ports[1], "POST", with_sid, body="40")).status == 200
+        connected = await http_request(ports[1], "GET", with_sid)
+        assert connected.body.startswith(b'40{"sid":'), connected.body
+    finally:
+        for stop in stops:
+            await stop()
+        for sio in servers:
+            await sio.close()
 
 
 # -- Sentinel ------------------------------------------------------------------------------
