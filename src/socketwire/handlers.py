@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import FunctionType
@@ -16,6 +17,7 @@ from typing import Any, Final
 from socketwire.errors import AckAlreadySentError, PayloadError
 
 __all__ = [
+    "EAGER_TASKS",
     "Ack",
     "LoopGuard",
     "TakesAck",
@@ -26,6 +28,7 @@ __all__ = [
     "is_async",
     "run_event_handlers",
     "spawn",
+    "start_task",
 ]
 
 logger = logging.getLogger("socketwire.server")
@@ -39,6 +42,37 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     _background.add(task)
     task.add_done_callback(_done)
     return task
+
+
+#: True where [`start_task()`][start_task] runs a task's first step at once (Python 3.12+).
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+if sys.version_info >= (3, 12):
+
+    def start_task(
+        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` in a new task on ``loop`` (running, and this thread's), its first
+        step at once: an eager task (Python 3.12+).
+
+        The coroutine runs as in any task (``asyncio.current_task()`` is its task,
+        ``asyncio.timeout()`` works, it has its own copy of the context), but up to its first
+        suspension it runs inside this call, without a round trip through the loop's ready
+        queue; a coroutine that never suspends is done when this returns. A task factory
+        the application installed on the loop is used instead, as ``loop.create_task``.
+        """
+        if loop.get_task_factory() is None:
+            return asyncio.Task(coro, loop=loop, eager_start=True)
+        return loop.create_task(coro)
+
+else:
+
+    def start_task(
+        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` in a new task on ``loop`` (``loop.create_task``: Python 3.11 has no
+        eager tasks, the first step waits for the loop's next iteration)."""
+        return loop.create_task(coro)
 
 
 def _done(task: asyncio.Task[Any]) -> None:

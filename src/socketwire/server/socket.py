@@ -63,6 +63,7 @@ from socketwire.handlers import (
     fire,
     run_event_handlers,
     spawn,
+    start_task,
 )
 from socketwire.server.handshake import build_handshake
 from socketwire.server.operators import BroadcastOperator
@@ -285,6 +286,10 @@ class Socket(_Emitting):
         self._middlewares: list[Callable[..., Any]] = []
         #: what runs in order: an EVENT packet, or another job (connection handlers...)
         self._jobs: deque[Packet | Callable[[], Awaitable[None]]] = deque()
+        #: _run_jobs is running (set before its task starts: an eager one may be done before
+        #: start_task returns)
+        self._running = False
+        #: its task while it waits (the loop keeps only weak references to tasks)
         self._runner: asyncio.Task[None] | None = None
         self._max_pending = self.server.max_pending_events
         #: max_pending_events reached: the connection does not read until half are handled
@@ -647,8 +652,13 @@ class Socket(_Emitting):
                 # The packet itself is the job (no closure per event); see _run_jobs.
                 jobs = self._jobs
                 jobs.append(packet)
-                if self._runner is None:
-                    self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
+                if not self._running:
+                    # On Python 3.12+ an eager task: a handler that answers at once has run,
+                    # and sent its acknowledgement, when this returns (handlers.start_task).
+                    self._running = True
+                    task = start_task(self._run_jobs(), asyncio.get_running_loop())
+                    if self._running:
+                        self._runner = task
                 if len(jobs) >= self._max_pending and not self._full:
                     self._fill()
         elif kind is _ACK:
@@ -773,8 +783,11 @@ class Socket(_Emitting):
             counters.handler_errors += 1
 
     def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
+        # Connection, disconnect and error handlers start on the loop's next iteration, after
+        # the bookkeeping of whoever queued them (only events start eagerly).
         self._jobs.append(job)
-        if self._runner is None:
+        if not self._running:
+            self._running = True
             self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
 
     async def _run_jobs(self) -> None:
@@ -793,12 +806,13 @@ class Socket(_Emitting):
                 except Exception:
                     self._failed("handler on %s failed", self)
         finally:
+            self._running = False
             self._runner = None
 
     def _spawn_event(self, packet: Packet) -> None:
         # concurrent_events: a task per event, bounded per socket and per server
         data = packet.data
-        task = asyncio.get_running_loop().create_task(self._dispatch(data[0], data[1:], packet.id))
+        task = start_task(self._dispatch(data[0], data[1:], packet.id), asyncio.get_running_loop())
         tasks = self._tasks
         done = self._on_event_done
         if tasks is None or done is None:

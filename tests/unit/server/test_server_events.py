@@ -389,3 +389,48 @@ async def test_listeners_any_write_and_request() -> None:
     assert (await sock.wait_for(lambda p: p.data == ["message", "to the namespace"])).data
     assert socket.request is socket.conn.request
     assert socket.request.query["EIO"] == "4"
+
+
+@pytest.mark.parametrize("concurrent", [False, True])
+async def test_handler_that_answers_at_once_runs_in_its_own_task(concurrent: bool) -> None:
+    """On Python 3.12+ an event's handler starts eagerly: a handler that does not suspend has
+    answered when the packet's delivery returns; it still runs in a task of its own, with its
+    own context (the eager start changes when it runs, not what it runs in)."""
+    import contextvars
+
+    from socketwire.handlers import EAGER_TASKS
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    sio = Server(concurrent_events=concurrent)
+    seen: list[tuple[bool, bool, str]] = []
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("echo")
+        async def echo(value: str) -> str:
+            task = asyncio.current_task()
+            seen.append((task is not None, task is not outer, var.get()))
+            var.set(value)  # must not leak out of the handler's task
+            async with asyncio.timeout(1):  # needs a current task
+                await asyncio.sleep(0) if value == "b" else None  # b suspends once
+            return value
+
+    outer = asyncio.current_task()
+    var.set("outer")
+    sock, _ = await connect(sio)
+    # the first events wait for the connection handler: let it run
+    sock.emit("echo", "warm", ack=1)
+    await sock.wait_for(lambda p: p.type == PacketType.ACK and p.id == 1)
+    before = len([p for p in sock.packets if p.type == PacketType.ACK])
+    sock.emit("echo", "a", ack=2)
+    answered_at_once = len([p for p in sock.packets if p.type == PacketType.ACK]) > before
+    assert answered_at_once is EAGER_TASKS
+    sock.emit("echo", "b", ack=3)
+    ack = await sock.wait_for(lambda p: p.type == PacketType.ACK and p.id == 3)
+    assert ack.data == ["b"]
+    assert var.get() == "outer"
+    # every call in a task that is not the test's, with the test's context's value; on
+    # Python 3.11 two events queued together share the socket's one runner task (and so a
+    # context), as they did before eager tasks
+    shared = not EAGER_TASKS and not concurrent
+    assert seen[-2:] == [(True, True, "outer"), (True, True, "a" if shared else "outer")]
