@@ -186,7 +186,7 @@ class _Claim:
 
     __slots__ = ("answer", "lock", "sent")
 
-    def __init__(self, answer: Callable[[list[Any]], None] | None) -> None:
+    def __init__(self, answer: Callable[[list[Any]], object] | None) -> None:
         self.answer = answer
         self.sent = False
         self.lock = threading.Lock()
@@ -224,7 +224,7 @@ class Ack:
 
     __slots__ = ("_claim", "_convert")
 
-    def __init__(self, answer: Callable[[list[Any]], None] | None) -> None:
+    def __init__(self, answer: Callable[[list[Any]], object] | None) -> None:
         """Made by the dispatcher: ``answer(args)`` sends the ACK packet (from any thread);
         None when the peer did not ask for one."""
         self._claim = _Claim(answer)
@@ -327,7 +327,7 @@ Rejected = Callable[[PayloadError, bool], Awaitable[None]]
 async def run_event_handlers(
     handlers: Sequence[Callable[..., Any]],
     args: Sequence[Any],
-    answer: Callable[[list[Any]], None] | None,
+    answer: Callable[[list[Any]], object] | None,
     failed: Callable[[], None],
     rejected: Rejected,
     fit: Callable[[int, Sequence[Any]], Sequence[Any]] | None = None,
@@ -357,6 +357,22 @@ async def run_event_handlers(
         fit: ``fit(index, args)``: the arguments the handler at ``index`` gets (the
             client's JavaScript arity rule); all of them when None.
     """
+    if fit is None and len(handlers) == 1:
+        # The common case, one plain handler answering with its return value: the loop
+        # below without its bookkeeping (the handler's, the arity's, the handle's).
+        handler = handlers[0]
+        if not isinstance(handler, TakesAck) and is_async(handler):
+            try:
+                value = await handler(*args)
+            except PayloadError as exc:
+                await _refused(exc, answer, None, failed, rejected)
+                return
+            except Exception:
+                failed()
+                return
+            if answer is not None:
+                answer(ack_args(value))
+            return
     ack: Ack | None = None
     first: Any = None
     for index, handler in enumerate(handlers):
@@ -372,12 +388,7 @@ async def run_event_handlers(
             else:
                 result = await call_handler(handler, *values)
         except PayloadError as exc:
-            if not exc.rejected:
-                failed()
-                return
-            if answer is not None:
-                (answer if ack is None else ack.settle)([exc.to_ack()])
-            await rejected(exc, answer is not None)
+            await _refused(exc, answer, ack, failed, rejected)
             return
         except Exception:
             failed()
@@ -390,3 +401,20 @@ async def run_event_handlers(
         answer(ack_args(first))
     else:
         ack.settle(ack_args(first))
+
+
+async def _refused(
+    exc: PayloadError,
+    answer: Callable[[list[Any]], object] | None,
+    ack: Ack | None,
+    failed: Callable[[], None],
+    rejected: Rejected,
+) -> None:
+    # A handler raised a PayloadError: a typed handler's refusal (answered with the error
+    # acknowledgement, then reported), or any other (a failure, as any exception).
+    if not exc.rejected:
+        failed()
+        return
+    if answer is not None:
+        (answer if ack is None else ack.settle)([exc.to_ack()])
+    await rejected(exc, answer is not None)

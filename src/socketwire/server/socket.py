@@ -741,14 +741,11 @@ class Socket(_Emitting):
         await run_event_handlers(
             current,
             args,
-            None if ack_id is None else functools.partial(self._answer, ack_id),
+            # from the dispatcher, or from an Ack handle in any task or thread, at any time
+            None if ack_id is None else functools.partial(self._guard.call, self._send_ack, ack_id),
             lambda: self._failed("handler of %r on %s failed", event, self),
             self._reject,
         )
-
-    def _answer(self, ack_id: int, args: list[Any]) -> None:
-        # From the dispatcher, or from an Ack handle in any task or thread, at any time.
-        self._guard.call(self._send_ack, ack_id, args)
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
