@@ -58,6 +58,9 @@ from typing import Any
 __all__ = ["main"]
 
 BENCH = Path(__file__).resolve().parent.parent
+#: Rounds run before the in-process measurement, whatever ``--ops`` is: ``--callgrind``
+#: takes the difference of two runs as the cost of the difference of their ``--ops``.
+_WARM_ROUNDS = 50
 LOADGEN = BENCH / "loadgen.js"
 SERVER = BENCH / "servers" / "socketwire_native.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -354,7 +357,7 @@ async def _inproc(args: argparse.Namespace) -> dict[str, Any]:
 
         rounds = max(1, args.ops // args.clients)
         per_round = args.clients
-    for r in range(min(rounds, 50)):  # warm-up
+    for r in range(_WARM_ROUNDS):  # the same in every run: --callgrind subtracts two runs
         await one_round(r)
     cpu0 = time.process_time()
     for r in range(rounds):
@@ -442,7 +445,7 @@ async def _inproc_polling(args: argparse.Namespace) -> dict[str, Any]:
         await acked.wait()
 
     rounds = max(1, args.ops // args.clients)
-    for r in range(min(rounds, 50)):  # warm-up
+    for r in range(_WARM_ROUNDS):  # the same in every run: --callgrind subtracts two runs
         await one_round(r)
     cpu0 = time.process_time()
     for r in range(rounds):
