@@ -109,7 +109,7 @@ client-dist: $(STAMPS)/client-dist
 npm: $(STAMPS)/npm
 assets: $(STAMPS)/assets  ## copy the browser client bundle from npm into the package
 
-system-deps:  ## the Debian packages the tests need (node, redis-server, postgresql, chromium, nginx)
+system-deps:  ## the Debian packages the tests need (node, redis-server, postgresql, rabbitmq-server, chromium, nginx)
 	bash scripts/system-deps.sh
 
 # -- checks ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """A python-socketio 5.x server node for the mixed-cluster tests, run in a subprocess:
-``AsyncServer`` with ``AsyncRedisManager`` on uvicorn, driven over stdin/stdout.
+``AsyncServer`` with ``AsyncRedisManager`` (or ``AsyncAioPikaManager``) on uvicorn, driven
+over stdin/stdout.
 
-Usage: ``python pysio_node.py '<json args>'`` with ``{"redis": url, "channel": name}``.
+Usage: ``python pysio_node.py '<json args>'`` with ``{"redis": url, "channel": name}``, or
+``{"amqp": url, "channel": name}`` for RabbitMQ.
 
 Output, one JSON object per line: ``{"event": "listening", "port": n}``, then
 ``{"event": "connect", "sid", "name"}`` (a client connected; it joined the rooms of its auth
@@ -37,7 +39,11 @@ def out(**fields: Any) -> None:
 
 
 async def main(args: dict[str, Any]) -> None:
-    manager = socketio.AsyncRedisManager(args["redis"], channel=args.get("channel", "socketio"))
+    channel = args.get("channel", "socketio")
+    if "amqp" in args:
+        manager = socketio.AsyncAioPikaManager(args["amqp"], channel=channel)
+    else:
+        manager = socketio.AsyncRedisManager(args["redis"], channel=channel)
     sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager, logger=False)
     names: dict[str, str] = {}
 

@@ -1,7 +1,8 @@
 """A socketwire server in a python-socketio 5.x cluster: a real python-socketio server
-(``AsyncServer`` + ``AsyncRedisManager`` on uvicorn, in a subprocess) and a socketwire server
-with ``socketwire.adapters.python_socketio`` on one redis-server, clients on each, every
-operation both ways; pickled messages refused, never unpickled."""
+(``AsyncServer`` on uvicorn, in a subprocess) and a socketwire server with
+``socketwire.adapters.python_socketio``, clients on each, every operation both ways; pickled
+messages refused, never unpickled. Each test runs on both brokers: one redis-server
+(``AsyncRedisManager``) and one RabbitMQ node (``AsyncAioPikaManager``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import pickle
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,11 @@ from integration.cluster_nodes import (
     eventually,
     start_node,
 )
+from integration.rabbitmq_server import (
+    RabbitServer,
+    rabbitmq_server,  # noqa: F401  (fixture)
+)
 from integration.redis_fixtures import redis_server  # noqa: F401  (fixture)
-from integration.redis_server import RedisServer
 from socketwire import AckTimeoutError, AsyncClient
 from socketwire.adapters.python_socketio import FormatLimitError, create_adapter
 
@@ -51,11 +56,11 @@ class PysioNode:
         self.ids: dict[str, str] = {}
 
     @classmethod
-    async def start(cls, redis_url: str) -> PysioNode:
+    async def start(cls, broker: Broker) -> PysioNode:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             str(NODE_SCRIPT),
-            json.dumps({"redis": redis_url}),
+            json.dumps({broker.kind: broker.url}),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -90,17 +95,77 @@ class PysioNode:
 Mixed = tuple[PyNode, PysioNode]
 
 
+@dataclass(frozen=True)
+class Broker:
+    """Where the cluster meets: ``kind`` is ``redis`` or ``amqp``."""
+
+    kind: str
+    url: str
+
+    async def publish_raw(self, *payloads: bytes) -> None:
+        """Publish ``payloads`` as they are on python-socketio's default channel (a Redis
+        channel, or a fanout exchange), as a foreign server would."""
+        if self.kind == "redis":
+            redis = Redis.from_url(self.url)
+            try:
+                for payload in payloads:
+                    await redis.publish("socketio", payload)
+            finally:
+                await redis.aclose()
+            return
+        import aio_pika
+
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange("socketio", aio_pika.ExchangeType.FANOUT)
+            for payload in payloads:
+                await exchange.publish(aio_pika.Message(payload), routing_key="*")
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker(request: pytest.FixtureRequest) -> Broker:
+    """A redis-server of the test's own, or the session's RabbitMQ node."""
+    if request.param == "redis":
+        return Broker("redis", request.getfixturevalue("redis_server").url)
+    return Broker("amqp", request.getfixturevalue("rabbitmq_server").url)
+
+
 @pytest.fixture
-async def mixed(redis_server: RedisServer) -> AsyncIterator[Mixed]:  # noqa: F811
-    """A socketwire server and a python-socketio server, each counted by the other."""
-    py = await start_node(create_adapter(redis_server.url))
-    ps = await PysioNode.start(redis_server.url)
+async def mixed(broker: Broker) -> AsyncIterator[Mixed]:
+    """A socketwire server and a python-socketio server, each hearing the other."""
+    async with mixed_cluster(broker) as nodes:
+        yield nodes
+
+
+@contextlib.asynccontextmanager
+async def mixed_cluster(broker: Broker) -> AsyncIterator[Mixed]:
+    """A socketwire server and a python-socketio server on ``broker``, each hearing the
+    other."""
+    py = await start_node(create_adapter(broker.url))
+    ps = await PysioNode.start(broker)
     try:
+        if broker.kind == "redis":
 
-        async def counted() -> bool:
-            return bool(await py.adapter().server_count() == 2)
+            async def counted() -> bool:
+                return bool(await py.adapter().server_count() == 2)
 
-        await eventually(counted, "both servers on the channel")
+            await eventually(counted, "both servers on the channel")
+        else:
+            # AMQP cannot count the queues an exchange feeds: this server alone.
+            assert await py.adapter().server_count() == 1
+            # python-socketio binds its queue in the background: wait until it hears us.
+            client, inbox, _sid = await connect_client(f"http://127.0.0.1:{ps.port}", "probe")
+
+            async def heard() -> bool:
+                if not inbox.of("probe"):
+                    py.sio.emit("probe")  # again: the ones before found no queue
+                return bool(inbox.of("probe"))
+
+            try:
+                await eventually(heard, "python-socketio's queue on the exchange")
+            finally:
+                await client.disconnect()
         yield py, ps
     finally:
         await ps.close()
@@ -280,29 +345,67 @@ class _Exploit:
         return (_record, ("unpickled!",))
 
 
-async def test_pickled_and_malformed_messages_are_refused(
-    mixed: Mixed,
-    redis_server: RedisServer,  # noqa: F811
-) -> None:
+async def test_pickled_and_malformed_messages_are_refused(mixed: Mixed, broker: Broker) -> None:
     py, ps = mixed
     await py.client("w1")
-    redis = Redis.from_url(redis_server.url)
-    try:
-        # what python-socketio before 5.14 published, with a payload that acts if unpickled
-        message = {"method": "emit", "event": "x", "data": [_Exploit()], "host_id": "old"}
-        await redis.publish("socketio", pickle.dumps(message))
-        await redis.publish("socketio", b"{not json")
-        await redis.publish("socketio", json.dumps({"method": "emit", "host_id": "h"}))
-        stats = py.adapter().stats
+    # what python-socketio before 5.14 published, with a payload that acts if unpickled
+    message = {"method": "emit", "event": "x", "data": [_Exploit()], "host_id": "old"}
+    await broker.publish_raw(
+        pickle.dumps(message),
+        b"{not json",
+        json.dumps({"method": "emit", "host_id": "h"}).encode(),
+    )
+    stats = py.adapter().stats
 
-        async def counted() -> bool:
-            return stats.refused_pickled == 1 and stats.malformed == 2
+    async def counted() -> bool:
+        return stats.refused_pickled == 1 and stats.malformed == 2
 
-        await eventually(counted, "the refusals")
-    finally:
-        await redis.aclose()
+    await eventually(counted, "the refusals")
     assert _unpickled == []
     # the cluster goes on
     await ps.command("emit", ev="still", args=[])
     await py.inboxes["w1"].get("still")
     assert not py.inboxes["w1"].of("x")
+
+
+async def _within(seconds: float, check: Any, what: str) -> None:
+    """Poll ``check()`` until true, failing after ``seconds`` (a bound longer than WAIT,
+    for python-socketio's own reconnection delays)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {seconds} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+#: python-socketio's publisher reconnects after aio-pika's 5 s interval, its reader after 1 s.
+PYSIO_RECONNECT = 30.0
+
+
+async def test_amqp_link_reconnects(rabbitmq_server: RabbitServer) -> None:  # noqa: F811
+    """The broker closes every connection: socketwire's link reconnects with a fresh queue,
+    and the cluster works both ways again."""
+    async with mixed_cluster(Broker("amqp", rabbitmq_server.url)) as (py, ps):
+        await py.client("w1")
+        await ps.client("p1")
+        link = py.adapter().link
+        await asyncio.to_thread(rabbitmq_server.close_connections)
+
+        async def reconnected() -> bool:
+            return link.stats.disconnects >= 1 and link.stats.reconnects >= 1
+
+        await _within(PYSIO_RECONNECT, reconnected, "socketwire's link to reconnect")
+
+        async def sw_to_ps() -> bool:
+            if not ps.inboxes["p1"].of("again-sw"):
+                py.sio.emit("again-sw")
+            return bool(ps.inboxes["p1"].of("again-sw"))
+
+        async def ps_to_sw() -> bool:
+            if not py.inboxes["w1"].of("again-ps"):
+                await ps.command("emit", ev="again-ps", args=[])
+            return bool(py.inboxes["w1"].of("again-ps"))
+
+        await _within(PYSIO_RECONNECT, sw_to_ps, "a broadcast from socketwire after it")
+        await _within(PYSIO_RECONNECT, ps_to_sw, "a broadcast from python-socketio after it")
+        assert py.adapter().stats.refused_pickled == 0

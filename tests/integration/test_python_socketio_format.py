@@ -1,6 +1,7 @@
-"""python-socketio's Redis manager format, against python-socketio 5.x itself: what its
-``AsyncPubSubManager`` (the installed package's, with ``_publish`` captured) publishes is
-what socketwire's codec encodes, byte for byte, and decodes to the same message."""
+"""python-socketio's pub/sub managers' format (Redis, AMQP), against python-socketio 5.x
+itself: what its ``AsyncPubSubManager`` (the installed package's, with ``_publish``
+captured) publishes is what socketwire's codec encodes, byte for byte, and decodes to the
+same message."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def manager() -> Capture:
 
 
 def published(manager: Capture) -> bytes:
-    """What python-socketio's AsyncRedisManager publishes: ``self.json.dumps(data)``."""
+    """What python-socketio's AsyncRedisManager publishes, ``self.json.dumps(data)``, and
+    AsyncAioPikaManager's message body, ``self.json.dumps(data).encode()``."""
     (data,) = manager.sent
     manager.sent.clear()
     return json.dumps(data).encode()

@@ -1,18 +1,30 @@
-"""Join a python-socketio 5.x cluster: its Redis manager's format, for a migration one node
-at a time.
+"""Join a python-socketio 5.x cluster, over Redis or AMQP (RabbitMQ): its pub/sub managers'
+format, for a migration one node at a time.
 
 ```python
 from socketwire.adapters.python_socketio import create_adapter
 
 sio = socketwire.Server(adapter=create_adapter("redis://127.0.0.1:6379/0"))
+# or, beside python-socketio servers on AsyncAioPikaManager:
+sio = socketwire.Server(adapter=create_adapter("amqp://guest:guest@127.0.0.1:5672//"))
 ```
 
-A socketwire server with this adapter shares a Redis channel (``socketio``, python-socketio's
-default, or ``channel=``) with python-socketio servers running ``AsyncRedisManager`` (or
-``RedisManager``) on the same Redis, and speaks their JSON messages
-([`socketwire.adapters.wire.pysocketio`][socketwire.adapters.wire.pysocketio]). A pickled
-message (python-socketio before 5.14) is refused, counted in ``stats.refused_pickled`` and
-logged, never unpickled.
+A socketwire server with this adapter joins python-socketio servers through their broker and
+speaks their JSON messages
+([`socketwire.adapters.wire.pysocketio`][socketwire.adapters.wire.pysocketio]), the same over
+every broker:
+
+- Redis: python-socketio's ``AsyncRedisManager`` (or ``RedisManager``): a Redis channel
+  (``socketio``, python-socketio's default, or ``channel=``), through the shared
+  [`RedisLink`][socketwire.adapters.redis_link.RedisLink];
+- AMQP (an ``amqp://`` or ``amqps://`` URL; the ``amqp`` extra, aio-pika):
+  python-socketio's ``AsyncAioPikaManager`` (RabbitMQ): a fanout exchange named after the
+  channel, through an
+  [`AmqpLink`][socketwire.adapters.amqp_link.AmqpLink]. AMQP cannot say how many queues an
+  exchange feeds: ``server_count()`` is 1 there (this server).
+
+A pickled message (python-socketio before 5.14) is refused, counted in
+``stats.refused_pickled`` and logged, never unpickled.
 
 What crosses the mixed cluster, both ways:
 
@@ -25,7 +37,7 @@ What crosses the mixed cluster, both ways:
   (socketwire: ``sio.in_(sid).sockets_join(room)``, ``sockets_leave``,
   ``disconnect_sockets()``), and ``close_room`` (socketwire:
   ``sio.in_(room).sockets_leave(room)``);
-- the server count (the channel's subscribers).
+- the server count (the channel's subscribers; over Redis only).
 
 What the format cannot carry, and what this adapter does instead (the Node-format adapters
 do all of it: switch to one once every python-socketio server is replaced):
@@ -45,9 +57,10 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
 
 from socketwire.adapters.base import (
     AckCallback,
@@ -59,8 +72,8 @@ from socketwire.adapters.base import (
     ServerSideAck,
     SocketDetails,
 )
+from socketwire.adapters.link_common import PresenceKind
 from socketwire.adapters.memory import MemoryAdapter
-from socketwire.adapters.redis_link import PresenceKind, RedisClient, RedisLink, link_for
 from socketwire.adapters.wire import WireError
 from socketwire.adapters.wire.pysocketio import (
     DEFAULT_CHANNEL,
@@ -76,6 +89,11 @@ from socketwire.adapters.wire.pysocketio import (
 )
 from socketwire.handlers import spawn
 from socketwire.socketio import Packet, PacketType
+
+if TYPE_CHECKING:
+    # Imported when used: a Redis-only server needs no aio-pika, an AMQP-only one no redis.
+    from socketwire.adapters.amqp_link import AmqpLink
+    from socketwire.adapters.redis_link import RedisClient, RedisLink
 
 __all__ = ["FormatLimitError", "MixedStats", "PythonSocketioAdapter", "create_adapter"]
 
@@ -101,7 +119,7 @@ class MixedStats:
         received: Messages from other servers, decoded.
         refused_pickled: Pickled messages refused (never unpickled).
         malformed: Messages that were not python-socketio's JSON.
-        published: Messages handed to the Redis link.
+        published: Messages handed to the broker's link.
     """
 
     received: int = 0
@@ -110,12 +128,81 @@ class MixedStats:
     published: int = 0
 
 
-class _Hub:
-    """One server's subscription to the channel, shared by its namespaces' adapters."""
+#: ``(channel, data)`` of one message from the broker.
+_Handler = Callable[[str, bytes], None]
+
+
+class _Transport(Protocol):
+    """The broker under the adapter: how its messages leave and arrive (Redis, AMQP)."""
+
+    @property
+    def link(self) -> RedisLink | AmqpLink:
+        """The shared connection (one object for every namespace of a server)."""
+
+    async def start(self, handler: _Handler) -> None:
+        """Subscribe: every message from now on goes to ``handler``."""
+
+    async def stop(self) -> None:
+        """Unsubscribe and let the connection go."""
+
+    def send(self, what: str, payload: bytes, *, volatile: bool) -> None:
+        """Queue ``payload`` for every server (raises ``ClusterUnavailableError``)."""
+
+    async def count(self) -> int | None:
+        """The servers listening, or None when the broker cannot tell."""
+
+
+class _RedisTransport:
+    """python-socketio's ``AsyncRedisManager``: PUBLISH and SUBSCRIBE on one channel."""
 
     def __init__(self, link: RedisLink, channel: str) -> None:
         self.link = link
         self.channel = channel
+
+    async def start(self, handler: _Handler) -> None:
+        self.link.acquire()
+        self.link.watch_presence(PresenceKind.NUMSUB, self.channel)
+        await self.link.subscribe([self.channel], handler)
+
+    async def stop(self) -> None:
+        self.link.forget_presence(PresenceKind.NUMSUB, self.channel)
+        await self.link.unsubscribe([self.channel])
+        await self.link.release()
+
+    def send(self, what: str, payload: bytes, *, volatile: bool) -> None:
+        channel = self.channel
+        self.link.send(
+            f"{what} on {channel}", lambda redis: redis.publish(channel, payload), volatile=volatile
+        )
+
+    async def count(self) -> int | None:
+        return await self.link.count(PresenceKind.NUMSUB, self.channel)
+
+
+class _AmqpTransport:
+    """python-socketio's ``AsyncAioPikaManager``: a fanout exchange, a queue per server."""
+
+    def __init__(self, link: AmqpLink) -> None:
+        self.link = link
+
+    async def start(self, handler: _Handler) -> None:
+        await self.link.start(handler)
+
+    async def stop(self) -> None:
+        await self.link.close()
+
+    def send(self, what: str, payload: bytes, *, volatile: bool) -> None:
+        self.link.send(f"{what} on exchange {self.link.exchange}", payload, volatile=volatile)
+
+    async def count(self) -> int | None:
+        return None  # AMQP cannot say how many queues an exchange feeds
+
+
+class _Hub:
+    """One server's subscription to the broker, shared by its namespaces' adapters."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self.transport = transport
         #: This server's id in the cluster, as python-socketio's (a uuid4 in hex).
         self.host_id = uuid.uuid4().hex
         self.stats = MixedStats()
@@ -130,9 +217,7 @@ class _Hub:
         await asyncio.shield(self._ready)
 
     async def _subscribe(self) -> None:
-        self.link.acquire()
-        self.link.watch_presence(PresenceKind.NUMSUB, self.channel)
-        await self.link.subscribe([self.channel], self._on_raw)
+        await self.transport.start(self._on_raw)
 
     async def leave(self, adapter: PythonSocketioAdapter) -> None:
         if self.adapters.get(adapter.nsp.name) is adapter:
@@ -140,19 +225,12 @@ class _Hub:
         if self.adapters or self._ready is None:
             return
         self._ready = None
-        self.link.forget_presence(PresenceKind.NUMSUB, self.channel)
-        await self.link.unsubscribe([self.channel])
-        await self.link.release()
+        await self.transport.stop()
 
     def publish(self, message: PsMessage, *, volatile: bool = False) -> None:
         payload = _CODEC.encode(message)
-        channel = self.channel
         self.stats.published += 1
-        self.link.send(
-            f"{type(message).__name__} on {channel}",
-            lambda redis: redis.publish(channel, payload),
-            volatile=volatile,
-        )
+        self.transport.send(type(message).__name__, payload, volatile=volatile)
 
     def warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -194,7 +272,7 @@ class _Hub:
 
 
 def create_adapter(
-    redis: RedisClient | str,
+    broker: RedisClient | str,
     *,
     channel: str = DEFAULT_CHANNEL,
     publish_timeout: float = 5.0,
@@ -203,17 +281,29 @@ def create_adapter(
     """The adapter for ``Server(adapter=...)`` that joins a python-socketio cluster.
 
     Args:
-        redis: A redis-py asyncio client (one server, a Sentinel-managed master or a
-            Redis Cluster) or a URL (see
+        broker: Redis: a redis-py asyncio client (one server, a Sentinel-managed master or
+            a Redis Cluster) or a URL (see
             [`client_from_url()`][socketwire.adapters.redis_link.client_from_url]; the
-            ``redis+sentinel://`` form is python-socketio's).
+            ``redis+sentinel://`` form is python-socketio's). AMQP: an ``amqp://`` or
+            ``amqps://`` URL, as python-socketio's ``AsyncAioPikaManager`` takes
+            (``amqp://guest:guest@host:5672//``).
         channel: python-socketio's ``channel`` (``socketio`` by default): the same on every
-            server.
-        publish_timeout: As the Node-format adapters (see
+            server (over AMQP, the exchange's name).
+        publish_timeout: Redis only: as the Node-format adapters (see
             [`socketwire.adapters.redis_link`][socketwire.adapters.redis_link]).
-        max_queued: Messages that may wait for an unreachable Redis.
+        max_queued: Messages that may wait for an unreachable broker.
     """
-    hub = _Hub(link_for(redis, publish_timeout=publish_timeout, max_queued=max_queued), channel)
+    transport: _Transport
+    if isinstance(broker, str) and urlparse(broker).scheme.lower() in ("amqp", "amqps"):
+        from socketwire.adapters.amqp_link import AmqpLink  # the amqp extra
+
+        transport = _AmqpTransport(AmqpLink(broker, channel, max_queued=max_queued))
+    else:
+        from socketwire.adapters.redis_link import link_for  # the redis extra
+
+        link = link_for(broker, publish_timeout=publish_timeout, max_queued=max_queued)
+        transport = _RedisTransport(link, channel)
+    hub = _Hub(transport)
 
     def factory(nsp: AdapterNamespace) -> PythonSocketioAdapter:
         return PythonSocketioAdapter(nsp, hub)
@@ -225,13 +315,15 @@ class PythonSocketioAdapter(MemoryAdapter):
     """One namespace's adapter in a python-socketio cluster (see the module docstring).
 
     Attributes:
-        link: The shared Redis connection.
+        link: The shared connection to the broker: a
+            [`RedisLink`][socketwire.adapters.redis_link.RedisLink] or an
+            [`AmqpLink`][socketwire.adapters.amqp_link.AmqpLink].
     """
 
     def __init__(self, nsp: AdapterNamespace, hub: _Hub) -> None:
         super().__init__(nsp)
         self._hub = hub
-        self.link = hub.link
+        self.link: RedisLink | AmqpLink = hub.transport.link
         #: our ack id -> the acknowledgement a client of another server owes us
         self._callbacks: dict[int, tuple[str, AckCallback, asyncio.TimerHandle]] = {}
         self._joined = False
@@ -264,8 +356,10 @@ class PythonSocketioAdapter(MemoryAdapter):
             await self._hub.leave(self)
 
     async def server_count(self) -> int:
-        """The servers subscribed to the channel (python-socketio's and socketwire's)."""
-        return await self.link.count(PresenceKind.NUMSUB, self._hub.channel)
+        """The servers subscribed to the channel (python-socketio's and socketwire's); 1
+        over AMQP, which cannot count them."""
+        count = await self._hub.transport.count()
+        return 1 if count is None else count
 
     def publish_health(self) -> PublishHealth:
         """The shared link's publications."""
@@ -316,19 +410,26 @@ class PythonSocketioAdapter(MemoryAdapter):
                     "emit_with_ack to several clients: python-socketio's format carries no "
                     "client counts, so only this server's clients are asked",
                 )
-        super().broadcast_with_ack(packet, opts, client_count_callback, ack)
-        spawn(self._report_others(client_count_callback, 1 if remote_one else 0))
 
-    async def _report_others(self, client_count_callback: ClientCountCallback, first: int) -> None:
-        """Report a count for every other server: ``first`` answers expected from one of
-        them (the client of a callback), none from the others."""
+        def with_remote(count: int, sids: Sequence[str]) -> None:
+            # The one answer a client of another server owes is counted with this server's
+            # (none): the total is right whether the broker can count servers or not.
+            client_count_callback(count + 1, sids)
+
+        report = with_remote if remote_one else client_count_callback
+        super().broadcast_with_ack(packet, opts, report, ack)
+        spawn(self._report_others(client_count_callback))
+
+    async def _report_others(self, client_count_callback: ClientCountCallback) -> None:
+        """Report no client for every other server (their answers, if any, are counted with
+        this server's)."""
         try:
             others = await self.server_count() - 1
         except Exception:
             logger.debug("cannot count the servers", exc_info=True)
             return
-        for index in range(max(others, 0)):
-            client_count_callback(first if index == 0 else 0, [])
+        for _ in range(max(others, 0)):
+            client_count_callback(0, [])
 
     def _expect_callback(
         self, ack_id: int, sid: str, ack: AckCallback, timeout: float | None

@@ -41,10 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +55,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from socketwire.adapters.cluster import ClusterUnavailableError
+from socketwire.adapters.link_common import LinkState, LinkStats, Outbox, PresenceKind
 
 __all__ = [
     "BACKOFF_MAX",
@@ -87,52 +86,6 @@ _SAMPLE_EVERY = 1.0
 #: The reader holds the subscription lock at most this long while idle.
 _READ_SLICE = 0.1
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-class LinkState(enum.Enum):
-    """Whether the link can reach Redis."""
-
-    CONNECTING = "connecting"
-    UP = "up"
-    DOWN = "down"
-    CLOSED = "closed"
-
-
-class PresenceKind(enum.Enum):
-    """How to count the servers subscribed to a channel."""
-
-    NUMSUB = "NUMSUB"
-    SHARDNUMSUB = "SHARDNUMSUB"
-
-
-@dataclass
-class LinkStats:
-    """Counters of a link's life (read them; the link updates them).
-
-    Attributes:
-        disconnects: Times the connection to Redis was lost.
-        reconnects: Times it came back (and resubscribed).
-        published: Messages published.
-        retries: Publish attempts that failed and were retried.
-        republished: Publishes repeated because they reached fewer servers than exist.
-        dropped: Messages Redis refused (an error reply).
-        dropped_volatile: Volatile messages dropped because the outbox was full.
-        rejected: Messages refused because the outbox was full of non-volatile ones.
-        queued_max: The most messages that waited in the outbox at once.
-        longest_backoff: The longest wait the link chose between two attempts to reach
-            Redis (seconds).
-    """
-
-    disconnects: int = 0
-    reconnects: int = 0
-    published: int = 0
-    retries: int = 0
-    republished: int = 0
-    dropped: int = 0
-    dropped_volatile: int = 0
-    rejected: int = 0
-    queued_max: int = 0
-    longest_backoff: float = 0.0
 
 
 @dataclass(eq=False)
@@ -172,7 +125,6 @@ class RedisLink:
             raise TypeError("a Redis Cluster needs redis-py 8 or later (async cluster pub/sub)")
         self.redis = redis
         self.publish_timeout = publish_timeout
-        self.max_queued = max_queued
         self.state = LinkState.CONNECTING
         self.stats = LinkStats()
         self._owns_client = owns_client
@@ -180,8 +132,9 @@ class RedisLink:
         self._handlers: dict[str, MessageHandler] = {}
         self._patterns: dict[str, MessageHandler] = {}
         self._shard: dict[str, MessageHandler] = {}
-        self._outbox: deque[_Outgoing] = deque()
-        self._wakeup = asyncio.Event()
+        self._outbox: Outbox[_Outgoing] = Outbox(
+            max_queued=max_queued, stats=self.stats, broker="Redis", logger=logger
+        )
         self._subscribed = asyncio.Event()
         # redis-py's PubSub opens its connection on first use, twice if two tasks race.
         self._sub_lock = asyncio.Lock()
@@ -365,40 +318,9 @@ class RedisLink:
         """
         if self.state is LinkState.CLOSED:
             raise ClusterUnavailableError(f"cannot send {what}: the Redis link is closed")
-        outbox = self._outbox
-        if len(outbox) >= self.max_queued:
-            # The head may be being sent: never drop it.
-            victim = next((item for i, item in enumerate(outbox) if i and item.volatile), None)
-            if victim is not None:
-                outbox.remove(victim)
-                self._drop_volatile(victim.what)
-            elif volatile:
-                self._drop_volatile(what)
-                return
-            else:
-                self.stats.rejected += 1
-                raise ClusterUnavailableError(
-                    f"cannot send {what}: {len(outbox)} messages already wait for Redis"
-                )
         if self.cluster:
             expect = None  # a node counts only its own subscribers (module docstring)
-        outbox.append(_Outgoing(what, command, volatile, expect, on_result, on_error))
-        if len(outbox) > self.stats.queued_max:
-            self.stats.queued_max = len(outbox)
-        self._wakeup.set()
-
-    def _drop_volatile(self, what: str) -> None:
-        self.stats.dropped_volatile += 1
-        total = self.stats.dropped_volatile
-        # One warning for the first drop, then one per thousand: an outage can drop many.
-        if total == 1 or total % 1000 == 0:
-            logger.warning(
-                "%d volatile message(s) dropped so far: %d messages wait for Redis (the "
-                "bound; last dropped: %s)",
-                total,
-                len(self._outbox),
-                what,
-            )
+        self._outbox.push(_Outgoing(what, command, volatile, expect, on_result, on_error))
 
     def _next_backoff(self, backoff: float) -> float:
         self.stats.longest_backoff = max(self.stats.longest_backoff, backoff)
@@ -407,11 +329,7 @@ class RedisLink:
     async def _write(self) -> None:
         backoff = _BACKOFF_MIN
         while True:
-            if not self._outbox:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            item = self._outbox[0]
+            item = await self._outbox.head()
             try:
                 if self._healing:
                     await self._wait_for_peers()
