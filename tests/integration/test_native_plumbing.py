@@ -5,6 +5,7 @@ module also runs on uvloop."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import shutil
@@ -30,6 +31,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
+from socketwire.io._native_http import HttpConnection
+from socketwire.io.http import HttpRequest, HttpResponse, WebSocketAccept
 from socketwire.io.native import NativeServer, frame_message, install_uvloop
 
 pytestmark = pytest.mark.integration
@@ -295,6 +298,45 @@ async def test_send_frame_with_frame_message(plumbing_server: NativeServer) -> N
         await ws.send("frame:broadcast")
         assert await asyncio.wait_for(ws.recv(), WAIT) == "broadcast"
         assert await asyncio.wait_for(ws.recv(), WAIT) == b"broadcast"
+
+
+class _KeepsRequests(PlumbingApp):
+    """Keeps every upgrade request, as the engine keeps its sessions' handshake requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[HttpRequest] = []
+
+    async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
+        self.requests.append(request)
+        return await super().handle_websocket(request)
+
+
+async def test_upgraded_request_outlives_its_http_connection() -> None:
+    app = _KeepsRequests()
+    server = NativeServer(app, "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with connect(ws_url(server, "/app/ws?x=1")) as ws:
+            await ws.send("hello")
+            assert await asyncio.wait_for(ws.recv(), WAIT) == "hello"
+            (request,) = app.requests
+            # what the application reads of it is intact
+            assert request.headers["upgrade"] == "websocket"
+            assert request.query["x"] == "1"
+            assert request.remote_addr is not None
+            assert await request.read_body(10) == b""
+            # the HTTP connection (its parser, its buffers) is not kept alive by it
+            assert not any(isinstance(ref, HttpConnection) for ref in gc.get_referents(request))
+            assert not server.connections
+            disconnected = asyncio.ensure_future(request.wait_disconnected())
+            await ws.send("still open")
+            assert await asyncio.wait_for(ws.recv(), WAIT) == "still open"
+            assert not disconnected.done()
+        # its disconnection is the WebSocket's
+        await asyncio.wait_for(disconnected, WAIT)
+    finally:
+        await server.close(timeout=2.0)
 
 
 def test_frame_message_bytes() -> None:

@@ -58,7 +58,13 @@ class _HeadersTooLarge(Exception):
 
 
 class _NativeRequest:
-    """One parsed request; implements [`HttpRequest`][socketwire.io.http.HttpRequest]."""
+    """One parsed request; implements [`HttpRequest`][socketwire.io.http.HttpRequest].
+
+    A WebSocket upgrade's request outlives its HTTP connection (the engine keeps the
+    handshake request of every session): once the transport belongs to the
+    [`NativeWebSocket`][._native_ws.NativeWebSocket], [`detach()`][detach] drops the
+    connection (its parser and buffers), and the request's disconnection is the WebSocket's.
+    """
 
     __slots__ = (
         "_query",
@@ -80,10 +86,13 @@ class _NativeRequest:
         "secure",
         "upgrade",
         "waiter",
+        "websocket",
     )
 
     def __init__(self, conn: HttpConnection, error_status: int = 0) -> None:
-        self.conn = conn
+        #: the HTTP connection; None once detached (upgraded to ``websocket``)
+        self.conn: HttpConnection | None = conn
+        self.websocket: NativeWebSocket | None = None
         self.method = ""
         self.path = ""
         self.raw_path = ""
@@ -126,6 +135,13 @@ class _NativeRequest:
         """Read the whole body (see
         [`HttpRequest.read_body()`][socketwire.io.http.HttpRequest.read_body])."""
         conn = self.conn
+        if conn is None:
+            # Upgraded: no more of the body can arrive on an HTTP connection.
+            if len(self.body) > limit:
+                raise BodyTooLargeError
+            if not self.complete:
+                raise ClientDisconnectedError
+            return bytes(self.body)
         if (self.content_length is not None and self.content_length > limit) or len(
             self.body
         ) > limit:
@@ -152,8 +168,10 @@ class _NativeRequest:
         return bytes(self.body)
 
     async def wait_disconnected(self) -> None:
-        """Return when the client closes the connection."""
-        await self.conn.wait_lost()
+        """Return when the client closes the connection (the WebSocket, once upgraded)."""
+        waiter = self.disconnected_future()
+        if not waiter.done():
+            await asyncio.shield(waiter)
 
     def disconnected_future(self) -> asyncio.Future[None]:
         """The connection's future that completes when the client closes it.
@@ -161,7 +179,15 @@ class _NativeRequest:
         Shared by every request of the connection: add and remove callbacks, never cancel
         it. The engine watches long-polling GETs with it instead of a task per request.
         """
-        return self.conn.lost_future()
+        if self.conn is not None:
+            return self.conn.lost_future()
+        assert self.websocket is not None  # detach() sets it
+        return self.websocket.lost_future()
+
+    def detach(self, websocket: NativeWebSocket) -> None:
+        """The connection is ``websocket``'s now: forget the HTTP connection."""
+        self.conn = None
+        self.websocket = websocket
 
 
 class HttpConnection(asyncio.Protocol):
@@ -418,12 +444,6 @@ class HttpConnection(asyncio.Protocol):
         if not self.lost and self.transport is not None:
             self.transport.write(data)
 
-    async def wait_lost(self) -> None:
-        """Return when the connection is lost."""
-        if self.lost:
-            return
-        await asyncio.shield(self.lost_future())
-
     def lost_future(self) -> asyncio.Future[None]:
         """A future (one per connection) that completes when the connection is lost."""
         waiter = self._lost_waiter
@@ -656,6 +676,10 @@ class HttpConnection(asyncio.Protocol):
         server.connections.discard(self)
         server.websockets.add(websocket)
         self._current = None
+        # The application may keep the request for the session's life: it must not keep
+        # this connection (its parser, buffers and this task) alive with it.
+        request.detach(websocket)
+        self._task = None
         transport.set_protocol(websocket)
         transport.write(response.serialize())
         pending = bytes(self._upgrade_buffer)

@@ -146,6 +146,7 @@ class NativeWebSocket(asyncio.Protocol):
         "_handler",
         "_held",
         "_held_frames",
+        "_lost_waiter",
         "_max_size",
         "_needed",
         "_on_lost",
@@ -203,6 +204,8 @@ class NativeWebSocket(asyncio.Protocol):
         #: parsed and not dispatched yet (both come before anything received later)
         self._held: bytes | None = None
         self._held_frames: list[Frame] | None = None
+        #: done when the connection is lost (made when first asked for)
+        self._lost_waiter: asyncio.Future[None] | None = None
 
     def start(self, handler: WebSocketHandler, pending: bytes) -> None:
         """Set the application's handler, then process bytes that arrived before it existed."""
@@ -284,6 +287,9 @@ class NativeWebSocket(asyncio.Protocol):
         self._protocol.receive_eof()
         self._protocol.data_to_send()
         self._open = False
+        waiter = self._lost_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if self._closed:
             return
         self._closed = True
@@ -294,6 +300,16 @@ class NativeWebSocket(asyncio.Protocol):
                 handler.on_close(self._close_code())
             except Exception:
                 logger.exception("WebSocket handler on_close failed")
+
+    def lost_future(self) -> asyncio.Future[None]:
+        """A future that completes when the connection is lost (add and remove callbacks,
+        never cancel it)."""
+        waiter = self._lost_waiter
+        if waiter is None:
+            waiter = self._lost_waiter = asyncio.get_running_loop().create_future()
+            if self._closed:
+                waiter.set_result(None)
+        return waiter
 
     def pause_writing(self) -> None:
         """The write buffer is over its high-water mark: stop reading from this peer."""
