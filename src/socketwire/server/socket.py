@@ -112,6 +112,8 @@ class _Emitting:
     """Emit methods shared by [`Socket`][Socket] and [`SocketEmitter`][SocketEmitter] (flags
     differ)."""
 
+    __slots__ = ()
+
     _impl: _SocketImpl
     _flags: BroadcastFlags
 
@@ -221,6 +223,8 @@ class SocketEmitter(_Emitting):
     Obtained from a socket, never built by an application.
     """
 
+    __slots__ = ("_flags", "_impl")
+
     def __init__(self, impl: _SocketImpl, flags: BroadcastFlags) -> None:
         self._impl = impl
         self._flags = flags
@@ -236,7 +240,50 @@ class Socket(_Emitting):
         data: Free-form application data (kept across a recovered reconnection).
         recovered: True when connection state recovery restored this socket's session.
         connected: True until the socket disconnects.
+
+    Applications may set attributes of their own on a socket, as JS code does (``__dict__``,
+    made by the first one).
     """
+
+    # Thousands of idle sockets: the per-socket state in slots, containers made when first
+    # needed (see bench/profile/idle_memory.py).
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_any",
+        "_any_outgoing",
+        "_closing_rooms",
+        "_ended",
+        "_flags",
+        "_full",
+        "_guard",
+        "_handlers",
+        "_impl",
+        "_jobs",
+        "_joinable",
+        "_max_pending",
+        "_middlewares",
+        "_on_event_done",
+        "_on_removed",
+        "_once_events",
+        "_ready",
+        "_reserved",
+        "_runner",
+        "_running",
+        "_tasks",
+        "acks",
+        "adapter",
+        "client",
+        "connected",
+        "data",
+        "deliver",
+        "handshake",
+        "id",
+        "nsp",
+        "pid",
+        "recovered",
+        "server",
+    )
 
     def __init__(
         self,
@@ -277,15 +324,16 @@ class Socket(_Emitting):
         self._reserved: dict[str, list[Callable[..., Any]]] = {}
         self._any: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
-        #: events with a handler registered by once() (usually none)
-        self._once_events: set[str] = set()
+        #: events with a handler registered by once() (made by the first)
+        self._once_events: set[str] | None = None
         # What an adapter calls per recipient of a broadcast (LocalSocket.deliver): the
         # connection's writer itself while no outgoing listener needs notifying, so that
         # the fan-out loop costs one call per recipient.
         self.deliver: Callable[[EncodedPacket, bool, bool | None], None] = client.write
         self._middlewares: list[Callable[..., Any]] = []
-        #: what runs in order: an EVENT packet, or another job (connection handlers...)
-        self._jobs: deque[Packet | Callable[[], Awaitable[None]]] = deque()
+        #: what runs in order: an EVENT packet, or another job (connection handlers...);
+        #: made when a job comes, dropped when the runner has taken them all
+        self._jobs: deque[Packet | Callable[[], Awaitable[None]]] | None = None
         #: _run_jobs is running (set before its task starts: an eager one may be done before
         #: start_task returns)
         self._running = False
@@ -431,6 +479,8 @@ class Socket(_Emitting):
             self.on(event, fn)
             stored = handlers[event].pop()
             handlers[event].append(_Once(stored, fn))
+            if self._once_events is None:
+                self._once_events = set()
             self._once_events.add(event)
             return fn
 
@@ -460,10 +510,13 @@ class Socket(_Emitting):
         entries = handlers.get(event)
         if entries:
             entries[:] = [entry for entry in entries if not isinstance(entry, _Once)]
-        if not any(
-            isinstance(entry, _Once)
-            for table in (self._handlers, self._reserved)
-            for entry in table.get(event, ())
+        if (
+            not any(
+                isinstance(entry, _Once)
+                for table in (self._handlers, self._reserved)
+                for entry in table.get(event, ())
+            )
+            and self._once_events is not None
         ):
             self._once_events.discard(event)
 
@@ -651,12 +704,14 @@ class Socket(_Emitting):
             else:
                 # The packet itself is the job (no closure per event); see _run_jobs.
                 jobs = self._jobs
+                if jobs is None:
+                    jobs = self._jobs = deque()
                 jobs.append(packet)
                 if not self._running:
                     # On Python 3.12+ an eager task: a handler that answers at once has run,
                     # and sent its acknowledgement, when this returns (handlers.start_task).
                     self._running = True
-                    task = start_task(self._run_jobs(), asyncio.get_running_loop())
+                    task = start_task(self._run_jobs(jobs), asyncio.get_running_loop())
                     if self._running:
                         self._runner = task
                 if len(jobs) >= self._max_pending and not self._full:
@@ -782,13 +837,15 @@ class Socket(_Emitting):
     def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
         # Connection, disconnect and error handlers start on the loop's next iteration, after
         # the bookkeeping of whoever queued them (only events start eagerly).
-        self._jobs.append(job)
+        jobs = self._jobs
+        if jobs is None:
+            jobs = self._jobs = deque()
+        jobs.append(job)
         if not self._running:
             self._running = True
-            self._runner = asyncio.get_running_loop().create_task(self._run_jobs())
+            self._runner = asyncio.get_running_loop().create_task(self._run_jobs(jobs))
 
-    async def _run_jobs(self) -> None:
-        jobs = self._jobs
+    async def _run_jobs(self, jobs: deque[Packet | Callable[[], Awaitable[None]]]) -> None:
         try:
             while jobs:
                 job = jobs.popleft()
@@ -805,6 +862,9 @@ class Socket(_Emitting):
         finally:
             self._running = False
             self._runner = None
+            # an idle socket holds no queue (a cancelled runner leaves its jobs to the next)
+            if not jobs:
+                self._jobs = None
 
     def _spawn_event(self, packet: Packet) -> None:
         # concurrent_events: a task per event, bounded per socket and per server
@@ -843,7 +903,7 @@ class Socket(_Emitting):
     def pending_events(self) -> int:
         """Events received and not yet handled: waiting their turn, or running in tasks of
         their own (``concurrent_events``); at most ``Server(max_pending_events=...)``."""
-        jobs = sum(1 for job in self._jobs if isinstance(job, Packet))
+        jobs = sum(1 for job in self._jobs or () if isinstance(job, Packet))
         return jobs + len(self._tasks or ())
 
     async def _run_disconnect(self, reason: str) -> None:
