@@ -107,7 +107,6 @@ class EngineSocket:
     """
 
     __slots__ = (
-        "_clock",
         "_closed",
         "_events",
         "_forget",
@@ -156,7 +155,6 @@ class EngineSocket:
         """
         self._session = session
         self._loop = loop
-        self._clock = loop.time
         self._max_buffered = max_buffered_bytes
         self._forget = forget
         self._closed = closed
@@ -299,7 +297,7 @@ class EngineSocket:
 
     def close(self) -> None:
         """Close the session (reason ``"forced close"``); queued packets are sent first."""
-        self._session.close(self._clock())
+        self._session.close(self._loop.time())
         self._process()
 
     # -- events -------------------------------------------------------------------------
@@ -426,7 +424,7 @@ class EngineSocket:
         if self._paused:
             return
         self._held = None
-        self._session.resume_reading(self._clock())
+        self._session.resume_reading(self._loop.time())
         if self._ws is not None:
             self._ws.resume_reading()
         if not self._paused:
@@ -448,7 +446,7 @@ class EngineSocket:
         """The session opened over ``ws`` (a WebSocket handshake): its handler."""
         self._set_ws(ws)
         self._process()
-        return _WsHandler(self._ws_message, self._ws_closed, ws)
+        return _WsHandler(self, ws)
 
     def handle_probe(
         self, ws: WebSocketTransport, *, base64: bool = False, transport: Transport = "websocket"
@@ -457,22 +455,22 @@ class EngineSocket:
         polling session: its handler, or None when the session is closed, already upgraded
         or upgrading (close ``ws`` then). ``base64``: its query has ``b64`` (a v3 client
         wants binary as base64 on it)."""
-        if not self._session.start_probe(self._clock(), base64=base64, transport=transport):
+        if not self._session.start_probe(self._loop.time(), base64=base64, transport=transport):
             return None
         self._probe_ws = ws
         self._rearm()
-        return _WsHandler(self._ws_message, self._ws_closed, ws)
+        return _WsHandler(self, ws)
 
     def handle_shutdown(self) -> None:
         """The server is shutting down: close ("server shutting down")."""
-        self._session.close(self._clock(), CloseReason.SERVER_SHUTTING_DOWN)
+        self._session.close(self._loop.time(), CloseReason.SERVER_SHUTTING_DOWN)
         self._process()
 
     async def handle_get(self, request: HttpRequest) -> AnswerPoll | HttpAnswer | None:
         """A polling GET: its payload once there is one, or the core's refusal; None when
         the client left first (answer 400)."""
         session = self._session
-        error = session.receive_get(self._clock())
+        error = session.receive_get(self._loop.time())
         if error is not None:
             self._process()
             return error
@@ -515,7 +513,7 @@ class EngineSocket:
             session.post_aborted(disconnected=True)
             self._process()
             raise
-        answer = session.receive_post(body, self._clock())
+        answer = session.receive_post(body, self._loop.time())
         self._process()
         return http_response(answer, [*headers, ("cache-control", "no-store")])
 
@@ -636,7 +634,7 @@ class EngineSocket:
     def _check_buffer(self) -> None:
         ws = self._ws
         if ws is not None and ws.buffered_amount > self._max_buffered:
-            self._session.close(self._clock(), CloseReason.BUFFER_FULL)
+            self._session.close(self._loop.time(), CloseReason.BUFFER_FULL)
             while outputs := self._session.take_outputs():
                 for out in outputs:
                     self._act(out)
@@ -655,12 +653,13 @@ class EngineSocket:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self._session.handle_timeout(self._clock())
+        self._session.handle_timeout(self._loop.time())
         self._process()
 
     # -- WebSocket events (from _WsHandler) --------------------------------------------
 
-    def _ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+    def handle_ws_message(self, transport: WebSocketTransport, data: str | bytes) -> None:
+        """A message arrived on ``transport`` (the session's WebSocket, or its probe)."""
         if transport is self._ws:
             if not self._processing:
                 message = self._session.take_websocket_message(data)
@@ -673,14 +672,15 @@ class EngineSocket:
                         except Exception:  # as _call: the state machine must not break
                             logger.exception("error in Engine.IO callback %r", on_message)
                     return
-            self._session.receive_websocket(data, self._clock())
+            self._session.receive_websocket(data, self._loop.time())
         elif transport is self._probe_ws:
-            self._session.receive_probe(data, self._clock())
+            self._session.receive_probe(data, self._loop.time())
         else:
             return
         self._process()
 
-    def _ws_closed(self, transport: WebSocketTransport, code: int) -> None:
+    def handle_ws_closed(self, transport: WebSocketTransport, code: int) -> None:
+        """``transport`` (the session's WebSocket, or its probe) closed with ``code``."""
         if transport is self._ws:
             self._set_ws(None)
             self._session.websocket_closed(error=code in _PROTOCOL_ERROR_CODES)
@@ -768,23 +768,17 @@ class EngineSocketV3(EngineSocket):
 class _WsHandler:
     """Routes one WebSocket's events to its session (as main transport or probe)."""
 
-    __slots__ = ("_closed", "_message", "_transport")
+    __slots__ = ("_socket", "_transport")
 
-    def __init__(
-        self,
-        message: Callable[[WebSocketTransport, str | bytes], None],
-        closed: Callable[[WebSocketTransport, int], None],
-        transport: WebSocketTransport,
-    ) -> None:
-        self._message = message
-        self._closed = closed
+    def __init__(self, socket: EngineSocket, transport: WebSocketTransport) -> None:
+        self._socket = socket
         self._transport = transport
 
     def on_message(self, data: str | bytes) -> None:
-        self._message(self._transport, data)
+        self._socket.handle_ws_message(self._transport, data)
 
     def on_close(self, code: int) -> None:
-        self._closed(self._transport, code)
+        self._socket.handle_ws_closed(self._transport, code)
 
 
 def _frame_of(message: SharedMessage) -> bytes:

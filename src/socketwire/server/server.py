@@ -208,6 +208,9 @@ class Server:
         self._parents: list[tuple[NamespacePredicate, ParentNamespace]] = []
         self._regex_parents: list[tuple[re.Pattern[str], ParentNamespace]] = []
         self._clients: dict[str, Client] = {}
+        # What every Client is given, bound once (not per connection).
+        self._client_closed = self._forget_client
+        self._client_namespace = self._find_namespace
         self._unstarted: list[Adapter] = []
         self._routes: list[tuple[str, HttpHandler]] = []
         if asyncapi_path is not None:
@@ -425,7 +428,7 @@ class Server:
     def _on_engine_connection(self, conn: EngineSocket) -> None:
         self._bind()
         self._clients[conn.sid] = Client(
-            self, conn, on_closed=self._forget_client, find_namespace=self._find_namespace
+            self, conn, on_closed=self._client_closed, find_namespace=self._client_namespace
         )
 
     def _forget_client(self, client: Client) -> None:
