@@ -51,6 +51,34 @@ _NO_BODY_STATUSES: Final = frozenset({204, 304})
 #: response (content type, cache control, CORS). Bounded: values such as cookies vary.
 _HEADER_LINES: Final[dict[tuple[str, str], bytes]] = {}
 _HEADER_LINES_MAX: Final = 256
+#: Request header names as received, to their lower-case text; and the values of the
+#: headers in [`_SHARED_VALUES`][_SHARED_VALUES], decoded: every request brings the same few,
+#: and the engine keeps each session's handshake headers, so thousands of connections share
+#: one string of each instead of a copy each. Bounded: names and values are the client's.
+_HEADER_NAMES: Final[dict[bytes, str]] = {}
+_HEADER_VALUES: Final[dict[bytes, str]] = {}
+_HEADER_TEXT_MAX: Final = 256
+#: Headers whose values repeat from client to client (not keys, cookies or tokens).
+_SHARED_VALUES: Final = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "content-type",
+        "host",
+        "origin",
+        "pragma",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "sec-websocket-extensions",
+        "sec-websocket-version",
+        "upgrade",
+        "user-agent",
+    }
+)
 
 
 class _HeadersTooLarge(Exception):
@@ -378,8 +406,19 @@ class HttpConnection(asyncio.Protocol):
         self._count_head(len(name) + len(value) + 4)
         request = self._parsing
         assert request is not None
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
+        key = _HEADER_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < _HEADER_TEXT_MAX:
+                _HEADER_NAMES[name] = key
+        if key in _SHARED_VALUES:
+            text = _HEADER_VALUES.get(value)
+            if text is None:
+                text = value.decode("latin-1")
+                if len(_HEADER_VALUES) < _HEADER_TEXT_MAX:
+                    _HEADER_VALUES[value] = text
+        else:
+            text = value.decode("latin-1")
         headers = request.headers
         previous = headers.get(key)
         headers[key] = text if previous is None else f"{previous}, {text}"
