@@ -23,12 +23,18 @@ def _js_date(now: float) -> str:
     )
 
 
+def _shared(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    # The request's own dict, as JS shares ``request.headers`` (a socket per connection keeps
+    # it); a copy of any other mapping, which may be a view of the plumbing's state.
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
 def build_handshake(request: HttpRequest | None, auth: Mapping[str, Any]) -> Handshake:
     """Build the handshake for a socket from its Engine.IO request and CONNECT auth payload."""
     now = time.time()
     if request is None:
         return Handshake({}, _js_date(now), None, False, True, int(now * 1000), "", {}, auth)
-    headers = dict(request.headers)
+    headers = _shared(request.headers)
     remote = request.remote_addr
     return Handshake(
         headers=headers,
@@ -38,6 +44,6 @@ def build_handshake(request: HttpRequest | None, auth: Mapping[str, Any]) -> Han
         secure=request.secure,
         issued=int(now * 1000),
         url=request.raw_path,
-        query=dict(request.query),
+        query=_shared(request.query),
         auth=auth,
     )
