@@ -274,9 +274,11 @@ def _by_type(before: dict[int, object], clients: int) -> list[tuple[str, int, in
     seen: set[int] = set(before)
     sizes: collections.Counter[str] = collections.Counter()
     counts: collections.Counter[str] = collections.Counter()
+    # the measurement's own objects (this set and its ids, the list) are left out
+    seen.update((id(before), id(seen), id(sizes), id(counts)))
     new = [o for o in gc.get_objects() if id(o) not in seen]
-    seen.update(id(o) for o in new)
     seen.add(id(new))
+    seen.update(id(o) for o in new)
     for obj in new:
         name = type(obj).__qualname__
         sizes[name] += sys.getsizeof(obj)

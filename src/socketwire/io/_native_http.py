@@ -711,7 +711,9 @@ class HttpConnection(asyncio.Protocol):
             self._keepalive_timer.cancel()
             self._keepalive_timer = None
         server = self.server
-        websocket = NativeWebSocket(transport, protocol, server.forget, server.write_batch)
+        websocket = NativeWebSocket(
+            transport, protocol, server.forget_websocket, server.write_batch
+        )
         server.connections.discard(self)
         server.websockets.add(websocket)
         self._current = None

@@ -175,6 +175,9 @@ class EngineServer:
         self.options = dataclasses.replace(base, **kwargs) if kwargs else base
         self.fallback = fallback
         self.clients: dict[str, EngineSocket] = {}
+        # What every EngineSocket is given, bound once (not per session).
+        self._forget_socket = self._forget
+        self._socket_closed = self._closed
         #: What every new session id starts with: the owner it names when the server runs
         #: in several processes (see `socketwire.engineio.sids`); "" on its own.
         self.sid_prefix = ""
@@ -595,8 +598,8 @@ class EngineServer:
             request,
             loop=self.loop,
             max_buffered_bytes=self.options.max_buffered_bytes,
-            forget=self._forget,
-            closed=self._closed,
+            forget=self._forget_socket,
+            closed=self._socket_closed,
             server_events=self._events,
         )
         if self._events.has("flush") or self._events.has("drain"):

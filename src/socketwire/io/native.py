@@ -127,6 +127,8 @@ class NativeServer:
         self.websockets: set[NativeWebSocket] = set()
         #: joins each WebSocket's broadcast frames of one loop iteration into one write
         self.write_batch = WriteBatch()
+        #: what every NativeWebSocket is given as ``on_lost``, bound once
+        self.forget_websocket: Callable[[NativeWebSocket], None] = self.forget
         self._server: asyncio.Server | None = None
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()

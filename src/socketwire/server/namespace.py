@@ -52,6 +52,8 @@ class Namespace:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
+        #: what every Socket is given, bound once (not per socket)
+        self._socket_removed = self._remove
         self._pre_connect: dict[str, Socket] = {}
         self._middlewares: list[Callable[..., Any]] = []
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
@@ -221,7 +223,7 @@ class Namespace:
                 session = await self.adapter.restore_session(pid, offset)
             except Exception:
                 logger.exception("restoring session %s failed", pid)
-        return Socket(self, client, auth, session, on_removed=self._remove)
+        return Socket(self, client, auth, session, on_removed=self._socket_removed)
 
     def _remove(self, socket: Socket) -> None:
         if self.sockets.pop(socket.id, None) is None:
