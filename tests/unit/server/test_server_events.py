@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -434,3 +435,17 @@ async def test_handler_that_answers_at_once_runs_in_its_own_task(concurrent: boo
     # context), as they did before eager tasks
     shared = not EAGER_TASKS and not concurrent
     assert seen[-2:] == [(True, True, "outer"), (True, True, "a" if shared else "outer")]
+
+
+async def test_socket_takes_application_attributes_and_weak_references() -> None:
+    sio = Server()
+    sock, socket = await _server_socket(sio)
+    socket.username = "ada"  # type: ignore[attr-defined]  # as JS code does
+    assert socket.username == "ada"  # type: ignore[attr-defined]
+    assert weakref.ref(socket)() is socket
+    # events still run after the connection handler's queue is gone (made again on demand)
+    handled = Signal()
+    socket.on("ping", handled)
+    sock.emit("ping", 1)
+    assert (await handled.wait())[0] == (1,)
+    assert socket.pending_events == 0
