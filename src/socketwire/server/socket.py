@@ -322,15 +322,17 @@ class Socket(_Emitting):
         self._handlers: dict[str, list[Callable[..., Any]]] = {}
         #: handlers of the reserved events, which the client's events never reach
         self._reserved: dict[str, list[Callable[..., Any]]] = {}
-        self._any: list[Callable[..., Any]] = []
-        self._any_outgoing: list[Callable[..., Any]] = []
+        #: catch-all listeners, in and out (made by the first of each)
+        self._any: list[Callable[..., Any]] | None = None
+        self._any_outgoing: list[Callable[..., Any]] | None = None
         #: events with a handler registered by once() (made by the first)
         self._once_events: set[str] | None = None
         # What an adapter calls per recipient of a broadcast (LocalSocket.deliver): the
         # connection's writer itself while no outgoing listener needs notifying, so that
         # the fan-out loop costs one call per recipient.
         self.deliver: Callable[[EncodedPacket, bool, bool | None], None] = client.write
-        self._middlewares: list[Callable[..., Any]] = []
+        #: per-packet middlewares (made by the first)
+        self._middlewares: list[Callable[..., Any]] | None = None
         #: what runs in order: an EVENT packet, or another job (connection handlers...);
         #: made when a job comes, dropped when the runner has taken them all
         self._jobs: deque[Packet | Callable[[], Awaitable[None]]] | None = None
@@ -522,11 +524,11 @@ class Socket(_Emitting):
 
     def on_any(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every incoming event, before its handlers."""
-        self._any.append(listener)
+        self._any = _added(self._any, listener)
 
     def prepend_any(self, listener: Callable[..., Any]) -> None:
         """Like [`on_any()`][on_any], called before the listeners already added."""
-        self._any.insert(0, listener)
+        self._any = _added(self._any, listener, first=True)
 
     def off_any(self, listener: Callable[..., Any] | None = None) -> None:
         """Remove a catch-all listener (all of them when None)."""
@@ -534,12 +536,12 @@ class Socket(_Emitting):
 
     def listeners_any(self) -> list[Callable[..., Any]]:
         """The catch-all listeners (JS ``socket.listenersAny()``), in order; a copy."""
-        return list(self._any)
+        return list(self._any or ())
 
     def listeners_any_outgoing(self) -> list[Callable[..., Any]]:
         """The outgoing catch-all listeners (JS ``socket.listenersAnyOutgoing()``), in
         order; a copy."""
-        return list(self._any_outgoing)
+        return list(self._any_outgoing or ())
 
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every event sent to this client.
@@ -547,12 +549,12 @@ class Socket(_Emitting):
         Called inline as the packet is sent: a plain listener must not block (a coroutine
         function is run as a task).
         """
-        self._any_outgoing.append(listener)
+        self._any_outgoing = _added(self._any_outgoing, listener)
         self._choose_deliver()
 
     def prepend_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Like [`on_any_outgoing()`][on_any_outgoing], before the listeners already added."""
-        self._any_outgoing.insert(0, listener)
+        self._any_outgoing = _added(self._any_outgoing, listener, first=True)
         self._choose_deliver()
 
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
@@ -575,7 +577,7 @@ class Socket(_Emitting):
         It may change ``args`` (a list) in place; raising rejects the event, which is then
         reported to this socket's ``error`` handlers (nothing is sent to the client, as JS).
         """
-        self._middlewares.append(middleware)
+        self._middlewares = _added(self._middlewares, middleware)
 
     # -- rooms -------------------------------------------------------------------------------
 
@@ -961,7 +963,24 @@ def _registered(entry: Callable[..., Any]) -> Callable[..., Any]:
     return entry
 
 
-def _remove(listeners: list[Callable[..., Any]], listener: Callable[..., Any] | None) -> None:
+def _added(
+    listeners: list[Callable[..., Any]] | None, listener: Callable[..., Any], *, first: bool = False
+) -> list[Callable[..., Any]]:
+    """``listeners`` with ``listener`` added (last, or ``first``); a new list for None."""
+    if listeners is None:
+        return [listener]
+    if first:
+        listeners.insert(0, listener)
+    else:
+        listeners.append(listener)
+    return listeners
+
+
+def _remove(
+    listeners: list[Callable[..., Any]] | None, listener: Callable[..., Any] | None
+) -> None:
+    if listeners is None:
+        return
     if listener is None:
         listeners.clear()
     elif listener in listeners:
