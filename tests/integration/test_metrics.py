@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from _sio_peer import PollingPeer, WsPeer, serve_sio
 
 from conftest import http_request, start_native, wait_until
 from socketwire import AckTimeoutError, AsyncClient, Server, Socket
 
 pytestmark = pytest.mark.integration
+assert serve_sio  # the fixture, imported for pytest to find
 parser = pytest.importorskip("prometheus_client.parser", reason="the metrics extra")
 metrics = pytest.importorskip("socketwire.metrics", reason="the metrics extra")
 
@@ -127,6 +129,58 @@ async def test_metrics_match_what_happened(served: tuple[Server, int]) -> None:
     assert value(samples, "socketwire_rooms", namespace="/") == 0
     assert value(samples, "socketwire_engine_disconnections_total", reason="transport close") == 4
     assert value(samples, "socketwire_slow_consumer_disconnects_total") == 0
+
+
+async def test_volatile_drops_and_slow_consumers_are_counted(serve_sio: Any) -> None:
+    """The numbers the happy path leaves at zero: volatile packets dropped (a polling
+    client with no poll pending), bytes waiting for a client that stopped reading, and its
+    connection closed past ``max_buffered_bytes``."""
+    sio = Server(max_buffered_bytes=256 * 1024)
+    metrics.enable(sio)
+    sockets: list[Socket] = []
+    sio.on("connection", sockets.append)
+    running = await serve_sio(sio)
+
+    polling = await PollingPeer.open(running)
+    await polling.connect_nsp("/")
+    await wait_until(lambda: len(sockets) == 1, "the polling socket")
+    assert not sockets[0].conn.writable  # no GET pending: volatile packets are dropped
+    sockets[0].volatile.emit("dropped", 1)
+    sockets[0].volatile.emit("dropped", 2)
+    sockets[0].emit("kept")
+    assert await polling.get() == ['42["kept"]']
+
+    reader = await WsPeer.open(running)
+    await reader.connect_nsp("/")
+    await wait_until(lambda: len(sockets) == 2, "the WebSocket socket")
+    slow = sockets[1]
+    # the peer reads nothing more: what the kernel does not take waits in the server...
+    blob = "b" * 65536
+    for count in range(2000):
+        if slow.conn.buffered_amount:
+            break
+        slow.emit("blob", blob)
+        if count % 20 == 0:
+            await asyncio.sleep(0)  # let the loop write what the socket takes
+    waiting = slow.conn.buffered_amount
+    assert 0 < waiting <= 256 * 1024
+    samples = await scrape(running.port)
+    assert value(samples, "socketwire_buffered_bytes") >= waiting
+    # ...and past max_buffered_bytes the server closes the connection
+    for count in range(2000):
+        if not slow.connected:
+            break
+        slow.emit("blob", blob)
+        if count % 20 == 0:
+            await asyncio.sleep(0)  # let the loop write what the socket takes
+    await wait_until(lambda: not slow.connected, "the slow consumer to be closed")
+
+    samples = await scrape(running.port)
+    assert value(samples, "socketwire_volatile_dropped_total") == 2
+    assert value(samples, "socketwire_slow_consumer_disconnects_total") == 1
+    assert value(samples, "socketwire_engine_connections", transport="polling") == 1
+    assert value(samples, "socketwire_engine_connections", transport="websocket") == 0
+    await reader.close()
 
 
 async def test_counting_is_off_until_enabled() -> None:
