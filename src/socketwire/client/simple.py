@@ -282,12 +282,7 @@ class SyncSimpleClient:
 
     def close(self) -> None:
         """Disconnect and stop the background event loop."""
-        if self._loop.loop.is_closed():
-            return
-        try:
-            self.disconnect()
-        finally:
-            self._loop.stop()
+        self._loop.close_with(self.aio.disconnect)
 
     def __enter__(self) -> SyncSimpleClient:
         return self

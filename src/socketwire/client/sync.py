@@ -74,6 +74,16 @@ class LoopThread:
 
         return self.run(wrapper())
 
+    def close_with(self, last: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run ``last()`` on the loop (a facade's disconnect), then stop it; nothing once
+        stopped (what the blocking facades' ``close()`` does)."""
+        if self.loop.is_closed():
+            return
+        try:
+            self.run(last())
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         """Stop the loop and its thread (after cancelling what still runs on it)."""
         if self.loop.is_closed():
@@ -338,9 +348,4 @@ class SyncClient(_SyncView, _SyncEmitting):
 
     def close(self) -> None:
         """Disconnect and stop the background event loop."""
-        if self._loop.loop.is_closed():
-            return
-        try:
-            self.disconnect()
-        finally:
-            self._loop.stop()
+        self._loop.close_with(self.aio.disconnect)
