@@ -31,24 +31,35 @@ PYTHON_PEERS = (
 NODE_PEERS = ("socket.io", "socket.io-client", "ws", "@socket.io/redis-adapter", "redis")
 
 
-def _python_ok(python: str, code: str) -> str | None:
-    """None when ``code`` runs cleanly on ``python``, else the last line of its error."""
-    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+def _python_ok(python: str, code: str, env: tuple[tuple[str, str], ...] = ()) -> str | None:
+    """None when ``code`` runs cleanly on ``python`` (with ``env`` added to the environment),
+    else the last line of its error."""
+    proc = subprocess.run(
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **dict(env)} if env else None,
+    )
     if proc.returncode == 0:
         return None
     lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
     return lines[-1][:200]
 
 
-def availability(settings: Settings) -> dict[str, str | None]:
+_SOCKETWIRE_WORKS = (
+    "import socketwire\n"
+    "from socketwire.io.native import NativeServer\n"
+    "from socketwire.io.asgi import ASGIApp\n"
+    "socketwire.Server()\n"
+)
+
+
+def availability(
+    settings: Settings, contenders: tuple[Contender, ...] = CONTENDERS
+) -> dict[str, str | None]:
     """Why each contender cannot run (None when it can)."""
-    socketwire = _python_ok(
-        settings.python,
-        "import socketwire\n"
-        "from socketwire.io.native import NativeServer\n"
-        "from socketwire.io.asgi import ASGIApp\n"
-        "socketwire.Server()\n",
-    )
+    socketwire = _python_ok(settings.python, _SOCKETWIRE_WORKS)
     peers = _python_ok(settings.python, "import socketio, uvicorn, aiohttp, websockets, uvloop")
     typed = _python_ok(settings.python, "import pydantic")
     node = None
@@ -57,11 +68,12 @@ def availability(settings: Settings) -> dict[str, str | None]:
     elif not (BENCH / "node_modules" / "socket.io").is_dir():
         node = "bench/node_modules missing: run bench/setup.sh"
     reasons: dict[str, str | None] = {}
-    for contender in CONTENDERS:
-        if contender.needs_socketwire and socketwire:
-            reasons[contender.key] = (
-                f"not available: socketwire.Server does not work ({socketwire})"
-            )
+    for contender in contenders:
+        broken = socketwire
+        if contender.env and contender.needs_socketwire:
+            broken = _python_ok(settings.python, _SOCKETWIRE_WORKS, contender.env)
+        if contender.needs_socketwire and broken:
+            reasons[contender.key] = f"not available: socketwire.Server does not work ({broken})"
         elif contender.needs_pydantic and typed:
             reasons[contender.key] = f"not available: {typed} (run bench/setup.sh)"
         elif contender.script.endswith(".js"):

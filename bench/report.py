@@ -213,7 +213,8 @@ def render_markdown(record: dict[str, Any]) -> str:
         lines.append(f"Ratio columns: times better in {ratio_labels}.")
         lines.append("")
         header = ["server", *[m.label for m in scenario.metrics]]
-        header += [f"vs {labels[b]}" for b in scenario.baselines]
+        baselines = scenario_record.get("baselines", scenario.baselines)
+        header += [f"vs {labels[b]}" for b in baselines]
         header.append("notes")
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
@@ -224,7 +225,7 @@ def render_markdown(record: dict[str, Any]) -> str:
                 "baseline"
                 if b == key and summary
                 else _ratio_cell(entry.get("ratios", {}).get(b), scenario.ratio_metrics)
-                for b in scenario.baselines
+                for b in baselines
             ]
             row.append(_notes(entry, scenario.floor, key == "raw"))
             lines.append("| " + " | ".join(row) + " |")
@@ -248,7 +249,7 @@ def draw_chart(record: dict[str, Any], path: Path) -> bool:
 
     labels = {key: entry["label"] for key, entry in record["meta"]["contenders"].items()}
     panels = []
-    for baseline in BASELINES:
+    for baseline in record["meta"].get("baselines", BASELINES):
         groups: list[str] = []
         bars: dict[str, list[float | None]] = {}
         for scenario_record in record["scenarios"]:

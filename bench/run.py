@@ -29,7 +29,14 @@ from environment import availability, host, pinning, raise_nofile, skip_reason, 
 from measure import RunError, Settings, generator_config, measure
 from redisproc import RedisProcess, find_redis_server
 from report import add_ratios, draw_chart, render_markdown, summarize_contender
-from scenarios import CONTENDERS, SCENARIOS, Contender, Scenario
+from scenarios import (
+    BASELINES,
+    CONTENDERS,
+    SCENARIOS,
+    Contender,
+    Scenario,
+    baseline_contender,
+)
 
 __all__ = ["main", "setup_line"]
 
@@ -57,6 +64,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url",
         help="Redis for S6 (default: run.py starts its own redis-server on a free port)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="TREE",
+        help="also run socketwire's native server from another checkout (e.g. a git worktree "
+        "of an older commit) as the contender socketwire-base, a baseline of every ratio",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--no-chart", action="store_true")
@@ -113,11 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         s for s in SCENARIOS if (s.key in wanted if wanted else (s.quick or not args.quick))
     ]
     wanted_contenders = args.contenders.split(",") if args.contenders else None
+    known = CONTENDERS
+    if args.baseline:
+        base = baseline_contender(args.baseline.resolve(), _revision(args.baseline))
+        known = (*CONTENDERS, base)
+        wanted_contenders = wanted_contenders and [*wanted_contenders, base.key]
+        scenarios = [replace(s, baselines=(*s.baselines, base.key)) for s in scenarios]
     contenders = [
-        c for c in CONTENDERS if (c.key in wanted_contenders if wanted_contenders else c.default)
+        c for c in known if (c.key in wanted_contenders if wanted_contenders else c.default)
     ]
     unknown = set(wanted or ()) - {s.key for s in SCENARIOS}
-    unknown |= set(wanted_contenders or ()) - {c.key for c in CONTENDERS}
+    unknown |= set(wanted_contenders or ()) - {c.key for c in known}
     if unknown:
         print(f"unknown scenario or contender: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -128,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         if redis is not None:
             settings = replace(settings, redis_url=redis.url, redis_pid=redis.pid)
     try:
-        return _run(args, settings, scenarios, contenders, started, stamp)
+        return _run(args, settings, scenarios, (known, contenders), started, stamp)
     finally:
         if redis is not None:
             redis.stop()
@@ -164,16 +184,32 @@ def _redis_version(settings: Settings) -> str | None:
     return words[0][2:] if words else None
 
 
+def _revision(tree: Path) -> str:
+    """The short commit of a checkout (its path when it is not a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return str(tree)
+    return out.stdout.strip()
+
+
 def _run(
     args: argparse.Namespace,
     settings: Settings,
     scenarios: list[Scenario],
-    contenders: list[Contender],
+    known_and_chosen: tuple[tuple[Contender, ...], list[Contender]],
     started: datetime,
     stamp: str,
 ) -> int:
+    known, contenders = known_and_chosen
     print("checking contenders...", file=sys.stderr)
-    reasons = availability(settings)
+    reasons = availability(settings, known)
     for key, reason in reasons.items():
         if reason and any(c.key == key for c in contenders):
             print(f"  {key}: {reason}", file=sys.stderr)
@@ -193,7 +229,9 @@ def _run(
             "host": host(),
             "versions": versions(settings.python)
             | ({"redis-server": v} if (v := _redis_version(settings)) else {}),
-            "contenders": {c.key: {"label": c.label, "script": c.script} for c in CONTENDERS},
+            "contenders": {c.key: {"label": c.label, "script": c.script} for c in known},
+            # the chart's panels
+            "baselines": [*BASELINES, *(["socketwire-base"] if args.baseline else [])],
         },
         "scenarios": [],
     }
@@ -204,6 +242,7 @@ def _run(
             "key": scenario.key,
             "title": scenario.title,
             "setup": setup_line(scenario, config["clients"]),
+            "baselines": list(scenario.baselines),
             "contenders": {},
         }
         for contender in contenders:
@@ -241,7 +280,7 @@ def _run(
             entry["runs"].append(run)
             print(_headline(scenario, run), file=sys.stderr)
 
-    by_key = {s.key: s for s in SCENARIOS}
+    by_key = {s.key: s for s in scenarios}
     for scenario_record in record["scenarios"]:
         scenario = by_key[scenario_record["key"]]
         for entry in scenario_record["contenders"].values():

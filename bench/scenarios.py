@@ -16,6 +16,7 @@ __all__ = [
     "Mode",
     "Protocol",
     "Scenario",
+    "baseline_contender",
 ]
 
 SERVERS = Path(__file__).resolve().parent / "servers"
@@ -79,6 +80,8 @@ class Contender:
         only: the keys of the scenarios it runs, by prefix (empty: every scenario).
         workers: server processes it runs (more than 1: only in the scenarios that name it,
             S7; its CPU is the sum over its process tree).
+        env: environment variables set for the server (``--baseline``: the older tree's
+            ``PYTHONPATH``).
     """
 
     key: str
@@ -92,12 +95,31 @@ class Contender:
     default: bool = True
     only: tuple[str, ...] = ()
     workers: int = 1
+    env: tuple[tuple[str, str], ...] = ()
 
     def command(self, python: str, port: int) -> list[str]:
         """The command line that serves on ``port``."""
-        path = str(SERVERS / self.script)
+        path = str(SERVERS / self.script)  # an absolute script stays itself
         runner = ["node"] if self.script.endswith(".js") else [python]
-        return [*runner, path, "--port", str(port), *self.args]
+        prefix = ["env", *(f"{name}={value}" for name, value in self.env)] if self.env else []
+        return [*prefix, *runner, path, "--port", str(port), *self.args]
+
+
+def baseline_contender(tree: Path, revision: str) -> Contender:
+    """socketwire's native server as another checkout of it has it (``run.py --baseline``).
+
+    The checkout's own ``bench/servers/socketwire_native.py`` on its own ``src/``: a before and
+    after of one change, side by side in one run.
+    """
+    return Contender(
+        "socketwire-base",
+        f"socketwire (native) at {revision}",
+        str(tree / "bench" / "servers" / "socketwire_native.py"),
+        Protocol.SOCKETIO,
+        needs_socketwire=True,
+        cluster=True,
+        env=(("PYTHONPATH", str(tree / "src")),),
+    )
 
 
 #: Every contender is also given as a ratio against these, measured in the same run (S7 has

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -643,3 +644,57 @@ def test_the_chart_has_a_delivery_p99_group(tmp_path: Path) -> None:
         {"key": "S2", "title": s2.title, "setup": "1,000.", "contenders": contenders}
     )
     assert draw_chart(record, tmp_path / "chart.png")
+
+
+# -- --baseline: another checkout of socketwire, side by side ------------------------------
+
+
+def test_a_baseline_checkout_runs_its_own_server_script_on_its_own_source(
+    tmp_path: Path,
+) -> None:
+    from scenarios import baseline_contender
+
+    base = baseline_contender(tmp_path, "abc1234")
+    command = base.command("py", 9)
+    assert command == [
+        "env",
+        f"PYTHONPATH={tmp_path / 'src'}",
+        "py",
+        str(tmp_path / "bench" / "servers" / "socketwire_native.py"),
+        "--port",
+        "9",
+    ]
+    assert base.label == "socketwire (native) at abc1234"
+    assert base.cluster  # it runs S6 too
+
+
+def test_a_baseline_checkout_that_cannot_serve_is_not_available(tmp_path: Path) -> None:
+    from environment import availability
+    from scenarios import baseline_contender
+
+    (tmp_path / "src" / "socketwire").mkdir(parents=True)
+    (tmp_path / "src" / "socketwire" / "__init__.py").write_text("raise ImportError('old')\n")
+    base = baseline_contender(tmp_path, "abc1234")
+    plain = next(c for c in CONTENDERS if c.key == "socketwire")
+    reasons = availability(_settings(None, tmp_path), (plain, base))
+    assert reasons["socketwire-base"] is not None
+    assert "ImportError: old" in reasons["socketwire-base"]
+    assert reasons["socketwire"] is None or "socketwire.Server" not in reasons["socketwire"]
+
+
+def test_the_baseline_is_a_ratio_column_when_the_record_names_it() -> None:
+    record = _record()
+    scenario = next(s for s in SCENARIOS if s.key == "S1-50")
+    contenders = record["scenarios"][0]["contenders"]
+    contenders["socketwire-base"] = {"status": "ok", "runs": [_run(200, 20)]}
+    summarize_contender(scenario, contenders["socketwire-base"])
+    baselines = (*scenario.baselines, "socketwire-base")
+    add_ratios(replace(scenario, baselines=baselines), contenders)
+    record["scenarios"][0]["baselines"] = list(baselines)
+    record["meta"]["contenders"]["socketwire-base"] = {"label": "socketwire (native) at abc1234"}
+    markdown = render_markdown(record)
+    rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| ")}
+    assert rows["| server"].endswith("vs socketwire (native) at abc1234 | notes |")
+    # 250 round trips/s at 15 ms CPU per 1k against 200 at 20: 1.25x and 1.33x better
+    assert rows["| socketwire (native)"].split(" | ")[-2] == "1.25× / 1.33×"
+    assert "baseline" in rows["| socketwire (native) at abc1234"]
