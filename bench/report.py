@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from scenarios import BASELINES, SCENARIOS, Better, Metric, Scenario
+from scenarios import CHART_BASELINES, SCENARIOS, Better, Metric, Scenario
 
 __all__ = [
     "add_ratios",
@@ -249,7 +249,7 @@ def draw_chart(record: dict[str, Any], path: Path) -> bool:
 
     labels = {key: entry["label"] for key, entry in record["meta"]["contenders"].items()}
     panels = []
-    for baseline in record["meta"].get("baselines", BASELINES):
+    for baseline in record["meta"].get("baselines", CHART_BASELINES):
         groups: list[str] = []
         bars: dict[str, list[float | None]] = {}
         for scenario_record in record["scenarios"]:

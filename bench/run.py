@@ -30,7 +30,7 @@ from measure import RunError, Settings, generator_config, measure
 from redisproc import RedisProcess, find_redis_server
 from report import add_ratios, draw_chart, render_markdown, summarize_contender
 from scenarios import (
-    BASELINES,
+    CHART_BASELINES,
     CONTENDERS,
     SCENARIOS,
     Contender,
@@ -231,7 +231,7 @@ def _run(
             | ({"redis-server": v} if (v := _redis_version(settings)) else {}),
             "contenders": {c.key: {"label": c.label, "script": c.script} for c in known},
             # the chart's panels
-            "baselines": [*BASELINES, *(["socketwire-base"] if args.baseline else [])],
+            "baselines": [*CHART_BASELINES, *(["socketwire-base"] if args.baseline else [])],
         },
         "scenarios": [],
     }

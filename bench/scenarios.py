@@ -8,6 +8,7 @@ from pathlib import Path
 
 __all__ = [
     "BASELINES",
+    "CHART_BASELINES",
     "CONTENDERS",
     "SCENARIOS",
     "Better",
@@ -125,6 +126,8 @@ def baseline_contender(tree: Path, revision: str) -> Contender:
 #: Every contender is also given as a ratio against these, measured in the same run (S7 has
 #: its own).
 BASELINES: tuple[str, ...] = ("node", "psio-uvicorn", "psio-aiohttp")
+#: The chart's panels: the baselines, and the raw WebSocket floor.
+CHART_BASELINES: tuple[str, ...] = (*BASELINES, "raw")
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +314,7 @@ _S4 = Scenario(
     transport="polling",
 )
 
-SCENARIOS: tuple[Scenario, ...] = (
+_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "S1-1",
         "echo with ack, 1 client",
@@ -467,4 +470,9 @@ SCENARIOS: tuple[Scenario, ...] = (
             ),
         )
     ),
+)
+
+#: Every scenario, each with a ratio against the raw WebSocket floor too where it has one.
+SCENARIOS: tuple[Scenario, ...] = tuple(
+    replace(s, baselines=(*s.baselines, "raw")) if s.floor is not None else s for s in _SCENARIOS
 )

@@ -698,3 +698,14 @@ def test_the_baseline_is_a_ratio_column_when_the_record_names_it() -> None:
     # 250 round trips/s at 15 ms CPU per 1k against 200 at 20: 1.25x and 1.33x better
     assert rows["| socketwire (native)"].split(" | ")[-2] == "1.25× / 1.33×"
     assert "baseline" in rows["| socketwire (native) at abc1234"]
+
+
+def test_every_ratio_is_also_against_the_raw_floor_where_a_scenario_has_one() -> None:
+    for scenario in SCENARIOS:
+        assert ("raw" in scenario.baselines) == (scenario.floor is not None), scenario.key
+    markdown = render_markdown(_record())
+    rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| ")}
+    assert rows["| server"].endswith("| vs raw WebSocket floor (websockets) | notes |")
+    # 250 round trips/s at 15 ms CPU per 1k against the floor's 600 at 4 ms
+    assert rows["| socketwire (native)"].split(" | ")[-2] == "0.42× / 0.27×"
+    assert "baseline" in rows["| raw WebSocket floor (websockets)"]
