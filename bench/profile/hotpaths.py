@@ -11,6 +11,8 @@ Two ways to drive the real server (``bench/servers/socketwire_native.py``'s appl
     is what the server itself spent, so it is much less sensitive to a busy machine than
     throughput. ``--profile FILE`` runs the server under ``py-spy record`` (sampling all of
     its life, warm-up and connects included) and prints the top functions by own time.
+    ``--server asgi`` drives socketwire's ASGI app under uvicorn instead (``--uvicorn-ws``
+    picks uvicorn's WebSocket implementation), ``--server psio-uvicorn`` python-socketio.
 
 ``inproc``
     The same application with no sockets: each connection is a
@@ -62,7 +64,12 @@ BENCH = Path(__file__).resolve().parent.parent
 #: takes the difference of two runs as the cost of the difference of their ``--ops``.
 _WARM_ROUNDS = 50
 LOADGEN = BENCH / "loadgen.js"
-SERVER = BENCH / "servers" / "socketwire_native.py"
+#: The servers ``loopback`` drives (``--server``): bench/servers/ scripts.
+SERVERS = {
+    "native": BENCH / "servers" / "socketwire_native.py",
+    "asgi": BENCH / "servers" / "socketwire_asgi.py",
+    "psio-uvicorn": BENCH / "servers" / "psio_uvicorn.py",
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -114,7 +121,8 @@ def _pin(core: int) -> list[str]:
 def run_loopback(args: argparse.Namespace) -> dict[str, Any]:
     """One measured window against the native server; returns the figures."""
     port = _free_port()
-    server_cmd = [sys.executable, str(SERVER), "--port", str(port), "--loop", args.loop]
+    server_cmd = [sys.executable, str(SERVERS[args.server]), "--port", str(port)]
+    server_cmd += ["--loop", args.loop, "--uvicorn-ws", args.uvicorn_ws]
     profiled = args.profile is not None
     if profiled:
         server_cmd = [
@@ -518,6 +526,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--server",
+        choices=tuple(SERVERS),
+        default="native",
+        help="loopback: socketwire's native server, its ASGI app under uvicorn, or "
+        "python-socketio under uvicorn",
+    )
+    parser.add_argument(
+        "--uvicorn-ws",
+        default="auto",
+        help="loopback, ASGI servers: uvicorn's WebSocket implementation",
+    )
     parser.add_argument(
         "--transport", choices=("websocket", "polling"), default="websocket", help="loopback"
     )
