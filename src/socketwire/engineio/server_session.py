@@ -585,7 +585,9 @@ class ServerSession:
             and not self._outputs
         ):
             if isinstance(data, str):
-                if data[:1] == "4" and not _too_large(data, self._options.max_http_buffer_size):
+                limit = self._options.max_http_buffer_size
+                # (a message of at most limit / 4 characters is never too large: no call)
+                if data[:1] == "4" and (len(data) * 4 <= limit or not _too_large(data, limit)):
                     return data[1:]
             elif not _too_large(data, self._options.max_http_buffer_size):
                 if self._framing.protocol == 4:

@@ -74,6 +74,11 @@ _BINARY: Final = Opcode.BINARY
 _CONT: Final = Opcode.CONT
 #: Above this payload size a frame is written as header and payload (no copy).
 _JOIN_LIMIT: Final = 16 * 1024
+#: The headers of the text and binary frames of fewer than 126 bytes, by first byte and length.
+_SMALL_HEADERS: Final = {
+    first: tuple(_header(first, length) for length in range(126))
+    for first in (_FIN_TEXT, _FIN_BINARY)
+}
 #: Corked frames are handed to the transport in slices of about this many bytes.
 _WRITE_SLICE: Final = 256 * 1024
 
@@ -436,7 +441,10 @@ class NativeWebSocket(asyncio.Protocol):
         length = len(payload)
         if self._corked is None:
             transport = self._transport
-            if length <= _JOIN_LIMIT:
+            if length < 126:
+                # the usual small message: its two-byte header from a table
+                transport.write(_SMALL_HEADERS[first][length] + payload)
+            elif length <= _JOIN_LIMIT:
                 transport.write(_header(first, length) + payload)
             else:
                 transport.writelines((_header(first, length), payload))
@@ -556,7 +564,7 @@ class NativeWebSocket(asyncio.Protocol):
         message: str | bytes
         if text:
             try:
-                message = bytes(data).decode()
+                message = (data if type(data) is bytes else bytes(data)).decode()
             except UnicodeDecodeError:
                 # RFC 6455 section 8.1: invalid UTF-8 in a text message fails the connection.
                 self._protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")

@@ -703,20 +703,18 @@ class Socket(_Emitting):
         if kind is _EVENT:
             if self._ready and self.server.concurrent_events:
                 self._spawn_event(packet)
+            elif not self._running and not self._jobs:
+                # Idle: the event runs now, with no queue. On Python 3.12+ in an eager task:
+                # a handler that answers at once has run, and sent its acknowledgement, when
+                # this returns (handlers.start_task).
+                self._running = True
+                task = start_task(self._run_jobs(packet), asyncio.get_running_loop())
+                if self._running:
+                    self._runner = task
             else:
                 # The packet itself is the job (no closure per event); see _run_jobs.
-                jobs = self._jobs
-                if jobs is None:
-                    jobs = self._jobs = deque()
-                jobs.append(packet)
-                if not self._running:
-                    # On Python 3.12+ an eager task: a handler that answers at once has run,
-                    # and sent its acknowledgement, when this returns (handlers.start_task).
-                    self._running = True
-                    task = start_task(self._run_jobs(jobs), asyncio.get_running_loop())
-                    if self._running:
-                        self._runner = task
-                if len(jobs) >= self._max_pending and not self._full:
+                self._enqueue(packet)
+                if len(self._jobs or ()) >= self._max_pending and not self._full:
                     self._fill()
         elif kind is _ACK:
             # an ack id we do not wait for (timed out, or made up) is ignored, as JS
@@ -806,7 +804,7 @@ class Socket(_Emitting):
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
-            self._packet(Packet(_ACK, self.nsp.name, args, ack_id))
+            self.client.write_packet(Packet(_ACK, self.nsp.name, args, ack_id))
 
     async def _reject(self, exc: PayloadError, answered: bool) -> None:
         # A typed handler's wrapper refused the event's arguments (the handler did not run)
@@ -836,23 +834,22 @@ class Socket(_Emitting):
         if counters is not None:
             counters.handler_errors += 1
 
-    def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
+    def _enqueue(self, job: Packet | Callable[[], Awaitable[None]]) -> None:
         # Connection, disconnect and error handlers start on the loop's next iteration, after
-        # the bookkeeping of whoever queued them (only events start eagerly).
+        # the bookkeeping of whoever queued them (only events start eagerly, when idle).
         jobs = self._jobs
         if jobs is None:
             jobs = self._jobs = deque()
         jobs.append(job)
         if not self._running:
             self._running = True
-            self._runner = asyncio.get_running_loop().create_task(self._run_jobs(jobs))
+            first = jobs.popleft()
+            self._runner = asyncio.get_running_loop().create_task(self._run_jobs(first))
 
-    async def _run_jobs(self, jobs: deque[Packet | Callable[[], Awaitable[None]]]) -> None:
+    async def _run_jobs(self, job: Packet | Callable[[], Awaitable[None]]) -> None:
+        # Runs ``job``, then the jobs queued meanwhile; ``_jobs`` holds only the waiting ones.
         try:
-            while jobs:
-                job = jobs.popleft()
-                if self._full and len(jobs) <= self._max_pending >> 1:
-                    self._drained()
+            while True:
                 try:
                     if isinstance(job, Packet):
                         data = job.data
@@ -861,11 +858,17 @@ class Socket(_Emitting):
                         await job()
                 except Exception:
                     self._failed("handler on %s failed", self)
+                jobs = self._jobs
+                if not jobs:
+                    return
+                job = jobs.popleft()
+                if self._full and len(jobs) <= self._max_pending >> 1:
+                    self._drained()
         finally:
             self._running = False
             self._runner = None
             # an idle socket holds no queue (a cancelled runner leaves its jobs to the next)
-            if not jobs:
+            if self._jobs is not None and not self._jobs:
                 self._jobs = None
 
     def _spawn_event(self, packet: Packet) -> None:

@@ -91,8 +91,12 @@ class JsonParser:
             if binary_type is None:
                 raise
             return self._encode_binary(packet, binary_type)
-        if packet.id is None and packet.nsp == "/":
-            return [_TYPE_CHARS[packet.type] + body]
+        if packet.nsp == "/":
+            # the main namespace: the type, the id (an ack, an event asking for one), the body
+            ack_id = packet.id
+            if ack_id is None:
+                return [_TYPE_CHARS[packet.type] + body]
+            return [f"{_TYPE_CHARS[packet.type]}{ack_id}{body}"]
         return [self._head(_TYPE_CHARS[packet.type], packet.nsp, packet.id) + body]
 
     def _encode_binary(self, packet: Packet, binary_type: PacketType) -> list[str | bytes]:
@@ -206,7 +210,12 @@ class JsonDecoder(Decoder):
             if bracket > 0:
                 digits = text[1:bracket]
                 if not digits or (digits.isdigit() and digits.isascii()):
-                    given_id = check_ack_id(int(digits)) if digits else None
+                    given_id = None
+                    if digits:
+                        # fewer digits than MAX_ACK_ID's are always in range
+                        given_id = int(digits)
+                        if len(digits) == _MAX_ACK_ID_DIGITS:
+                            check_ack_id(given_id)
                     try:
                         args = orjson.loads(text[bracket:])
                     except orjson.JSONDecodeError as exc:
