@@ -110,22 +110,40 @@ class WriteBatch:
     the transport takes them (see
     [`NativeWebSocket.buffered_amount`][NativeWebSocket.buffered_amount]). One batch serves every
     connection of one server (one loop).
+
+    Small messages a connection sends on its own (an acknowledgement, an emit to one socket)
+    go to the transport at once when they are the first of the iteration; once one has, the
+    others of that iteration are corked and flushed with the batch, so that the sends of a
+    busy iteration are made back to back rather than between the reads.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "busy")
 
     def __init__(self) -> None:
         self._pending: list[NativeWebSocket] = []
+        #: A connection has written or corked in this iteration (the flush is scheduled):
+        #: the messages other connections send in it are corked too, and go out together.
+        self.busy = False
 
     def add(self, websocket: NativeWebSocket) -> None:
         """Flush ``websocket`` at the end of this iteration (call once until it is flushed)."""
-        if not self._pending:
+        if not self.busy:
+            self.busy = True
             asyncio.get_running_loop().call_soon(self._flush)
         self._pending.append(websocket)
 
+    def wrote(self) -> None:
+        """A connection wrote directly in this iteration (call while not
+        [`busy`][WriteBatch.busy]): what the others write in it waits for the flush."""
+        self.busy = True
+        asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        NativeWebSocket.flush_corked(pending)
+        self.busy = False
+        pending = self._pending
+        if pending:
+            self._pending = []
+            NativeWebSocket.flush_corked(pending)
 
 
 class NativeWebSocket(asyncio.Protocol):
@@ -443,7 +461,20 @@ class NativeWebSocket(asyncio.Protocol):
             transport = self._transport
             if length < 126:
                 # the usual small message: its two-byte header from a table
-                transport.write(_SMALL_HEADERS[first][length] + payload)
+                frame = _SMALL_HEADERS[first][length] + payload
+                batch = self._batch
+                if batch is None:
+                    transport.write(frame)
+                elif not batch.busy:
+                    transport.write(frame)
+                    batch.wrote()
+                else:
+                    # Under load (several connections answer in one iteration), their
+                    # answers go out back to back at its end: the peer's process is woken
+                    # once for the lot, not once for each send between two reads.
+                    self._corked = frame
+                    self._corked_size = len(frame)
+                    batch.add(self)
             elif length <= _JOIN_LIMIT:
                 transport.write(_header(first, length) + payload)
             else:

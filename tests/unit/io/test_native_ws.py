@@ -221,6 +221,32 @@ async def test_batched_frames_are_joined_at_the_end_of_the_iteration() -> None:
     assert (bytes(t1.out), t1.writes) == (a + b + b, 2)
 
 
+async def test_small_messages_after_the_first_of_an_iteration_wait_for_the_batch() -> None:
+    batch = WriteBatch()
+    (ws1, t1, _), (ws2, t2, _) = (
+        connect(shortcut=True, batch=batch),
+        connect(shortcut=True, batch=batch),
+    )
+    ws1.send_text("a")  # the first of the iteration: at once
+    assert (bytes(t1.out), t1.writes) == (frame_message("a"), 1)
+    ws2.send_text("b")  # the next ones wait, counted as buffered
+    ws1.send_bytes(b"c")
+    assert (t2.writes, ws2.buffered_amount) == (0, len(frame_message("b")))
+    assert t1.writes == 1
+    await asyncio.sleep(0)
+    assert (bytes(t1.out), t1.writes) == (frame_message("a") + frame_message(b"c"), 2)
+    assert (bytes(t2.out), ws2.buffered_amount) == (frame_message("b"), 0)
+    ws2.send_text("d")  # a new iteration: at once again
+    assert bytes(t2.out) == frame_message("b") + frame_message("d")
+    big = "x" * 200  # not a small message: written at once, behind what is corked
+    ws1.send_text("e")
+    ws2.send_text(big)
+    ws1.close(1000)
+    assert bytes(t2.out).endswith(frame_message(big))
+    assert bytes(t1.out).endswith(frame_message("e") + b"\x88\x02\x03\xe8")
+    await asyncio.sleep(0)
+
+
 async def test_batched_frames_keep_their_order_with_other_writes() -> None:
     ws, transport, _ = connect(shortcut=True, batch=WriteBatch())
     ws.send_frame(frame_message("one"))
