@@ -17,6 +17,7 @@ from _sio_helpers import Connected, client_args, open_socket, serve_fixture
 
 from conftest import from_js, http_request, to_js, wait_until
 from socketwire import AckTimeoutError, ConnectionRefusedError, Server, Socket
+from socketwire.io._native_ws import WriteBatch
 
 pytestmark = pytest.mark.interop
 assert serve_fixture  # the "serve" fixture, imported for pytest to find
@@ -364,6 +365,60 @@ async def test_slow_client_over_its_buffer_is_closed(serve: Any) -> None:
         socket.emit("blob", "x" * 10_000)
     assert await asyncio.wait_for(reasons.get(), 5) == "transport buffer full"
     assert sio.sockets.sockets == {}
+
+
+async def test_acks_of_many_clients_answered_in_one_iteration_arrive_in_order(
+    serve: Any, node: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acknowledgements several connections write in one loop iteration are corked behind the
+    first and written at its end: every official client gets each of its own, in order."""
+    corked: list[object] = []
+    add = WriteBatch.add
+
+    def counting_add(batch: WriteBatch, websocket: Any) -> None:
+        corked.append(websocket)
+        add(batch, websocket)
+
+    monkeypatch.setattr(WriteBatch, "add", counting_add)
+    sio = Server()
+    connected = Connected()
+    gate = asyncio.Event()
+    waiting: list[str] = []
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("echo")
+        async def echo(value: str) -> str:
+            if not gate.is_set():
+                waiting.append(socket.id)
+                await gate.wait()  # every socket's first event answers in the same iteration
+            return f"ack:{value}"
+
+        await connected(socket)
+
+    running = await serve(sio)
+    clients, per_client = 6, 20
+    drivers = [
+        await node("sio_client.js", client_args(running, "websocket", None)) for _ in range(clients)
+    ]
+    for driver in drivers:
+        await open_socket(driver, "a")
+    await connected.wait(clients)
+    for number, driver in enumerate(drivers):
+        for ref in range(1, per_client + 1):
+            await driver.command("emit", name="a", ev="echo", args=[f"{number}-{ref}"], ref=ref)
+    await wait_until(lambda: len(waiting) == clients)
+    assert corked == []  # nothing was answered yet
+    gate.set()
+    for number, driver in enumerate(drivers):
+        for ref in range(1, per_client + 1):
+            ack = await driver.expect("ack_response", name="a", ref=ref)
+            assert ack["args"] == [f"ack:{number}-{ref}"]
+        refs = [e["ref"] for e in driver.events if e["event"] == "ack_response"]
+        assert refs == list(range(1, per_client + 1))
+    # the first answer of the iteration went at once; at least the other sockets' first
+    # answers waited for the batch
+    assert len(corked) >= clients - 1
 
 
 @pytest.mark.parametrize("mode", ["polling", "websocket"])

@@ -128,13 +128,12 @@ class WriteBatch:
     def add(self, websocket: NativeWebSocket) -> None:
         """Flush ``websocket`` at the end of this iteration (call once until it is flushed)."""
         if not self.busy:
-            self.busy = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.wrote()
         self._pending.append(websocket)
 
     def wrote(self) -> None:
-        """A connection wrote directly in this iteration (call while not
-        [`busy`][WriteBatch.busy]): what the others write in it waits for the flush."""
+        """A connection wrote in this iteration (call while not [`busy`][WriteBatch.busy]):
+        the flush is scheduled, and what the others write in it waits for it."""
         self.busy = True
         asyncio.get_running_loop().call_soon(self._flush)
 
@@ -463,18 +462,15 @@ class NativeWebSocket(asyncio.Protocol):
                 # the usual small message: its two-byte header from a table
                 frame = _SMALL_HEADERS[first][length] + payload
                 batch = self._batch
-                if batch is None:
-                    transport.write(frame)
-                elif not batch.busy:
-                    transport.write(frame)
-                    batch.wrote()
-                else:
+                if batch is not None and batch.busy:
                     # Under load (several connections answer in one iteration), their
                     # answers go out back to back at its end: the peer's process is woken
                     # once for the lot, not once for each send between two reads.
-                    self._corked = frame
-                    self._corked_size = len(frame)
-                    batch.add(self)
+                    self.send_frame(frame)
+                else:
+                    transport.write(frame)
+                    if batch is not None:
+                        batch.wrote()
             elif length <= _JOIN_LIMIT:
                 transport.write(_header(first, length) + payload)
             else:
