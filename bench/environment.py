@@ -90,7 +90,7 @@ def skip_reason(scenario: Scenario, contender: Contender, settings: Settings) ->
     if scenario.contenders and contender.key not in scenario.contenders:
         return f"{scenario.key} compares {', '.join(scenario.contenders)} only"
     if contender.protocol is Protocol.RAW and scenario.floor is None:
-        return "does not apply to the raw WebSocket floor"
+        return "does not apply to the raw floor"
     if contender.only and not scenario.key.startswith(contender.only):
         return f"runs only {', '.join(contender.only)}"
     if scenario.transport == "webtransport":

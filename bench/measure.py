@@ -192,7 +192,8 @@ def measure(
     with log.open("w") as log_file:
         try:
             for port in ports:
-                command = [*pin_server, *contender.command(settings.python, port)]
+                serve = contender.command(settings.python, port, scenario.transport)
+                command = [*pin_server, *serve]
                 command += server_extra_args(scenario, settings)
                 if scenario.nodes > 1 and settings.redis_url:
                     command += ["--redis", settings.redis_url]

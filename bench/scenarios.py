@@ -34,7 +34,7 @@ class Protocol(enum.Enum):
     """What a server speaks, hence which client the generator uses."""
 
     SOCKETIO = "socketio"
-    RAW = "raw"  # bare WebSocket: the floor
+    RAW = "raw"  # the floor: bare WebSocket, or bare HTTP for long-polling
 
 
 class Mode(enum.Enum):
@@ -72,7 +72,9 @@ class Contender:
         key: short name (command line, JSON).
         label: name in the table.
         script: file in bench/servers/ (``.py`` runs on the bench Python, ``.js`` on node).
-        protocol: Socket.IO, or the raw WebSocket floor.
+        polling_script: the script for the long-polling scenarios, when not ``script`` (the
+            raw floor's).
+        protocol: Socket.IO, or the raw floor (WebSocket, or HTTP for long-polling).
         needs_socketwire: only runs when ``socketwire.Server`` imports.
         needs_pydantic: only runs when pydantic imports (typed handlers).
         cluster: the server takes ``--redis URL`` and joins a cluster (S6).
@@ -97,11 +99,15 @@ class Contender:
     only: tuple[str, ...] = ()
     workers: int = 1
     env: tuple[tuple[str, str], ...] = ()
+    polling_script: str | None = None
 
-    def command(self, python: str, port: int) -> list[str]:
-        """The command line that serves on ``port``."""
-        path = str(SERVERS / self.script)  # an absolute script stays itself
-        runner = ["node"] if self.script.endswith(".js") else [python]
+    def command(self, python: str, port: int, transport: str = "websocket") -> list[str]:
+        """The command line that serves ``transport``'s scenarios on ``port``."""
+        script = self.script
+        if transport == "polling" and self.polling_script is not None:
+            script = self.polling_script
+        path = str(SERVERS / script)  # an absolute script stays itself
+        runner = ["node"] if script.endswith(".js") else [python]
         prefix = ["env", *(f"{name}={value}" for name, value in self.env)] if self.env else []
         return [*prefix, *runner, path, "--port", str(port), *self.args]
 
@@ -126,7 +132,7 @@ def baseline_contender(tree: Path, revision: str) -> Contender:
 #: Every contender is also given as a ratio against these, measured in the same run (S7 has
 #: its own).
 BASELINES: tuple[str, ...] = ("node", "psio-uvicorn", "psio-aiohttp")
-#: The chart's panels: the baselines, and the raw WebSocket floor.
+#: The chart's panels: the baselines, and the raw floor.
 CHART_BASELINES: tuple[str, ...] = (*BASELINES, "raw")
 
 
@@ -147,7 +153,7 @@ class Scenario:
             for every request, ``Connection: close``).
         metrics: what it reports, the first being its headline.
         ratio_metrics: keys of the metrics given as ratios against the baselines.
-        floor: what the raw WebSocket floor measures here (None: the floor does not apply).
+        floor: what the raw floor measures here (None: the floor does not apply).
         nodes: server processes (2 for the cluster scenario).
         quick: part of ``--quick``.
         depth: broadcast rounds in flight (S2, S6): enough to keep a server busy, few enough
@@ -242,7 +248,15 @@ CONTENDERS: tuple[Contender, ...] = (
         cluster=True,
     ),
     Contender("node", "Node socket.io 4.8", "node_socketio.js", Protocol.SOCKETIO, cluster=True),
-    Contender("raw", "raw WebSocket floor (websockets)", "raw_websockets.py", Protocol.RAW),
+    # The floor: WebSocket framing alone (websockets), or for long-polling the HTTP requests
+    # alone (httptools).
+    Contender(
+        "raw",
+        "raw floor (websockets; httptools for polling)",
+        "raw_websockets.py",
+        Protocol.RAW,
+        polling_script="raw_polling.py",
+    ),
     # What counting costs: the native server with socketwire.metrics enabled (and scraped by
     # nobody), on the per-event and the fan-out paths, beside the same server without.
     Contender(
@@ -310,7 +324,10 @@ _S4 = Scenario(
     quick_clients=1,
     metrics=_ECHO_METRICS,
     ratio_metrics=_ECHO_RATIOS,
-    floor=None,
+    floor=(
+        "raw polling: the same HTTP requests answered by a bare httptools server "
+        "(the packets by string operations, no Engine.IO checks)"
+    ),
     transport="polling",
 )
 
@@ -472,7 +489,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
-#: Every scenario, each with a ratio against the raw WebSocket floor too where it has one.
+#: Every scenario, each with a ratio against the raw floor too where it has one.
 SCENARIOS: tuple[Scenario, ...] = tuple(
     replace(s, baselines=(*s.baselines, "raw")) if s.floor is not None else s for s in _SCENARIOS
 )

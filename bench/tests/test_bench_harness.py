@@ -213,7 +213,7 @@ def test_the_cluster_scenario_runs_every_socketio_server_but_not_the_floor() -> 
     s6 = next(s for s in SCENARIOS if s.key == "S6")
     with_redis = _settings("redis://127.0.0.1:1")
     reasons = {c.key: skip_reason(s6, c, with_redis) for c in CONTENDERS}
-    assert reasons["raw"] == "does not apply to the raw WebSocket floor"
+    assert reasons["raw"] == "does not apply to the raw floor"
     assert {key for key, reason in reasons.items() if reason is None} == {
         "socketwire",
         "socketwire-asgi",
@@ -480,10 +480,10 @@ def test_polling_with_50_clients_is_s4_with_and_without_keep_alive() -> None:
         assert scenario.ratio_metrics == s4.ratio_metrics
         assert {m.key for m in scenario.metrics} == {m.key for m in s4.metrics}
         assert not scenario.quick, "--quick stays as it is"
-        # the raw floor cannot poll; every Socket.IO server of S4 runs it
+        # every server of S4 runs it, the raw polling floor too
         runs = {c.key for c in CONTENDERS if skip_reason(scenario, c, settings) is None}
         assert runs == {c.key for c in CONTENDERS if skip_reason(s4, c, settings) is None}
-        assert "raw" not in runs
+        assert "raw" in runs
         config = generator_config(scenario, socketwire, settings, [1])
         assert (config["clients"], config["keep_alive"]) == (50, keep_alive)
     assert generator_config(s4, socketwire, settings, [1])["keep_alive"] is True
@@ -705,7 +705,8 @@ def test_every_ratio_is_also_against_the_raw_floor_where_a_scenario_has_one() ->
         assert ("raw" in scenario.baselines) == (scenario.floor is not None), scenario.key
     markdown = render_markdown(_record())
     rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| ")}
-    assert rows["| server"].endswith("| vs raw WebSocket floor (websockets) | notes |")
+    raw = next(c for c in CONTENDERS if c.key == "raw")
+    assert rows["| server"].endswith(f"| vs {raw.label} | notes |")
     # 250 round trips/s at 15 ms CPU per 1k against the floor's 600 at 4 ms
     assert rows["| socketwire (native)"].split(" | ")[-2] == "0.42× / 0.27×"
-    assert "baseline" in rows["| raw WebSocket floor (websockets)"]
+    assert "baseline" in rows[f"| {raw.label}"]
