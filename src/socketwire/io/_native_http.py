@@ -13,6 +13,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import parse_qsl, unquote
 
@@ -327,6 +328,10 @@ class HttpConnection(asyncio.Protocol):
             self._parse_failed(status)
         except httptools.HttpParserError:
             self._parse_failed(400)
+        if self._current is None and self._pending:
+            # Started after the read, not at the end of the head: a body that came with its
+            # head is complete by now, and the app may answer such a request without a task.
+            self._start_next()
         self.update_reading()
 
     def _at_boundary(self) -> bool:
@@ -449,9 +454,7 @@ class HttpConnection(asyncio.Protocol):
             request.expect_continue = True
         if parser.should_upgrade():
             request.upgrade = True
-        self._pending.append(request)
-        if self._current is None:
-            self._start_next()
+        self._pending.append(request)  # data_received starts it once the read is parsed
 
     def on_body(self, body: bytes) -> None:
         """A piece of the current request's body."""
@@ -559,11 +562,39 @@ class HttpConnection(asyncio.Protocol):
         self._current = request
         if request.error_status > 0:
             body = http.HTTPStatus(request.error_status).phrase.encode()
-            self._write_response(request, HttpResponse(request.error_status, [], body))
-            self._finish(request)
+            self._respond(request, HttpResponse(request.error_status, [], body))
+            return
+        now = self.server.app_now
+        if now is not None and request.complete and not request.upgrade:
+            try:
+                answer = now(request, bytes(request.body))
+            except Exception:
+                logger.exception("application failed on %s %s", request.method, request.raw_path)
+                answer = HttpResponse(500, [], b"Internal Server Error")
+            if isinstance(answer, HttpResponse):
+                self._respond(request, answer)
+                return
+            if answer is not None:
+                answer.add_done_callback(partial(self._answered, request))
+                return
+        # Hold a strong reference: the loop keeps only weak ones to tasks.
+        self._task = self.loop.create_task(self._run(request))
+
+    def _answered(self, request: _NativeRequest, answer: asyncio.Future[HttpResponse]) -> None:
+        # The app's future of an immediate answer (a long-poll that waited) is done.
+        if self.lost:
+            return
+        if answer.cancelled() or answer.exception() is not None:
+            if not answer.cancelled():
+                logger.error(
+                    "application failed on %s %s",
+                    request.method,
+                    request.raw_path,
+                    exc_info=answer.exception(),
+                )
+            self._respond(request, HttpResponse(500, [], b"Internal Server Error"))
         else:
-            # Hold a strong reference: the loop keeps only weak ones to tasks.
-            self._task = self.loop.create_task(self._run(request))
+            self._respond(request, answer.result())
 
     async def _run(self, request: _NativeRequest) -> None:
         app = self.server.app
@@ -593,6 +624,10 @@ class HttpConnection(asyncio.Protocol):
             response = HttpResponse(500, [], b"Internal Server Error")
         if self.lost:
             return
+        self._respond(request, response)
+
+    def _respond(self, request: _NativeRequest, response: HttpResponse) -> None:
+        """Write ``request``'s response, then go on with the next request."""
         try:
             self._write_response(request, response)
         except Exception:

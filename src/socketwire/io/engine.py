@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from socketwire.engineio.errors import ProtocolError
 from socketwire.engineio.framing import Framing
@@ -65,6 +65,7 @@ from socketwire.io.forwarding import Forwarder
 from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
+    WatchableRequest,
     WebSocketAccept,
     WebSocketHandler,
     WebSocketTransport,
@@ -354,6 +355,64 @@ class EngineServer:
             assert isinstance(answer, HttpResponse)
             return answer
         return await self._serve_http(request, headers)
+
+    def handle_http_now(
+        self, request: HttpRequest, body: bytes
+    ) -> HttpResponse | asyncio.Future[HttpResponse] | None:
+        """A long-polling ``GET`` or ``POST`` (its whole ``body`` read) of an open session of
+        this node, answered without a coroutine: the response, or its future while the poll
+        waits; None for anything else (answer it with [`handle_http()`][handle_http]).
+
+        The native server's fast path ([`ImmediateHttpApp`][socketwire.io.http.ImmediateHttpApp]):
+        the same checks and answers as ``handle_http``, for the requests that need no
+        middleware, ``headers`` listener, CORS origin callback, handshake, refusal or
+        forwarding.
+        """
+        method = request.method
+        sid = request.query.get("sid")
+        if (
+            sid is None
+            or sid not in self.clients
+            or (method != "GET" and method != "POST")
+            or self._middlewares
+            or self._events.has("headers")
+            or not self.owns(request.path)
+        ):
+            return None
+        cors = self.options.cors
+        headers: list[tuple[str, str]] = []
+        if cors is not None:
+            if callable(cors.origin):
+                return None
+            headers = cors_headers(cors, method, request.headers) or []
+        sock, refusal = self._check(request, upgrade=False)
+        if sock is None or refusal is not None:
+            return None
+        if method == "POST":
+            return sock.post_now(request, body, headers, self.options.max_http_buffer_size)
+        watch: Callable[[], asyncio.Future[None]] | None = getattr(
+            request, "disconnected_future", None
+        )
+        if watch is None:
+            return None
+        answer = sock.start_get()
+        if not isinstance(answer, asyncio.Future):
+            return self._poll_response(request, answer, headers)
+        sock.watch_poll(cast(WatchableRequest, request), answer)
+        response: asyncio.Future[HttpResponse] = self.loop.create_future()
+
+        def answered(poll: asyncio.Future[AnswerPoll]) -> None:
+            try:
+                response.set_result(
+                    self._poll_response(
+                        request, None if poll.cancelled() else poll.result(), headers
+                    )
+                )
+            except Exception as exc:  # the plumbing answers 500
+                response.set_exception(exc)
+
+        answer.add_done_callback(answered)
+        return response
 
     async def _serve_http(
         self, request: HttpRequest, headers: list[tuple[str, str]]
@@ -711,7 +770,15 @@ class EngineServer:
     async def _poll(
         self, sock: EngineSocket, request: HttpRequest, headers: list[tuple[str, str]]
     ) -> HttpResponse:
-        answer = await sock.handle_get(request)
+        return self._poll_response(request, await sock.handle_get(request), headers)
+
+    def _poll_response(
+        self,
+        request: HttpRequest,
+        answer: AnswerPoll | HttpAnswer | None,
+        headers: list[tuple[str, str]],
+    ) -> HttpResponse:
+        # None: the client left before the poll's answer
         if answer is None:
             return HttpResponse(400, headers)
         if isinstance(answer, AnswerPoll):

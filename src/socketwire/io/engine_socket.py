@@ -64,6 +64,7 @@ from socketwire.io.http import (
     ClientDisconnectedError,
     HttpRequest,
     HttpResponse,
+    WatchableRequest,
     WebSocketHandler,
     WebSocketTransport,
 )
@@ -469,30 +470,55 @@ class EngineSocket:
     async def handle_get(self, request: HttpRequest) -> AnswerPoll | HttpAnswer | None:
         """A polling GET: its payload once there is one, or the core's refusal; None when
         the client left first (answer 400)."""
-        session = self._session
-        error = session.receive_get(self._loop.time())
+        answer = self.start_get()
+        if isinstance(answer, asyncio.Future):
+            await self._wait_poll(request, answer)
+            if answer.cancelled():
+                return None
+            return answer.result()
+        return answer
+
+    def start_get(self) -> AnswerPoll | HttpAnswer | asyncio.Future[AnswerPoll]:
+        """A polling GET arrived: its answer now (a payload, or the core's refusal), or the
+        future of its payload (the pending poll; watch it with
+        [`watch_poll()`][watch_poll] or the like)."""
+        error = self._session.receive_get(self._loop.time())
         if error is not None:
             self._process()
             return error
         poll: asyncio.Future[AnswerPoll] = self._loop.create_future()
         self._poll = poll
         self._process()
-        if not poll.done():
-            await self._wait_poll(request, poll)
-            if poll.cancelled():
-                return None
-        return poll.result()
+        return poll.result() if poll.done() else poll
+
+    def watch_poll(self, request: WatchableRequest, poll: asyncio.Future[AnswerPoll]) -> None:
+        """Abort the pending ``poll`` if ``request``'s client leaves before its answer."""
+
+        def on_disconnected(_: object) -> None:
+            if not poll.done():
+                self._abort_poll(poll)
+
+        disconnected = request.disconnected_future()
+        disconnected.add_done_callback(on_disconnected)
+        poll.add_done_callback(lambda _: disconnected.remove_done_callback(on_disconnected))
+
+    def _abort_poll(self, poll: asyncio.Future[AnswerPoll]) -> None:
+        # JS: the GET's connection closed before its answer ("poll connection closed
+        # prematurely"); the session decides what that means.
+        if self._poll is poll:
+            self._poll = None
+        poll.cancel()
+        self._session.poll_aborted()
+        self._process()
 
     async def handle_post(
         self, request: HttpRequest, headers: list[tuple[str, str]], max_body: int
     ) -> HttpResponse:
         """A polling POST: read its body (at most ``max_body`` bytes), feed the session."""
-        session = self._session
-        binary = request.headers.get("content-type") == "application/octet-stream"
-        error = session.receive_post_start(binary=binary)
+        error = self._start_post(request, headers)
         if error is not None:
-            self._process()
-            return http_response(error, headers)
+            return error
+        session = self._session
         if self._paused:
             # The application's backpressure: the body stays unread (the plumbing stops
             # reading the connection) until the session is readable again, or ends.
@@ -513,7 +539,33 @@ class EngineSocket:
             session.post_aborted(disconnected=True)
             self._process()
             raise
-        answer = session.receive_post(body, self._loop.time())
+        return self._finish_post(body, headers)
+
+    def post_now(
+        self, request: HttpRequest, body: bytes, headers: list[tuple[str, str]], max_body: int
+    ) -> HttpResponse | None:
+        """A polling POST whose whole ``body`` arrived, answered now; None when it must go
+        through [`handle_post()`][handle_post] (over ``max_body``, or the session is paused)."""
+        if self._paused or len(body) > max_body:
+            return None
+        error = self._start_post(request, headers)
+        if error is not None:
+            return error
+        return self._finish_post(body, headers)
+
+    def _start_post(
+        self, request: HttpRequest, headers: list[tuple[str, str]]
+    ) -> HttpResponse | None:
+        # Before the body is read: the core's refusal, if any.
+        binary = request.headers.get("content-type") == "application/octet-stream"
+        error = self._session.receive_post_start(binary=binary)
+        if error is not None:
+            self._process()
+            return http_response(error, headers)
+        return None
+
+    def _finish_post(self, body: bytes, headers: list[tuple[str, str]]) -> HttpResponse:
+        answer = self._session.receive_post(body, self._loop.time())
         self._process()
         return http_response(answer, [*headers, ("cache-control", "no-store")])
 
@@ -700,18 +752,9 @@ class EngineSocket:
         the time, so this spares it a task, a shield and an ``asyncio.wait`` per request.
         """
 
-        def abort() -> None:
-            # JS: the GET's connection closed before its answer ("poll connection closed
-            # prematurely"); the session decides what that means.
-            if self._poll is poll:
-                self._poll = None
-            poll.cancel()
-            self._session.poll_aborted()
-            self._process()
-
         def on_disconnected(_: object) -> None:
             if not poll.done():
-                abort()
+                self._abort_poll(poll)
 
         # The optional WatchableRequest capability (socketwire.io.http).
         watch: Callable[[], asyncio.Future[None]] | None = getattr(
@@ -730,7 +773,7 @@ class EngineSocket:
                 raise
         finally:
             if not poll.done() or (poll.cancelled() and self._poll is poll):
-                abort()
+                self._abort_poll(poll)
             disconnected.remove_done_callback(on_disconnected)
             if watch is None:
                 disconnected.cancel()

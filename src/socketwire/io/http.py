@@ -40,6 +40,7 @@ __all__ = [
     "HttpApp",
     "HttpRequest",
     "HttpResponse",
+    "ImmediateHttpApp",
     "WatchableRequest",
     "WebSocketAccept",
     "WebSocketHandler",
@@ -242,6 +243,28 @@ class HttpApp(Protocol):
 
     async def shutdown(self) -> None:
         """The server is stopping: close sessions (reason "server shutting down")."""
+
+
+class ImmediateHttpApp(HttpApp, Protocol):
+    """An optional capability: an app that can answer a request without a coroutine.
+
+    The native server asks it first for a request whose body is complete (a long-polling
+    ``GET`` or ``POST`` that names an open session is the common case), and answers without a
+    task when it can. The plumbing looks the method up with
+    ``getattr(app, "handle_http_now", None)``; an app without it is served as before.
+    """
+
+    def handle_http_now(
+        self, request: HttpRequest, body: bytes
+    ) -> HttpResponse | asyncio.Future[HttpResponse] | None:
+        """The response to ``request`` (its whole body: ``body``) now, a future of it (a
+        long-poll that waits), or None: answer it with [`handle_http()`][HttpApp.handle_http]
+        instead.
+
+        Called only once the request's body is complete; it does not block, and raises only
+        on a bug (the plumbing answers 500). The plumbing writes the future's response when it
+        is done, unless the connection is gone; the app completes it whatever happens
+        (the client leaving included)."""
 
 
 HttpHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]

@@ -29,7 +29,7 @@ from socketwire.handlers import spawn
 from ._native_http import HttpConnection
 from ._native_ws import NativeWebSocket, WriteBatch, frame_message
 from .handoff import Handoff
-from .http import HttpApp
+from .http import HttpApp, HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from .webtransport import WebTransportOptions, WebTransportServer
@@ -110,6 +110,11 @@ class NativeServer:
         if handoff is not None and ssl is not None:
             raise ValueError("a connection cannot be handed to another worker under TLS")
         self.app = app
+        #: the app's ImmediateHttpApp capability, if it has it (socketwire.io.http)
+        self.app_now: (
+            Callable[[HttpRequest, bytes], HttpResponse | asyncio.Future[HttpResponse] | None]
+            | None
+        ) = getattr(app, "handle_http_now", None)
         self.host = host
         self.port = port
         self.ssl = ssl

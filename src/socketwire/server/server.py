@@ -275,6 +275,21 @@ class Server:
                 return self.client_bundle.respond(filename, request, headers)
         return await self.engine.handle_http(request)
 
+    def handle_http_now(
+        self, request: HttpRequest, body: bytes
+    ) -> HttpResponse | asyncio.Future[HttpResponse] | None:
+        """A long-polling request of an open session answered without a coroutine (see
+        [`EngineServer.handle_http_now()`][socketwire.io.engine.EngineServer.handle_http_now]);
+        None for the rest, which [`handle_http()`][handle_http] answers."""
+        if self.loop_guard.loop is None:
+            return None  # the first request binds the server, in handle_http
+        if self._routes and self._route_for(request.path) is not None:
+            return None
+        bundle = self.client_bundle
+        if bundle is not None and bundle.match(request.path, self.engine.options.path):
+            return None
+        return self.engine.handle_http_now(request, body)
+
     async def handle_websocket(self, request: HttpRequest) -> HttpResponse | WebSocketAccept:
         """Accept or refuse one WebSocket upgrade request."""
         self._bind()
