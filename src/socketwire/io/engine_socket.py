@@ -545,7 +545,7 @@ class EngineSocket:
         self, request: HttpRequest, body: bytes, headers: list[tuple[str, str]], max_body: int
     ) -> HttpResponse | None:
         """A polling POST whose whole ``body`` arrived, answered now; None when it must go
-        through [`handle_post()`][handle_post] (over ``max_body``, or the session is paused)."""
+        through ``handle_post()`` (over ``max_body``, or the session is paused)."""
         if self._paused or len(body) > max_body:
             return None
         error = self._start_post(request, headers)
