@@ -404,11 +404,16 @@ class HttpConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         """A piece of the request target."""
         self._url += url
-        self._count_head(len(url))
+        self._header_bytes += len(url)
+        if self._header_bytes > self.server.max_header_size:
+            raise _HeadersTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One complete header line."""
-        self._count_head(len(name) + len(value) + 4)
+        # the head's size, counted inline (a call per header line costs more than this)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self.server.max_header_size:
+            raise _HeadersTooLarge
         request = self._parsing
         assert request is not None
         key = _HEADER_NAMES.get(name)
@@ -530,11 +535,6 @@ class HttpConnection(asyncio.Protocol):
                 transport.resume_reading()
 
     # request processing
-
-    def _count_head(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > self.server.max_header_size:
-            raise _HeadersTooLarge
 
     def _parse_failed(self, status: int) -> None:
         # Requests queued before the bad one are still answered, in order; the last

@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast, overload
+from typing import Any, TypeVar, overload
 
 from socketwire.engineio.errors import ProtocolError
 from socketwire.engineio.framing import Framing
@@ -65,7 +65,6 @@ from socketwire.io.forwarding import Forwarder
 from socketwire.io.http import (
     HttpRequest,
     HttpResponse,
-    WatchableRequest,
     WebSocketAccept,
     WebSocketHandler,
     WebSocketTransport,
@@ -398,7 +397,7 @@ class EngineServer:
         answer = sock.start_get()
         if not isinstance(answer, asyncio.Future):
             return self._poll_response(request, answer, headers)
-        sock.watch_poll(cast(WatchableRequest, request), answer)
+        sock.watch_poll(watch(), answer)
         response: asyncio.Future[HttpResponse] = self.loop.create_future()
 
         def answered(poll: asyncio.Future[AnswerPoll]) -> None:

@@ -64,7 +64,6 @@ from socketwire.io.http import (
     ClientDisconnectedError,
     HttpRequest,
     HttpResponse,
-    WatchableRequest,
     WebSocketHandler,
     WebSocketTransport,
 )
@@ -491,14 +490,17 @@ class EngineSocket:
         self._process()
         return poll.result() if poll.done() else poll
 
-    def watch_poll(self, request: WatchableRequest, poll: asyncio.Future[AnswerPoll]) -> None:
-        """Abort the pending ``poll`` if ``request``'s client leaves before its answer."""
+    def watch_poll(
+        self, disconnected: asyncio.Future[None], poll: asyncio.Future[AnswerPoll]
+    ) -> None:
+        """Abort the pending ``poll`` if the client leaves before its answer: when
+        ``disconnected`` (a [`WatchableRequest`][socketwire.io.http.WatchableRequest]'s
+        future) is done first."""
 
         def on_disconnected(_: object) -> None:
             if not poll.done():
                 self._abort_poll(poll)
 
-        disconnected = request.disconnected_future()
         disconnected.add_done_callback(on_disconnected)
         poll.add_done_callback(lambda _: disconnected.remove_done_callback(on_disconnected))
 

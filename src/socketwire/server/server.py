@@ -286,7 +286,10 @@ class Server:
         if self._routes and self._route_for(request.path) is not None:
             return None
         bundle = self.client_bundle
-        if bundle is not None and bundle.match(request.path, self.engine.options.path):
+        path = request.path
+        engine_path = self.engine.options.path
+        # a polling request's path is the engine's own, which names no client file
+        if bundle is not None and path != engine_path and bundle.match(path, engine_path):
             return None
         return self.engine.handle_http_now(request, body)
 
