@@ -38,6 +38,7 @@ __all__ = [
     "RawWebSocket",
     "SessionRecord",
     "build_request",
+    "count_calls",
     "free_port",
     "from_js",
     "http_request",
@@ -74,6 +75,20 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, ...]]:
+    """Record the arguments of every call of ``owner.name`` (a method: ``self`` first) for
+    the rest of the test; the method still runs."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(owner, name)
+
+    def counting(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
 
 
 async def wait_until(predicate: Callable[[], bool], message: str = "condition") -> bool:

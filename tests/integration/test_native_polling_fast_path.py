@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from _plumbing_helpers import RawResponse, open_raw, read_response, request_bytes
 
-from conftest import wait_until
+from conftest import count_calls, wait_until
 from socketwire import Server, Socket
 from socketwire.io._native_http import HttpConnection
 from socketwire.io.engine import EngineServer
@@ -23,20 +23,6 @@ pytestmark = pytest.mark.integration
 
 PATH = "/socket.io/?EIO=4&transport=polling"
 TEXT = {"Content-Type": "text/plain;charset=UTF-8"}
-
-
-class Counted:
-    """Counts the requests the native server answers through a task (``HttpConnection._run``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.tasks = 0
-        run = HttpConnection._run
-
-        def counting(conn: HttpConnection, request: Any) -> Coroutine[Any, Any, None]:
-            self.tasks += 1
-            return run(conn, request)
-
-        monkeypatch.setattr(HttpConnection, "_run", counting)
 
 
 @pytest.fixture
@@ -110,18 +96,18 @@ async def test_an_open_sessions_polls_are_answered_without_a_task_and_as_the_tas
     served: tuple[Server, NativeServer, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sio, server, closed = served
-    counted = Counted(monkeypatch)
+    tasks = count_calls(monkeypatch, HttpConnection, "_run")
     fast = await conversation(sio, server.port)
-    assert counted.tasks == 2  # the handshake, and the poll of the closed session (a refusal)
+    assert len(tasks) == 2  # the handshake, and the poll of the closed session (a refusal)
     assert [status for status, _, _ in fast] == [200, 200, 200, 200, 200, 200, 200, 400]
     assert [body for _, _, body in fast[3:7]] == ["ok", '430["hi"]', "431[2]", "ok"]
     await wait_until(lambda: closed == ["transport close"], "the disconnect")
 
     # The same conversation with the fast path turned off: the same answers, all from tasks.
     monkeypatch.setattr(server, "app_now", None)
-    counted.tasks = 0
+    tasks.clear()
     slow = await conversation(sio, server.port)
-    assert counted.tasks == 8
+    assert len(tasks) == 8
     assert slow == fast
 
 
@@ -132,18 +118,18 @@ async def test_a_body_that_comes_after_its_head_takes_the_task_path(
     async with open_raw(server.port) as (reader, writer):
         writer.write(request_bytes("GET", PATH))
         sid = json.loads((await read_response(reader)).body[1:])["sid"]
-        counted = Counted(monkeypatch)
+        tasks = count_calls(monkeypatch, HttpConnection, "_run")
         request = request_bytes("POST", f"{PATH}&sid={sid}", body=b"40", headers=TEXT)
         writer.write(request[:-2])  # the head and nothing of the body
         await writer.drain()
-        await wait_until(lambda: counted.tasks == 1, "the task")  # started, waiting for its body
+        await wait_until(lambda: len(tasks) == 1, "the task")  # started, waiting for its body
         writer.write(request[-2:])
         response = await read_response(reader)
         assert (response.status, response.body) == (200, b"ok")
         # then a complete one takes the fast path
         writer.write(request_bytes("GET", f"{PATH}&sid={sid}"))
         assert (await read_response(reader)).body.startswith(b"40{")
-        assert counted.tasks == 1
+        assert len(tasks) == 1
 
 
 async def test_the_fast_path_failing_answers_500_and_the_connection_goes_on(
@@ -180,7 +166,7 @@ async def test_a_client_that_leaves_a_waiting_poll_ends_its_session(
     served: tuple[Server, NativeServer, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sio, server, closed = served
-    counted = Counted(monkeypatch)
+    tasks = count_calls(monkeypatch, HttpConnection, "_run")
     async with open_raw(server.port) as (pr, pw):
         pw.write(request_bytes("GET", PATH))
         target = f"{PATH}&sid={json.loads((await read_response(pr)).body[1:])['sid']}"
@@ -193,4 +179,4 @@ async def test_a_client_that_leaves_a_waiting_poll_ends_its_session(
             await wait_until(lambda: poll_waiting(sio), "a waiting poll")
         # JS: "poll connection closed prematurely" is a transport error
         await wait_until(lambda: closed == ["transport error"], "the disconnect")
-    assert counted.tasks == 1  # the handshake
+    assert len(tasks) == 1  # the handshake

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from _sio_helpers import Connected, client_args, open_socket, serve_fixture
 
-from conftest import from_js, http_request, to_js, wait_until
+from conftest import count_calls, from_js, http_request, to_js, wait_until
 from socketwire import AckTimeoutError, ConnectionRefusedError, Server, Socket
+from socketwire.io._native_http import HttpConnection
 from socketwire.io._native_ws import WriteBatch
+from socketwire.io.engine import EngineServer
 
 pytestmark = pytest.mark.interop
 assert serve_fixture  # the "serve" fixture, imported for pytest to find
@@ -372,14 +374,7 @@ async def test_acks_of_many_clients_answered_in_one_iteration_arrive_in_order(
 ) -> None:
     """Acknowledgements several connections write in one loop iteration are corked behind the
     first and written at its end: every official client gets each of its own, in order."""
-    corked: list[object] = []
-    add = WriteBatch.add
-
-    def counting_add(batch: WriteBatch, websocket: Any) -> None:
-        corked.append(websocket)
-        add(batch, websocket)
-
-    monkeypatch.setattr(WriteBatch, "add", counting_add)
+    corked = count_calls(monkeypatch, WriteBatch, "add")
     sio = Server()
     connected = Connected()
     gate = asyncio.Event()
@@ -419,6 +414,39 @@ async def test_acks_of_many_clients_answered_in_one_iteration_arrive_in_order(
     # the first answer of the iteration went at once; at least the other sockets' first
     # answers waited for the batch
     assert len(corked) >= clients - 1
+
+
+async def test_an_official_polling_client_is_answered_by_the_fast_path(
+    serve: Any, node: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The native server answers the long-polling requests of an open session without a
+    # task (EngineServer.handle_http_now): every GET after the handshake, as
+    # socket.io-client makes them, takes the fast path, and every acknowledgement arrives.
+    tasks = count_calls(monkeypatch, HttpConnection, "_run")
+    fast = count_calls(monkeypatch, EngineServer, "handle_http_now")
+    sio = Server()
+    connected = Connected()
+
+    @sio.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("echo")
+        async def echo(value: Any) -> Any:
+            return value
+
+        await connected(socket)
+
+    running = await serve(sio)
+    driver = await node("sio_client.js", client_args(running, "polling", None))
+    await open_socket(driver, "a")
+    await connected.wait(1)
+    for ref in range(1, 21):
+        value = {"bytes": to_js(b"\x00\x01")} if ref % 5 == 0 else f"v{ref}"
+        await driver.command("emit", name="a", ev="echo", args=[value], ref=ref)
+        ack = await driver.expect("ack_response", name="a", ref=ref)
+        assert ack["args"] == [value]
+    gets_in_tasks = [r for _, r in tasks if r.method == "GET" and "sid=" in r.raw_path]
+    assert gets_in_tasks == []
+    assert sum(1 for _, request, _ in fast if request.method == "GET") >= 20
 
 
 @pytest.mark.parametrize("mode", ["polling", "websocket"])
