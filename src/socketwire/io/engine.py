@@ -344,9 +344,11 @@ class EngineServer:
             if self.fallback is not None:
                 return await self.fallback(request)
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not Found")
-        # Without CORS options, spare every polling request a coroutine.
+        # Without an origin callback, spare every polling request a coroutine.
         options = self.options
-        headers = await self.cors_headers(request) if options.cors is not None else []
+        headers = self.cors_headers_now(request)
+        if headers is None:
+            headers = await self.cors_headers(request)
         if options.cors is not None and request.method == "OPTIONS":
             return HttpResponse(204, headers)
         if self._middlewares:
@@ -378,12 +380,9 @@ class EngineServer:
             or not self.owns(request.path)
         ):
             return None
-        cors = self.options.cors
-        headers: list[tuple[str, str]] = []
-        if cors is not None:
-            if callable(cors.origin):
-                return None
-            headers = cors_headers(cors, method, request.headers) or []
+        headers = self.cors_headers_now(request)
+        if headers is None:
+            return None  # the origin callback may be a coroutine
         sock, refusal = self._check(request, upgrade=False)
         if sock is None or refusal is not None:
             return None
@@ -574,16 +573,28 @@ class EngineServer:
 
     async def cors_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
         """The CORS headers of the answer to ``request`` (none without ``options.cors``)."""
+        headers = self.cors_headers_now(request)
+        if headers is not None:
+            return headers
+        cors = self.options.cors
+        assert cors is not None
+        assert callable(cors.origin)
+        answer = cors.origin(request.headers.get("origin"))
+        if isinstance(answer, Awaitable):
+            answer = await answer
+        return (
+            cors_headers(cors, request.method, request.headers, callback_result=bool(answer)) or []
+        )
+
+    def cors_headers_now(self, request: HttpRequest) -> list[tuple[str, str]] | None:
+        """[`cors_headers()`][cors_headers] when no origin callback must be asked: the
+        headers, or None when ``options.cors.origin`` is a callback."""
         cors = self.options.cors
         if cors is None:
             return []
-        result: bool | None = None
         if callable(cors.origin):
-            answer = cors.origin(request.headers.get("origin"))
-            if isinstance(answer, Awaitable):
-                answer = await answer
-            result = bool(answer)
-        return cors_headers(cors, request.method, request.headers, callback_result=result) or []
+            return None
+        return cors_headers(cors, request.method, request.headers) or []
 
     def _check(
         self, request: HttpRequest, *, upgrade: bool

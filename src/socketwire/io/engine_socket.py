@@ -754,10 +754,6 @@ class EngineSocket:
         the time, so this spares it a task, a shield and an ``asyncio.wait`` per request.
         """
 
-        def on_disconnected(_: object) -> None:
-            if not poll.done():
-                self._abort_poll(poll)
-
         # The optional WatchableRequest capability (socketwire.io.http).
         watch: Callable[[], asyncio.Future[None]] | None = getattr(
             request, "disconnected_future", None
@@ -765,7 +761,7 @@ class EngineSocket:
         disconnected = (
             watch() if watch is not None else asyncio.ensure_future(request.wait_disconnected())
         )
-        disconnected.add_done_callback(on_disconnected)
+        self.watch_poll(disconnected, poll)
         try:
             await poll
         except asyncio.CancelledError:
@@ -776,7 +772,6 @@ class EngineSocket:
         finally:
             if not poll.done() or (poll.cancelled() and self._poll is poll):
                 self._abort_poll(poll)
-            disconnected.remove_done_callback(on_disconnected)
             if watch is None:
                 disconnected.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
